@@ -1,0 +1,158 @@
+//! The `warden` binary: run the server, migrate, check the configuration, and administer
+//! users, accounts, members and roles directly against the store (no token needed).
+
+mod admin;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+use warden_server::config::{Config, LogFormat};
+
+/// Warden: authentication and authorization service.
+#[derive(Parser)]
+#[command(name = "warden", version, about)]
+struct Cli {
+    /// TOML config file (also WARDEN_CONFIG).
+    #[arg(long, global = true, env = "WARDEN_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (initializes an empty store on first start).
+    Serve,
+    /// Initialize an empty store (schema, keys, first admin) without serving.
+    Init,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Manage accounts (tenants).
+    #[command(subcommand)]
+    Account(admin::AccountCommand),
+    /// Manage account memberships.
+    #[command(subcommand)]
+    Member(admin::MemberCommand),
+    /// Manage roles and grant them.
+    #[command(subcommand)]
+    Role(admin::RoleCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets redacted) and any warnings.
+    Check,
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn issuer(config: &Config, bound: std::net::SocketAddr) -> String {
+    config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+fn print_generated_password(email: &str, password: &secrecy::SecretString) {
+    println!("================================================================");
+    println!(" Warden initialized. First super admin:");
+    println!("   email:    {email}");
+    println!("   password: {}", password.expose_secret());
+    println!(" This password is shown once. Log in and change it.");
+    println!("================================================================");
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let opened = warden_server::open(&config, issuer(&config, bound)).await?;
+    if let Some(password) = &opened.generated_admin_password {
+        print_generated_password(&config.admin_email, password);
+    }
+    let app = warden_server::router(
+        opened.state,
+        config.max_body_bytes,
+        Duration::from_secs(config.request_timeout),
+    );
+    tracing::info!(address = %bound, backend = opened.store.backend().name(), "Warden is listening");
+    warden_server::serve(listener, app, shutdown_signal()).await?;
+    opened.store.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref())?;
+    init_logging(&config);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Init => {
+            let opened = warden_server::open(&config, issuer(&config, config.listen)).await?;
+            match &opened.generated_admin_password {
+                Some(password) => print_generated_password(&config.admin_email, password),
+                None => println!("the store is initialized"),
+            }
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = warden_server::open_store(&config).await?;
+            println!("migrations applied ({} backend)", store.backend().name());
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check) => {
+            println!("{}", serde_json::to_string_pretty(&config.redacted())?);
+            for warning in &config.warnings {
+                eprintln!("warning: {warning}");
+            }
+            Ok(())
+        }
+        Command::User(command) => admin::user(&config, command).await,
+        Command::Account(command) => admin::account(&config, command).await,
+        Command::Member(command) => admin::member(&config, command).await,
+        Command::Role(command) => admin::role(&config, command).await,
+    }
+}

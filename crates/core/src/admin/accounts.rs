@@ -1,0 +1,188 @@
+//! Accounts (tenants): create, read, list, update, delete.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::check_attributes;
+use crate::authz::{Actor, Reach};
+use crate::error::{DomainError, Problems};
+use crate::identity::{display_text, AccountName};
+use crate::ids::AccountId;
+use crate::model::{Account, Status};
+use crate::page::{Page, PageRequest};
+use crate::permission::builtin as p;
+use crate::services::Services;
+use crate::store::AccountFilter;
+use crate::time::Timestamp;
+
+/// A new account.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccount {
+    /// Unique slug: lowercase letters, digits and `-`.
+    pub name: String,
+    /// Name shown to people (defaults to the slug).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Attributes for ABAC policies.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// Changes to an account.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccount {
+    /// New slug.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// New description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `active` or `disabled`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub status: Option<Status>,
+    /// Replaces the attributes.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// Creates an account (global administrators only).
+pub async fn create(
+    services: &Services,
+    actor: &Actor,
+    input: CreateAccount,
+) -> Result<Account, DomainError> {
+    actor.require(p::ACCOUNTS_CREATE, None)?;
+    let mut problems = Problems::default();
+    let name = problems.check("name", AccountName::parse(&input.name));
+    let display_name = input
+        .display_name
+        .and_then(|d| problems.check("display_name", display_text(&d, 200)));
+    let description = input
+        .description
+        .and_then(|d| problems.check("description", display_text(&d, 2000)));
+    let attributes = input.attributes.unwrap_or_default();
+    problems.check("attributes", check_attributes(&attributes));
+    problems.finish()?;
+    let Some(name) = name else {
+        return Err(DomainError::invalid("name", "is required"));
+    };
+    let now = Timestamp::now();
+    let account = Account {
+        id: AccountId::new(),
+        display_name: display_name
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| name.to_string()),
+        name,
+        description: description.unwrap_or_default(),
+        status: Status::Active,
+        attributes,
+        created_at: now,
+        updated_at: now,
+    };
+    services.store.insert_account(&account).await?;
+    Ok(account)
+}
+
+/// Reads an account.
+pub async fn get(
+    services: &Services,
+    actor: &Actor,
+    id: &AccountId,
+) -> Result<Account, DomainError> {
+    actor.require_in(p::ACCOUNTS_READ, id)?;
+    services
+        .store
+        .account(id)
+        .await?
+        .ok_or(DomainError::NotFound("account"))
+}
+
+/// Lists the accounts the actor may see.
+pub async fn list(
+    services: &Services,
+    actor: &Actor,
+    name: Option<String>,
+    status: Option<String>,
+    page: PageRequest,
+) -> Result<Page<Account>, DomainError> {
+    let mut problems = Problems::default();
+    let mut filter = AccountFilter {
+        name: name.and_then(|n| problems.check("name", AccountName::parse(&n))),
+        status: status.and_then(|s| problems.check("status", Status::parse(&s))),
+        only: None,
+    };
+    problems.finish()?;
+    match actor.require_reach(p::ACCOUNTS_READ)? {
+        Reach::Account(mine) => filter.only = Some(mine),
+        Reach::All | Reach::Nowhere => {}
+    }
+    let rows = services.store.accounts(&filter, &page).await?;
+    Ok(Page::from_rows(rows, &page, |a| a.id.to_string()))
+}
+
+/// Updates an account.
+pub async fn update(
+    services: &Services,
+    actor: &Actor,
+    id: &AccountId,
+    patch: UpdateAccount,
+) -> Result<Account, DomainError> {
+    actor.require_in(p::ACCOUNTS_UPDATE, id)?;
+    let mut account = services
+        .store
+        .account(id)
+        .await?
+        .ok_or(DomainError::NotFound("account"))?;
+    let mut problems = Problems::default();
+    if let Some(name) = patch.name {
+        if let Some(name) = problems.check("name", AccountName::parse(&name)) {
+            account.name = name;
+        }
+    }
+    if let Some(display_name) = patch.display_name {
+        account.display_name = problems
+            .check("display_name", display_text(&display_name, 200))
+            .unwrap_or_default();
+    }
+    if let Some(description) = patch.description {
+        account.description = problems
+            .check("description", display_text(&description, 2000))
+            .unwrap_or_default();
+    }
+    if let Some(status) = patch.status {
+        account.status = status;
+    }
+    if let Some(attributes) = patch.attributes {
+        problems.check("attributes", check_attributes(&attributes));
+        account.attributes = attributes;
+    }
+    problems.finish()?;
+    account.updated_at = Timestamp::now();
+    if !services.store.update_account(&account).await? {
+        return Err(DomainError::NotFound("account"));
+    }
+    Ok(account)
+}
+
+/// Deletes an account with its memberships, roles and role assignments.
+pub async fn delete(services: &Services, actor: &Actor, id: &AccountId) -> Result<(), DomainError> {
+    actor.require_in(p::ACCOUNTS_DELETE, id)?;
+    if services.store.delete_account(id).await? {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound("account"))
+    }
+}

@@ -1,0 +1,307 @@
+//! Roles: global or per account, with permissions and inheritance (cycles refused), never
+//! carrying a permission their author lacks.
+
+use serde::Deserialize;
+
+use crate::authz::{Actor, Reach, RoleGraph};
+use crate::error::{DomainError, Problems};
+use crate::identity::{display_text, RoleName};
+use crate::ids::{AccountId, RoleId};
+use crate::model::Role;
+use crate::page::{Page, PageRequest};
+use crate::permission::{builtin as p, Permission};
+use crate::services::Services;
+use crate::store::RoleFilter;
+use crate::time::Timestamp;
+
+/// Most permissions one role may list.
+pub const MAX_PERMISSIONS: usize = 256;
+/// Most roles one role may inherit directly.
+pub const MAX_INHERITS: usize = 64;
+
+/// A new role.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateRole {
+    /// Name, unique within its scope.
+    pub name: String,
+    /// The owning account, or `null` for a global role.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub account_id: Option<AccountId>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Permissions (`resource:action`, `*` wildcards).
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Names (or ids) of roles to inherit, global or of the same account.
+    #[serde(default)]
+    pub inherits: Vec<String>,
+}
+
+/// Changes to a role.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRole {
+    /// New name (not for built-in roles).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Replaces the permissions.
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+    /// Replaces the inherited roles.
+    #[serde(default)]
+    pub inherits: Option<Vec<String>>,
+}
+
+fn parse_permissions(problems: &mut Problems, texts: &[String]) -> Vec<Permission> {
+    if texts.len() > MAX_PERMISSIONS {
+        problems.push(
+            "permissions",
+            format!("must list at most {MAX_PERMISSIONS} permissions"),
+        );
+        return Vec::new();
+    }
+    let mut out: Vec<Permission> = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        if let Some(permission) =
+            problems.check(&format!("permissions[{i}]"), Permission::parse(text))
+        {
+            if !out.contains(&permission) {
+                out.push(permission);
+            }
+        }
+    }
+    out
+}
+
+fn resolve_inherits(
+    problems: &mut Problems,
+    graph: &RoleGraph,
+    texts: &[String],
+    account: Option<&AccountId>,
+) -> Vec<RoleId> {
+    if texts.len() > MAX_INHERITS {
+        problems.push(
+            "inherits",
+            format!("must list at most {MAX_INHERITS} roles"),
+        );
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let found = RoleId::parse(text)
+            .ok()
+            .and_then(|id| graph.get(&id))
+            .filter(|role| role.account_id.is_none() || role.account_id.as_ref() == account)
+            .or_else(|| graph.by_name(text, account));
+        match found {
+            Some(role) if !out.contains(&role.id) => out.push(role.id),
+            Some(_) => {}
+            None => problems.push(
+                format!("inherits[{i}]"),
+                format!(
+                    "no role `{}` is visible here (global roles, or roles of the same account)",
+                    crate::identity::clip(text)
+                ),
+            ),
+        }
+    }
+    out
+}
+
+fn require_role_permission(
+    actor: &Actor,
+    permission: &'static str,
+    account: Option<&AccountId>,
+) -> Result<(), DomainError> {
+    match account {
+        Some(account) => actor.require_in(permission, account),
+        None => actor.require(permission, None),
+    }
+}
+
+/// Creates a role.
+pub async fn create(
+    services: &Services,
+    actor: &Actor,
+    input: CreateRole,
+) -> Result<Role, DomainError> {
+    let account = input.account_id;
+    require_role_permission(actor, p::ROLES_CREATE, account.as_ref())?;
+    if let Some(account) = &account {
+        services
+            .store
+            .account(account)
+            .await?
+            .ok_or(DomainError::NotFound("account"))?;
+    }
+    let graph = RoleGraph::new(services.store.roles_in_scope(account.as_ref()).await?);
+    let mut problems = Problems::default();
+    let name = problems.check("name", RoleName::parse(&input.name));
+    let description = input
+        .description
+        .and_then(|d| problems.check("description", display_text(&d, 2000)));
+    let permissions = parse_permissions(&mut problems, &input.permissions);
+    let inherits = resolve_inherits(&mut problems, &graph, &input.inherits, account.as_ref());
+    problems.finish()?;
+    let Some(name) = name else {
+        return Err(DomainError::invalid("name", "is required"));
+    };
+    actor.require_covers(
+        &graph.permissions_of(&permissions, &inherits),
+        account.as_ref(),
+    )?;
+    let now = Timestamp::now();
+    let role = Role {
+        id: RoleId::new(),
+        account_id: account,
+        name,
+        description: description.unwrap_or_default(),
+        permissions,
+        inherits,
+        builtin: false,
+        created_at: now,
+        updated_at: now,
+    };
+    services.store.insert_role(&role).await?;
+    Ok(role)
+}
+
+/// Loads a role the actor may see under `permission`.
+async fn visible_role(
+    services: &Services,
+    actor: &Actor,
+    permission: &'static str,
+    id: &RoleId,
+) -> Result<Role, DomainError> {
+    let reach = actor.require_reach(permission)?;
+    let role = services
+        .store
+        .role(id)
+        .await?
+        .ok_or(DomainError::NotFound("role"))?;
+    match (reach, &role.account_id) {
+        (Reach::Account(mine), Some(owner)) if *owner != mine => Err(DomainError::NotFound("role")),
+        _ => Ok(role),
+    }
+}
+
+/// Reads a role.
+pub async fn get(services: &Services, actor: &Actor, id: &RoleId) -> Result<Role, DomainError> {
+    visible_role(services, actor, p::ROLES_READ, id).await
+}
+
+/// Lists roles: `account_id=global` for global roles, an id for one account's.
+pub async fn list(
+    services: &Services,
+    actor: &Actor,
+    name: Option<String>,
+    account_id: Option<String>,
+    page: PageRequest,
+) -> Result<Page<Role>, DomainError> {
+    let mut problems = Problems::default();
+    let name = name.and_then(|n| problems.check("name", RoleName::parse(&n)));
+    let scope = match account_id.as_deref() {
+        None => None,
+        Some("global") => Some(None),
+        Some(text) => problems
+            .check("account_id", AccountId::parse(text))
+            .map(Some),
+    };
+    problems.finish()?;
+    let mut filter = RoleFilter {
+        name,
+        scope,
+        visible_in: None,
+    };
+    match actor.require_reach(p::ROLES_READ)? {
+        Reach::Account(mine) => {
+            if matches!(filter.scope, Some(Some(asked)) if asked != mine) {
+                return Err(DomainError::NotFound("account"));
+            }
+            filter.visible_in = Some(mine);
+        }
+        Reach::All | Reach::Nowhere => {}
+    }
+    let rows = services.store.roles(&filter, &page).await?;
+    Ok(Page::from_rows(rows, &page, |r| r.id.to_string()))
+}
+
+/// Updates a role. The actor must hold every permission the role has before and after.
+pub async fn update(
+    services: &Services,
+    actor: &Actor,
+    id: &RoleId,
+    patch: UpdateRole,
+) -> Result<Role, DomainError> {
+    let mut role = visible_role(services, actor, p::ROLES_UPDATE, id).await?;
+    let account = role.account_id;
+    require_role_permission(actor, p::ROLES_UPDATE, account.as_ref())?;
+    let graph = RoleGraph::new(services.store.roles_in_scope(account.as_ref()).await?);
+    actor.require_covers(&graph.permissions(&[role.id]), account.as_ref())?;
+    let mut problems = Problems::default();
+    if let Some(name) = patch.name {
+        if role.builtin && name != role.name.as_str() {
+            problems.push("name", "built-in roles cannot be renamed");
+        } else if let Some(name) = problems.check("name", RoleName::parse(&name)) {
+            role.name = name;
+        }
+    }
+    if let Some(description) = patch.description {
+        role.description = problems
+            .check("description", display_text(&description, 2000))
+            .unwrap_or_default();
+    }
+    if let Some(permissions) = patch.permissions {
+        role.permissions = parse_permissions(&mut problems, &permissions);
+    }
+    if let Some(inherits) = patch.inherits {
+        role.inherits = resolve_inherits(&mut problems, &graph, &inherits, account.as_ref());
+        if graph.creates_cycle(&role.id, &role.inherits) {
+            problems.push("inherits", "would make the role inherit itself (a cycle)");
+        }
+    }
+    problems.finish()?;
+    actor.require_covers(
+        &graph.permissions_of(&role.permissions, &role.inherits),
+        account.as_ref(),
+    )?;
+    role.updated_at = Timestamp::now();
+    if !services.store.update_role(&role).await? {
+        return Err(DomainError::NotFound("role"));
+    }
+    Ok(role)
+}
+
+/// Deletes a role and its assignments. Built-in roles and roles others inherit stay.
+pub async fn delete(services: &Services, actor: &Actor, id: &RoleId) -> Result<(), DomainError> {
+    let role = visible_role(services, actor, p::ROLES_DELETE, id).await?;
+    require_role_permission(actor, p::ROLES_DELETE, role.account_id.as_ref())?;
+    if role.builtin {
+        return Err(DomainError::Conflict(
+            "built-in roles cannot be deleted".into(),
+        ));
+    }
+    let graph = RoleGraph::new(
+        services
+            .store
+            .roles_in_scope(role.account_id.as_ref())
+            .await?,
+    );
+    actor.require_covers(&graph.permissions(&[role.id]), role.account_id.as_ref())?;
+    match services.store.delete_role(id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(DomainError::NotFound("role")),
+        Err(crate::StoreError::Conflict(_)) => Err(DomainError::Conflict(
+            "other roles inherit this role; remove it from them first".into(),
+        )),
+        Err(err) => Err(err.into()),
+    }
+}

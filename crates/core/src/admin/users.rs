@@ -1,0 +1,297 @@
+//! Users: create, read, list, update, delete.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{account_for, check_attributes, double_option, guard_target, visible_user};
+use crate::authz::{Actor, Reach};
+use crate::error::{DomainError, Problems};
+use crate::identity::{display_text, Email, Username};
+use crate::ids::{AccountId, UserId};
+use crate::model::{Status, User, UserRecord};
+use crate::page::{Page, PageRequest};
+use crate::password::Password;
+use crate::permission::builtin as p;
+use crate::services::Services;
+use crate::store::UserFilter;
+use crate::time::Timestamp;
+
+/// A new user.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Email address (canonicalized: NFKC + case fold).
+    pub email: String,
+    /// Password: 8 to 1024 bytes, not a common password. Without one the user cannot log in
+    /// with a password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Optional username, usable to log in.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Name shown to people.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Attributes for ABAC policies.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub attributes: Option<Map<String, Value>>,
+    /// Make the user a member of this account (account administrators: always their own).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub account_id: Option<AccountId>,
+}
+
+/// Changes to a user; absent fields stay as they are, `null` clears optional ones.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// New email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// New username, or `null` to remove it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub username: Option<Option<String>>,
+    /// New display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// New phone, or `null`.
+    #[serde(default, deserialize_with = "double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub phone: Option<Option<String>>,
+    /// `active` or `disabled`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub status: Option<Status>,
+    /// Replaces the attributes.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub attributes: Option<Map<String, Value>>,
+    /// Sets a new password (administrators only).
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// Query filters of the user list, as received.
+#[derive(Debug, Default)]
+pub struct UserQuery {
+    /// Email.
+    pub email: Option<String>,
+    /// Username.
+    pub username: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// Account membership.
+    pub account_id: Option<String>,
+}
+
+pub(crate) fn optional_text(
+    problems: &mut Problems,
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Option<String> {
+    value
+        .and_then(|v| problems.check(field, display_text(&v, max)))
+        .filter(|v| !v.is_empty())
+}
+
+/// Creates a user.
+pub async fn create(
+    services: &Services,
+    actor: &Actor,
+    input: CreateUser,
+) -> Result<User, DomainError> {
+    let account = account_for(
+        actor.reach(p::USERS_CREATE),
+        input.account_id,
+        p::USERS_CREATE,
+    )?;
+    let mut problems = Problems::default();
+    let email = problems.check("email", Email::parse(&input.email));
+    let username = input
+        .username
+        .and_then(|u| problems.check("username", Username::parse(&u)));
+    let password = input
+        .password
+        .and_then(|pw| problems.check("password", Password::parse(&pw)));
+    let display_name =
+        optional_text(&mut problems, "display_name", input.display_name, 200).unwrap_or_default();
+    let phone = optional_text(&mut problems, "phone", input.phone, 32);
+    let attributes = input.attributes.unwrap_or_default();
+    problems.check("attributes", check_attributes(&attributes));
+    problems.finish()?;
+    let Some(email) = email else {
+        return Err(DomainError::invalid("email", "is required"));
+    };
+    if let Some(account) = &account {
+        services
+            .store
+            .account(account)
+            .await?
+            .ok_or(DomainError::NotFound("account"))?;
+    }
+    let password_hash = match password {
+        Some(password) => Some(services.hasher.hash(password).await?),
+        None => None,
+    };
+    let now = Timestamp::now();
+    let user = User {
+        id: UserId::new(),
+        email,
+        username,
+        display_name,
+        phone,
+        status: Status::Active,
+        attributes,
+        created_at: now,
+        updated_at: now,
+        last_login_at: None,
+    };
+    services
+        .store
+        .insert_user(
+            &UserRecord {
+                user: user.clone(),
+                password_hash,
+            },
+            account.as_ref(),
+        )
+        .await?;
+    Ok(user)
+}
+
+/// Reads a user.
+pub async fn get(services: &Services, actor: &Actor, id: &UserId) -> Result<User, DomainError> {
+    Ok(visible_user(services, actor, p::USERS_READ, id).await?.user)
+}
+
+/// Lists users the actor may see.
+pub async fn list(
+    services: &Services,
+    actor: &Actor,
+    query: UserQuery,
+    page: PageRequest,
+) -> Result<Page<User>, DomainError> {
+    let mut problems = Problems::default();
+    let mut filter = UserFilter {
+        email: query
+            .email
+            .and_then(|e| problems.check("email", Email::parse(&e))),
+        username: query
+            .username
+            .and_then(|u| problems.check("username", Username::parse(&u))),
+        status: query
+            .status
+            .and_then(|s| problems.check("status", Status::parse(&s))),
+        account_id: query
+            .account_id
+            .and_then(|a| problems.check("account_id", AccountId::parse(&a))),
+    };
+    problems.finish()?;
+    match actor.reach(p::USERS_READ) {
+        Reach::All => {}
+        Reach::Account(mine) => match filter.account_id {
+            Some(asked) if asked != mine => return Err(DomainError::NotFound("account")),
+            _ => filter.account_id = Some(mine),
+        },
+        Reach::Nowhere => {
+            return Err(DomainError::Forbidden(format!(
+                "this needs the permission `{}`",
+                p::USERS_READ
+            )))
+        }
+    }
+    let rows = services.store.users(&filter, &page).await?;
+    Ok(Page::from_rows(rows, &page, |u| u.id.to_string()))
+}
+
+/// Applies a patch to a user record, validating every field.
+pub(crate) async fn apply_patch(
+    services: &Services,
+    user: &mut User,
+    patch: UpdateUser,
+) -> Result<Option<String>, DomainError> {
+    let mut problems = Problems::default();
+    if let Some(email) = patch.email {
+        if let Some(email) = problems.check("email", Email::parse(&email)) {
+            user.email = email;
+        }
+    }
+    if let Some(username) = patch.username {
+        user.username = username.and_then(|u| problems.check("username", Username::parse(&u)));
+    }
+    if let Some(name) = patch.display_name {
+        user.display_name = problems
+            .check("display_name", display_text(&name, 200))
+            .unwrap_or_default();
+    }
+    if let Some(phone) = patch.phone {
+        user.phone = optional_text(&mut problems, "phone", phone, 32);
+    }
+    if let Some(status) = patch.status {
+        user.status = status;
+    }
+    if let Some(attributes) = patch.attributes {
+        problems.check("attributes", check_attributes(&attributes));
+        user.attributes = attributes;
+    }
+    let password = patch
+        .password
+        .and_then(|pw| problems.check("password", Password::parse(&pw)));
+    problems.finish()?;
+    user.updated_at = Timestamp::now();
+    match password {
+        Some(password) => Ok(Some(services.hasher.hash(password).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Updates a user.
+pub async fn update(
+    services: &Services,
+    actor: &Actor,
+    id: &UserId,
+    patch: UpdateUser,
+) -> Result<User, DomainError> {
+    let mut user = visible_user(services, actor, p::USERS_UPDATE, id)
+        .await?
+        .user;
+    actor.require_reach(p::USERS_UPDATE)?;
+    guard_target(services, actor, p::USERS_UPDATE, id, true).await?;
+    if actor.user_id() == Some(*id) && patch.status == Some(Status::Disabled) {
+        return Err(DomainError::Conflict("you cannot disable yourself".into()));
+    }
+    let new_hash = apply_patch(services, &mut user, patch).await?;
+    if !services.store.update_user(&user).await? {
+        return Err(DomainError::NotFound("user"));
+    }
+    if let Some(hash) = new_hash {
+        services
+            .store
+            .set_password(id, &hash, user.updated_at)
+            .await?;
+    }
+    Ok(user)
+}
+
+/// Deletes a user.
+pub async fn delete(services: &Services, actor: &Actor, id: &UserId) -> Result<(), DomainError> {
+    visible_user(services, actor, p::USERS_DELETE, id).await?;
+    actor.require_reach(p::USERS_DELETE)?;
+    guard_target(services, actor, p::USERS_DELETE, id, true).await?;
+    if actor.user_id() == Some(*id) {
+        return Err(DomainError::Conflict("you cannot delete yourself".into()));
+    }
+    if services.store.delete_user(id).await? {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound("user"))
+    }
+}

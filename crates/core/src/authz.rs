@@ -1,0 +1,286 @@
+//! Who is acting and what they may do: role graphs (inheritance closure, cycle detection),
+//! the caller's permissions per scope, and the two rules that hold everywhere — no escalation
+//! and tenant isolation.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::error::DomainError;
+use crate::ids::{AccountId, RoleId, SessionId, UserId};
+use crate::model::{Assignment, Role};
+use crate::permission::{Permission, PermissionSet};
+use crate::store::Store;
+
+/// The roles visible in one scope, indexed for inheritance walks.
+#[derive(Debug, Default)]
+pub struct RoleGraph {
+    roles: HashMap<RoleId, Role>,
+}
+
+impl RoleGraph {
+    /// Indexes `roles`.
+    pub fn new(roles: Vec<Role>) -> Self {
+        Self {
+            roles: roles.into_iter().map(|role| (role.id, role)).collect(),
+        }
+    }
+
+    /// A role by id.
+    pub fn get(&self, id: &RoleId) -> Option<&Role> {
+        self.roles.get(id)
+    }
+
+    /// A role by name: the account's own role first, then the global one.
+    pub fn by_name(&self, name: &str, account: Option<&AccountId>) -> Option<&Role> {
+        let mut global = None;
+        for role in self
+            .roles
+            .values()
+            .filter(|role| role.name.as_str() == name)
+        {
+            if account.is_some() && role.account_id.as_ref() == account {
+                return Some(role);
+            }
+            if role.account_id.is_none() {
+                global = Some(role);
+            }
+        }
+        global
+    }
+
+    /// Every role reachable from `start` through inheritance, `start` included.
+    pub fn closure<'a>(&'a self, start: impl IntoIterator<Item = &'a RoleId>) -> Vec<&'a Role> {
+        let mut seen = HashSet::new();
+        let mut stack: Vec<&RoleId> = start.into_iter().collect();
+        let mut out = Vec::new();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(*id) {
+                continue;
+            }
+            if let Some(role) = self.roles.get(id) {
+                out.push(role);
+                stack.extend(role.inherits.iter());
+            }
+        }
+        out
+    }
+
+    /// The permissions granted by `roles`, through inheritance.
+    pub fn permissions<'a>(&'a self, roles: impl IntoIterator<Item = &'a RoleId>) -> PermissionSet {
+        let mut set = PermissionSet::new();
+        for role in self.closure(roles) {
+            set.extend(&role.permissions);
+        }
+        set
+    }
+
+    /// The permissions a role would have with `permissions` and `inherits`.
+    pub fn permissions_of(&self, permissions: &[Permission], inherits: &[RoleId]) -> PermissionSet {
+        let mut set = self.permissions(inherits);
+        set.extend(permissions);
+        set
+    }
+
+    /// Whether giving `role` the parents `inherits` would close a cycle.
+    pub fn creates_cycle(&self, role: &RoleId, inherits: &[RoleId]) -> bool {
+        inherits.contains(role) || self.closure(inherits).iter().any(|r| r.id == *role)
+    }
+}
+
+/// An authenticated user acting through a token, with their permissions resolved.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user.
+    pub user_id: UserId,
+    /// The token's session.
+    pub session_id: SessionId,
+    /// The account the token acts in.
+    pub account: Option<AccountId>,
+    /// Permissions from global assignments.
+    global: PermissionSet,
+    /// Permissions from assignments in `account`.
+    local: PermissionSet,
+}
+
+impl Caller {
+    /// Resolves the caller's permissions from the store.
+    pub async fn load(
+        store: &dyn Store,
+        user_id: UserId,
+        session_id: SessionId,
+        account: Option<AccountId>,
+    ) -> Result<Self, DomainError> {
+        let assignments = store.assignments(&user_id).await?;
+        let graph = RoleGraph::new(store.roles_in_scope(account.as_ref()).await?);
+        let ids = |scope: Option<&AccountId>| -> Vec<RoleId> {
+            assignments
+                .iter()
+                .filter(|a| a.account_id.as_ref() == scope)
+                .map(|a| a.role_id)
+                .collect()
+        };
+        let global = graph.permissions(&ids(None));
+        let local = match &account {
+            Some(account) => graph.permissions(&ids(Some(account))),
+            None => PermissionSet::new(),
+        };
+        Ok(Self {
+            user_id,
+            session_id,
+            account,
+            global,
+            local,
+        })
+    }
+
+    /// Whether the caller holds any global permission at all (a cross-tenant operator).
+    pub fn is_global(&self) -> bool {
+        self.global.iter().next().is_some()
+    }
+}
+
+/// Who performs an operation: the CLI (trusted: it holds the database) or a caller.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// The operator at the `warden` command line.
+    System,
+    /// A user acting through a bearer token.
+    Caller(Caller),
+}
+
+impl Actor {
+    /// The caller's permissions in `account` (global ones included), or `None` for the system.
+    pub fn permissions_in(&self, account: Option<&AccountId>) -> Option<PermissionSet> {
+        match self {
+            Self::System => None,
+            Self::Caller(caller) => {
+                let mut set = caller.global.clone();
+                if account.is_some() && account == caller.account.as_ref() {
+                    set.extend(caller.local.iter());
+                }
+                Some(set)
+            }
+        }
+    }
+
+    /// Whether the actor holds `permission` in `account` (`None`: globally).
+    pub fn can(&self, permission: &'static str, account: Option<&AccountId>) -> bool {
+        self.permissions_in(account)
+            .is_none_or(|set| set.allows(&Permission::known(permission)))
+    }
+
+    /// Refuses unless the actor holds `permission` in `account`.
+    pub fn require(
+        &self,
+        permission: &'static str,
+        account: Option<&AccountId>,
+    ) -> Result<(), DomainError> {
+        if self.can(permission, account) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(format!(
+                "this needs the permission `{permission}`"
+            )))
+        }
+    }
+
+    /// No escalation: refuses unless the actor holds every permission of `wanted` in `account`.
+    pub fn require_covers(
+        &self,
+        wanted: &PermissionSet,
+        account: Option<&AccountId>,
+    ) -> Result<(), DomainError> {
+        let Some(mine) = self.permissions_in(account) else {
+            return Ok(());
+        };
+        let missing = mine.missing(wanted);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            let list: Vec<String> = missing.iter().map(|p| format!("`{p}`")).collect();
+            Err(DomainError::Forbidden(format!(
+                "you cannot grant permissions you do not hold: {}",
+                list.join(", ")
+            )))
+        }
+    }
+
+    /// The acting user, if any.
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Self::System => None,
+            Self::Caller(caller) => Some(caller.user_id),
+        }
+    }
+
+    /// Where the actor may exercise `permission`: everywhere (the system, or a global grant),
+    /// in its token's account only, or nowhere.
+    pub fn reach(&self, permission: &'static str) -> Reach {
+        let wanted = Permission::known(permission);
+        match self {
+            Self::System => Reach::All,
+            Self::Caller(caller) if caller.global.allows(&wanted) => Reach::All,
+            Self::Caller(caller) => match caller.account {
+                Some(account) if caller.local.allows(&wanted) => Reach::Account(account),
+                _ => Reach::Nowhere,
+            },
+        }
+    }
+
+    /// Refuses unless the actor may exercise `permission` somewhere.
+    pub fn require_reach(&self, permission: &'static str) -> Result<Reach, DomainError> {
+        match self.reach(permission) {
+            Reach::Nowhere => Err(DomainError::Forbidden(format!(
+                "this needs the permission `{permission}`"
+            ))),
+            reach => Ok(reach),
+        }
+    }
+
+    /// Tenant isolation for one account-bound operation: `Ok` when the actor may exercise
+    /// `permission` in `account`; 404 when the account is another tenant's; 403 otherwise.
+    pub fn require_in(
+        &self,
+        permission: &'static str,
+        account: &AccountId,
+    ) -> Result<(), DomainError> {
+        match self.reach(permission) {
+            Reach::All => Ok(()),
+            Reach::Account(mine) if mine == *account => Ok(()),
+            Reach::Account(_) => Err(DomainError::NotFound("account")),
+            Reach::Nowhere => Err(DomainError::Forbidden(format!(
+                "this needs the permission `{permission}`"
+            ))),
+        }
+    }
+}
+
+/// Where an actor may exercise a permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// In every account and globally.
+    All,
+    /// Only in this account.
+    Account(AccountId),
+    /// Nowhere.
+    Nowhere,
+}
+
+/// The names of the roles `assignments` make effective in `account` (global ones included),
+/// through inheritance, sorted.
+pub fn effective_role_names(
+    graph: &RoleGraph,
+    assignments: &[Assignment],
+    account: Option<&AccountId>,
+) -> Vec<String> {
+    let direct: Vec<RoleId> = assignments
+        .iter()
+        .filter(|a| a.account_id.is_none() || a.account_id.as_ref() == account)
+        .map(|a| a.role_id)
+        .collect();
+    let names: BTreeSet<String> = graph
+        .closure(&direct)
+        .iter()
+        .map(|role| role.name.as_str().to_owned())
+        .collect();
+    names.into_iter().collect()
+}

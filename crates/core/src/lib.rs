@@ -1,0 +1,26 @@
+//! Warden's domain: validated identifiers, users, accounts, roles and permissions, password
+//! hashing, signed tokens and their keys, the store traits the storage adapters implement, and
+//! the use cases (login, bootstrap, administration) that the server and the CLI both call.
+//!
+//! Nothing here knows about HTTP or SQL.
+
+pub mod admin;
+pub mod authz;
+pub mod bootstrap;
+pub mod crypto;
+pub mod error;
+pub mod identity;
+pub mod ids;
+pub mod login;
+pub mod model;
+#[cfg(feature = "openapi")]
+mod openapi;
+pub mod page;
+pub mod password;
+pub mod permission;
+pub mod services;
+pub mod store;
+pub mod time;
+pub mod tokens;
+
+pub use error::{DomainError, FieldError, StoreError};

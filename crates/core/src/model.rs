@@ -1,0 +1,169 @@
+//! The entities of the identity model: users, accounts, memberships, roles, role assignments
+//! and login sessions.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::identity::{AccountName, Email, RoleName, Username};
+use crate::ids::{AccountId, RoleId, SessionId, UserId};
+use crate::permission::Permission;
+use crate::time::Timestamp;
+
+/// Whether a user or account may act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// May log in and act.
+    Active,
+    /// Refused everywhere; nothing is deleted.
+    Disabled,
+}
+
+impl Status {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// Parses the stored or requested form.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "active" => Ok(Self::Active),
+            "disabled" => Ok(Self::Disabled),
+            other => Err(format!(
+                "`{}` is not a status: use `active` or `disabled`",
+                crate::identity::clip(other)
+            )),
+        }
+    }
+}
+
+/// A person who logs in. Never carries the password hash; see [`UserRecord`].
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    /// Id.
+    pub id: UserId,
+    /// Canonical email, unique.
+    pub email: Email,
+    /// Canonical username, unique when set.
+    pub username: Option<Username>,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Phone number, free form.
+    pub phone: Option<String>,
+    /// Active or disabled.
+    pub status: Status,
+    /// Attributes for ABAC policies.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub attributes: Map<String, Value>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+    /// Last successful login.
+    pub last_login_at: Option<Timestamp>,
+}
+
+/// A user as stored, with the password hash that never leaves the domain.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    /// The user.
+    pub user: User,
+    /// argon2id PHC string; `None` for users that cannot log in with a password.
+    pub password_hash: Option<String>,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Account {
+    /// Id.
+    pub id: AccountId,
+    /// Unique slug.
+    pub name: AccountName,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Description.
+    pub description: String,
+    /// Active or disabled; tokens are not issued for disabled accounts.
+    pub status: Status,
+    /// Attributes for ABAC policies.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub attributes: Map<String, Value>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A user's membership of an account.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Membership {
+    /// The account.
+    pub account_id: AccountId,
+    /// The member.
+    pub user_id: UserId,
+    /// When the user joined.
+    pub created_at: Timestamp,
+}
+
+/// A named set of permissions, global or scoped to one account, inheriting other roles.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Role {
+    /// Id.
+    pub id: RoleId,
+    /// The owning account; `None` for a global role usable in every account.
+    pub account_id: Option<AccountId>,
+    /// Name, unique within its scope.
+    pub name: RoleName,
+    /// Description.
+    pub description: String,
+    /// Permissions granted directly.
+    pub permissions: Vec<Permission>,
+    /// Roles whose permissions this one inherits.
+    pub inherits: Vec<RoleId>,
+    /// Created at initialization (`super_admin`, `account_admin`, `member`); never deleted.
+    pub builtin: bool,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A role held by a user, in one account or globally.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Assignment {
+    /// The holder.
+    pub user_id: UserId,
+    /// The role.
+    pub role_id: RoleId,
+    /// Where it applies; `None` for a global assignment.
+    pub account_id: Option<AccountId>,
+    /// When it was granted.
+    pub created_at: Timestamp,
+}
+
+/// A login session: every token issued at login carries its id as `sid`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Session {
+    /// Id.
+    pub id: SessionId,
+    /// The user.
+    pub user_id: UserId,
+    /// The account the session acts in.
+    pub account_id: Option<AccountId>,
+    /// The OAuth2 client used to log in.
+    pub client_id: String,
+    /// Started.
+    pub created_at: Timestamp,
+    /// Ended, if it was.
+    pub ended_at: Option<Timestamp>,
+}

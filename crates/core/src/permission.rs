@@ -1,0 +1,250 @@
+//! Permissions: `resource:action` strings whose segments are `[a-z0-9_.-]+`, with `*` as a
+//! whole-segment wildcard (`documents:*`, `*`), and sets of them that answer "does this grant
+//! that?".
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// A validated permission or permission pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Permission(String);
+
+fn valid_segment(segment: &str) -> bool {
+    segment == "*"
+        || (!segment.is_empty()
+            && segment.len() <= 128
+            && segment.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+            }))
+}
+
+impl Permission {
+    /// Parses `resource:action`, `resource:*` or `*`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let valid = text == "*"
+            || text
+                .split_once(':')
+                .is_some_and(|(resource, action)| valid_segment(resource) && valid_segment(action));
+        if valid {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(format!(
+                "`{}` is not a permission: use `resource:action` with segments of a-z, 0-9, `_`, `.`, `-`, or `*`",
+                crate::identity::clip(text)
+            ))
+        }
+    }
+
+    /// The permission text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this pattern grants `wanted` (a concrete permission or another pattern).
+    pub fn grants(&self, wanted: &Permission) -> bool {
+        if self.0 == "*" {
+            return true;
+        }
+        if wanted.0 == "*" {
+            return false;
+        }
+        let (have_res, have_act) = self.0.split_once(':').unwrap_or((&self.0, ""));
+        let (want_res, want_act) = wanted.0.split_once(':').unwrap_or((&wanted.0, ""));
+        let segment = |have: &str, want: &str| have == "*" || have == want;
+        segment(have_res, want_res) && segment(have_act, want_act)
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Permission {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// A set of permission patterns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionSet(BTreeSet<Permission>);
+
+impl PermissionSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds every pattern of `other`.
+    pub fn extend<'a>(&mut self, other: impl IntoIterator<Item = &'a Permission>) {
+        self.0.extend(other.into_iter().cloned());
+    }
+
+    /// Whether some pattern in the set grants `wanted`.
+    pub fn allows(&self, wanted: &Permission) -> bool {
+        self.0.iter().any(|have| have.grants(wanted))
+    }
+
+    /// Whether every pattern of `other` is granted by this set (no escalation).
+    pub fn covers(&self, other: &PermissionSet) -> bool {
+        other.0.iter().all(|wanted| self.allows(wanted))
+    }
+
+    /// The patterns of `other` this set does not grant.
+    pub fn missing<'a>(&self, other: &'a PermissionSet) -> Vec<&'a Permission> {
+        other
+            .0
+            .iter()
+            .filter(|wanted| !self.allows(wanted))
+            .collect()
+    }
+
+    /// The patterns, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &Permission> {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<Permission> for PermissionSet {
+    fn from_iter<I: IntoIterator<Item = Permission>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Permission {
+        Permission::parse(text).unwrap()
+    }
+
+    #[test]
+    fn parses_only_well_formed_permissions() {
+        for good in [
+            "documents:edit",
+            "documents:*",
+            "*",
+            "warden.users:read",
+            "a-b_c.d:x",
+        ] {
+            assert!(Permission::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "documents",
+            "Documents:edit",
+            "a:b:c",
+            ":edit",
+            "docs:",
+            "docs: edit",
+            "d*:x",
+            "'; drop table x; --",
+        ] {
+            assert!(Permission::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wildcards_grant_whole_segments_only() {
+        assert!(p("*").grants(&p("documents:edit")));
+        assert!(p("documents:*").grants(&p("documents:edit")));
+        assert!(p("documents:*").grants(&p("documents:*")));
+        assert!(p("*:read").grants(&p("documents:read")));
+        assert!(!p("documents:*").grants(&p("documentsx:edit")));
+        assert!(!p("documents:edit").grants(&p("documents:*")));
+        assert!(!p("documents:*").grants(&p("*")));
+    }
+
+    #[test]
+    fn sets_cover_only_what_they_grant() {
+        let mine: PermissionSet = [p("documents:*")].into_iter().collect();
+        let theirs: PermissionSet = [p("documents:edit"), p("users:read")].into_iter().collect();
+        assert!(!mine.covers(&theirs));
+        assert_eq!(mine.missing(&theirs), vec![&p("users:read")]);
+    }
+}
+
+/// The permissions that protect Warden's own API (`warden.<resource>:<action>`).
+pub mod builtin {
+    /// Read users.
+    pub const USERS_READ: &str = "warden.users:read";
+    /// Create users.
+    pub const USERS_CREATE: &str = "warden.users:create";
+    /// Change users (profile, status, password).
+    pub const USERS_UPDATE: &str = "warden.users:update";
+    /// Delete users.
+    pub const USERS_DELETE: &str = "warden.users:delete";
+    /// Read accounts.
+    pub const ACCOUNTS_READ: &str = "warden.accounts:read";
+    /// Create accounts.
+    pub const ACCOUNTS_CREATE: &str = "warden.accounts:create";
+    /// Change accounts.
+    pub const ACCOUNTS_UPDATE: &str = "warden.accounts:update";
+    /// Delete accounts.
+    pub const ACCOUNTS_DELETE: &str = "warden.accounts:delete";
+    /// Read memberships.
+    pub const MEMBERS_READ: &str = "warden.members:read";
+    /// Add members.
+    pub const MEMBERS_CREATE: &str = "warden.members:create";
+    /// Remove members.
+    pub const MEMBERS_DELETE: &str = "warden.members:delete";
+    /// Read roles.
+    pub const ROLES_READ: &str = "warden.roles:read";
+    /// Create roles.
+    pub const ROLES_CREATE: &str = "warden.roles:create";
+    /// Change roles.
+    pub const ROLES_UPDATE: &str = "warden.roles:update";
+    /// Delete roles.
+    pub const ROLES_DELETE: &str = "warden.roles:delete";
+    /// Read role assignments.
+    pub const ASSIGNMENTS_READ: &str = "warden.assignments:read";
+    /// Grant roles.
+    pub const ASSIGNMENTS_CREATE: &str = "warden.assignments:create";
+    /// Revoke roles.
+    pub const ASSIGNMENTS_DELETE: &str = "warden.assignments:delete";
+}
+
+impl Permission {
+    /// Wraps one of the [`builtin`] constants, which are valid by construction (a unit test
+    /// parses every one).
+    pub fn known(text: &'static str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod builtin_tests {
+    use super::builtin::*;
+    use super::Permission;
+
+    #[test]
+    fn every_builtin_permission_parses() {
+        for text in [
+            USERS_READ,
+            USERS_CREATE,
+            USERS_UPDATE,
+            USERS_DELETE,
+            ACCOUNTS_READ,
+            ACCOUNTS_CREATE,
+            ACCOUNTS_UPDATE,
+            ACCOUNTS_DELETE,
+            MEMBERS_READ,
+            MEMBERS_CREATE,
+            MEMBERS_DELETE,
+            ROLES_READ,
+            ROLES_CREATE,
+            ROLES_UPDATE,
+            ROLES_DELETE,
+            ASSIGNMENTS_READ,
+            ASSIGNMENTS_CREATE,
+            ASSIGNMENTS_DELETE,
+        ] {
+            assert!(Permission::parse(text).is_ok(), "{text}");
+        }
+    }
+}

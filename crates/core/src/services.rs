@@ -1,0 +1,87 @@
+//! The services every use case runs against: the store, the password hasher, the token
+//! keys, and the settings that shape behaviour.
+
+use std::sync::{Arc, RwLock};
+
+use crate::error::DomainError;
+use crate::password::PasswordHasher;
+use crate::store::Store;
+use crate::time::Timestamp;
+use crate::tokens::{AccessClaims, KeySet, TokenError, TokenVerifier};
+
+/// The first-party public client used when a login names none.
+pub const DEFAULT_CLIENT_ID: &str = "warden";
+
+/// Behaviour switches from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Access token lifetime in seconds.
+    pub access_token_ttl: i64,
+    /// Whether `POST /v1/register` is open.
+    pub registration_enabled: bool,
+}
+
+/// Issues and verifies access tokens with the current key set.
+pub struct Tokens {
+    verifier: TokenVerifier,
+    keys: RwLock<Arc<KeySet>>,
+}
+
+impl Tokens {
+    /// Tokens for `verifier`'s issuer and audience, signed with `keys`.
+    pub fn new(verifier: TokenVerifier, keys: KeySet) -> Self {
+        Self {
+            verifier,
+            keys: RwLock::new(Arc::new(keys)),
+        }
+    }
+
+    /// The current key set.
+    pub fn keys(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the key set (after a rotation).
+    pub fn replace_keys(&self, keys: KeySet) {
+        let mut guard = match self.keys.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(keys);
+    }
+
+    /// Signs claims.
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, DomainError> {
+        self.verifier.sign(&self.keys(), claims)
+    }
+
+    /// Verifies a token.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.verifier.verify(&self.keys(), token, Timestamp::now())
+    }
+
+    /// The issuer URL.
+    pub fn issuer(&self) -> &str {
+        self.verifier.issuer()
+    }
+
+    /// The audience of issued tokens.
+    pub fn audience(&self) -> &str {
+        self.verifier.audience()
+    }
+}
+
+/// Everything a use case needs.
+pub struct Services {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Password hashing.
+    pub hasher: PasswordHasher,
+    /// Token keys.
+    pub tokens: Tokens,
+    /// Settings.
+    pub settings: Settings,
+}

@@ -1,0 +1,168 @@
+//! The storage port: the narrow async interface the use cases need, implemented once per
+//! backend by `warden-store`. Constraint violations arrive here already as [`StoreError`]s.
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::identity::{AccountName, Email, RoleName, Username};
+use crate::ids::{AccountId, RoleId, UserId};
+use crate::model::{Account, Assignment, Membership, Role, Session, Status, User, UserRecord};
+use crate::page::PageRequest;
+use crate::time::Timestamp;
+use crate::tokens::KeyRecord;
+
+/// Filters of the user list; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Exact canonical email.
+    pub email: Option<Email>,
+    /// Exact canonical username.
+    pub username: Option<Username>,
+    /// Status.
+    pub status: Option<Status>,
+    /// Members of this account.
+    pub account_id: Option<AccountId>,
+}
+
+/// Filters of the account list.
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    /// Exact name.
+    pub name: Option<AccountName>,
+    /// Status.
+    pub status: Option<Status>,
+    /// Only this account (for account-scoped callers).
+    pub only: Option<AccountId>,
+}
+
+/// Which roles a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct RoleFilter {
+    /// Exact name.
+    pub name: Option<RoleName>,
+    /// `Some(None)`: global roles only; `Some(Some(a))`: roles of account `a` only;
+    /// `None`: all roles.
+    pub scope: Option<Option<AccountId>>,
+    /// For account-scoped callers: global roles plus the roles of this account.
+    pub visible_in: Option<AccountId>,
+}
+
+/// Everything the first start writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// The built-in roles.
+    pub roles: Vec<Role>,
+    /// The first super admin.
+    pub admin: UserRecord,
+    /// The admin's global `super_admin` assignment.
+    pub admin_role: Assignment,
+    /// The first signing key.
+    pub key: KeyRecord,
+    /// A value sealed under the master key, to detect a wrong master key at start.
+    pub master_key_check: String,
+}
+
+/// The storage port.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Writes the bootstrap once; `false` if the store was already initialized.
+    async fn initialize(&self, bootstrap: &Bootstrap) -> Result<bool, StoreError>;
+    /// Reads a metadata value.
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// All signing keys.
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Inserts a user, optionally making it a member of an account in the same transaction.
+    async fn insert_user(
+        &self,
+        user: &UserRecord,
+        member_of: Option<&AccountId>,
+    ) -> Result<(), StoreError>;
+    /// A user by id.
+    async fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError>;
+    /// A user by canonical email or username.
+    async fn user_by_login(&self, login: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// A page of users, ordered by id.
+    async fn users(&self, filter: &UserFilter, page: &PageRequest)
+        -> Result<Vec<User>, StoreError>;
+    /// Replaces a user's mutable fields; `false` if it does not exist.
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+    /// Replaces a user's password hash.
+    async fn set_password(
+        &self,
+        id: &UserId,
+        hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Records a successful login.
+    async fn record_login(&self, id: &UserId, at: Timestamp) -> Result<(), StoreError>;
+    /// Deletes a user with its memberships, assignments and sessions.
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError>;
+
+    /// Inserts an account.
+    async fn insert_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// An account by id.
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
+    /// An account by name.
+    async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>, StoreError>;
+    /// A page of accounts, ordered by id.
+    async fn accounts(
+        &self,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Account>, StoreError>;
+    /// Replaces an account's mutable fields.
+    async fn update_account(&self, account: &Account) -> Result<bool, StoreError>;
+    /// Deletes an account with its memberships, roles and assignments.
+    async fn delete_account(&self, id: &AccountId) -> Result<bool, StoreError>;
+
+    /// Adds a member; [`StoreError::Conflict`] if already one.
+    async fn add_member(&self, membership: &Membership) -> Result<(), StoreError>;
+    /// Removes a member and the roles it held in that account.
+    async fn remove_member(&self, account: &AccountId, user: &UserId) -> Result<bool, StoreError>;
+    /// A page of an account's memberships, ordered by user id.
+    async fn members(
+        &self,
+        account: &AccountId,
+        page: &PageRequest,
+    ) -> Result<Vec<Membership>, StoreError>;
+    /// The accounts a user belongs to.
+    async fn memberships(&self, user: &UserId) -> Result<Vec<AccountId>, StoreError>;
+
+    /// Inserts a role with its inheritance edges.
+    async fn insert_role(&self, role: &Role) -> Result<(), StoreError>;
+    /// A role by id.
+    async fn role(&self, id: &RoleId) -> Result<Option<Role>, StoreError>;
+    /// A page of roles, ordered by id.
+    async fn roles(&self, filter: &RoleFilter, page: &PageRequest)
+        -> Result<Vec<Role>, StoreError>;
+    /// Every global role and, with `Some(account)`, every role of that account.
+    async fn roles_in_scope(&self, account: Option<&AccountId>) -> Result<Vec<Role>, StoreError>;
+    /// Replaces a role's mutable fields and inheritance edges.
+    async fn update_role(&self, role: &Role) -> Result<bool, StoreError>;
+    /// Deletes a role and its assignments; [`StoreError::Conflict`] if another role inherits it.
+    async fn delete_role(&self, id: &RoleId) -> Result<bool, StoreError>;
+
+    /// Grants a role; [`StoreError::Conflict`] if already held there.
+    async fn insert_assignment(&self, assignment: &Assignment) -> Result<(), StoreError>;
+    /// Revokes a role.
+    async fn delete_assignment(
+        &self,
+        user: &UserId,
+        role: &RoleId,
+        account: Option<&AccountId>,
+    ) -> Result<bool, StoreError>;
+    /// Every role a user holds, in every account and globally.
+    async fn assignments(&self, user: &UserId) -> Result<Vec<Assignment>, StoreError>;
+    /// How many users hold `role` in `account` (or globally).
+    async fn count_holders(
+        &self,
+        role: &RoleId,
+        account: Option<&AccountId>,
+    ) -> Result<i64, StoreError>;
+
+    /// Records a new login session.
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+}

@@ -1,0 +1,10 @@
+//! Access tokens: signing keys and the JWKS, RFC 9068 `at+jwt` claims, signing and strict
+//! verification.
+
+mod claims;
+mod keys;
+mod verify;
+
+pub use claims::AccessClaims;
+pub use keys::{generate as keys_generate, KeyRecord, KeySet, SigningAlgorithm, SigningKey};
+pub use verify::{TokenError, TokenVerifier, LEEWAY_SECONDS, MAX_TOKEN_BYTES};

@@ -1,0 +1,456 @@
+//! Configuration: defaults, then an optional TOML file, then `WARDEN_*` environment variables
+//! (and `DATABASE_URL`). Validated at start; unknown keys are warned about; secrets are typed
+//! so they are never printed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use thiserror::Error;
+use warden_core::password::HashParams;
+use warden_core::tokens::SigningAlgorithm;
+
+/// Why the configuration was refused.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the config file `{path}`: {cause}")]
+    Read {
+        /// File.
+        path: String,
+        /// Cause.
+        cause: String,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("the config file `{path}` is invalid: {cause}")]
+    Parse {
+        /// File.
+        path: String,
+        /// Cause.
+        cause: String,
+    },
+    /// Values are out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The kinds of values a key holds, so environment strings convert without guessing.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Int,
+    Bool,
+}
+
+/// Every key: its TOML name and kind. Its environment name is `WARDEN_` + the name uppercased.
+const KEYS: &[(&str, Kind)] = &[
+    ("listen", Kind::Text),
+    ("data_dir", Kind::Text),
+    ("database_url", Kind::Text),
+    ("issuer", Kind::Text),
+    ("audience", Kind::Text),
+    ("access_token_ttl", Kind::Int),
+    ("registration_enabled", Kind::Bool),
+    ("admin_email", Kind::Text),
+    ("admin_password", Kind::Text),
+    ("master_key", Kind::Text),
+    ("signing_algorithm", Kind::Text),
+    ("max_body_bytes", Kind::Int),
+    ("request_timeout", Kind::Int),
+    ("db_max_connections", Kind::Int),
+    ("log_format", Kind::Text),
+    ("argon2_memory_kib", Kind::Int),
+    ("argon2_iterations", Kind::Int),
+    ("argon2_parallelism", Kind::Int),
+    ("hash_concurrency", Kind::Int),
+];
+
+/// Environment variables read elsewhere, so not "unknown".
+const OTHER_ENV: &[&str] = &["WARDEN_CONFIG", "WARDEN_LOG"];
+
+#[derive(Debug, Default, Deserialize)]
+struct Raw {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    access_token_ttl: Option<i64>,
+    registration_enabled: Option<bool>,
+    admin_email: Option<String>,
+    admin_password: Option<String>,
+    master_key: Option<String>,
+    signing_algorithm: Option<String>,
+    max_body_bytes: Option<i64>,
+    request_timeout: Option<i64>,
+    db_max_connections: Option<i64>,
+    log_format: Option<String>,
+    argon2_memory_kib: Option<i64>,
+    argon2_iterations: Option<i64>,
+    argon2_parallelism: Option<i64>,
+    hash_concurrency: Option<i64>,
+}
+
+/// Output format of the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The effective, validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory of the SQLite file and the master key file.
+    pub data_dir: PathBuf,
+    /// `postgres://…` switches to PostgreSQL; otherwise SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Token issuer; defaults to `http://<listen address>`.
+    pub issuer: Option<String>,
+    /// Audience of issued tokens.
+    pub audience: String,
+    /// Access token lifetime, seconds.
+    pub access_token_ttl: i64,
+    /// Whether `POST /v1/register` is open.
+    pub registration_enabled: bool,
+    /// Email of the first super admin.
+    pub admin_email: String,
+    /// Password of the first super admin (generated and printed once when absent).
+    pub admin_password: Option<SecretString>,
+    /// Master key (base64 of 32 bytes); defaults to the key file in `data_dir`.
+    pub master_key: Option<SecretString>,
+    /// Algorithm of new signing keys.
+    pub signing_algorithm: SigningAlgorithm,
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Request timeout, seconds.
+    pub request_timeout: u64,
+    /// Database pool size.
+    pub db_max_connections: u32,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// argon2id cost.
+    pub argon2: HashParams,
+    /// Concurrent password hashes (0: one per core).
+    pub hash_concurrency: usize,
+    /// Warnings found while loading (unknown keys).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    /// Loads from `file` and an explicit environment (tests use this).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut warnings = Vec::new();
+        let mut table = match file {
+            None => toml::Table::new(),
+            Some(path) => {
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
+                    path: shown.clone(),
+                    cause: err.to_string(),
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|err| ConfigError::Parse {
+                        path: shown,
+                        cause: err.to_string(),
+                    })?
+            }
+        };
+        for (name, kind) in KEYS {
+            let var = format!("WARDEN_{}", name.to_uppercase());
+            let value = env.get(&var).or_else(|| {
+                (*name == "database_url")
+                    .then(|| env.get("DATABASE_URL"))
+                    .flatten()
+            });
+            let Some(value) = value else { continue };
+            let parsed =
+                match kind {
+                    Kind::Text => toml::Value::String(value.clone()),
+                    Kind::Int => toml::Value::Integer(value.trim().parse().map_err(|_| {
+                        ConfigError::Invalid(format!("{var} must be a whole number"))
+                    })?),
+                    Kind::Bool => {
+                        toml::Value::Boolean(match value.trim().to_ascii_lowercase().as_str() {
+                            "1" | "true" | "yes" | "on" => true,
+                            "0" | "false" | "no" | "off" => false,
+                            _ => {
+                                return Err(ConfigError::Invalid(format!(
+                                    "{var} must be true or false"
+                                )))
+                            }
+                        })
+                    }
+                };
+            table.insert((*name).to_owned(), parsed);
+        }
+        for var in env.keys().filter(|k| {
+            k.starts_with("WARDEN_")
+                && !OTHER_ENV.contains(&k.as_str())
+                && !k.starts_with("WARDEN_TEST_")
+        }) {
+            let name = var.trim_start_matches("WARDEN_").to_lowercase();
+            if !KEYS.iter().any(|(key, _)| *key == name) {
+                warnings.push(format!("unknown environment variable {var} ignored"));
+            }
+        }
+        let raw: Raw = serde_ignored::deserialize(toml::Value::Table(table), |path| {
+            warnings.push(format!("unknown config key `{path}` ignored"));
+        })
+        .map_err(|err| ConfigError::Parse {
+            path: file
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "environment".into()),
+            cause: err.to_string(),
+        })?;
+        Self::validate(raw, warnings)
+    }
+
+    fn validate(raw: Raw, warnings: Vec<String>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mut int = |name: &str,
+                       value: Option<i64>,
+                       default: i64,
+                       range: std::ops::RangeInclusive<i64>|
+         -> i64 {
+            let value = value.unwrap_or(default);
+            if !range.contains(&value) {
+                problems.push(format!(
+                    "{name} must be between {} and {}",
+                    range.start(),
+                    range.end()
+                ));
+            }
+            value
+        };
+        let access_token_ttl = int("access_token_ttl", raw.access_token_ttl, 900, 60..=86_400);
+        let max_body_bytes = int(
+            "max_body_bytes",
+            raw.max_body_bytes,
+            64 * 1024,
+            1024..=16 * 1024 * 1024,
+        );
+        let request_timeout = int("request_timeout", raw.request_timeout, 30, 1..=600);
+        let db_max_connections = int("db_max_connections", raw.db_max_connections, 10, 1..=1000);
+        let argon2 = HashParams {
+            memory_kib: int(
+                "argon2_memory_kib",
+                raw.argon2_memory_kib,
+                19_456,
+                8..=4 * 1024 * 1024,
+            ) as u32,
+            iterations: int("argon2_iterations", raw.argon2_iterations, 2, 1..=64) as u32,
+            parallelism: int("argon2_parallelism", raw.argon2_parallelism, 1, 1..=64) as u32,
+        };
+        let hash_concurrency = int("hash_concurrency", raw.hash_concurrency, 0, 0..=1024) as usize;
+        let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_text.parse().unwrap_or_else(|_| {
+            problems.push(format!(
+                "listen `{listen_text}` is not an address like 127.0.0.1:8080"
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        let signing_algorithm =
+            SigningAlgorithm::parse(raw.signing_algorithm.as_deref().unwrap_or("EdDSA"))
+                .unwrap_or_else(|err| {
+                    problems.push(format!("signing_algorithm: {err}"));
+                    SigningAlgorithm::EdDSA
+                });
+        let log_format = match raw.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                problems.push(format!("log_format `{other}` must be `text` or `json`"));
+                LogFormat::Text
+            }
+        };
+        let database_url = raw.database_url.filter(|u| !u.is_empty());
+        if let Some(url) = &database_url {
+            if warden_store::Backend::from_url(url).is_err() {
+                problems.push("database_url must start with postgres:// or sqlite:".into());
+            }
+        }
+        if let Some(issuer) = &raw.issuer {
+            if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                problems.push("issuer must be an http(s) URL".into());
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems.join("; ")));
+        }
+        Ok(Self {
+            listen,
+            data_dir: PathBuf::from(raw.data_dir.unwrap_or_else(|| "./warden-data".into())),
+            database_url,
+            issuer: raw.issuer.map(|i| i.trim_end_matches('/').to_owned()),
+            audience: raw.audience.unwrap_or_else(|| "warden".into()),
+            access_token_ttl,
+            registration_enabled: raw.registration_enabled.unwrap_or(false),
+            admin_email: raw.admin_email.unwrap_or_else(|| "admin@localhost".into()),
+            admin_password: raw
+                .admin_password
+                .filter(|p| !p.is_empty())
+                .map(SecretString::from),
+            master_key: raw
+                .master_key
+                .filter(|k| !k.is_empty())
+                .map(SecretString::from),
+            signing_algorithm,
+            max_body_bytes: max_body_bytes as usize,
+            request_timeout: request_timeout as u64,
+            db_max_connections: db_max_connections as u32,
+            log_format,
+            argon2,
+            hash_concurrency,
+            warnings,
+        })
+    }
+
+    /// The database URL in effect: the configured one, or the SQLite file in the data dir.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("warden.db").display()
+            ),
+        }
+    }
+
+    /// The effective configuration for display: secrets shown only as set or not set, and
+    /// passwords in database URLs masked.
+    pub fn redacted(&self) -> Value {
+        let secret = |set: bool| if set { "(set)" } else { "(not set)" };
+        json!({
+            "listen": self.listen.to_string(),
+            "data_dir": self.data_dir.display().to_string(),
+            "database_url": mask_url_password(&self.effective_database_url()),
+            "issuer": self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.listen)),
+            "audience": self.audience,
+            "access_token_ttl": self.access_token_ttl,
+            "registration_enabled": self.registration_enabled,
+            "admin_email": self.admin_email,
+            "admin_password": secret(self.admin_password.is_some()),
+            "master_key": secret(self.master_key.is_some()),
+            "signing_algorithm": self.signing_algorithm.as_str(),
+            "max_body_bytes": self.max_body_bytes,
+            "request_timeout": self.request_timeout,
+            "db_max_connections": self.db_max_connections,
+            "log_format": match self.log_format { LogFormat::Text => "text", LogFormat::Json => "json" },
+            "argon2_memory_kib": self.argon2.memory_kib,
+            "argon2_iterations": self.argon2.iterations,
+            "argon2_parallelism": self.argon2.parallelism,
+            "hash_concurrency": self.hash_concurrency,
+        })
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_apply_without_file_or_environment() {
+        let config = Config::load_from(None, &env(&[])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.access_token_ttl, 900);
+        assert_eq!(config.argon2, HashParams::default());
+        assert!(config
+            .effective_database_url()
+            .starts_with("sqlite://./warden-data/warden.db"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_unknown_keys_are_warned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\naccess_token_ttl = 600\nbogus = 1\n",
+        )
+        .unwrap();
+        let config = Config::load_from(
+            Some(&path),
+            &env(&[
+                ("WARDEN_ACCESS_TOKEN_TTL", "300"),
+                ("DATABASE_URL", "postgres://u:pw@h/db"),
+                ("WARDEN_NOPE", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(config.access_token_ttl, 300);
+        assert_eq!(config.redacted()["database_url"], "postgres://u:***@h/db");
+        assert!(config.warnings.iter().any(|w| w.contains("bogus")));
+        assert!(config.warnings.iter().any(|w| w.contains("WARDEN_NOPE")));
+    }
+
+    #[test]
+    fn secrets_are_never_displayed() {
+        let config = Config::load_from(
+            None,
+            &env(&[
+                ("WARDEN_ADMIN_PASSWORD", "hunter2-hunter2"),
+                ("WARDEN_MASTER_KEY", "abc"),
+            ]),
+        )
+        .unwrap();
+        let shown = config.redacted().to_string();
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("(set)"));
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_every_problem() {
+        let err = Config::load_from(
+            None,
+            &env(&[
+                ("WARDEN_ACCESS_TOKEN_TTL", "5"),
+                ("WARDEN_LISTEN", "nowhere"),
+            ]),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("access_token_ttl") && text.contains("listen"),
+            "{text}"
+        );
+    }
+}

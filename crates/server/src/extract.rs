@@ -1,0 +1,165 @@
+//! Extractors: JSON bodies and query strings whose rejections are problem documents, path ids
+//! that parse, and the authenticated caller.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+use warden_core::authz::{Actor, Caller};
+use warden_core::ids::{AccountId, SessionId, UserId};
+use warden_core::model::Status;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON request body; unknown fields, syntax errors and oversized bodies become problems.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(err) => ApiError::Request(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            body_text(&err.body_text()),
+        ),
+        JsonRejection::JsonSyntaxError(err) => {
+            ApiError::bad_request("malformed-json", body_text(&err.body_text()))
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::Request(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "send the body as JSON with `Content-Type: application/json`".into(),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::Request(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "the request body is too large".into(),
+        ),
+        other => ApiError::bad_request("unreadable-body", other.body_text()),
+    }
+}
+
+/// Trims axum's prefix so the message reads as advice, and caps its length.
+fn body_text(text: &str) -> String {
+    let text =
+        text.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
+    let text = text.trim_start_matches("Failed to parse the request body as JSON: ");
+    warden_core::identity::clip_to(text, 400)
+}
+
+/// Query parameters; unknown or malformed ones become problems.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(err)) => {
+                Err(ApiError::bad_request("invalid-query", err.body_text()))
+            }
+            Err(other) => Err(ApiError::bad_request("invalid-query", other.body_text())),
+        }
+    }
+}
+
+/// Parses an id from a path segment.
+pub fn path_id<T>(text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, ApiError> {
+    parse(text).map_err(|err| ApiError::bad_request("invalid-id", err))
+}
+
+/// The authenticated user behind a bearer access token, with permissions resolved.
+pub struct Authenticated(pub Caller);
+
+impl Authenticated {
+    /// The caller as an actor for admin use cases.
+    pub fn actor(&self) -> Actor {
+        Actor::Caller(self.0.clone())
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|pair| pair.starts_with("access_token=")))
+        {
+            return Err(ApiError::bad_request(
+                "token-in-query",
+                "access tokens in the query string are refused (RFC 9700); send `Authorization: Bearer <token>`",
+            ));
+        }
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthenticated(None))?;
+        let value = header.to_str().map_err(|_| {
+            ApiError::Unauthenticated(Some("the Authorization header is not ASCII".into()))
+        })?;
+        let token = match value.split_once(' ') {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
+                token.trim()
+            }
+            _ => return Err(ApiError::Unauthenticated(None)),
+        };
+        let services = state.services();
+        let claims = services
+            .tokens
+            .verify(token)
+            .map_err(|err| ApiError::Unauthenticated(Some(err.to_string())))?;
+        let invalid = |why: &str| ApiError::Unauthenticated(Some(why.to_owned()));
+        let user_id =
+            UserId::parse(&claims.sub).map_err(|_| invalid("the token's subject is not a user"))?;
+        let session_id = SessionId::parse(&claims.sid)
+            .map_err(|_| invalid("the token carries no valid session"))?;
+        let account = claims
+            .acct
+            .as_deref()
+            .map(AccountId::parse)
+            .transpose()
+            .map_err(|_| invalid("the token's account is invalid"))?;
+        let user = services
+            .store
+            .user(&user_id)
+            .await
+            .map_err(warden_core::DomainError::from)?;
+        if !user.is_some_and(|u| u.user.status == Status::Active) {
+            return Err(invalid("the token's user no longer exists or is disabled"));
+        }
+        if let Some(account) = &account {
+            let found = services
+                .store
+                .account(account)
+                .await
+                .map_err(warden_core::DomainError::from)?;
+            if !found.is_some_and(|a| a.status == Status::Active) {
+                return Err(invalid(
+                    "the token's account no longer exists or is disabled",
+                ));
+            }
+        }
+        let caller = Caller::load(services.store.as_ref(), user_id, session_id, account).await?;
+        Ok(Self(caller))
+    }
+}

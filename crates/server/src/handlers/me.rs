@@ -1,0 +1,62 @@
+//! Self-service: `/v1/users/me`, the password change, and open registration.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use warden_core::admin::me::{self, ChangePassword, Register, UpdateMe};
+use warden_core::model::User;
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, Body};
+use crate::state::AppState;
+
+/// The caller's own profile.
+#[utoipa::path(get, path = "/v1/users/me", tag = "self-service", security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(me::get(state.services(), &auth.0).await?))
+}
+
+/// Changes the caller's username, display name or phone.
+#[utoipa::path(patch, path = "/v1/users/me", tag = "self-service", request_body = UpdateMe, security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Body(input): Body<UpdateMe>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(me::update(state.services(), &auth.0, input).await?))
+}
+
+/// Changes the caller's password; the current one is required.
+#[utoipa::path(post, path = "/v1/users/me/password", tag = "self-service", request_body = ChangePassword, security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Body(input): Body<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    me::change_password(state.services(), &auth.0, input).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Open registration (off unless `registration_enabled`). The answer is the same whether or not
+/// the address was already registered.
+#[utoipa::path(post, path = "/v1/register", tag = "self-service", request_body = Register,
+    responses((status = 202, description = "Accepted; log in to continue"), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn register(
+    State(state): State<AppState>,
+    Body(input): Body<Register>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    me::register(state.services(), input).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            json!({ "status": "accepted", "detail": "if the address can be registered, the account is ready: log in to continue" }),
+        ),
+    ))
+}

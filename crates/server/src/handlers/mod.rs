@@ -1,0 +1,8 @@
+//! Request handlers, by resource.
+
+pub mod accounts;
+pub mod me;
+pub mod oauth;
+pub mod roles;
+pub mod system;
+pub mod users;

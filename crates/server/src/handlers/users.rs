@@ -1,0 +1,179 @@
+//! `/v1/users` and `/v1/users/{id}/roles`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use warden_core::admin::assignments::{self, GrantRole};
+use warden_core::admin::users::{self, CreateUser, UpdateUser, UserQuery};
+use warden_core::ids::{AccountId, RoleId, UserId};
+use warden_core::model::{Assignment, User};
+use warden_core::page::{Page, PageRequest};
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{path_id, Authenticated, Body, Params};
+use crate::state::AppState;
+
+/// Query of `GET /v1/users`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListUsers {
+    /// Page size, 1..=1000 (default 50).
+    limit: Option<u32>,
+    /// Cursor from the previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// Exact email.
+    email: Option<String>,
+    /// Exact username.
+    username: Option<String>,
+    /// `active` or `disabled`.
+    status: Option<String>,
+    /// Members of this account.
+    account_id: Option<String>,
+}
+
+/// Creates a user. Account administrators create users in their own account.
+#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser, security(("bearer" = [])),
+    responses((status = 201, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Body(input): Body<CreateUser>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(users::create(state.services(), &auth.actor(), input).await?),
+    ))
+}
+
+/// Lists users, filtered; account administrators see their account's members only.
+#[utoipa::path(get, path = "/v1/users", tag = "users", params(ListUsers), security(("bearer" = [])),
+    responses((status = 200, body = Page<User>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Params(q): Params<ListUsers>,
+) -> Result<Json<Page<User>>, ApiError> {
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
+    let query = UserQuery {
+        email: q.email,
+        username: q.username,
+        status: q.status,
+        account_id: q.account_id,
+    };
+    Ok(Json(
+        users::list(state.services(), &auth.actor(), query, page).await?,
+    ))
+}
+
+/// Reads a user.
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    let id = path_id(&id, UserId::parse)?;
+    Ok(Json(
+        users::get(state.services(), &auth.actor(), &id).await?,
+    ))
+}
+
+/// Changes a user's profile, status, attributes or password.
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", request_body = UpdateUser, security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Body(input): Body<UpdateUser>,
+) -> Result<Json<User>, ApiError> {
+    let id = path_id(&id, UserId::parse)?;
+    Ok(Json(
+        users::update(state.services(), &auth.actor(), &id, input).await?,
+    ))
+}
+
+/// Deletes a user with their memberships and role assignments.
+#[utoipa::path(delete, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_id(&id, UserId::parse)?;
+    users::delete(state.services(), &auth.actor(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Grants a role to a user, in an account or globally. Never to yourself, never beyond what
+/// you hold.
+#[utoipa::path(post, path = "/v1/users/{id}/roles", tag = "role assignments", request_body = GrantRole, security(("bearer" = [])),
+    responses((status = 201, body = Assignment), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn grant_role(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Body(input): Body<GrantRole>,
+) -> Result<(StatusCode, Json<Assignment>), ApiError> {
+    let id = path_id(&id, UserId::parse)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(assignments::grant(state.services(), &auth.actor(), &id, input).await?),
+    ))
+}
+
+/// Lists a user's role assignments.
+#[utoipa::path(get, path = "/v1/users/{id}/roles", tag = "role assignments", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Assignment>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_roles(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = path_id(&id, UserId::parse)?;
+    let items = assignments::list(state.services(), &auth.actor(), &id).await?;
+    Ok(Json(
+        serde_json::json!({ "items": items, "next_cursor": null }),
+    ))
+}
+
+/// Query of `DELETE /v1/users/{id}/roles/{role_id}`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeQuery {
+    /// The account the role was granted in; omit for a global grant.
+    account_id: Option<String>,
+}
+
+/// Revokes a role from a user.
+#[utoipa::path(delete, path = "/v1/users/{id}/roles/{role_id}", tag = "role assignments", params(RevokeQuery), security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn revoke_role(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, role_id)): Path<(String, String)>,
+    Params(q): Params<RevokeQuery>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_id(&id, UserId::parse)?;
+    let role = path_id(&role_id, RoleId::parse)?;
+    let account = q
+        .account_id
+        .filter(|a| !a.is_empty())
+        .map(|a| path_id(&a, AccountId::parse))
+        .transpose()?;
+    assignments::revoke(
+        state.services(),
+        &auth.actor(),
+        &id,
+        &role,
+        account.as_ref(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,47 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::handlers::{accounts, me, oauth, roles, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Warden", description = "Authentication and authorization service: OAuth2 token endpoint, JWKS, and the admin and self-service API."),
+    paths(
+        oauth::token, oauth::jwks, oauth::metadata,
+        me::register, me::get, me::update, me::change_password,
+        users::create, users::list, users::get, users::update, users::delete,
+        users::grant_role, users::list_roles, users::revoke_role,
+        accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
+        accounts::add_member, accounts::list_members, accounts::remove_member,
+        roles::create, roles::list, roles::get, roles::update, roles::delete,
+    ),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Renders the document with `issuer` as its server.
+pub fn document(issuer: &str) -> String {
+    let mut doc = ApiDoc::openapi();
+    doc.servers = Some(vec![utoipa::openapi::Server::new(issuer)]);
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.to_json().unwrap_or_else(|_| "{}".to_owned())
+}

@@ -1,0 +1,104 @@
+//! The route table, in one place, and the layers every request passes through.
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::handlers::{accounts, me, oauth, roles, system, users};
+use crate::state::AppState;
+
+/// Every route of Warden, with its limits and headers.
+pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration) -> Router {
+    let api = Router::new()
+        .route("/register", post(me::register))
+        .route("/users/me", get(me::get).patch(me::update))
+        .route("/users/me/password", post(me::change_password))
+        .route("/users", get(users::list).post(users::create))
+        .route(
+            "/users/{id}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route(
+            "/users/{id}/roles",
+            get(users::list_roles).post(users::grant_role),
+        )
+        .route(
+            "/users/{id}/roles/{role_id}",
+            axum::routing::delete(users::revoke_role),
+        )
+        .route("/accounts", get(accounts::list).post(accounts::create))
+        .route(
+            "/accounts/{id}",
+            get(accounts::get)
+                .patch(accounts::update)
+                .delete(accounts::delete),
+        )
+        .route(
+            "/accounts/{id}/members",
+            get(accounts::list_members).post(accounts::add_member),
+        )
+        .route(
+            "/accounts/{id}/members/{user_id}",
+            axum::routing::delete(accounts::remove_member),
+        )
+        .route("/roles", get(roles::list).post(roles::create))
+        .route(
+            "/roles/{id}",
+            get(roles::get).patch(roles::update).delete(roles::delete),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .route("/openapi.json", get(system::openapi))
+        .route("/docs", get(system::docs))
+        .route("/docs/swagger-ui-bundle.js", get(system::docs_js))
+        .route("/docs/swagger-ui.css", get(system::docs_css))
+        .route("/.well-known/jwks.json", get(oauth::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
+        .route("/oauth/token", post(oauth::token))
+        .nest("/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::Request(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "no such endpoint; see /docs".into(),
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::Request(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this endpoint does not accept that method".into(),
+    )
+}

@@ -1,0 +1,154 @@
+//! Start-up: open (and if needed create) the store, apply migrations, load or create the
+//! master key, initialize an empty store, and load the signing keys.
+
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+use thiserror::Error;
+use warden_core::bootstrap::{ensure_initialized, InitOptions, InitOutcome};
+use warden_core::crypto::MasterKey;
+use warden_core::password::PasswordHasher;
+use warden_core::services::{Services, Settings, Tokens};
+use warden_core::time::Timestamp;
+use warden_core::tokens::{KeySet, TokenVerifier};
+use warden_core::DomainError;
+use warden_store::{Backend, SqlStore};
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Why Warden could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// Filesystem trouble with the data directory or key file.
+    #[error("{0}")]
+    Io(String),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] warden_store::ConnectError),
+    /// Initialization failed (wrong master key, invalid admin settings, …).
+    #[error("{0}")]
+    Domain(String),
+}
+
+impl From<DomainError> for StartError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::Validation(fields) => Self::Domain(
+                fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            other => Self::Domain(other.to_string()),
+        }
+    }
+}
+
+/// A started Warden: its state, its store, and the admin password generated on first start.
+pub struct Opened {
+    /// The application state.
+    pub state: AppState,
+    /// The store (for the CLI's direct administration).
+    pub store: SqlStore,
+    /// The generated first admin password, to print once.
+    pub generated_admin_password: Option<SecretString>,
+}
+
+/// Opens the store named by `config` and applies migrations.
+pub async fn open_store(config: &Config) -> Result<SqlStore, StartError> {
+    let url = config.effective_database_url();
+    if Backend::from_url(&url)? == Backend::Sqlite {
+        std::fs::create_dir_all(&config.data_dir).map_err(|err| {
+            StartError::Io(format!(
+                "cannot create the data directory `{}`: {err}",
+                config.data_dir.display()
+            ))
+        })?;
+    }
+    let store = SqlStore::connect(&url, config.db_max_connections).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+fn master_key(config: &Config) -> Result<MasterKey, StartError> {
+    if let Some(key) = &config.master_key {
+        return MasterKey::from_base64(key.expose_secret())
+            .map_err(|err| StartError::Domain(format!("WARDEN_MASTER_KEY: {err}")));
+    }
+    let path = config.data_dir.join("master.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|err| StartError::Io(format!("cannot read `{}`: {err}", path.display())))?;
+        return MasterKey::from_base64(&text)
+            .map_err(|err| StartError::Domain(format!("`{}`: {err}", path.display())));
+    }
+    let key = MasterKey::generate();
+    write_private(&path, &key.to_base64())?;
+    tracing::info!(path = %path.display(), "created the master key file; back it up, or set WARDEN_MASTER_KEY on every node");
+    Ok(key)
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
+    use std::io::Write;
+    let fail =
+        |err: std::io::Error| StartError::Io(format!("cannot write `{}`: {err}", path.display()));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(fail)?;
+    file.write_all(contents.as_bytes()).map_err(fail)
+}
+
+/// Opens everything Warden needs, initializing an empty store. `issuer` is the configured one
+/// or `http://<bound address>`.
+pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError> {
+    let store = open_store(config).await?;
+    let master = master_key(config)?;
+    let permits = match config.hash_concurrency {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let hasher = PasswordHasher::new(config.argon2, permits, permits * 32)?;
+    let outcome = ensure_initialized(
+        &store,
+        &hasher,
+        &master,
+        InitOptions {
+            admin_email: config.admin_email.clone(),
+            admin_password: config.admin_password.clone(),
+            algorithm: config.signing_algorithm,
+        },
+    )
+    .await?;
+    let generated_admin_password = match outcome {
+        InitOutcome::Initialized { generated_password } => {
+            tracing::info!(admin = %config.admin_email, backend = store.backend().name(), "initialized a new Warden store");
+            generated_password
+        }
+        InitOutcome::AlreadyInitialized => None,
+    };
+    let records = warden_core::store::Store::keys(&store)
+        .await
+        .map_err(DomainError::from)?;
+    let keys = KeySet::open(&records, &master, Timestamp::now())?;
+    let services = Services {
+        store: std::sync::Arc::new(store.clone()),
+        hasher,
+        tokens: Tokens::new(TokenVerifier::new(issuer, config.audience.clone()), keys),
+        settings: Settings {
+            access_token_ttl: config.access_token_ttl,
+            registration_enabled: config.registration_enabled,
+        },
+    };
+    Ok(Opened {
+        state: AppState::new(services),
+        store,
+        generated_admin_password,
+    })
+}

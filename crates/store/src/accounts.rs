@@ -1,0 +1,185 @@
+//! Accounts and memberships tables.
+
+use sqlx::{AnyPool, Row};
+use warden_core::identity::AccountName;
+use warden_core::ids::{AccountId, UserId};
+use warden_core::model::{Account, Membership};
+use warden_core::page::PageRequest;
+use warden_core::store::AccountFilter;
+use warden_core::StoreError;
+
+use crate::error::on_error;
+use crate::rows::{self, ACCOUNT_COLUMNS};
+use crate::sql::{Arg, Sql};
+use crate::SqlStore;
+
+fn attributes_json(account: &Account) -> String {
+    serde_json::Value::Object(account.attributes.clone()).to_string()
+}
+
+pub(crate) async fn insert(pool: &AnyPool, account: &Account) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO accounts (id, name, display_name, description, status, attributes, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(account.id.to_string())
+    .bind(account.name.as_str())
+    .bind(account.display_name.as_str())
+    .bind(account.description.as_str())
+    .bind(account.status.as_str())
+    .bind(attributes_json(account))
+    .bind(account.created_at.millis())
+    .bind(account.updated_at.millis())
+    .execute(pool)
+    .await
+    .map_err(on_error)?;
+    Ok(())
+}
+
+pub(crate) async fn by_id(pool: &AnyPool, id: &AccountId) -> Result<Option<Account>, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(on_error)?;
+    row.as_ref().map(rows::account).transpose()
+}
+
+pub(crate) async fn by_name(
+    pool: &AnyPool,
+    name: &AccountName,
+) -> Result<Option<Account>, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = $1");
+    let row = sqlx::query(&sql)
+        .bind(name.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(on_error)?;
+    row.as_ref().map(rows::account).transpose()
+}
+
+pub(crate) async fn list(
+    pool: &AnyPool,
+    filter: &AccountFilter,
+    page: &PageRequest,
+) -> Result<Vec<Account>, StoreError> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE 1 = 1"
+    ));
+    if let Some(name) = &filter.name {
+        sql.push(" AND name = ").bind(Arg::Text(name.to_string()));
+    }
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ")
+            .bind(Arg::Text(status.as_str().into()));
+    }
+    if let Some(only) = &filter.only {
+        sql.push(" AND id = ").bind(Arg::Text(only.to_string()));
+    }
+    if let Some(after) = &page.after {
+        sql.push(" AND id > ").bind(Arg::Text(after.clone()));
+    }
+    sql.push(" ORDER BY id LIMIT ").bind(Arg::Int(page.fetch()));
+    let found = sql.query().fetch_all(pool).await.map_err(on_error)?;
+    found.iter().map(rows::account).collect()
+}
+
+pub(crate) async fn update(pool: &AnyPool, account: &Account) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE accounts SET name = $2, display_name = $3, description = $4, status = $5, attributes = $6, updated_at = $7 WHERE id = $1",
+    )
+    .bind(account.id.to_string())
+    .bind(account.name.as_str())
+    .bind(account.display_name.as_str())
+    .bind(account.description.as_str())
+    .bind(account.status.as_str())
+    .bind(attributes_json(account))
+    .bind(account.updated_at.millis())
+    .execute(pool)
+    .await
+    .map_err(on_error)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn delete(pool: &AnyPool, id: &AccountId) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
+        .bind(id.to_string())
+        .execute(pool)
+        .await
+        .map_err(on_error)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn add_member(pool: &AnyPool, membership: &Membership) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO memberships (account_id, user_id, created_at) VALUES ($1, $2, $3)")
+        .bind(membership.account_id.to_string())
+        .bind(membership.user_id.to_string())
+        .bind(membership.created_at.millis())
+        .execute(pool)
+        .await
+        .map_err(on_error)?;
+    Ok(())
+}
+
+pub(crate) async fn remove_member(
+    store: &SqlStore,
+    account: &AccountId,
+    user: &UserId,
+) -> Result<bool, StoreError> {
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
+    let done = sqlx::query("DELETE FROM memberships WHERE account_id = $1 AND user_id = $2")
+        .bind(account.to_string())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    sqlx::query("DELETE FROM role_assignments WHERE scope = $1 AND user_id = $2")
+        .bind(account.to_string())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    tx.commit().await.map_err(on_error)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn members(
+    pool: &AnyPool,
+    account: &AccountId,
+    page: &PageRequest,
+) -> Result<Vec<Membership>, StoreError> {
+    let mut sql =
+        Sql::new("SELECT account_id, user_id, created_at FROM memberships WHERE account_id = ");
+    sql.bind(Arg::Text(account.to_string()));
+    if let Some(after) = &page.after {
+        sql.push(" AND user_id > ").bind(Arg::Text(after.clone()));
+    }
+    sql.push(" ORDER BY user_id LIMIT ")
+        .bind(Arg::Int(page.fetch()));
+    let found = sql.query().fetch_all(pool).await.map_err(on_error)?;
+    found.iter().map(rows::membership).collect()
+}
+
+pub(crate) async fn memberships(
+    pool: &AnyPool,
+    user: &UserId,
+) -> Result<Vec<AccountId>, StoreError> {
+    let found =
+        sqlx::query("SELECT account_id FROM memberships WHERE user_id = $1 ORDER BY account_id")
+            .bind(user.to_string())
+            .fetch_all(pool)
+            .await
+            .map_err(on_error)?;
+    found
+        .iter()
+        .map(|row| {
+            let text: String = row.try_get(0).map_err(on_error)?;
+            AccountId::parse(&text).map_err(StoreError::Backend)
+        })
+        .collect()
+}

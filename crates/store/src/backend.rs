@@ -1,0 +1,93 @@
+//! What differs between SQLite and PostgreSQL: URL scheme, connection set-up, migrations, and
+//! how a write transaction starts.
+
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor, Transaction};
+
+use crate::error::ConnectError;
+
+/// The database engine behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (WAL mode).
+    Sqlite,
+    /// PostgreSQL or a compatible engine.
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the backend from a URL's scheme.
+    pub fn from_url(url: &str) -> Result<Self, ConnectError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(ConnectError::Url)
+        }
+    }
+
+    /// A short name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    pub(crate) async fn pool(
+        self,
+        url: &str,
+        max_connections: u32,
+    ) -> Result<AnyPool, ConnectError> {
+        sqlx::any::install_default_drivers();
+        let options = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10));
+        let options = match self {
+            Self::Sqlite => options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                        .await?;
+                    Ok(())
+                })
+            }),
+            Self::Postgres => options,
+        };
+        options
+            .connect(url)
+            .await
+            .map_err(|err| ConnectError::Connect(err.to_string()))
+    }
+
+    /// The migration files, in order: (version, name, SQL).
+    pub(crate) fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
+        match self {
+            Self::Sqlite => &[(
+                1,
+                "init",
+                include_str!("../migrations/sqlite/0001_init.sql"),
+            )],
+            Self::Postgres => &[(
+                1,
+                "init",
+                include_str!("../migrations/postgres/0001_init.sql"),
+            )],
+        }
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of deadlocking on
+    /// a read-to-write upgrade.
+    pub(crate) async fn begin_write(
+        self,
+        pool: &AnyPool,
+    ) -> Result<Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self {
+            Self::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+            Self::Postgres => pool.begin().await,
+        }
+    }
+}

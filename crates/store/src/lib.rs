@@ -1,0 +1,202 @@
+//! Warden's storage adapter: one SQL implementation of the [`Store`] port, portable between
+//! the embedded SQLite default and PostgreSQL (and Postgres-compatible engines). The few real
+//! differences — migrations, connection pragmas, how a write transaction starts — live in
+//! [`Backend`]; everything else is the same portable SQL over sqlx's `Any` driver.
+
+mod accounts;
+mod backend;
+mod error;
+mod migrate;
+mod misc;
+mod roles;
+mod rows;
+mod sql;
+mod users;
+
+use async_trait::async_trait;
+use sqlx::AnyPool;
+use warden_core::identity::AccountName;
+use warden_core::ids::{AccountId, RoleId, UserId};
+use warden_core::model::{Account, Assignment, Membership, Role, Session, User, UserRecord};
+use warden_core::page::PageRequest;
+use warden_core::store::{AccountFilter, Bootstrap, RoleFilter, Store, UserFilter};
+use warden_core::time::Timestamp;
+use warden_core::tokens::KeyRecord;
+use warden_core::StoreError;
+
+pub use backend::Backend;
+pub use error::ConnectError;
+
+/// A connection pool to SQLite or PostgreSQL implementing [`Store`].
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) with at most `max_connections`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+        let backend = Backend::from_url(url)?;
+        let pool = backend.pool(url, max_connections).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, ConnectError> {
+        migrate::run(&self.pool, self.backend).await
+    }
+
+    /// Which backend this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        misc::ping(&self.pool).await
+    }
+    async fn initialize(&self, bootstrap: &Bootstrap) -> Result<bool, StoreError> {
+        misc::initialize(self, bootstrap).await
+    }
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        misc::meta(&self.pool, key).await
+    }
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        misc::keys(&self.pool).await
+    }
+
+    async fn insert_user(
+        &self,
+        user: &UserRecord,
+        member_of: Option<&AccountId>,
+    ) -> Result<(), StoreError> {
+        users::insert(self, user, member_of).await
+    }
+    async fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        users::by_id(&self.pool, id).await
+    }
+    async fn user_by_login(&self, login: &str) -> Result<Option<UserRecord>, StoreError> {
+        users::by_login(&self.pool, login).await
+    }
+    async fn users(
+        &self,
+        filter: &UserFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<User>, StoreError> {
+        users::list(&self.pool, filter, page).await
+    }
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+        users::update(&self.pool, user).await
+    }
+    async fn set_password(
+        &self,
+        id: &UserId,
+        hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        users::set_password(&self.pool, id, hash, at).await
+    }
+    async fn record_login(&self, id: &UserId, at: Timestamp) -> Result<(), StoreError> {
+        users::record_login(&self.pool, id, at).await
+    }
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError> {
+        users::delete(&self.pool, id).await
+    }
+
+    async fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
+        accounts::insert(&self.pool, account).await
+    }
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        accounts::by_id(&self.pool, id).await
+    }
+    async fn account_by_name(&self, name: &AccountName) -> Result<Option<Account>, StoreError> {
+        accounts::by_name(&self.pool, name).await
+    }
+    async fn accounts(
+        &self,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Account>, StoreError> {
+        accounts::list(&self.pool, filter, page).await
+    }
+    async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
+        accounts::update(&self.pool, account).await
+    }
+    async fn delete_account(&self, id: &AccountId) -> Result<bool, StoreError> {
+        accounts::delete(&self.pool, id).await
+    }
+
+    async fn add_member(&self, membership: &Membership) -> Result<(), StoreError> {
+        accounts::add_member(&self.pool, membership).await
+    }
+    async fn remove_member(&self, account: &AccountId, user: &UserId) -> Result<bool, StoreError> {
+        accounts::remove_member(self, account, user).await
+    }
+    async fn members(
+        &self,
+        account: &AccountId,
+        page: &PageRequest,
+    ) -> Result<Vec<Membership>, StoreError> {
+        accounts::members(&self.pool, account, page).await
+    }
+    async fn memberships(&self, user: &UserId) -> Result<Vec<AccountId>, StoreError> {
+        accounts::memberships(&self.pool, user).await
+    }
+
+    async fn insert_role(&self, role: &Role) -> Result<(), StoreError> {
+        roles::insert(self, role).await
+    }
+    async fn role(&self, id: &RoleId) -> Result<Option<Role>, StoreError> {
+        roles::by_id(&self.pool, id).await
+    }
+    async fn roles(
+        &self,
+        filter: &RoleFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Role>, StoreError> {
+        roles::list(&self.pool, filter, page).await
+    }
+    async fn roles_in_scope(&self, account: Option<&AccountId>) -> Result<Vec<Role>, StoreError> {
+        roles::in_scope(&self.pool, account).await
+    }
+    async fn update_role(&self, role: &Role) -> Result<bool, StoreError> {
+        roles::update(self, role).await
+    }
+    async fn delete_role(&self, id: &RoleId) -> Result<bool, StoreError> {
+        roles::delete(self, id).await
+    }
+
+    async fn insert_assignment(&self, assignment: &Assignment) -> Result<(), StoreError> {
+        roles::insert_assignment(&self.pool, assignment).await
+    }
+    async fn delete_assignment(
+        &self,
+        user: &UserId,
+        role: &RoleId,
+        account: Option<&AccountId>,
+    ) -> Result<bool, StoreError> {
+        roles::delete_assignment(&self.pool, user, role, account).await
+    }
+    async fn assignments(&self, user: &UserId) -> Result<Vec<Assignment>, StoreError> {
+        roles::assignments(&self.pool, user).await
+    }
+    async fn count_holders(
+        &self,
+        role: &RoleId,
+        account: Option<&AccountId>,
+    ) -> Result<i64, StoreError> {
+        roles::count_holders(&self.pool, role, account).await
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        misc::insert_session(&self.pool, session).await
+    }
+}
