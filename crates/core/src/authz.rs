@@ -247,9 +247,15 @@ impl Actor {
             Reach::All => Ok(()),
             Reach::Account(mine) if mine == *account => Ok(()),
             Reach::Account(_) => Err(DomainError::NotFound("account")),
-            Reach::Nowhere => Err(DomainError::Forbidden(format!(
-                "this needs the permission `{permission}`"
-            ))),
+            // Another tenant's account is not even confirmed to exist.
+            Reach::Nowhere => match self {
+                Self::Caller(caller) if caller.account.as_ref() != Some(account) => {
+                    Err(DomainError::NotFound("account"))
+                }
+                _ => Err(DomainError::Forbidden(format!(
+                    "this needs the permission `{permission}`"
+                ))),
+            },
         }
     }
 }

@@ -1,0 +1,409 @@
+//! `TestApp`: a Warden on port 0 over a fresh database, SQLite or PostgreSQL, plus helpers
+//! that read like the API's own vocabulary.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::Connection;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use warden_server::config::Config;
+use warden_server::state::AppState;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Which store a test runs against.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend for each named scenario.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::helpers::Backend::Postgres).await } )*
+        }
+    };
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("WARDEN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh PostgreSQL database, dropped when the test ends.
+struct PgDatabase {
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> (Self, String) {
+        let admin = pg_admin_url();
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|err| {
+                panic!(
+                    "PostgreSQL is required for these tests and is unreachable at {admin}: {err}"
+                )
+            });
+        let name = format!("warden_test_{}", uuid_like());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(base, _)| base)
+            .to_owned();
+        (Self { name: name.clone() }, format!("{base}/{name}"))
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Dropping needs async I/O; do it on a short-lived runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn uuid_like() -> String {
+    warden_core::ids::UserId::new().to_string().replace('-', "")
+}
+
+/// A running Warden and an HTTP client.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin_token: String,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    env: BTreeMap<String, String>,
+    _dir: TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response: status, headers and JSON body (`Null` when empty or not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Spawns with extra `WARDEN_*` settings.
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (pg, url) = match backend {
+            Backend::Sqlite => (None, None),
+            Backend::Postgres => {
+                let (db, url) = PgDatabase::create().await;
+                (Some(db), Some(url))
+            }
+        };
+        let mut env: BTreeMap<String, String> = [
+            (
+                "WARDEN_DATA_DIR",
+                dir.path().to_str().expect("utf-8 temp path"),
+            ),
+            ("WARDEN_ADMIN_EMAIL", ADMIN_EMAIL),
+            ("WARDEN_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            // Cheap hashing by configuration: tests measure behaviour, not cost.
+            ("WARDEN_ARGON2_MEMORY_KIB", "64"),
+            ("WARDEN_ARGON2_ITERATIONS", "1"),
+            ("WARDEN_DB_MAX_CONNECTIONS", "5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        if let Some(url) = url {
+            env.insert("DATABASE_URL".into(), url);
+        }
+        for (k, v) in extra {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let config = Config::load_from(None, &env).expect("test config");
+        let kept_env = env.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let base = format!("http://{address}");
+        let opened = warden_server::open(&config, base.clone())
+            .await
+            .expect("open warden");
+        let state = opened.state.clone();
+        let app = warden_server::router(
+            opened.state,
+            config.max_body_bytes,
+            Duration::from_secs(config.request_timeout),
+        );
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = warden_server::serve(listener, app, async move {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let mut app = Self {
+            base,
+            client,
+            admin_token: String::new(),
+            state,
+            shutdown: Some(tx),
+            env: kept_env,
+            _dir: dir,
+            _pg: pg,
+        };
+        app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        app
+    }
+
+    /// Opens the same store again, as a restart would, with another admin password configured.
+    pub async fn reopen_with_password(&self, password: &str) -> AppState {
+        let mut env = self.env.clone();
+        env.insert("WARDEN_ADMIN_PASSWORD".into(), password.into());
+        let config = Config::load_from(None, &env).expect("test config");
+        warden_server::open(&config, self.base.clone())
+            .await
+            .expect("reopen")
+            .state
+    }
+
+    /// The server's current signing key, unsealed with the master key from the data dir, so
+    /// tests can forge tokens the server would otherwise accept.
+    pub async fn server_signing_key(&self) -> (String, jsonwebtoken::EncodingKey) {
+        let text =
+            std::fs::read_to_string(self._dir.path().join("master.key")).expect("master key file");
+        let master = warden_core::crypto::MasterKey::from_base64(&text).expect("master key");
+        let records = self.state.services().store.keys().await.expect("keys");
+        let record = records.last().expect("a key");
+        let der = master
+            .open(&record.kid, &record.private_sealed)
+            .expect("unseal");
+        (
+            record.kid.clone(),
+            jsonwebtoken::EncodingKey::from_ed_der(&der),
+        )
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a JSON request (`body` `Null` for none) with an optional bearer token.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        Self::read(request.send().await.expect("request")).await
+    }
+
+    pub async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), Value::Null).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), body).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), body).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), Value::Null)
+            .await
+    }
+
+    /// Posts form parameters to the token endpoint.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> Reply {
+        let response = self
+            .client
+            .post(self.url("/oauth/token"))
+            .form(form)
+            .send()
+            .await
+            .expect("token request");
+        Self::read(response).await
+    }
+
+    /// Logs in and returns the access token, panicking on failure.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        self.login_to(username, password, None).await
+    }
+
+    pub async fn login_to(&self, username: &str, password: &str, account: Option<&str>) -> String {
+        let mut form = vec![
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ];
+        if let Some(account) = account {
+            form.push(("account", account));
+        }
+        let reply = self.token_request(&form).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "login of {username} failed: {}",
+            reply.body
+        );
+        reply.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// Creates an account as the super admin; returns its id.
+    pub async fn create_account(&self, name: &str) -> String {
+        let reply = self
+            .post(
+                "/v1/accounts",
+                &self.admin_token,
+                json!({"name": name, "display_name": name}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a user (optionally a member of `account`) as the super admin; returns its id.
+    pub async fn create_user(&self, email: &str, account: Option<&str>) -> String {
+        let reply = self
+            .post(
+                "/v1/users",
+                &self.admin_token,
+                json!({"email": email, "password": PASSWORD, "account_id": account}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a role as the super admin; returns its id.
+    pub async fn create_role(
+        &self,
+        name: &str,
+        account: Option<&str>,
+        permissions: &[&str],
+        inherits: &[&str],
+    ) -> String {
+        let body = json!({"name": name, "account_id": account, "permissions": permissions, "inherits": inherits});
+        let reply = self.post("/v1/roles", &self.admin_token, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The id of a role by name (global, or the account's).
+    pub async fn role_id(&self, name: &str) -> String {
+        let reply = self
+            .get(&format!("/v1/roles?name={name}"), &self.admin_token)
+            .await;
+        reply.body["items"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no role {name}: {}", reply.body))
+            .to_owned()
+    }
+
+    /// Grants a role as the super admin.
+    pub async fn grant(&self, user: &str, role: &str, account: Option<&str>) {
+        let reply = self
+            .post(
+                &format!("/v1/users/{user}/roles"),
+                &self.admin_token,
+                json!({"role_id": role, "account_id": account}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+
+    /// A user who is `account_admin` of `account`, logged in: (user id, token).
+    pub async fn account_admin(&self, email: &str, account: &str) -> (String, String) {
+        let user = self.create_user(email, Some(account)).await;
+        let role = self.role_id("account_admin").await;
+        self.grant(&user, &role, Some(account)).await;
+        let token = self.login(email, PASSWORD).await;
+        (user, token)
+    }
+
+    /// A plain member of `account`, logged in: (user id, token).
+    pub async fn member(&self, email: &str, account: &str) -> (String, String) {
+        let user = self.create_user(email, Some(account)).await;
+        let token = self.login(email, PASSWORD).await;
+        (user, token)
+    }
+}

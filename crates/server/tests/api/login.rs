@@ -1,0 +1,360 @@
+//! `POST /oauth/token` with the password grant, the JWKS and the metadata.
+
+use base64::Engine;
+use jsonwebtoken::{DecodingKey, Validation};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{Backend, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD};
+
+fn decode_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).expect("segment");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .expect("base64"),
+    )
+    .expect("json")
+}
+
+async fn a_login_returns_an_rfc6749_response_with_an_at_jwt_verifiable_through_the_jwks(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let account = app.create_account("acme").await;
+    let user = app.create_user("alice@acme.io", Some(&account)).await;
+    let editor = app
+        .create_role("editor", Some(&account), &["documents:edit"], &[])
+        .await;
+    app.grant(&user, &editor, Some(&account)).await;
+
+    let reply = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "alice@acme.io"),
+            ("password", PASSWORD),
+        ])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.header("cache-control"), "no-store");
+    assert_eq!(reply.body["token_type"], "Bearer");
+    assert_eq!(reply.body["expires_in"], 900);
+    let token = reply.body["access_token"].as_str().unwrap();
+
+    let header = decode_part(token, 0);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "EdDSA");
+    // Verify independently: the public key comes only from the published JWKS.
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("kid published");
+    assert!(jwk.get("d").is_none(), "private member published");
+    assert_eq!(jwk["use"], "sig");
+    let key = DecodingKey::from_ed_components(jwk["x"].as_str().unwrap()).unwrap();
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_issuer(&[&app.base]);
+    validation.set_audience(&["warden"]);
+    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .expect("verifies with the JWKS")
+        .claims;
+    assert_eq!(claims["sub"], user);
+    assert_eq!(claims["acct"], account);
+    assert_eq!(claims["roles"], json!(["editor"]));
+    assert_eq!(claims["client_id"], "warden");
+    assert!(claims["sid"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(claims["jti"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+}
+
+async fn the_form_fastapi_sends_is_accepted_as_is(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // OAuth2PasswordRequestForm sends empty scope, client_id and client_secret fields.
+    let body = format!(
+        "grant_type=password&username={}&password={}&scope=&client_id=&client_secret=",
+        "admin%40example.com", ADMIN_PASSWORD
+    );
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let reply = TestApp::read(response).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.body.get("scope").is_none());
+}
+
+async fn json_bodies_and_usernames_in_any_case_log_in_too(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reply = app
+        .post(
+            "/v1/users",
+            &app.admin_token,
+            json!({"email": "bob@x.io", "username": "Bob", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .json(&json!({"grant_type": "password", "username": "ＢＯＢ", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    app.login("BOB@X.IO", PASSWORD).await;
+}
+
+async fn unknown_user_wrong_password_and_disabled_user_get_the_same_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let carol = app.create_user("carol@x.io", None).await;
+    let dave = app.create_user("dave@x.io", None).await;
+    let reply = app
+        .patch(
+            &format!("/v1/users/{dave}"),
+            &app.admin_token,
+            json!({"status": "disabled"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let _ = carol;
+    let mut answers = Vec::new();
+    for (user, password) in [
+        ("nobody@x.io", PASSWORD),
+        ("carol@x.io", "wrong password!"),
+        ("dave@x.io", PASSWORD),
+    ] {
+        let reply = app
+            .token_request(&[
+                ("grant_type", "password"),
+                ("username", user),
+                ("password", password),
+            ])
+            .await;
+        answers.push((reply.status, reply.body.clone()));
+    }
+    assert_eq!(answers[0].0, StatusCode::BAD_REQUEST);
+    assert_eq!(answers[0].1["error"], "invalid_grant");
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+}
+
+async fn malformed_token_requests_get_rfc6749_errors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
+        (
+            vec![("username", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            vec![("grant_type", "password"), ("username", ADMIN_EMAIL)],
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            vec![("grant_type", "authorization_code"), ("code", "x")],
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+        ),
+        (
+            vec![
+                ("grant_type", "password"),
+                ("grant_type", "password"),
+                ("username", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "password"),
+                ("username", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+                ("client_id", "nope"),
+            ],
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        ),
+        (
+            vec![
+                ("grant_type", "password"),
+                ("username", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+                ("scope", "not_a_role"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+        ),
+    ];
+    for (form, status, error) in cases {
+        let reply = app.token_request(&form).await;
+        assert_eq!(
+            (reply.status, reply.body["error"].as_str()),
+            (status, Some(error)),
+            "{form:?}: {}",
+            reply.body
+        );
+        assert_eq!(reply.header("cache-control"), "no-store");
+        if error == "invalid_client" {
+            assert!(reply.header("www-authenticate").starts_with("Basic"));
+        }
+    }
+    let plain = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("content-type", "text/plain")
+        .body("grant_type=password")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let big = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", ADMIN_EMAIL),
+            ("password", &huge),
+        ])
+        .await;
+    assert!(big.status.is_client_error(), "{}", big.status);
+    let long = "y".repeat(5000);
+    let long = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", ADMIN_EMAIL),
+            ("password", &long),
+        ])
+        .await;
+    assert_eq!(long.body["error"], "invalid_grant");
+}
+
+async fn a_user_of_several_accounts_names_one_and_only_their_own(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let globex = app.create_account("globex").await;
+    let initech = app.create_account("initech").await;
+    let user = app.create_user("erin@x.io", Some(&acme)).await;
+    let reply = app
+        .post(
+            &format!("/v1/accounts/{globex}/members"),
+            &app.admin_token,
+            json!({"user_id": user}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+
+    let ambiguous = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "erin@x.io"),
+            ("password", PASSWORD),
+        ])
+        .await;
+    assert_eq!(ambiguous.body["error"], "invalid_request");
+    let by_name = app.login_to("erin@x.io", PASSWORD, Some("globex")).await;
+    assert_eq!(decode_part(&by_name, 1)["acct"], globex.as_str());
+    let by_id = app.login_to("erin@x.io", PASSWORD, Some(&acme)).await;
+    assert_eq!(decode_part(&by_id, 1)["acct"], acme.as_str());
+    let foreign = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "erin@x.io"),
+            ("password", PASSWORD),
+            ("account", &initech),
+        ])
+        .await;
+    assert_eq!(foreign.body["error"], "invalid_grant");
+}
+
+async fn scope_narrows_the_token_to_some_of_the_users_roles(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let user = app.create_user("frank@x.io", Some(&acme)).await;
+    let viewer = app
+        .create_role("viewer", Some(&acme), &["documents:read"], &[])
+        .await;
+    let editor = app
+        .create_role("editor", Some(&acme), &["documents:edit"], &["viewer"])
+        .await;
+    let _ = viewer;
+    app.grant(&user, &editor, Some(&acme)).await;
+    let full = app.login("frank@x.io", PASSWORD).await;
+    assert_eq!(
+        decode_part(&full, 1)["roles"],
+        json!(["editor", "viewer"]),
+        "inherited roles are effective"
+    );
+    let narrow = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "frank@x.io"),
+            ("password", PASSWORD),
+            ("scope", "viewer"),
+        ])
+        .await;
+    assert_eq!(narrow.body["scope"], "viewer");
+    let token = narrow.body["access_token"].as_str().unwrap();
+    assert_eq!(decode_part(token, 1)["roles"], json!(["viewer"]));
+}
+
+async fn metadata_and_jwks_are_published_with_public_members_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let meta: Value = app
+        .client
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], app.base.as_str());
+    assert_eq!(meta["token_endpoint"], format!("{}/oauth/token", app.base));
+    assert_eq!(
+        meta["jwks_uri"],
+        format!("{}/.well-known/jwks.json", app.base)
+    );
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for key in jwks["keys"].as_array().unwrap() {
+        assert_eq!(key["kty"], "OKP");
+        assert_eq!(key["alg"], "EdDSA");
+        assert!(key.get("d").is_none());
+    }
+}
+
+crate::both!(
+    a_login_returns_an_rfc6749_response_with_an_at_jwt_verifiable_through_the_jwks,
+    the_form_fastapi_sends_is_accepted_as_is,
+    json_bodies_and_usernames_in_any_case_log_in_too,
+    unknown_user_wrong_password_and_disabled_user_get_the_same_answer,
+    malformed_token_requests_get_rfc6749_errors,
+    a_user_of_several_accounts_names_one_and_only_their_own,
+    scope_narrows_the_token_to_some_of_the_users_roles,
+    metadata_and_jwks_are_published_with_public_members_only,
+);

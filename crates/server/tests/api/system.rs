@@ -1,0 +1,111 @@
+//! Health, OpenAPI, docs, unknown routes.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestApp};
+
+async fn the_openapi_document_and_offline_docs_are_served(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/oauth/token",
+        "/v1/users",
+        "/v1/users/{id}/roles",
+        "/v1/accounts/{id}/members",
+        "/v1/roles/{id}",
+        "/v1/users/me",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} undocumented");
+    }
+    let docs = app
+        .client
+        .get(app.url("/docs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        docs.contains("/docs/swagger-ui-bundle.js") && !docs.contains("https://"),
+        "docs must not need the internet"
+    );
+    let js = app
+        .client
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert!(js.bytes().await.unwrap().len() > 100_000);
+}
+
+async fn health_readiness_and_unknown_routes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let missing = app.client.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+    let wrong_method = app.client.put(app.url("/v1/users")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+async fn restarting_keeps_the_admin_and_the_keys(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let before: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let again = app
+        .reopen_with_password("a different configured password")
+        .await;
+    let after = again.services().tokens.keys().jwks().clone();
+    assert_eq!(before, after, "keys are not regenerated");
+    assert!(
+        again.services().tokens.verify(&app.admin_token).is_ok(),
+        "tokens survive a restart"
+    );
+    app.login(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+}
+
+crate::both!(
+    the_openapi_document_and_offline_docs_are_served,
+    health_readiness_and_unknown_routes,
+    restarting_keeps_the_admin_and_the_keys,
+);
