@@ -142,7 +142,7 @@ pub(crate) async fn insert(store: &SqlStore, role: &Role) -> Result<(), StoreErr
     .execute(&mut *tx)
     .await
     .map_err(on_error)?;
-    write_edges(&mut *tx, role).await?;
+    write_edges(&mut tx, role).await?;
     tx.commit().await.map_err(on_error)
 }
 
@@ -164,7 +164,7 @@ pub(crate) async fn update(store: &SqlStore, role: &Role) -> Result<bool, StoreE
     if done.rows_affected() != 1 {
         return Ok(false);
     }
-    write_edges(&mut *tx, role).await?;
+    write_edges(&mut tx, role).await?;
     tx.commit().await.map_err(on_error)?;
     Ok(true)
 }

@@ -173,6 +173,43 @@ pub fn generate(
     })
 }
 
+/// Reads one DER element at the start of `input`: (tag, contents, rest).
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let len = rest[..count]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[count..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The `privateKey` OCTET STRING of a PKCS#8 `PrivateKeyInfo` (for RSA: the PKCS#1 key that
+/// the signer wants), or `None` if `der` is not one.
+fn pkcs8_private_key(der: &[u8]) -> Option<&[u8]> {
+    let (0x30, info, _) = der_element(der)? else {
+        return None;
+    };
+    let (0x02, _version, rest) = der_element(info)? else {
+        return None;
+    };
+    let (0x30, _algorithm, rest) = der_element(rest)? else {
+        return None;
+    };
+    let (0x04, key, _) = der_element(rest)? else {
+        return None;
+    };
+    Some(key)
+}
+
 /// The keys a node signs and verifies with, built from the stored records.
 pub struct KeySet {
     signing: Arc<SigningKey>,
@@ -201,7 +238,11 @@ impl KeySet {
         let encoding = match signer.alg {
             SigningAlgorithm::EdDSA => EncodingKey::from_ed_der(&der),
             SigningAlgorithm::ES256 => EncodingKey::from_ec_der(&der),
-            SigningAlgorithm::RS256 => EncodingKey::from_rsa_der(&der),
+            SigningAlgorithm::RS256 => {
+                EncodingKey::from_rsa_der(pkcs8_private_key(&der).ok_or_else(|| {
+                    DomainError::Internal(format!("stored key `{}` is not PKCS#8", signer.kid))
+                })?)
+            }
         };
         let mut verifying = HashMap::new();
         let mut jwks = Vec::new();
@@ -252,5 +293,61 @@ impl KeySet {
     /// The public JWK Set document.
     pub fn jwks(&self) -> &Value {
         &self.jwks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::{AccessClaims, TokenVerifier};
+
+    #[test]
+    fn every_algorithm_signs_and_verifies_through_its_published_jwk() {
+        let master = MasterKey::generate();
+        let now = Timestamp::now();
+        let verifier = TokenVerifier::new("https://issuer.test", "warden");
+        for alg in [
+            SigningAlgorithm::EdDSA,
+            SigningAlgorithm::ES256,
+            SigningAlgorithm::RS256,
+        ] {
+            let record = generate(alg, &master, now, now).unwrap();
+            let keys = KeySet::open(&[record], &master, now).unwrap();
+            let claims = AccessClaims {
+                iss: "https://issuer.test".into(),
+                sub: "s".into(),
+                aud: "warden".into(),
+                exp: now.seconds() + 60,
+                iat: now.seconds(),
+                nbf: now.seconds(),
+                jti: "j".into(),
+                client_id: "c".into(),
+                sid: "x".into(),
+                acct: None,
+                roles: vec![],
+                scope: None,
+            };
+            let token = verifier.sign(&keys, &claims).unwrap();
+            assert_eq!(
+                verifier.verify(&keys, &token, now).unwrap(),
+                claims,
+                "{alg}"
+            );
+            assert_eq!(keys.jwks()["keys"][0]["alg"], alg.as_str());
+        }
+    }
+
+    #[test]
+    fn keys_open_only_with_their_master_key() {
+        let now = Timestamp::now();
+        let record = generate(SigningAlgorithm::EdDSA, &MasterKey::generate(), now, now).unwrap();
+        assert!(KeySet::open(&[record], &MasterKey::generate(), now).is_err());
+    }
+
+    #[test]
+    fn malformed_der_is_not_mistaken_for_pkcs8() {
+        assert!(pkcs8_private_key(&[]).is_none());
+        assert!(pkcs8_private_key(&[0x30, 0x85, 0, 0, 0, 0, 0]).is_none());
+        assert!(pkcs8_private_key(&[0x30, 0x03, 0x02, 0x01, 0x00]).is_none());
     }
 }

@@ -163,44 +163,45 @@ async fn validly_signed_tokens_with_bad_claims_or_type_are_refused(backend: Back
     let (_, claims, _) = parts(&app.admin_token);
     let base: AccessClaims = serde_json::from_value(claims).unwrap();
     let now = base.iat;
-    let mut cases: Vec<(AccessClaims, &str)> = Vec::new();
-    cases.push((
-        AccessClaims {
-            exp: now - 120,
-            iat: now - 1000,
-            nbf: now - 1000,
-            ..base.clone()
-        },
-        "expired",
-    ));
-    cases.push((
-        AccessClaims {
-            nbf: now + 3600,
-            ..base.clone()
-        },
-        "future nbf",
-    ));
-    cases.push((
-        AccessClaims {
-            iat: now + 3600,
-            ..base.clone()
-        },
-        "future iat",
-    ));
-    cases.push((
-        AccessClaims {
-            iss: "https://evil.example".into(),
-            ..base.clone()
-        },
-        "wrong iss",
-    ));
-    cases.push((
-        AccessClaims {
-            aud: "someone-else".into(),
-            ..base.clone()
-        },
-        "wrong aud",
-    ));
+    let cases: Vec<(AccessClaims, &str)> = vec![
+        (
+            AccessClaims {
+                exp: now - 120,
+                iat: now - 1000,
+                nbf: now - 1000,
+                ..base.clone()
+            },
+            "expired",
+        ),
+        (
+            AccessClaims {
+                nbf: now + 3600,
+                ..base.clone()
+            },
+            "future nbf",
+        ),
+        (
+            AccessClaims {
+                iat: now + 3600,
+                ..base.clone()
+            },
+            "future iat",
+        ),
+        (
+            AccessClaims {
+                iss: "https://evil.example".into(),
+                ..base.clone()
+            },
+            "wrong iss",
+        ),
+        (
+            AccessClaims {
+                aud: "someone-else".into(),
+                ..base.clone()
+            },
+            "wrong aud",
+        ),
+    ];
     for (claims, why) in cases {
         let token = tokens.sign(&claims).unwrap();
         assert_refused(&app, &token, why).await;

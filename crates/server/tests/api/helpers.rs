@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use warden_server::config::Config;
 use warden_server::state::AppState;
+use warden_testkit::PgDatabase;
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -34,66 +34,6 @@ macro_rules! both {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::helpers::Backend::Postgres).await } )*
         }
     };
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("WARDEN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A fresh PostgreSQL database, dropped when the test ends.
-struct PgDatabase {
-    name: String,
-}
-
-impl PgDatabase {
-    async fn create() -> (Self, String) {
-        let admin = pg_admin_url();
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|err| {
-                panic!(
-                    "PostgreSQL is required for these tests and is unreachable at {admin}: {err}"
-                )
-            });
-        let name = format!("warden_test_{}", uuid_like());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(base, _)| base)
-            .to_owned();
-        (Self { name: name.clone() }, format!("{base}/{name}"))
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Dropping needs async I/O; do it on a short-lived runtime of its own.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-fn uuid_like() -> String {
-    warden_core::ids::UserId::new().to_string().replace('-', "")
 }
 
 /// A running Warden and an HTTP client.
@@ -144,7 +84,8 @@ impl TestApp {
         let (pg, url) = match backend {
             Backend::Sqlite => (None, None),
             Backend::Postgres => {
-                let (db, url) = PgDatabase::create().await;
+                let db = PgDatabase::create().await;
+                let url = db.url.clone();
                 (Some(db), Some(url))
             }
         };

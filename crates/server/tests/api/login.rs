@@ -157,7 +157,8 @@ async fn unknown_user_wrong_password_and_disabled_user_get_the_same_answer(backe
 
 async fn malformed_token_requests_get_rfc6749_errors(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("username", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
             StatusCode::BAD_REQUEST,

@@ -1,4 +1,9 @@
 //! Warden's API over real HTTP, every scenario against SQLite and PostgreSQL.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on the first surprise"
+)]
 
 mod helpers;
 

@@ -1,0 +1,260 @@
+//! The `warden` binary as an operator uses it: admin commands on a fresh install (before any
+//! token exists), `config check`, and `serve` printing the generated admin password once.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on the first surprise"
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use warden_testkit::PgDatabase;
+
+struct Install {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+    _pg: Option<PgDatabase>,
+}
+
+impl Install {
+    async fn new(postgres: bool) -> Self {
+        let pg = if postgres {
+            Some(PgDatabase::create().await)
+        } else {
+            None
+        };
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            database_url: pg.as_ref().map(|db| db.url.clone()),
+            _pg: pg,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+        command
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("WARDEN_DATA_DIR", self.dir.path())
+            .env("WARDEN_ARGON2_MEMORY_KIB", "64")
+            .env("WARDEN_ARGON2_ITERATIONS", "1")
+            .env("WARDEN_LOG", "warn");
+        if let Some(url) = &self.database_url {
+            command.env("DATABASE_URL", url);
+        }
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .env("WARDEN_ADMIN_PASSWORD", "operator passphrase")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "warden {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+async fn administer_a_fresh_install_from_the_command_line(postgres: bool) {
+    let install = Install::new(postgres).await;
+    let config = install.ok(&["config", "check"]);
+    let shown: Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(shown["admin_password"], "(set)");
+    assert!(!config.contains("operator passphrase"));
+
+    assert!(install
+        .ok(&["account", "create", "acme", "--display-name", "Acme"])
+        .contains("created account"));
+    let mut child = install
+        .command(&[
+            "user",
+            "create",
+            "--email",
+            "Alice@Acme.io",
+            "--account",
+            "acme",
+            "--password-stdin",
+        ])
+        .env("WARDEN_ADMIN_PASSWORD", "operator passphrase")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    let created = child.wait_with_output().unwrap();
+    assert!(created.status.success());
+    assert!(String::from_utf8_lossy(&created.stdout).contains("alice@acme.io"));
+
+    let generated = install.ok(&["user", "create", "--email", "bob@acme.io"]);
+    assert!(generated.contains("password (shown once)"));
+    install.ok(&[
+        "member",
+        "add",
+        "--account",
+        "acme",
+        "--user",
+        "bob@acme.io",
+    ]);
+    install.ok(&[
+        "role",
+        "create",
+        "editor",
+        "--account",
+        "acme",
+        "-p",
+        "documents:edit",
+        "-p",
+        "documents:read",
+    ]);
+    assert!(install
+        .ok(&[
+            "role",
+            "grant",
+            "--user",
+            "alice@acme.io",
+            "--role",
+            "editor",
+            "--account",
+            "acme"
+        ])
+        .contains("granted"));
+    let listed = install.ok(&["user", "list", "--account", "acme"]);
+    assert!(
+        listed.contains("alice@acme.io")
+            && listed.contains("bob@acme.io")
+            && !listed.contains("admin@localhost")
+    );
+    assert!(install.ok(&["role", "list"]).contains("editor"));
+    assert!(install
+        .ok(&["user", "disable", "bob@acme.io"])
+        .contains("disabled"));
+
+    for bad in [
+        vec!["account", "create", "Not A Slug"],
+        vec!["account", "create", "acme"],
+        vec!["role", "create", "x", "-p", "NOT:valid:perm"],
+        vec!["role", "grant", "--user", "nobody@x.io", "--role", "editor"],
+        vec!["user", "create", "--email", "not-an-email"],
+    ] {
+        let out = install.run(&bad);
+        assert!(!out.status.success(), "{bad:?} should fail");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+            "{bad:?} should say why"
+        );
+    }
+}
+
+/// Starts `warden serve` on an ephemeral port; returns the child, its address and stdout.
+fn serve(install: &Install) -> (std::process::Child, String, String) {
+    let mut child = install
+        .command(&["serve"])
+        .env_remove("WARDEN_ADMIN_PASSWORD")
+        .env("WARDEN_LISTEN", "127.0.0.1:0")
+        .env("WARDEN_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut address = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if let Some(at) = line.find("address=") {
+            address = line[at + 8..].split_whitespace().next().unwrap().to_owned();
+            break;
+        }
+        line.clear();
+    }
+    assert!(!address.is_empty(), "serve never said where it listens");
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    // The banner (if any) is printed, line by line, before the listening line is logged, so
+    // everything it wrote is in the pipe by now; drain it on a thread and take what arrived.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let banner = rx.try_iter().collect::<Vec<_>>().join("\n");
+    (child, address, banner)
+}
+
+async fn login(address: &str, password: &str) -> reqwest::StatusCode {
+    let client = reqwest::Client::new();
+    let form = [
+        ("grant_type", "password"),
+        ("username", "admin@localhost"),
+        ("password", password),
+    ];
+    client
+        .post(format!("http://{address}/oauth/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn serve_prints_a_generated_admin_password_once_and_restarts_keep_it(postgres: bool) {
+    let install = Install::new(postgres).await;
+    let (mut first, address, banner) = serve(&install);
+    let password = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password:"))
+        .map(str::trim)
+        .expect("banner")
+        .to_owned();
+    assert_eq!(login(&address, &password).await, reqwest::StatusCode::OK);
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, address, banner) = serve(&install);
+    assert!(
+        !banner.contains("password:"),
+        "a restart must not re-create the admin: {banner}"
+    );
+    assert_eq!(login(&address, &password).await, reqwest::StatusCode::OK);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_administer_a_fresh_install_from_the_command_line() {
+    administer_a_fresh_install_from_the_command_line(false).await;
+}
+
+#[tokio::test]
+async fn postgres_administer_a_fresh_install_from_the_command_line() {
+    administer_a_fresh_install_from_the_command_line(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_serve_prints_a_generated_admin_password_once_and_restarts_keep_it() {
+    serve_prints_a_generated_admin_password_once_and_restarts_keep_it(false).await;
+}
+
+#[tokio::test]
+async fn postgres_serve_prints_a_generated_admin_password_once_and_restarts_keep_it() {
+    serve_prints_a_generated_admin_password_once_and_restarts_keep_it(true).await;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of Warden: formatting, lints, then unit, integration and CLI tests, each
+# store-facing one against both SQLite and PostgreSQL. PostgreSQL being unreachable fails the
+# run; nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export WARDEN_TEST_POSTGRES_URL="${WARDEN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Start the local PostgreSQL cluster if it is installed here and down.
+if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    echo "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Two cores: four test threads keep them busy while tests wait on I/O.
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --test-threads 4 --no-fail-fast
+else
+  cargo test --workspace --locked -- --test-threads 4
+fi
