@@ -18,6 +18,7 @@ mod openapi;
 pub mod page;
 pub mod password;
 pub mod permission;
+pub mod refresh;
 pub mod services;
 pub mod store;
 pub mod time;

@@ -8,7 +8,7 @@ use crate::authz::{effective_role_names, RoleGraph};
 use crate::error::DomainError;
 use crate::identity::{canonicalize, AccountName};
 use crate::ids::{AccountId, SessionId};
-use crate::model::{Account, Session, Status};
+use crate::model::{Account, RefreshToken, Session, Status};
 use crate::password::Password;
 use crate::services::{Services, DEFAULT_CLIENT_ID};
 use crate::time::Timestamp;
@@ -38,6 +38,8 @@ pub struct IssuedToken {
     pub expires_in: i64,
     /// The scope granted, when narrowed.
     pub scope: Option<String>,
+    /// The refresh token, when the grant issues one.
+    pub refresh_token: Option<String>,
     /// The claims inside the token.
     pub claims: AccessClaims,
 }
@@ -149,28 +151,11 @@ pub async fn password_grant(
             .await
             .map_err(DomainError::from)?,
     );
-    let mut roles = effective_role_names(&graph, &assignments, account_id.as_ref());
-    let scope = match grant
-        .scope
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        None => None,
-        Some(requested) => {
-            let wanted: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-            if let Some(extra) = wanted.iter().find(|w| !roles.iter().any(|r| r == *w)) {
-                return Err(GrantError::InvalidScope(format!(
-                    "the scope `{}` is not a role the user holds",
-                    crate::identity::clip(extra)
-                )));
-            }
-            roles.retain(|r| wanted.contains(&r.as_str()));
-            Some(roles.join(" "))
-        }
-    };
+    let held = effective_role_names(&graph, &assignments, account_id.as_ref());
+    let (roles, scope) = narrow(held, None, grant.scope.as_deref())?;
 
     let now = Timestamp::now();
+    let settings = &services.settings;
     let session = Session {
         id: SessionId::new(),
         user_id: user.id,
@@ -178,16 +163,23 @@ pub async fn password_grant(
         client_id: client_id.clone(),
         created_at: now,
         ended_at: None,
+        expires_at: Some(now.plus_seconds(settings.refresh_absolute_ttl)),
+        scope: scope.clone(),
     };
     store
         .insert_session(&session)
+        .await
+        .map_err(DomainError::from)?;
+    let (refresh_value, refresh) = new_refresh_token(services, &session, now);
+    store
+        .insert_refresh(&refresh)
         .await
         .map_err(DomainError::from)?;
     store
         .record_login(&user.id, now)
         .await
         .map_err(DomainError::from)?;
-    issue(
+    let mut issued = issue(
         services,
         user.id.to_string(),
         client_id,
@@ -196,8 +188,58 @@ pub async fn password_grant(
         roles,
         scope,
         now,
-    )
-    .map_err(GrantError::from)
+    )?;
+    issued.refresh_token = Some(refresh_value);
+    Ok(issued)
+}
+
+/// Narrows the roles a token carries: to `ceiling` (the scope granted at login) when set, then
+/// to the requested scope, which may not name anything outside what remains.
+pub(crate) fn narrow(
+    mut roles: Vec<String>,
+    ceiling: Option<&str>,
+    requested: Option<&str>,
+) -> Result<(Vec<String>, Option<String>), GrantError> {
+    if let Some(ceiling) = ceiling {
+        let allowed: Vec<&str> = ceiling.split(' ').collect();
+        roles.retain(|r| allowed.contains(&r.as_str()));
+    }
+    let requested = requested.map(str::trim).filter(|s| !s.is_empty());
+    let Some(requested) = requested else {
+        return Ok((roles, ceiling.map(str::to_owned)));
+    };
+    let wanted: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+    if let Some(extra) = wanted.iter().find(|w| !roles.iter().any(|r| r == *w)) {
+        return Err(GrantError::InvalidScope(format!(
+            "the scope `{}` is not a role the user holds within this grant",
+            crate::identity::clip(extra)
+        )));
+    }
+    roles.retain(|r| wanted.contains(&r.as_str()));
+    let scope = roles.join(" ");
+    Ok((roles, Some(scope)))
+}
+
+/// A new refresh token for `session`: its value (shown once) and its stored form.
+pub(crate) fn new_refresh_token(
+    services: &Services,
+    session: &Session,
+    now: Timestamp,
+) -> (String, RefreshToken) {
+    let value = crate::crypto::random_token();
+    let idle_end = now.plus_seconds(services.settings.refresh_idle_ttl);
+    let expires_at = session.expires_at.map_or(idle_end, |end| end.min(idle_end));
+    let token = RefreshToken {
+        id: crate::ids::SessionId::new().to_string(),
+        session_id: session.id,
+        token_hash: crate::crypto::sha256_b64(value.as_bytes()),
+        client_id: session.client_id.clone(),
+        created_at: now,
+        expires_at,
+        used_at: None,
+        successor_sealed: None,
+    };
+    (value, token)
 }
 
 /// Signs an access token for a subject.
@@ -232,6 +274,7 @@ pub fn issue(
         access_token,
         expires_in: ttl,
         scope,
+        refresh_token: None,
         claims,
     })
 }

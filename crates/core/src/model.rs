@@ -166,4 +166,29 @@ pub struct Session {
     pub created_at: Timestamp,
     /// Ended, if it was.
     pub ended_at: Option<Timestamp>,
+    /// When it ends on its own (the refresh tokens' absolute lifetime).
+    pub expires_at: Option<Timestamp>,
+    /// The scope granted at login, which refreshes can narrow but never widen.
+    pub scope: Option<String>,
+}
+
+/// A refresh token as stored: only the SHA-256 of its value.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    /// Row id.
+    pub id: String,
+    /// The session it belongs to.
+    pub session_id: SessionId,
+    /// SHA-256 of the token value (unpadded base64url).
+    pub token_hash: String,
+    /// The client it was issued to; only that client may use it.
+    pub client_id: String,
+    /// Issued.
+    pub created_at: Timestamp,
+    /// Unusable after this (idle lifetime, capped by the session's absolute lifetime).
+    pub expires_at: Timestamp,
+    /// When it was exchanged for its successor.
+    pub used_at: Option<Timestamp>,
+    /// The successor's value sealed under the master key, for the grace window.
+    pub successor_sealed: Option<String>,
 }

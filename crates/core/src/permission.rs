@@ -207,6 +207,10 @@ pub mod builtin {
     pub const ASSIGNMENTS_CREATE: &str = "warden.assignments:create";
     /// Revoke roles.
     pub const ASSIGNMENTS_DELETE: &str = "warden.assignments:delete";
+    /// See other users' sessions.
+    pub const SESSIONS_READ: &str = "warden.sessions:read";
+    /// End other users' sessions.
+    pub const SESSIONS_DELETE: &str = "warden.sessions:delete";
 }
 
 impl Permission {
@@ -243,6 +247,8 @@ mod builtin_tests {
             ASSIGNMENTS_READ,
             ASSIGNMENTS_CREATE,
             ASSIGNMENTS_DELETE,
+            SESSIONS_READ,
+            SESSIONS_DELETE,
         ] {
             assert!(Permission::parse(text).is_ok(), "{text}");
         }

@@ -19,6 +19,13 @@ pub struct Settings {
     pub access_token_ttl: i64,
     /// Whether `POST /v1/register` is open.
     pub registration_enabled: bool,
+    /// Refresh token idle lifetime in seconds: unused this long, it expires.
+    pub refresh_idle_ttl: i64,
+    /// Refresh token absolute lifetime in seconds: the session's longest life.
+    pub refresh_absolute_ttl: i64,
+    /// Seconds during which an identical retry of a just-rotated refresh token gets the same
+    /// successor instead of revoking the session (0 disables).
+    pub refresh_grace: i64,
 }
 
 /// Issues and verifies access tokens with the current key set.
@@ -84,4 +91,6 @@ pub struct Services {
     pub tokens: Tokens,
     /// Settings.
     pub settings: Settings,
+    /// Seals short-lived secrets (grace-window successors) at rest.
+    pub sealer: Arc<crate::crypto::MasterKey>,
 }

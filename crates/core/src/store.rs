@@ -5,8 +5,10 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::identity::{AccountName, Email, RoleName, Username};
-use crate::ids::{AccountId, RoleId, UserId};
-use crate::model::{Account, Assignment, Membership, Role, Session, Status, User, UserRecord};
+use crate::ids::{AccountId, RoleId, SessionId, UserId};
+use crate::model::{
+    Account, Assignment, Membership, RefreshToken, Role, Session, Status, User, UserRecord,
+};
 use crate::page::PageRequest;
 use crate::time::Timestamp;
 use crate::tokens::KeyRecord;
@@ -165,4 +167,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a new login session.
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// A session by id.
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+    /// A user's sessions that have not ended, newest first.
+    async fn active_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError>;
+    /// Ends a session; `false` if it had already ended or does not exist.
+    async fn end_session(&self, id: &SessionId, at: Timestamp) -> Result<bool, StoreError>;
+    /// Ends every session of a user except `keep`; returns how many ended.
+    async fn end_sessions(
+        &self,
+        user: &UserId,
+        keep: Option<&SessionId>,
+        at: Timestamp,
+    ) -> Result<u64, StoreError>;
+
+    /// Stores a new refresh token.
+    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
+    /// A refresh token by the hash of its value.
+    async fn refresh_by_hash(&self, hash: &str) -> Result<Option<RefreshToken>, StoreError>;
+    /// Atomically marks `used` as used (only if it still is unused) and stores `successor`;
+    /// `false` when another request used it first. Of N concurrent calls, exactly one wins.
+    async fn rotate_refresh(
+        &self,
+        used: &RefreshToken,
+        at: Timestamp,
+        successor_sealed: &str,
+        successor: &RefreshToken,
+    ) -> Result<bool, StoreError>;
 }

@@ -53,6 +53,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("issuer", Kind::Text),
     ("audience", Kind::Text),
     ("access_token_ttl", Kind::Int),
+    ("refresh_idle_ttl", Kind::Int),
+    ("refresh_absolute_ttl", Kind::Int),
+    ("refresh_grace", Kind::Int),
     ("registration_enabled", Kind::Bool),
     ("admin_email", Kind::Text),
     ("admin_password", Kind::Text),
@@ -79,6 +82,9 @@ struct Raw {
     issuer: Option<String>,
     audience: Option<String>,
     access_token_ttl: Option<i64>,
+    refresh_idle_ttl: Option<i64>,
+    refresh_absolute_ttl: Option<i64>,
+    refresh_grace: Option<i64>,
     registration_enabled: Option<bool>,
     admin_email: Option<String>,
     admin_password: Option<String>,
@@ -118,6 +124,12 @@ pub struct Config {
     pub audience: String,
     /// Access token lifetime, seconds.
     pub access_token_ttl: i64,
+    /// Refresh token idle lifetime, seconds.
+    pub refresh_idle_ttl: i64,
+    /// Refresh token (session) absolute lifetime, seconds.
+    pub refresh_absolute_ttl: i64,
+    /// Grace window for an identical retry of a just-rotated refresh token, seconds.
+    pub refresh_grace: i64,
     /// Whether `POST /v1/register` is open.
     pub registration_enabled: bool,
     /// Email of the first super admin.
@@ -240,6 +252,19 @@ impl Config {
             value
         };
         let access_token_ttl = int("access_token_ttl", raw.access_token_ttl, 900, 60..=86_400);
+        let refresh_idle_ttl = int(
+            "refresh_idle_ttl",
+            raw.refresh_idle_ttl,
+            14 * 86_400,
+            1..=366 * 86_400,
+        );
+        let refresh_absolute_ttl = int(
+            "refresh_absolute_ttl",
+            raw.refresh_absolute_ttl,
+            30 * 86_400,
+            60..=366 * 86_400,
+        );
+        let refresh_grace = int("refresh_grace", raw.refresh_grace, 0, 0..=60);
         let max_body_bytes = int(
             "max_body_bytes",
             raw.max_body_bytes,
@@ -301,6 +326,9 @@ impl Config {
             issuer: raw.issuer.map(|i| i.trim_end_matches('/').to_owned()),
             audience: raw.audience.unwrap_or_else(|| "warden".into()),
             access_token_ttl,
+            refresh_idle_ttl,
+            refresh_absolute_ttl,
+            refresh_grace,
             registration_enabled: raw.registration_enabled.unwrap_or(false),
             admin_email: raw.admin_email.unwrap_or_else(|| "admin@localhost".into()),
             admin_password: raw
@@ -344,6 +372,9 @@ impl Config {
             "issuer": self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.listen)),
             "audience": self.audience,
             "access_token_ttl": self.access_token_ttl,
+            "refresh_idle_ttl": self.refresh_idle_ttl,
+            "refresh_absolute_ttl": self.refresh_absolute_ttl,
+            "refresh_grace": self.refresh_grace,
             "registration_enabled": self.registration_enabled,
             "admin_email": self.admin_email,
             "admin_password": secret(self.admin_password.is_some()),

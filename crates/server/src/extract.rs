@@ -159,6 +159,9 @@ impl FromRequestParts<AppState> for Authenticated {
                 ));
             }
         }
+        if !warden_core::refresh::session_is_live(services, &session_id, &user_id).await? {
+            return Err(invalid("the token's session has ended"));
+        }
         let caller = Caller::load(services.store.as_ref(), user_id, session_id, account).await?;
         Ok(Self(caller))
     }

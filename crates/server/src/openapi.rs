@@ -9,8 +9,9 @@ use crate::handlers::{accounts, me, oauth, roles, users};
 #[openapi(
     info(title = "Warden", description = "Authentication and authorization service: OAuth2 token endpoint, JWKS, and the admin and self-service API."),
     paths(
-        oauth::token, oauth::jwks, oauth::metadata,
+        oauth::token, oauth::revoke, oauth::jwks, oauth::metadata,
         me::register, me::get, me::update, me::change_password,
+        me::list_sessions, me::end_other_sessions, me::end_session, users::list_sessions, users::end_sessions,
         users::create, users::list, users::get, users::update, users::delete,
         users::grant_role, users::list_roles, users::revoke_role,
         accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,

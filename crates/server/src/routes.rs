@@ -20,6 +20,14 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/register", post(me::register))
         .route("/users/me", get(me::get).patch(me::update))
         .route("/users/me/password", post(me::change_password))
+        .route(
+            "/users/me/sessions",
+            get(me::list_sessions).delete(me::end_other_sessions),
+        )
+        .route(
+            "/users/me/sessions/{id}",
+            axum::routing::delete(me::end_session),
+        )
         .route("/users", get(users::list).post(users::create))
         .route(
             "/users/{id}",
@@ -32,6 +40,10 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route(
             "/users/{id}/roles/{role_id}",
             axum::routing::delete(users::revoke_role),
+        )
+        .route(
+            "/users/{id}/sessions",
+            get(users::list_sessions).delete(users::end_sessions),
         )
         .route("/accounts", get(accounts::list).post(accounts::create))
         .route(
@@ -71,6 +83,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             get(oauth::metadata),
         )
         .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
         .nest("/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -144,7 +144,11 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
         settings: Settings {
             access_token_ttl: config.access_token_ttl,
             registration_enabled: config.registration_enabled,
+            refresh_idle_ttl: config.refresh_idle_ttl,
+            refresh_absolute_ttl: config.refresh_absolute_ttl,
+            refresh_grace: config.refresh_grace,
         },
+        sealer: std::sync::Arc::new(master),
     };
     Ok(Opened {
         state: AppState::new(services),

@@ -65,16 +65,30 @@ impl Backend {
     /// The migration files, in order: (version, name, SQL).
     pub(crate) fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
         match self {
-            Self::Sqlite => &[(
-                1,
-                "init",
-                include_str!("../migrations/sqlite/0001_init.sql"),
-            )],
-            Self::Postgres => &[(
-                1,
-                "init",
-                include_str!("../migrations/postgres/0001_init.sql"),
-            )],
+            Self::Sqlite => &[
+                (
+                    1,
+                    "init",
+                    include_str!("../migrations/sqlite/0001_init.sql"),
+                ),
+                (
+                    2,
+                    "refresh_tokens",
+                    include_str!("../migrations/sqlite/0002_refresh_tokens.sql"),
+                ),
+            ],
+            Self::Postgres => &[
+                (
+                    1,
+                    "init",
+                    include_str!("../migrations/postgres/0001_init.sql"),
+                ),
+                (
+                    2,
+                    "refresh_tokens",
+                    include_str!("../migrations/postgres/0002_refresh_tokens.sql"),
+                ),
+            ],
         }
     }
 

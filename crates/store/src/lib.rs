@@ -10,14 +10,17 @@ mod migrate;
 mod misc;
 mod roles;
 mod rows;
+mod sessions;
 mod sql;
 mod users;
 
 use async_trait::async_trait;
 use sqlx::AnyPool;
 use warden_core::identity::AccountName;
-use warden_core::ids::{AccountId, RoleId, UserId};
-use warden_core::model::{Account, Assignment, Membership, Role, Session, User, UserRecord};
+use warden_core::ids::{AccountId, RoleId, SessionId, UserId};
+use warden_core::model::{
+    Account, Assignment, Membership, RefreshToken, Role, Session, User, UserRecord,
+};
 use warden_core::page::PageRequest;
 use warden_core::store::{AccountFilter, Bootstrap, RoleFilter, Store, UserFilter};
 use warden_core::time::Timestamp;
@@ -197,6 +200,38 @@ impl Store for SqlStore {
     }
 
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
-        misc::insert_session(&self.pool, session).await
+        sessions::insert(&self.pool, session).await
+    }
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        sessions::by_id(&self.pool, id).await
+    }
+    async fn active_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
+        sessions::active(&self.pool, user).await
+    }
+    async fn end_session(&self, id: &SessionId, at: Timestamp) -> Result<bool, StoreError> {
+        sessions::end(&self.pool, id, at).await
+    }
+    async fn end_sessions(
+        &self,
+        user: &UserId,
+        keep: Option<&SessionId>,
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        sessions::end_all(&self.pool, user, keep, at).await
+    }
+    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
+        sessions::insert_refresh(&self.pool, token).await
+    }
+    async fn refresh_by_hash(&self, hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+        sessions::refresh_by_hash(&self.pool, hash).await
+    }
+    async fn rotate_refresh(
+        &self,
+        used: &RefreshToken,
+        at: Timestamp,
+        successor_sealed: &str,
+        successor: &RefreshToken,
+    ) -> Result<bool, StoreError> {
+        sessions::rotate(self, used, at, successor_sealed, successor).await
     }
 }

@@ -1,7 +1,6 @@
 //! Metadata, first-start initialization, signing keys and sessions.
 
 use sqlx::AnyPool;
-use warden_core::model::Session;
 use warden_core::store::Bootstrap;
 use warden_core::tokens::{KeyRecord, SigningAlgorithm};
 use warden_core::StoreError;
@@ -125,17 +124,4 @@ pub(crate) async fn keys(pool: &AnyPool) -> Result<Vec<KeyRecord>, StoreError> {
             })
         })
         .collect()
-}
-
-pub(crate) async fn insert_session(pool: &AnyPool, session: &Session) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO sessions (id, user_id, account_id, client_id, created_at, ended_at) VALUES ($1, $2, $3, $4, $5, NULL)")
-        .bind(session.id.to_string())
-        .bind(session.user_id.to_string())
-        .bind(session.account_id.map(|a| a.to_string()))
-        .bind(session.client_id.as_str())
-        .bind(session.created_at.millis())
-        .execute(pool)
-        .await
-        .map_err(on_error)?;
-    Ok(())
 }

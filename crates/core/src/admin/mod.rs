@@ -7,6 +7,7 @@ pub mod assignments;
 pub mod me;
 pub mod members;
 pub mod roles;
+pub mod sessions;
 pub mod users;
 
 use serde::{Deserialize, Deserializer};

@@ -268,14 +268,22 @@ pub async fn update(
     if actor.user_id() == Some(*id) && patch.status == Some(Status::Disabled) {
         return Err(DomainError::Conflict("you cannot disable yourself".into()));
     }
+    let disabling = patch.status == Some(Status::Disabled);
     let new_hash = apply_patch(services, &mut user, patch).await?;
     if !services.store.update_user(&user).await? {
         return Err(DomainError::NotFound("user"));
     }
-    if let Some(hash) = new_hash {
+    if let Some(hash) = &new_hash {
         services
             .store
-            .set_password(id, &hash, user.updated_at)
+            .set_password(id, hash, user.updated_at)
+            .await?;
+    }
+    if disabling || new_hash.is_some() {
+        // A disabled user, or one whose password an administrator reset, keeps no session.
+        services
+            .store
+            .end_sessions(id, None, Timestamp::now())
             .await?;
     }
     Ok(user)

@@ -1,14 +1,16 @@
 //! Self-service: `/v1/users/me`, the password change, and open registration.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 use warden_core::admin::me::{self, ChangePassword, Register, UpdateMe};
+use warden_core::admin::sessions::{self, SessionInfo};
+use warden_core::ids::SessionId;
 use warden_core::model::User;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{Authenticated, Body};
+use crate::extract::{path_id, Authenticated, Body};
 use crate::state::AppState;
 
 /// The caller's own profile.
@@ -59,4 +61,39 @@ pub async fn register(
             json!({ "status": "accepted", "detail": "if the address can be registered, the account is ready: log in to continue" }),
         ),
     ))
+}
+
+/// The caller's live sessions; `current` marks the one this token belongs to.
+#[utoipa::path(get, path = "/v1/users/me/sessions", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = Problem)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let items = sessions::list_mine(state.services(), &auth.0).await?;
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
+}
+
+/// Ends every session of the caller except the current one.
+#[utoipa::path(delete, path = "/v1/users/me/sessions", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, description = "`{\"ended\": n}`"), (status = 401, body = Problem)))]
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let ended = sessions::end_my_others(state.services(), &auth.0).await?;
+    Ok(Json(json!({ "ended": ended })))
+}
+
+/// Ends one of the caller's sessions (the current one too: a logout).
+#[utoipa::path(delete, path = "/v1/users/me/sessions/{id}", tag = "sessions", security(("bearer" = [])),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_id(&id, SessionId::parse)?;
+    sessions::end_mine(state.services(), &auth.0, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Value};
 use warden_core::login::{password_grant, GrantError, PasswordGrant};
+use warden_core::refresh::{refresh_grant, revoke as revoke_token};
 use warden_core::DomainError;
 
 use crate::error::internal;
@@ -27,6 +28,9 @@ pub struct TokenResponse {
     /// The granted scope, when narrowed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// An opaque refresh token, rotated on every use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// An error response (RFC 6749 §5.2).
@@ -125,10 +129,11 @@ fn parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
 }
 
 /// Issues tokens. Grants: `password` (email or username, optional `account`, optional
-/// `scope` to narrow the token to some of the user's roles).
+/// `scope` to narrow the token to some of the user's roles) and `refresh_token` (rotated on
+/// every use; reusing a rotated one revokes the session).
 #[utoipa::path(
     post, path = "/oauth/token", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=password&username=…&password=…[&account=…][&scope=…]"),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=password&username=…&password=…[&account=…][&scope=…] or grant_type=refresh_token&refresh_token=…[&scope=…]"),
     responses(
         (status = 200, body = TokenResponse, description = "Issued"),
         (status = 400, body = OAuthError, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type"),
@@ -171,12 +176,24 @@ pub async fn token(
             };
             password_grant(state.services(), grant).await
         }
+        Some("refresh_token") => {
+            let value = take("refresh_token").unwrap_or_default();
+            let client_id = take("client_id");
+            let scope = take("scope");
+            refresh_grant(
+                state.services(),
+                &value,
+                client_id.as_deref(),
+                scope.as_deref(),
+            )
+            .await
+        }
         Some(other) => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!(
-                    "the grant type `{}` is not supported; use `password`",
+                    "the grant type `{}` is not supported; use `password` or `refresh_token`",
                     warden_core::identity::clip(other)
                 ),
             )
@@ -189,6 +206,7 @@ pub async fn token(
                 token_type: "Bearer",
                 expires_in: issued.expires_in,
                 scope: issued.scope,
+                refresh_token: issued.refresh_token,
             })
             .into_response(),
         ),
@@ -241,9 +259,57 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "grant_types_supported": ["password"],
+        "grant_types_supported": ["password", "refresh_token"],
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["none"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["none"],
         "service_documentation": format!("{issuer}/docs"),
     }))
+}
+
+/// RFC 7009 revocation of a refresh or access token: its whole session ends. Always 200, even
+/// for unknown tokens, so the answer reveals nothing.
+#[utoipa::path(
+    post, path = "/oauth/revoke", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "token=…[&token_type_hint=…]"),
+    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, body = OAuthError))
+)]
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let Ok(body) = body else {
+        return oauth_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "the request body is too large",
+        );
+    };
+    let mut params = match parameters(&headers, &body) {
+        Ok(params) => params,
+        Err(why) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why),
+    };
+    let Some(token) = params.remove("token").filter(|t| !t.is_empty()) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "`token` is required",
+        );
+    };
+    if params
+        .remove("client_id")
+        .is_some_and(|c| !c.is_empty() && c != warden_core::services::DEFAULT_CLIENT_ID)
+    {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
+    }
+    match revoke_token(state.services(), &token).await {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(err) => no_store(internal(&err.to_string())),
+    }
 }

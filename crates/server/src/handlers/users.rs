@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use warden_core::admin::assignments::{self, GrantRole};
+use warden_core::admin::sessions::{self, SessionInfo};
 use warden_core::admin::users::{self, CreateUser, UpdateUser, UserQuery};
 use warden_core::ids::{AccountId, RoleId, UserId};
 use warden_core::model::{Assignment, User};
@@ -176,4 +177,33 @@ pub async fn revoke_role(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user's live sessions (account administrators: those in their account).
+#[utoipa::path(get, path = "/v1/users/{id}/sessions", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = path_id(&id, UserId::parse)?;
+    let items = sessions::list_for(state.services(), &auth.actor(), &id).await?;
+    Ok(Json(
+        serde_json::json!({ "items": items, "next_cursor": null }),
+    ))
+}
+
+/// Ends a user's sessions: their refresh tokens stop working and their access tokens are
+/// refused at once.
+#[utoipa::path(delete, path = "/v1/users/{id}/sessions", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, description = "`{\"ended\": n}`"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn end_sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = path_id(&id, UserId::parse)?;
+    let ended = sessions::end_for(state.services(), &auth.actor(), &id).await?;
+    Ok(Json(serde_json::json!({ "ended": ended })))
 }

@@ -1,0 +1,115 @@
+//! Login sessions: users list and end their own; administrators list and end a user's.
+
+use serde::Serialize;
+
+use super::visible_user;
+use crate::authz::{Actor, Caller, Reach};
+use crate::error::DomainError;
+use crate::ids::{SessionId, UserId};
+use crate::model::Session;
+use crate::permission::builtin as p;
+use crate::services::Services;
+use crate::time::Timestamp;
+
+/// A session as its owner or an administrator sees it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionInfo {
+    /// The session.
+    #[serde(flatten)]
+    pub session: Session,
+    /// Whether the caller's own token belongs to it.
+    pub current: bool,
+}
+
+fn info(sessions: Vec<Session>, current: Option<&SessionId>) -> Vec<SessionInfo> {
+    sessions
+        .into_iter()
+        .map(|session| SessionInfo {
+            current: Some(&session.id) == current,
+            session,
+        })
+        .collect()
+}
+
+/// The caller's live sessions.
+pub async fn list_mine(
+    services: &Services,
+    caller: &Caller,
+) -> Result<Vec<SessionInfo>, DomainError> {
+    let sessions = services.store.active_sessions(&caller.user_id).await?;
+    Ok(info(sessions, Some(&caller.session_id)))
+}
+
+/// Ends one of the caller's sessions (the current one included: that is a logout).
+pub async fn end_mine(
+    services: &Services,
+    caller: &Caller,
+    id: &SessionId,
+) -> Result<(), DomainError> {
+    let own = services
+        .store
+        .session(id)
+        .await?
+        .is_some_and(|s| s.user_id == caller.user_id && s.ended_at.is_none());
+    if !own {
+        return Err(DomainError::NotFound("session"));
+    }
+    services.store.end_session(id, Timestamp::now()).await?;
+    Ok(())
+}
+
+/// Ends every session of the caller but the current one; returns how many ended.
+pub async fn end_my_others(services: &Services, caller: &Caller) -> Result<u64, DomainError> {
+    Ok(services
+        .store
+        .end_sessions(&caller.user_id, Some(&caller.session_id), Timestamp::now())
+        .await?)
+}
+
+/// A user's live sessions, as far as the actor reaches (its account only, for account admins).
+pub async fn list_for(
+    services: &Services,
+    actor: &Actor,
+    user: &UserId,
+) -> Result<Vec<SessionInfo>, DomainError> {
+    visible_user(services, actor, p::USERS_READ, user).await?;
+    let reach = actor.require_reach(p::SESSIONS_READ)?;
+    let mut sessions = services.store.active_sessions(user).await?;
+    if let Reach::Account(mine) = reach {
+        sessions.retain(|s| s.account_id == Some(mine));
+    }
+    let current = match actor {
+        Actor::Caller(caller) => Some(caller.session_id),
+        Actor::System => None,
+    };
+    Ok(info(sessions, current.as_ref()))
+}
+
+/// Ends a user's sessions (within the actor's reach); returns how many ended.
+pub async fn end_for(
+    services: &Services,
+    actor: &Actor,
+    user: &UserId,
+) -> Result<u64, DomainError> {
+    visible_user(services, actor, p::USERS_READ, user).await?;
+    let reach = actor.require_reach(p::SESSIONS_DELETE)?;
+    super::guard_target(services, actor, p::SESSIONS_DELETE, user, false).await?;
+    let now = Timestamp::now();
+    match reach {
+        Reach::Account(mine) => {
+            let mut ended = 0;
+            for session in services
+                .store
+                .active_sessions(user)
+                .await?
+                .into_iter()
+                .filter(|s| s.account_id == Some(mine))
+            {
+                ended += u64::from(services.store.end_session(&session.id, now).await?);
+            }
+            Ok(ended)
+        }
+        Reach::All | Reach::Nowhere => Ok(services.store.end_sessions(user, None, now).await?),
+    }
+}

@@ -1,0 +1,218 @@
+//! The refresh grant and revocation: refresh tokens rotate on every use; reusing a rotated one
+//! revokes the whole session (every refresh and access token of it), except for an identical
+//! retry inside the optional grace window, which gets the same successor.
+
+use crate::authz::{effective_role_names, RoleGraph};
+use crate::crypto::sha256_b64;
+use crate::error::DomainError;
+use crate::ids::{SessionId, UserId};
+use crate::login::{issue, narrow, new_refresh_token, GrantError, IssuedToken};
+use crate::model::{RefreshToken, Session, Status};
+use crate::services::{Services, DEFAULT_CLIENT_ID};
+use crate::time::Timestamp;
+
+const INVALID: &str = "the refresh token is invalid, expired or revoked";
+
+fn invalid() -> GrantError {
+    GrantError::InvalidGrant(INVALID.into())
+}
+
+fn successor_context(token: &RefreshToken) -> String {
+    format!("refresh-successor:{}", token.id)
+}
+
+/// Exchanges a refresh token for a new access token and a new refresh token.
+pub async fn refresh_grant(
+    services: &Services,
+    value: &str,
+    client_id: Option<&str>,
+    scope: Option<&str>,
+) -> Result<IssuedToken, GrantError> {
+    let client_id = client_id
+        .filter(|c| !c.is_empty())
+        .unwrap_or(DEFAULT_CLIENT_ID);
+    if client_id != DEFAULT_CLIENT_ID {
+        return Err(GrantError::InvalidClient);
+    }
+    if value.is_empty() || value.len() > 512 {
+        return Err(if value.is_empty() {
+            GrantError::InvalidRequest("`refresh_token` is required".into())
+        } else {
+            invalid()
+        });
+    }
+    let store = services.store.as_ref();
+    let now = Timestamp::now();
+    let token = store
+        .refresh_by_hash(&sha256_b64(value.as_bytes()))
+        .await
+        .map_err(DomainError::from)?
+        .ok_or_else(invalid)?;
+    if token.client_id != client_id {
+        return Err(invalid());
+    }
+    let session = store
+        .session(&token.session_id)
+        .await
+        .map_err(DomainError::from)?
+        .ok_or_else(invalid)?;
+    if session.ended_at.is_some() {
+        return Err(invalid());
+    }
+    if token.used_at.is_some() {
+        return retry_or_reuse(services, &token, &session, now, scope).await;
+    }
+    if token.expires_at <= now || session.expires_at.is_some_and(|end| end <= now) {
+        return Err(invalid());
+    }
+    let (successor_value, successor) = new_refresh_token(services, &session, now);
+    let sealed = services
+        .sealer
+        .seal(&successor_context(&token), successor_value.as_bytes())?;
+    if !store
+        .rotate_refresh(&token, now, &sealed, &successor)
+        .await
+        .map_err(DomainError::from)?
+    {
+        // Another request rotated it between our read and our write: the same as a reuse.
+        let used = store
+            .refresh_by_hash(&token.token_hash)
+            .await
+            .map_err(DomainError::from)?
+            .ok_or_else(invalid)?;
+        return retry_or_reuse(services, &used, &session, now, scope).await;
+    }
+    let mut issued = access_for(services, &session, now, scope).await?;
+    issued.refresh_token = Some(successor_value);
+    Ok(issued)
+}
+
+/// A rotated token came back: inside the grace window and while its successor is unused, the
+/// same successor is returned; otherwise the session is revoked.
+async fn retry_or_reuse(
+    services: &Services,
+    used: &RefreshToken,
+    session: &Session,
+    now: Timestamp,
+    scope: Option<&str>,
+) -> Result<IssuedToken, GrantError> {
+    let grace = services.settings.refresh_grace;
+    let in_window = grace > 0 && used.used_at.is_some_and(|at| now <= at.plus_seconds(grace));
+    if in_window {
+        if let Some(sealed) = &used.successor_sealed {
+            let value = String::from_utf8(services.sealer.open(&successor_context(used), sealed)?)
+                .map_err(|_| DomainError::Internal("sealed successor is not text".into()))?;
+            let successor = services
+                .store
+                .refresh_by_hash(&sha256_b64(value.as_bytes()))
+                .await
+                .map_err(DomainError::from)?;
+            if successor.is_some_and(|s| s.used_at.is_none()) {
+                let mut issued = access_for(services, session, now, scope).await?;
+                issued.refresh_token = Some(value);
+                return Ok(issued);
+            }
+        }
+    }
+    services
+        .store
+        .end_session(&session.id, now)
+        .await
+        .map_err(DomainError::from)?;
+    tracing::warn!(session = %session.id, user = %session.user_id, "refresh token reuse detected: session revoked");
+    Err(invalid())
+}
+
+/// A fresh access token for the session's user, with their current roles.
+async fn access_for(
+    services: &Services,
+    session: &Session,
+    now: Timestamp,
+    scope: Option<&str>,
+) -> Result<IssuedToken, GrantError> {
+    let store = services.store.as_ref();
+    let user = store
+        .user(&session.user_id)
+        .await
+        .map_err(DomainError::from)?
+        .ok_or_else(invalid)?;
+    if user.user.status != Status::Active {
+        return Err(invalid());
+    }
+    let account = session.account_id;
+    if let Some(account) = &account {
+        let found = store.account(account).await.map_err(DomainError::from)?;
+        let assignments = store
+            .assignments(&user.user.id)
+            .await
+            .map_err(DomainError::from)?;
+        let member = store
+            .memberships(&user.user.id)
+            .await
+            .map_err(DomainError::from)?
+            .contains(account);
+        let global = assignments.iter().any(|a| a.account_id.is_none());
+        if !found.is_some_and(|a| a.status == Status::Active) || !(member || global) {
+            return Err(invalid());
+        }
+    }
+    let assignments = store
+        .assignments(&user.user.id)
+        .await
+        .map_err(DomainError::from)?;
+    let graph = RoleGraph::new(
+        store
+            .roles_in_scope(account.as_ref())
+            .await
+            .map_err(DomainError::from)?,
+    );
+    let held = effective_role_names(&graph, &assignments, account.as_ref());
+    let (roles, scope) = narrow(held, session.scope.as_deref(), scope)?;
+    Ok(issue(
+        services,
+        user.user.id.to_string(),
+        session.client_id.clone(),
+        session.id,
+        account,
+        roles,
+        scope,
+        now,
+    )?)
+}
+
+/// RFC 7009 revocation: a refresh token or an access token ends its whole session. Unknown
+/// or invalid tokens are ignored, as the RFC asks, so the answer reveals nothing.
+pub async fn revoke(services: &Services, token: &str) -> Result<(), DomainError> {
+    if token.is_empty() || token.len() > crate::tokens::MAX_TOKEN_BYTES {
+        return Ok(());
+    }
+    let now = Timestamp::now();
+    let session = if token.contains('.') {
+        match services.tokens.verify(token) {
+            Ok(claims) => SessionId::parse(&claims.sid).ok(),
+            Err(_) => None,
+        }
+    } else {
+        services
+            .store
+            .refresh_by_hash(&sha256_b64(token.as_bytes()))
+            .await?
+            .map(|t| t.session_id)
+    };
+    if let Some(session) = session {
+        services.store.end_session(&session, now).await?;
+    }
+    Ok(())
+}
+
+/// Whether a session exists, belongs to `user` and has not ended.
+pub async fn session_is_live(
+    services: &Services,
+    session: &SessionId,
+    user: &UserId,
+) -> Result<bool, DomainError> {
+    let now = Timestamp::now();
+    Ok(services.store.session(session).await?.is_some_and(|s| {
+        s.user_id == *user && s.ended_at.is_none() && s.expires_at.is_none_or(|end| end > now)
+    }))
+}

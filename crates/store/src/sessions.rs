@@ -1,0 +1,179 @@
+//! Sessions and refresh tokens. Rotation is one check-and-act step: the token is marked used
+//! only `WHERE used_at IS NULL`, inside a write transaction (`BEGIN IMMEDIATE` on SQLite; on
+//! PostgreSQL a concurrent `UPDATE` waits for the row and re-checks the condition), so of N
+//! concurrent uses exactly one succeeds.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool};
+use warden_core::ids::{AccountId, SessionId, UserId};
+use warden_core::model::{RefreshToken, Session};
+use warden_core::time::Timestamp;
+use warden_core::StoreError;
+
+use crate::error::on_error;
+use crate::rows;
+use crate::SqlStore;
+
+const SESSION_COLUMNS: &str =
+    "id, user_id, account_id, client_id, created_at, ended_at, expires_at, scope";
+
+fn session(row: &AnyRow) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: rows::parse(row, "id", SessionId::parse)?,
+        user_id: rows::parse(row, "user_id", UserId::parse)?,
+        account_id: rows::opt_parse(row, "account_id", AccountId::parse)?,
+        client_id: rows::text(row, "client_id")?,
+        created_at: rows::time(row, "created_at")?,
+        ended_at: rows::opt_time(row, "ended_at")?,
+        expires_at: rows::opt_time(row, "expires_at")?,
+        scope: rows::opt_text(row, "scope")?,
+    })
+}
+
+pub(crate) async fn insert(pool: &AnyPool, s: &Session) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, account_id, client_id, created_at, ended_at, expires_at, scope)
+         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)",
+    )
+    .bind(s.id.to_string())
+    .bind(s.user_id.to_string())
+    .bind(s.account_id.map(|a| a.to_string()))
+    .bind(s.client_id.as_str())
+    .bind(s.created_at.millis())
+    .bind(s.expires_at.map(Timestamp::millis))
+    .bind(s.scope.as_deref())
+    .execute(pool)
+    .await
+    .map_err(on_error)?;
+    Ok(())
+}
+
+pub(crate) async fn by_id(pool: &AnyPool, id: &SessionId) -> Result<Option<Session>, StoreError> {
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(on_error)?;
+    row.as_ref().map(session).transpose()
+}
+
+pub(crate) async fn active(pool: &AnyPool, user: &UserId) -> Result<Vec<Session>, StoreError> {
+    let sql = format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND ended_at IS NULL
+         AND (expires_at IS NULL OR expires_at > $2) ORDER BY id DESC"
+    );
+    let found = sqlx::query(&sql)
+        .bind(user.to_string())
+        .bind(Timestamp::now().millis())
+        .fetch_all(pool)
+        .await
+        .map_err(on_error)?;
+    found.iter().map(session).collect()
+}
+
+pub(crate) async fn end(pool: &AnyPool, id: &SessionId, at: Timestamp) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
+        .bind(id.to_string())
+        .bind(at.millis())
+        .execute(pool)
+        .await
+        .map_err(on_error)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn end_all(
+    pool: &AnyPool,
+    user: &UserId,
+    keep: Option<&SessionId>,
+    at: Timestamp,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL AND id <> $3",
+    )
+    .bind(user.to_string())
+    .bind(at.millis())
+    .bind(keep.map(SessionId::to_string).unwrap_or_default())
+    .execute(pool)
+    .await
+    .map_err(on_error)?;
+    Ok(done.rows_affected())
+}
+
+const REFRESH_COLUMNS: &str =
+    "id, session_id, token_hash, client_id, created_at, expires_at, used_at, successor_sealed";
+
+fn refresh(row: &AnyRow) -> Result<RefreshToken, StoreError> {
+    Ok(RefreshToken {
+        id: rows::text(row, "id")?,
+        session_id: rows::parse(row, "session_id", SessionId::parse)?,
+        token_hash: rows::text(row, "token_hash")?,
+        client_id: rows::text(row, "client_id")?,
+        created_at: rows::time(row, "created_at")?,
+        expires_at: rows::time(row, "expires_at")?,
+        used_at: rows::opt_time(row, "used_at")?,
+        successor_sealed: rows::opt_text(row, "successor_sealed")?,
+    })
+}
+
+async fn insert_refresh_on(conn: &mut AnyConnection, t: &RefreshToken) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (id, session_id, token_hash, client_id, created_at, expires_at, used_at, successor_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)",
+    )
+    .bind(t.id.as_str())
+    .bind(t.session_id.to_string())
+    .bind(t.token_hash.as_str())
+    .bind(t.client_id.as_str())
+    .bind(t.created_at.millis())
+    .bind(t.expires_at.millis())
+    .execute(conn)
+    .await
+    .map_err(on_error)?;
+    Ok(())
+}
+
+pub(crate) async fn insert_refresh(pool: &AnyPool, token: &RefreshToken) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await.map_err(on_error)?;
+    insert_refresh_on(&mut conn, token).await
+}
+
+pub(crate) async fn refresh_by_hash(
+    pool: &AnyPool,
+    hash: &str,
+) -> Result<Option<RefreshToken>, StoreError> {
+    let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+    let row = sqlx::query(&sql)
+        .bind(hash)
+        .fetch_optional(pool)
+        .await
+        .map_err(on_error)?;
+    row.as_ref().map(refresh).transpose()
+}
+
+pub(crate) async fn rotate(
+    store: &SqlStore,
+    used: &RefreshToken,
+    at: Timestamp,
+    successor_sealed: &str,
+    successor: &RefreshToken,
+) -> Result<bool, StoreError> {
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
+    let done = sqlx::query("UPDATE refresh_tokens SET used_at = $2, successor_sealed = $3 WHERE id = $1 AND used_at IS NULL")
+        .bind(used.id.as_str())
+        .bind(at.millis())
+        .bind(successor_sealed)
+        .execute(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    insert_refresh_on(&mut tx, successor).await?;
+    tx.commit().await.map_err(on_error)?;
+    Ok(true)
+}
