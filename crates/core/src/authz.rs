@@ -108,15 +108,27 @@ impl Caller {
         user_id: UserId,
         session_id: SessionId,
         account: Option<AccountId>,
+        scoped_to: Option<&[String]>,
     ) -> Result<Self, DomainError> {
         let assignments = store.assignments(&user_id).await?;
         let graph = RoleGraph::new(store.roles_in_scope(account.as_ref()).await?);
         let ids = |scope: Option<&AccountId>| -> Vec<RoleId> {
-            assignments
+            let direct: Vec<RoleId> = assignments
                 .iter()
                 .filter(|a| a.account_id.as_ref() == scope)
                 .map(|a| a.role_id)
-                .collect()
+                .collect();
+            match scoped_to {
+                // A token narrowed by `scope` acts only through the roles it names (each with
+                // what it inherits), on Warden's own API as everywhere else.
+                Some(names) => graph
+                    .closure(&direct)
+                    .iter()
+                    .filter(|role| names.iter().any(|n| n == role.name.as_str()))
+                    .map(|role| role.id)
+                    .collect(),
+                None => direct,
+            }
         };
         let global = graph.permissions(&ids(None));
         let local = match &account {

@@ -39,7 +39,9 @@ impl PageRequest {
                 let key = String::from_utf8(bytes).map_err(|_| {
                     DomainError::invalid("cursor", "is not a cursor this service issued")
                 })?;
-                if key.len() > 200 {
+                // Every list is ordered by a UUID: anything else is not one of our cursors
+                // (and could carry bytes the database refuses, such as NUL).
+                if uuid::Uuid::try_parse(&key).is_err() {
                     return Err(DomainError::invalid(
                         "cursor",
                         "is not a cursor this service issued",

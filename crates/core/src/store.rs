@@ -91,12 +91,14 @@ pub trait Store: Send + Sync + 'static {
         -> Result<Vec<User>, StoreError>;
     /// Replaces a user's mutable fields; `false` if it does not exist.
     async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
-    /// Replaces a user's password hash.
+    /// Replaces a user's password hash and, in the same transaction, ends every session of
+    /// the user except `keep`.
     async fn set_password(
         &self,
         id: &UserId,
         hash: &str,
         at: Timestamp,
+        keep: Option<&SessionId>,
     ) -> Result<bool, StoreError>;
     /// Records a successful login.
     async fn record_login(&self, id: &UserId, at: Timestamp) -> Result<(), StoreError>;
@@ -149,22 +151,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Grants a role; [`StoreError::Conflict`] if already held there.
     async fn insert_assignment(&self, assignment: &Assignment) -> Result<(), StoreError>;
-    /// Revokes a role.
+    /// Revokes a role. With `keep_one`, refuses ([`StoreError::Conflict`]) to remove the last
+    /// holder, checking and deleting atomically.
     async fn delete_assignment(
         &self,
         user: &UserId,
         role: &RoleId,
         account: Option<&AccountId>,
+        keep_one: bool,
     ) -> Result<bool, StoreError>;
     /// Every role a user holds, in every account and globally.
     async fn assignments(&self, user: &UserId) -> Result<Vec<Assignment>, StoreError>;
-    /// How many users hold `role` in `account` (or globally).
-    async fn count_holders(
-        &self,
-        role: &RoleId,
-        account: Option<&AccountId>,
-    ) -> Result<i64, StoreError>;
-
     /// Records a new login session.
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
     /// A session by id.

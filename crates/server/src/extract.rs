@@ -162,7 +162,15 @@ impl FromRequestParts<AppState> for Authenticated {
         if !warden_core::refresh::session_is_live(services, &session_id, &user_id).await? {
             return Err(invalid("the token's session has ended"));
         }
-        let caller = Caller::load(services.store.as_ref(), user_id, session_id, account).await?;
+        let scoped_to = claims.scope.is_some().then_some(claims.roles.as_slice());
+        let caller = Caller::load(
+            services.store.as_ref(),
+            user_id,
+            session_id,
+            account,
+            scoped_to,
+        )
+        .await?;
         Ok(Self(caller))
     }
 }

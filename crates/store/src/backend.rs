@@ -104,4 +104,25 @@ impl Backend {
             Self::Postgres => pool.begin().await,
         }
     }
+
+    /// Locks one row of `table` (by `id`) until the transaction ends. SQLite's write
+    /// transactions are exclusive already; PostgreSQL takes a row lock.
+    pub(crate) async fn lock_row(
+        self,
+        tx: &mut Transaction<'static, sqlx::Any>,
+        table: &'static str,
+        id: &str,
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite => Ok(()),
+            Self::Postgres => {
+                let sql = format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE");
+                sqlx::query(&sql)
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map(|_| ())
+            }
+        }
+    }
 }

@@ -104,8 +104,9 @@ impl Store for SqlStore {
         id: &UserId,
         hash: &str,
         at: Timestamp,
+        keep: Option<&SessionId>,
     ) -> Result<bool, StoreError> {
-        users::set_password(&self.pool, id, hash, at).await
+        users::set_password(self, id, hash, at, keep).await
     }
     async fn record_login(&self, id: &UserId, at: Timestamp) -> Result<(), StoreError> {
         users::record_login(&self.pool, id, at).await
@@ -185,18 +186,12 @@ impl Store for SqlStore {
         user: &UserId,
         role: &RoleId,
         account: Option<&AccountId>,
+        keep_one: bool,
     ) -> Result<bool, StoreError> {
-        roles::delete_assignment(&self.pool, user, role, account).await
+        roles::delete_assignment(self, user, role, account, keep_one).await
     }
     async fn assignments(&self, user: &UserId) -> Result<Vec<Assignment>, StoreError> {
         roles::assignments(&self.pool, user).await
-    }
-    async fn count_holders(
-        &self,
-        role: &RoleId,
-        account: Option<&AccountId>,
-    ) -> Result<i64, StoreError> {
-        roles::count_holders(&self.pool, role, account).await
     }
 
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {

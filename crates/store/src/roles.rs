@@ -209,20 +209,47 @@ pub(crate) async fn insert_assignment(
 }
 
 pub(crate) async fn delete_assignment(
-    pool: &AnyPool,
+    store: &SqlStore,
     user: &UserId,
     role: &RoleId,
     account: Option<&AccountId>,
+    keep_one: bool,
 ) -> Result<bool, StoreError> {
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
+    if keep_one {
+        // Serialize concurrent revocations of this role, then count: two holders revoking
+        // each other at once cannot leave none.
+        store
+            .backend
+            .lock_row(&mut tx, "roles", &role.to_string())
+            .await
+            .map_err(on_error)?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM role_assignments WHERE role_id = $1 AND scope = $2",
+        )
+        .bind(role.to_string())
+        .bind(scope_of(account))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(on_error)?;
+        if rows::int(&row, "n")? <= 1 {
+            return Err(StoreError::Conflict("role_id".into()));
+        }
+    }
     let done = sqlx::query(
         "DELETE FROM role_assignments WHERE user_id = $1 AND role_id = $2 AND scope = $3",
     )
     .bind(user.to_string())
     .bind(role.to_string())
     .bind(scope_of(account))
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(on_error)?;
+    tx.commit().await.map_err(on_error)?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -238,19 +265,4 @@ pub(crate) async fn assignments(
     .await
     .map_err(on_error)?;
     found.iter().map(rows::assignment).collect()
-}
-
-pub(crate) async fn count_holders(
-    pool: &AnyPool,
-    role: &RoleId,
-    account: Option<&AccountId>,
-) -> Result<i64, StoreError> {
-    let row =
-        sqlx::query("SELECT COUNT(*) AS n FROM role_assignments WHERE role_id = $1 AND scope = $2")
-            .bind(role.to_string())
-            .bind(scope_of(account))
-            .fetch_one(pool)
-            .await
-            .map_err(on_error)?;
-    rows::int(&row, "n")
 }

@@ -1,7 +1,7 @@
 //! Users table.
 
 use sqlx::AnyPool;
-use warden_core::ids::{AccountId, UserId};
+use warden_core::ids::{AccountId, SessionId, UserId};
 use warden_core::model::{User, UserRecord};
 use warden_core::page::PageRequest;
 use warden_core::store::UserFilter;
@@ -135,18 +135,34 @@ pub(crate) async fn update(pool: &AnyPool, user: &User) -> Result<bool, StoreErr
 }
 
 pub(crate) async fn set_password(
-    pool: &AnyPool,
+    store: &SqlStore,
     id: &UserId,
     hash: &str,
     at: Timestamp,
+    keep: Option<&SessionId>,
 ) -> Result<bool, StoreError> {
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
     let done = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
         .bind(id.to_string())
         .bind(hash)
         .bind(at.millis())
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .map_err(on_error)?;
+    sqlx::query(
+        "UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL AND id <> $3",
+    )
+    .bind(id.to_string())
+    .bind(at.millis())
+    .bind(keep.map(SessionId::to_string).unwrap_or_default())
+    .execute(&mut *tx)
+    .await
+    .map_err(on_error)?;
+    tx.commit().await.map_err(on_error)?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -115,22 +115,17 @@ pub async fn revoke(
         .get(role)
         .ok_or(DomainError::NotFound("role assignment"))?;
     actor.require_covers(&graph.permissions(&[held.id]), account)?;
-    if held.builtin
-        && held.name.as_str() == SUPER_ADMIN
-        && account.is_none()
-        && services.store.count_holders(role, None).await? <= 1
-    {
-        return Err(DomainError::Conflict(
-            "this is the last super administrator; grant the role to someone else first".into(),
-        ));
-    }
-    if services
+    let keep_one = held.builtin && held.name.as_str() == SUPER_ADMIN && account.is_none();
+    match services
         .store
-        .delete_assignment(user, role, account)
-        .await?
+        .delete_assignment(user, role, account, keep_one)
+        .await
     {
-        Ok(())
-    } else {
-        Err(DomainError::NotFound("role assignment"))
+        Ok(true) => Ok(()),
+        Ok(false) => Err(DomainError::NotFound("role assignment")),
+        Err(crate::StoreError::Conflict(_)) => Err(DomainError::Conflict(
+            "this is the last super administrator; grant the role to someone else first".into(),
+        )),
+        Err(err) => Err(err.into()),
     }
 }

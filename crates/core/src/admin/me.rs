@@ -110,15 +110,15 @@ pub async fn change_password(
         return Err(DomainError::invalid("current_password", "is incorrect"));
     }
     let hash = services.hasher.hash(new_password).await?;
-    let now = Timestamp::now();
+    // Every other session ends with the change, in one transaction; this one goes on.
     services
         .store
-        .set_password(&caller.user_id, &hash, now)
-        .await?;
-    // Every other session ends; the one that changed the password goes on.
-    services
-        .store
-        .end_sessions(&caller.user_id, Some(&caller.session_id), now)
+        .set_password(
+            &caller.user_id,
+            &hash,
+            Timestamp::now(),
+            Some(&caller.session_id),
+        )
         .await?;
     Ok(())
 }

@@ -88,7 +88,7 @@ pub(crate) async fn guard_target(
             || assignments.iter().any(|a| a.account_id.is_none()))
     {
         return Err(DomainError::Forbidden(
-            "this user belongs to other accounts or holds global roles; only a global administrator can change them".into(),
+            "only a global administrator can change this user".into(),
         ));
     }
     assignments.retain(|a| a.account_id == Some(account));

@@ -116,6 +116,43 @@ fn resolve_inherits(
     out
 }
 
+/// Role names travel in tokens' `roles` claim, where services authorize on them: an account
+/// role may never take the name of a global role (an account admin naming a role
+/// `super_admin` would otherwise mint that claim), nor a global role the name of any role.
+async fn check_name_free(
+    services: &Services,
+    name: &RoleName,
+    account: Option<&AccountId>,
+    except: Option<&RoleId>,
+) -> Result<(), DomainError> {
+    let scope = match account {
+        Some(_) => Some(None),
+        None => None,
+    };
+    let filter = RoleFilter {
+        name: Some(name.clone()),
+        scope,
+        visible_in: None,
+    };
+    let clash = services
+        .store
+        .roles(&filter, &PageRequest::first(2))
+        .await?;
+    if clash.iter().any(|role| Some(&role.id) != except)
+        && (account.is_none() || clash.iter().any(|r| r.account_id.is_none()))
+    {
+        return Err(DomainError::Conflict(format!(
+            "`{name}` is already the name of a global role{}; choose another name",
+            if account.is_none() {
+                " or of an account role"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(())
+}
+
 fn require_role_permission(
     actor: &Actor,
     permission: &'static str,
@@ -151,6 +188,9 @@ pub async fn create(
     let permissions = parse_permissions(&mut problems, &input.permissions);
     let inherits = resolve_inherits(&mut problems, &graph, &input.inherits, account.as_ref());
     problems.finish()?;
+    if let Some(name) = &name {
+        check_name_free(services, name, account.as_ref(), None).await?;
+    }
     let Some(name) = name else {
         return Err(DomainError::invalid("name", "is required"));
     };
@@ -251,6 +291,9 @@ pub async fn update(
         if role.builtin && name != role.name.as_str() {
             problems.push("name", "built-in roles cannot be renamed");
         } else if let Some(name) = problems.check("name", RoleName::parse(&name)) {
+            if name != role.name {
+                check_name_free(services, &name, account.as_ref(), Some(&role.id)).await?;
+            }
             role.name = name;
         }
     }

@@ -268,19 +268,27 @@ pub async fn update(
     if actor.user_id() == Some(*id) && patch.status == Some(Status::Disabled) {
         return Err(DomainError::Conflict("you cannot disable yourself".into()));
     }
+    if actor.user_id() == Some(*id) && (patch.password.is_some() || patch.email.is_some()) {
+        // A stolen token must not turn into a permanent takeover: changing one's own
+        // credentials needs the current password (POST /v1/users/me/password).
+        return Err(DomainError::Forbidden(
+            "change your own password or email through /v1/users/me/password, which asks for the current password".into(),
+        ));
+    }
     let disabling = patch.status == Some(Status::Disabled);
     let new_hash = apply_patch(services, &mut user, patch).await?;
     if !services.store.update_user(&user).await? {
         return Err(DomainError::NotFound("user"));
     }
     if let Some(hash) = &new_hash {
+        // A user whose password an administrator reset keeps no session (one transaction).
         services
             .store
-            .set_password(id, hash, user.updated_at)
+            .set_password(id, hash, user.updated_at, None)
             .await?;
     }
-    if disabling || new_hash.is_some() {
-        // A disabled user, or one whose password an administrator reset, keeps no session.
+    if disabling {
+        // Tokens of disabled users are refused anyway; ending the sessions makes it final.
         services
             .store
             .end_sessions(id, None, Timestamp::now())

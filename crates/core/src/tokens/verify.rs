@@ -106,7 +106,8 @@ impl TokenVerifier {
             }
             _ => return Err(TokenError::Algorithm),
         };
-        if !matches!(header.typ.as_deref(), Some("at+jwt" | "application/at+jwt")) {
+        let typ = header.typ.as_deref().map(str::to_ascii_lowercase);
+        if !matches!(typ.as_deref(), Some("at+jwt" | "application/at+jwt")) {
             return Err(TokenError::Type);
         }
         let (key_alg, key) = header

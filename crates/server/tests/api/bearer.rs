@@ -247,13 +247,28 @@ async fn tokens_of_disabled_or_deleted_users_stop_working(backend: Backend) {
     let acme = app.create_account("acme").await;
     let (grace, token) = app.member("grace@x.io", &acme).await;
     assert_eq!(app.get("/v1/users/me", &token).await.status, StatusCode::OK);
-    app.patch(&format!("/v1/users/{grace}"), &app.admin_token, json!({"status": "disabled"})).await;
+    app.patch(
+        &format!("/v1/users/{grace}"),
+        &app.admin_token,
+        json!({"status": "disabled"}),
+    )
+    .await;
     assert_refused(&app, &token, "disabled user").await;
-    app.patch(&format!("/v1/users/{grace}"), &app.admin_token, json!({"status": "active"})).await;
+    app.patch(
+        &format!("/v1/users/{grace}"),
+        &app.admin_token,
+        json!({"status": "active"}),
+    )
+    .await;
     assert_refused(&app, &token, "disabling ended the session for good").await;
     let fresh = app.login("grace@x.io", crate::helpers::PASSWORD).await;
     assert_eq!(app.get("/v1/users/me", &fresh).await.status, StatusCode::OK);
-    assert_eq!(app.delete(&format!("/v1/users/{grace}"), &app.admin_token).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/v1/users/{grace}"), &app.admin_token)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     assert_refused(&app, &fresh, "deleted user").await;
 }
 

@@ -421,7 +421,103 @@ async fn an_account_admin_cannot_take_over_more_privileged_users(backend: Backen
     );
 }
 
+async fn account_roles_cannot_pose_as_global_roles_in_tokens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let (_, token) = app.account_admin("boss@acme.io", &acme).await;
+    for name in ["super_admin", "account_admin", "member"] {
+        let reply = app
+            .post(
+                "/v1/roles",
+                &token,
+                json!({"name": name, "account_id": acme, "permissions": []}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{name}: {}", reply.body);
+    }
+    let helper = app
+        .post(
+            "/v1/roles",
+            &token,
+            json!({"name": "helper", "account_id": acme}),
+        )
+        .await;
+    let helper = helper.body["id"].as_str().unwrap().to_owned();
+    let rename = app
+        .patch(
+            &format!("/v1/roles/{helper}"),
+            &token,
+            json!({"name": "super_admin"}),
+        )
+        .await;
+    assert_eq!(rename.status, StatusCode::CONFLICT);
+    let global = app
+        .post("/v1/roles", &app.admin_token, json!({"name": "helper"}))
+        .await;
+    assert_eq!(
+        global.status,
+        StatusCode::CONFLICT,
+        "a global role cannot take an account role's name either"
+    );
+}
+
+async fn a_token_narrowed_by_scope_is_narrowed_on_wardens_own_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let (boss, full) = app.account_admin("boss@acme.io", &acme).await;
+    let member = app.role_id("member").await;
+    app.grant(&boss, &member, Some(&acme)).await;
+    assert_eq!(app.get("/v1/users", &full).await.status, StatusCode::OK);
+    let narrow = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "boss@acme.io"),
+            ("password", crate::helpers::PASSWORD),
+            ("scope", "member"),
+        ])
+        .await;
+    let narrow = narrow.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/v1/users", narrow).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get(&format!("/v1/accounts/{acme}"), narrow)
+            .await
+            .status,
+        StatusCode::OK,
+        "member may still read its account"
+    );
+}
+
+async fn a_stolen_token_cannot_change_its_owners_credentials(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let me = app.get("/v1/users/me", &app.admin_token).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for patch in [
+        json!({"password": "attacker chosen passphrase"}),
+        json!({"email": "attacker@evil.io"}),
+    ] {
+        let reply = app
+            .patch(&format!("/v1/users/{me}"), &app.admin_token, patch.clone())
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{patch}: {}",
+            reply.body
+        );
+    }
+    app.login(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+}
+
 crate::both!(
+    account_roles_cannot_pose_as_global_roles_in_tokens,
+    a_token_narrowed_by_scope_is_narrowed_on_wardens_own_api,
+    a_stolen_token_cannot_change_its_owners_credentials,
     a_plain_member_cannot_do_what_seed_003_allowed,
     nobody_assigns_roles_to_themselves,
     an_account_admin_cannot_grant_create_or_edit_beyond_what_it_holds,

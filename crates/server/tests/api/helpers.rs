@@ -242,6 +242,17 @@ impl TestApp {
         Self::read(response).await
     }
 
+    /// Sends a body larger than the server accepts. The server answers 413 from the
+    /// `Content-Length` alone and closes the connection, so the client either reads that 413
+    /// or sees the connection closed mid-upload; both are a refusal. Returns the status, if read.
+    pub async fn send_oversized(&self, request: reqwest::RequestBuilder) -> Option<StatusCode> {
+        match request.send().await {
+            Ok(response) => Some(response.status()),
+            Err(err) if err.is_request() || err.is_body() => None,
+            Err(err) => panic!("unexpected client error: {err}"),
+        }
+    }
+
     /// Logs in and returns the access token, panicking on failure.
     pub async fn login(&self, username: &str, password: &str) -> String {
         self.login_to(username, password, None).await

@@ -12,6 +12,7 @@ mod bearer;
 mod escalation;
 mod login;
 mod me;
+mod refresh;
 mod roles;
 mod system;
 mod users;

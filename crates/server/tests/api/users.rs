@@ -105,6 +105,8 @@ async fn lists_paginate_with_an_opaque_cursor_and_filter(backend: Backend) {
         "/v1/users?limit=0",
         "/v1/users?limit=1001",
         "/v1/users?cursor=%%%",
+        "/v1/users?cursor=AA",
+        "/v1/users?cursor=JyBPUiAxPTEgLS0",
         "/v1/users?status=zombie",
         "/v1/users?nope=1",
         "/v1/users?account_id=x",
