@@ -202,6 +202,18 @@ async fn bad_user_input_gets_clear_errors_and_changes_nothing(backend: Backend) 
     assert_eq!(no_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge =
         json!({"email": "a@x.io", "password": PASSWORD, "display_name": "x".repeat(200_000)});
+    let status = app
+        .send_oversized(
+            app.client
+                .post(app.url("/v1/users"))
+                .bearer_auth(&t)
+                .json(&huge),
+        )
+        .await;
+    assert!(
+        matches!(status, None | Some(StatusCode::PAYLOAD_TOO_LARGE)),
+        "{status:?}"
+    );
     assert_eq!(
         app.post("/v1/users", &t, huge).await.status,
         StatusCode::PAYLOAD_TOO_LARGE
