@@ -125,10 +125,8 @@ async fn check_name_free(
     account: Option<&AccountId>,
     except: Option<&RoleId>,
 ) -> Result<(), DomainError> {
-    let scope = match account {
-        Some(_) => Some(None),
-        None => None,
-    };
+    // An account role clashes only with global roles; a global role with any role.
+    let scope = account.map(|_| None);
     let filter = RoleFilter {
         name: Some(name.clone()),
         scope,
