@@ -88,6 +88,7 @@ pub fn builtin_roles(now: Timestamp) -> Result<Vec<Role>, DomainError> {
                 "warden.assignments:*",
                 "warden.policies:*",
                 "warden.sessions:*",
+                "warden.clients:*",
             ],
             now,
         )?,

@@ -76,3 +76,7 @@ id_type!(
     /// A login session's id (the `sid` claim).
     SessionId, "session"
 );
+id_type!(
+    /// A service client's internal id (its public identifier is `client_id`).
+    ClientKey, "client"
+);

@@ -7,12 +7,15 @@
 pub mod admin;
 pub mod authz;
 pub mod bootstrap;
+pub mod client_auth;
 pub mod crypto;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod introspect;
 pub mod login;
 pub mod model;
+pub mod net;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod page;

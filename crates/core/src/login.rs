@@ -10,12 +10,12 @@ use crate::identity::{canonicalize, AccountName};
 use crate::ids::{AccountId, SessionId};
 use crate::model::{Account, RefreshToken, Session, Status};
 use crate::password::Password;
-use crate::services::{Services, DEFAULT_CLIENT_ID};
+use crate::services::Services;
 use crate::time::Timestamp;
 use crate::tokens::AccessClaims;
 
 /// A password grant request, as received.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PasswordGrant {
     /// Email or username.
     pub username: String,
@@ -23,8 +23,8 @@ pub struct PasswordGrant {
     pub password: String,
     /// Account id or name.
     pub account: Option<String>,
-    /// Client id (the first-party client when absent).
-    pub client_id: Option<String>,
+    /// The authenticated client (the first-party client by default).
+    pub client: crate::client_auth::ClientIdentity,
     /// Space-separated role names to narrow the token to.
     pub scope: Option<String>,
 }
@@ -53,6 +53,9 @@ pub enum GrantError {
     /// The client is unknown or failed to authenticate.
     #[error("client authentication failed")]
     InvalidClient,
+    /// The client may not use this grant.
+    #[error("{0}")]
+    UnauthorizedClient(String),
     /// The credentials are wrong, or the user cannot log in (one answer for every case).
     #[error("{0}")]
     InvalidGrant(String),
@@ -72,10 +75,8 @@ pub async fn password_grant(
     services: &Services,
     grant: PasswordGrant,
 ) -> Result<IssuedToken, GrantError> {
-    let client_id = match grant.client_id.as_deref() {
-        None | Some("") | Some(DEFAULT_CLIENT_ID) => DEFAULT_CLIENT_ID.to_owned(),
-        Some(_) => return Err(GrantError::InvalidClient),
-    };
+    grant.client.require_grant("password")?;
+    let client_id = grant.client.client_id().to_owned();
     if grant.username.is_empty() || grant.password.is_empty() {
         return Err(GrantError::InvalidRequest(
             "`username` and `password` are required".into(),

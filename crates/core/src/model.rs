@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::identity::{AccountName, Email, RoleName, Username};
-use crate::ids::{AccountId, RoleId, SessionId, UserId};
+use crate::ids::{AccountId, ClientKey, RoleId, SessionId, UserId};
+use crate::net::Cidr;
 use crate::permission::Permission;
 use crate::time::Timestamp;
 
@@ -191,4 +192,40 @@ pub struct RefreshToken {
     pub used_at: Option<Timestamp>,
     /// The successor's value sealed under the master key, for the grace window.
     pub successor_sealed: Option<String>,
+}
+
+/// A service client: a machine identity that logs in with `client_credentials`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Client {
+    /// Internal id.
+    pub id: ClientKey,
+    /// Public identifier, used in HTTP Basic and as the token's `client_id`.
+    pub client_id: String,
+    /// Name shown to people.
+    pub name: String,
+    /// The account the client acts in; `None` for a global client.
+    pub account_id: Option<AccountId>,
+    /// Roles the client holds (in its account, or globally).
+    pub roles: Vec<RoleId>,
+    /// Addresses it may authenticate from; empty means any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub allowed_ips: Vec<Cidr>,
+    /// Grants it may use: `client_credentials`, `password`, `refresh_token`.
+    pub grant_types: Vec<String>,
+    /// Active or disabled.
+    pub status: Status,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A client as stored, with the hash of its secret.
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    /// The client.
+    pub client: Client,
+    /// SHA-256 of the secret (unpadded base64url).
+    pub secret_hash: String,
 }

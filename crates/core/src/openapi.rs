@@ -39,6 +39,11 @@ string_schema!(
     "A role id (UUIDv7)"
 );
 string_schema!(
+    crate::ids::ClientKey,
+    Some(KnownFormat::Uuid),
+    "A service client's internal id (UUIDv7)"
+);
+string_schema!(
     crate::ids::SessionId,
     Some(KnownFormat::Uuid),
     "A session id (UUIDv7)"

@@ -8,7 +8,7 @@ use crate::error::DomainError;
 use crate::ids::{SessionId, UserId};
 use crate::login::{issue, narrow, new_refresh_token, GrantError, IssuedToken};
 use crate::model::{RefreshToken, Session, Status};
-use crate::services::{Services, DEFAULT_CLIENT_ID};
+use crate::services::Services;
 use crate::time::Timestamp;
 
 const INVALID: &str = "the refresh token is invalid, expired or revoked";
@@ -25,15 +25,11 @@ fn successor_context(token: &RefreshToken) -> String {
 pub async fn refresh_grant(
     services: &Services,
     value: &str,
-    client_id: Option<&str>,
+    client: &crate::client_auth::ClientIdentity,
     scope: Option<&str>,
 ) -> Result<IssuedToken, GrantError> {
-    let client_id = client_id
-        .filter(|c| !c.is_empty())
-        .unwrap_or(DEFAULT_CLIENT_ID);
-    if client_id != DEFAULT_CLIENT_ID {
-        return Err(GrantError::InvalidClient);
-    }
+    client.require_grant("refresh_token")?;
+    let client_id = client.client_id();
     if value.is_empty() || value.len() > 512 {
         return Err(if value.is_empty() {
             GrantError::InvalidRequest("`refresh_token` is required".into())

@@ -26,6 +26,8 @@ pub struct Settings {
     /// Seconds during which an identical retry of a just-rotated refresh token gets the same
     /// successor instead of revoking the session (0 disables).
     pub refresh_grace: i64,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<crate::net::Cidr>,
 }
 
 /// Issues and verifies access tokens with the current key set.

@@ -5,9 +5,10 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::identity::{AccountName, Email, RoleName, Username};
-use crate::ids::{AccountId, RoleId, SessionId, UserId};
+use crate::ids::{AccountId, ClientKey, RoleId, SessionId, UserId};
 use crate::model::{
-    Account, Assignment, Membership, RefreshToken, Role, Session, Status, User, UserRecord,
+    Account, Assignment, Client, ClientRecord, Membership, RefreshToken, Role, Session, Status,
+    User, UserRecord,
 };
 use crate::page::PageRequest;
 use crate::time::Timestamp;
@@ -191,4 +192,28 @@ pub trait Store: Send + Sync + 'static {
         successor_sealed: &str,
         successor: &RefreshToken,
     ) -> Result<bool, StoreError>;
+
+    /// Inserts a service client.
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// A client by internal id.
+    async fn client(&self, id: &ClientKey) -> Result<Option<ClientRecord>, StoreError>;
+    /// A client by its public `client_id`.
+    async fn client_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ClientRecord>, StoreError>;
+    /// A page of clients, optionally of one account, ordered by id.
+    async fn clients(
+        &self,
+        account: Option<&AccountId>,
+        page: &PageRequest,
+    ) -> Result<Vec<Client>, StoreError>;
+    /// Replaces a client's mutable fields and, when given, its secret hash.
+    async fn update_client(
+        &self,
+        client: &Client,
+        secret_hash: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a client.
+    async fn delete_client(&self, id: &ClientKey) -> Result<bool, StoreError>;
 }

@@ -65,6 +65,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("request_timeout", Kind::Int),
     ("db_max_connections", Kind::Int),
     ("log_format", Kind::Text),
+    ("trusted_proxies", Kind::Text),
     ("argon2_memory_kib", Kind::Int),
     ("argon2_iterations", Kind::Int),
     ("argon2_parallelism", Kind::Int),
@@ -94,6 +95,7 @@ struct Raw {
     request_timeout: Option<i64>,
     db_max_connections: Option<i64>,
     log_format: Option<String>,
+    trusted_proxies: Option<String>,
     argon2_memory_kib: Option<i64>,
     argon2_iterations: Option<i64>,
     argon2_parallelism: Option<i64>,
@@ -148,6 +150,8 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Log format.
     pub log_format: LogFormat,
+    /// Proxies (CIDR blocks) whose `X-Forwarded-For` header is believed.
+    pub trusted_proxies: Vec<warden_core::net::Cidr>,
     /// argon2id cost.
     pub argon2: HashParams,
     /// Concurrent password hashes (0: one per core).
@@ -305,6 +309,20 @@ impl Config {
                 LogFormat::Text
             }
         };
+        let mut trusted_proxies = Vec::new();
+        for block in raw
+            .trusted_proxies
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+        {
+            match warden_core::net::Cidr::parse(block) {
+                Ok(cidr) => trusted_proxies.push(cidr),
+                Err(err) => problems.push(format!("trusted_proxies: {err}")),
+            }
+        }
         let database_url = raw.database_url.filter(|u| !u.is_empty());
         if let Some(url) = &database_url {
             if warden_store::Backend::from_url(url).is_err() {
@@ -344,6 +362,7 @@ impl Config {
             request_timeout: request_timeout as u64,
             db_max_connections: db_max_connections as u32,
             log_format,
+            trusted_proxies,
             argon2,
             hash_concurrency,
             warnings,
@@ -388,6 +407,7 @@ impl Config {
             "argon2_iterations": self.argon2.iterations,
             "argon2_parallelism": self.argon2.parallelism,
             "hash_concurrency": self.hash_concurrency,
+            "trusted_proxies": self.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
         })
     }
 }

@@ -174,3 +174,31 @@ impl FromRequestParts<AppState> for Authenticated {
         Ok(Self(caller))
     }
 }
+
+/// The client's IP address: the peer, or what a trusted proxy forwarded.
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // Without connection info (not served through `serve`) the address is unknown and
+        // matches no allow-list.
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        Ok(Self(warden_core::net::client_ip(
+            peer,
+            forwarded,
+            &state.services().settings.trusted_proxies,
+        )))
+    }
+}

@@ -3,19 +3,20 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{accounts, me, oauth, roles, users};
+use crate::handlers::{accounts, clients, me, oauth, roles, users};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Warden", description = "Authentication and authorization service: OAuth2 token endpoint, JWKS, and the admin and self-service API."),
     paths(
-        oauth::token, oauth::revoke, oauth::jwks, oauth::metadata,
+        oauth::token, oauth::revoke, oauth::introspect, oauth::jwks, oauth::metadata,
         me::register, me::get, me::update, me::change_password,
         me::list_sessions, me::end_other_sessions, me::end_session, users::list_sessions, users::end_sessions,
         users::create, users::list, users::get, users::update, users::delete,
         users::grant_role, users::list_roles, users::revoke_role,
         accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
         accounts::add_member, accounts::list_members, accounts::remove_member,
+        clients::create, clients::list, clients::get, clients::update, clients::rotate_secret, clients::delete,
         roles::create, roles::list, roles::get, roles::update, roles::delete,
     ),
     modifiers(&BearerAuth),

@@ -11,7 +11,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::handlers::{accounts, me, oauth, roles, system, users};
+use crate::handlers::{accounts, clients, me, oauth, roles, system, users};
 use crate::state::AppState;
 
 /// Every route of Warden, with its limits and headers.
@@ -60,6 +60,14 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             "/accounts/{id}/members/{user_id}",
             axum::routing::delete(accounts::remove_member),
         )
+        .route("/clients", get(clients::list).post(clients::create))
+        .route(
+            "/clients/{id}",
+            get(clients::get)
+                .patch(clients::update)
+                .delete(clients::delete),
+        )
+        .route("/clients/{id}/secret", post(clients::rotate_secret))
         .route("/roles", get(roles::list).post(roles::create))
         .route(
             "/roles/{id}",
@@ -84,6 +92,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         )
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/revoke", post(oauth::revoke))
+        .route("/oauth/introspect", post(oauth::introspect))
         .nest("/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

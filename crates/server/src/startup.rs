@@ -147,6 +147,7 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
             refresh_idle_ttl: config.refresh_idle_ttl,
             refresh_absolute_ttl: config.refresh_absolute_ttl,
             refresh_grace: config.refresh_grace,
+            trusted_proxies: config.trusted_proxies.clone(),
         },
         sealer: std::sync::Arc::new(master),
     };

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod backend;
+mod clients;
 mod error;
 mod migrate;
 mod misc;
@@ -17,9 +18,10 @@ mod users;
 use async_trait::async_trait;
 use sqlx::AnyPool;
 use warden_core::identity::AccountName;
-use warden_core::ids::{AccountId, RoleId, SessionId, UserId};
+use warden_core::ids::{AccountId, ClientKey, RoleId, SessionId, UserId};
 use warden_core::model::{
-    Account, Assignment, Membership, RefreshToken, Role, Session, User, UserRecord,
+    Account, Assignment, Client, ClientRecord, Membership, RefreshToken, Role, Session, User,
+    UserRecord,
 };
 use warden_core::page::PageRequest;
 use warden_core::store::{AccountFilter, Bootstrap, RoleFilter, Store, UserFilter};
@@ -228,5 +230,35 @@ impl Store for SqlStore {
         successor: &RefreshToken,
     ) -> Result<bool, StoreError> {
         sessions::rotate(self, used, at, successor_sealed, successor).await
+    }
+
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        clients::insert(&self.pool, client).await
+    }
+    async fn client(&self, id: &ClientKey) -> Result<Option<ClientRecord>, StoreError> {
+        clients::by(&self.pool, "id", &id.to_string()).await
+    }
+    async fn client_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        clients::by(&self.pool, "client_id", client_id).await
+    }
+    async fn clients(
+        &self,
+        account: Option<&AccountId>,
+        page: &PageRequest,
+    ) -> Result<Vec<Client>, StoreError> {
+        clients::list(&self.pool, account, page).await
+    }
+    async fn update_client(
+        &self,
+        client: &Client,
+        secret_hash: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        clients::update(&self.pool, client, secret_hash).await
+    }
+    async fn delete_client(&self, id: &ClientKey) -> Result<bool, StoreError> {
+        clients::delete(&self.pool, id).await
     }
 }

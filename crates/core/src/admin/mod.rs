@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod assignments;
+pub mod clients;
 pub mod me;
 pub mod members;
 pub mod roles;

@@ -1,6 +1,7 @@
 //! Request handlers, by resource.
 
 pub mod accounts;
+pub mod clients;
 pub mod me;
 pub mod oauth;
 pub mod roles;

@@ -1,19 +1,26 @@
-//! The OAuth2 surface: `POST /oauth/token` (RFC 6749), the JWK Set and the RFC 8414 metadata.
+//! The OAuth2 surface: `POST /oauth/token` (RFC 6749), `/oauth/revoke` (RFC 7009),
+//! `/oauth/introspect` (RFC 7662), the JWK Set and the RFC 8414 metadata.
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde::Serialize;
 use serde_json::{json, Value};
+use warden_core::client_auth::{authenticate, client_credentials_grant, ClientIdentity, Presented};
+use warden_core::introspect::introspect as introspect_token;
 use warden_core::login::{password_grant, GrantError, PasswordGrant};
 use warden_core::refresh::{refresh_grant, revoke as revoke_token};
 use warden_core::DomainError;
 
 use crate::error::internal;
+use crate::extract::ClientAddr;
 use crate::state::AppState;
 
 /// A successful token response (RFC 6749 §5.1).
@@ -58,16 +65,11 @@ fn oauth_error(
     error: &'static str,
     description: impl Into<String>,
 ) -> Response {
-    let mut response = no_store(
-        (
-            status,
-            Json(OAuthError {
-                error,
-                error_description: description.into(),
-            }),
-        )
-            .into_response(),
-    );
+    let body = OAuthError {
+        error,
+        error_description: description.into(),
+    };
+    let mut response = no_store((status, Json(body)).into_response());
     if error == "invalid_client" {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -75,6 +77,36 @@ fn oauth_error(
         );
     }
     response
+}
+
+fn grant_error(err: GrantError) -> Response {
+    match err {
+        GrantError::InvalidRequest(why) => {
+            oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why)
+        }
+        GrantError::InvalidClient => oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        ),
+        GrantError::UnauthorizedClient(why) => {
+            oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client", why)
+        }
+        GrantError::InvalidGrant(why) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why),
+        GrantError::InvalidScope(why) => oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", why),
+        GrantError::Domain(DomainError::Busy(seconds)) => {
+            let mut response = oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the server is busy; retry shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+        }
+        GrantError::Domain(other) => no_store(internal(&other.to_string())),
+    }
 }
 
 /// Reads the parameters, form-encoded (canonical) or JSON; a repeated parameter is an error.
@@ -118,6 +150,10 @@ fn parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
     };
     let mut out = HashMap::new();
     for (key, value) in pairs {
+        if value.is_empty() {
+            // FastAPI's form sends empty `scope`, `client_id` and `client_secret`: absent.
+            continue;
+        }
         if out.insert(key.clone(), value).is_some() {
             return Err(format!(
                 "the parameter `{}` is repeated",
@@ -128,72 +164,148 @@ fn parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
     Ok(out)
 }
 
+/// What the request presents to authenticate its client: HTTP Basic (`client_id:secret`, each
+/// form-urlencoded, RFC 6749 §2.3.1) or body parameters — one method, not both.
+fn presented_client(
+    headers: &HeaderMap,
+    params: &mut HashMap<String, String>,
+) -> Result<Presented, Response> {
+    let body_id = params.remove("client_id");
+    let body_secret = params.remove("client_secret");
+    let basic = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().unwrap_or_default();
+            match text.split_once(' ') {
+                Some((scheme, encoded)) if scheme.eq_ignore_ascii_case("basic") => {
+                    let decoded = STANDARD
+                        .decode(encoded.trim())
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok());
+                    let pair = decoded.as_deref().and_then(|d| d.split_once(':')).and_then(
+                        |(id, secret)| {
+                            let id: String = form_decode(id)?;
+                            let secret: String = form_decode(secret)?;
+                            Some((id, secret))
+                        },
+                    );
+                    match pair {
+                        Some(pair) => Some(pair),
+                        None => {
+                            return Err(oauth_error(
+                                StatusCode::UNAUTHORIZED,
+                                "invalid_client",
+                                "malformed HTTP Basic credentials",
+                            ))
+                        }
+                    }
+                }
+                _ => None,
+            }
+        }
+    };
+    match (basic, body_id, body_secret) {
+        (Some(_), _, Some(_)) => Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "use one client authentication method, not HTTP Basic and client_secret",
+        )),
+        (Some((id, _)), Some(body_id), None) if body_id != id => Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id does not match the HTTP Basic credentials",
+        )),
+        (Some((client_id, secret)), _, None) => Ok(Presented::Secret { client_id, secret }),
+        (None, Some(client_id), Some(secret)) => Ok(Presented::Secret { client_id, secret }),
+        (None, None, Some(_)) => Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_secret without client_id",
+        )),
+        (None, Some(client_id), None) => Ok(Presented::Public(client_id)),
+        (None, None, None) => Ok(Presented::Nothing),
+    }
+}
+
+fn form_decode(text: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={text}"))
+        .ok()?
+        .pop()
+        .map(|(_, v)| v)
+}
+
+/// Parses the body and authenticates the client, or answers the OAuth error.
+async fn read_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    ip: std::net::IpAddr,
+) -> Result<(HashMap<String, String>, ClientIdentity), Response> {
+    let body = body.map_err(|_| {
+        oauth_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "the request body is too large",
+        )
+    })?;
+    let mut params = parameters(headers, &body)
+        .map_err(|why| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why))?;
+    let presented = presented_client(headers, &mut params)?;
+    let client = authenticate(state.services(), presented, ip)
+        .await
+        .map_err(grant_error)?;
+    Ok((params, client))
+}
+
 /// Issues tokens. Grants: `password` (email or username, optional `account`, optional
-/// `scope` to narrow the token to some of the user's roles) and `refresh_token` (rotated on
-/// every use; reusing a rotated one revokes the session).
+/// `scope` to narrow the token to some of the user's roles), `refresh_token` (rotated on every
+/// use; reusing a rotated one revokes the session) and `client_credentials` (service clients,
+/// HTTP Basic or body credentials).
 #[utoipa::path(
     post, path = "/oauth/token", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=password&username=…&password=…[&account=…][&scope=…] or grant_type=refresh_token&refresh_token=…[&scope=…]"),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=password&username=…&password=…[&account=…][&scope=…], grant_type=refresh_token&refresh_token=…, or grant_type=client_credentials with client authentication"),
     responses(
         (status = 200, body = TokenResponse, description = "Issued"),
-        (status = 400, body = OAuthError, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type"),
+        (status = 400, body = OAuthError, description = "invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type"),
         (status = 401, body = OAuthError, description = "invalid_client"),
         (status = 503, body = OAuthError, description = "Busy; see Retry-After"),
     )
 )]
 pub async fn token(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Ok(body) = body else {
-        return oauth_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            "the request body is too large",
-        );
+    let (mut params, client) = match read_request(&state, &headers, body, ip).await {
+        Ok(request) => request,
+        Err(response) => return response,
     };
-    let mut params = match parameters(&headers, &body) {
-        Ok(params) => params,
-        Err(why) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why),
-    };
-    let mut take = |name: &str| params.remove(name).filter(|v| !v.is_empty());
-    let result = match take("grant_type").as_deref() {
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "`grant_type` is required",
-            )
-        }
+    let services = state.services();
+    let scope = params.remove("scope");
+    let result = match params.remove("grant_type").as_deref() {
+        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "`grant_type` is required"),
         Some("password") => {
             let grant = PasswordGrant {
-                username: take("username").unwrap_or_default(),
-                password: take("password").unwrap_or_default(),
-                account: take("account"),
-                client_id: take("client_id"),
-                scope: take("scope"),
+                username: params.remove("username").unwrap_or_default(),
+                password: params.remove("password").unwrap_or_default(),
+                account: params.remove("account"),
+                client,
+                scope,
             };
-            password_grant(state.services(), grant).await
+            password_grant(services, grant).await
         }
         Some("refresh_token") => {
-            let value = take("refresh_token").unwrap_or_default();
-            let client_id = take("client_id");
-            let scope = take("scope");
-            refresh_grant(
-                state.services(),
-                &value,
-                client_id.as_deref(),
-                scope.as_deref(),
-            )
-            .await
+            let value = params.remove("refresh_token").unwrap_or_default();
+            refresh_grant(services, &value, &client, scope.as_deref()).await
         }
+        Some("client_credentials") => client_credentials_grant(services, &client, scope.as_deref()).await,
         Some(other) => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!(
-                    "the grant type `{}` is not supported; use `password` or `refresh_token`",
+                    "the grant type `{}` is not supported; use `password`, `refresh_token` or `client_credentials`",
                     warden_core::identity::clip(other)
                 ),
             )
@@ -210,32 +322,75 @@ pub async fn token(
             })
             .into_response(),
         ),
-        Err(GrantError::InvalidRequest(why)) => {
-            oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why)
-        }
-        Err(GrantError::InvalidClient) => oauth_error(
+        Err(err) => grant_error(err),
+    }
+}
+
+/// RFC 7009 revocation of a refresh or access token: its whole session ends. Always 200, even
+/// for unknown tokens, so the answer reveals nothing. A service client that presents
+/// credentials must authenticate.
+#[utoipa::path(
+    post, path = "/oauth/revoke", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "token=…[&token_type_hint=…]"),
+    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, body = OAuthError), (status = 401, body = OAuthError))
+)]
+pub async fn revoke(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (mut params, _client) = match read_request(&state, &headers, body, ip).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let Some(token) = params.remove("token") else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "`token` is required",
+        );
+    };
+    match revoke_token(state.services(), &token).await {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(err) => no_store(internal(&err.to_string())),
+    }
+}
+
+/// RFC 7662 introspection, for authenticated service clients: `{"active": true, …claims}` for
+/// a live token, `{"active": false}` for anything else, with no reason given.
+#[utoipa::path(
+    post, path = "/oauth/introspect", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "token=…[&token_type_hint=…] with HTTP Basic client credentials"),
+    responses((status = 200, description = "Introspection response"), (status = 400, body = OAuthError), (status = 401, body = OAuthError))
+)]
+pub async fn introspect(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (mut params, client) = match read_request(&state, &headers, body, ip).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    if matches!(client, ClientIdentity::FirstParty) {
+        return oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
-            "client authentication failed",
-        ),
-        Err(GrantError::InvalidGrant(why)) => {
-            oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why)
-        }
-        Err(GrantError::InvalidScope(why)) => {
-            oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", why)
-        }
-        Err(GrantError::Domain(DomainError::Busy(seconds))) => {
-            let mut response = oauth_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the server is busy; retry shortly",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            response
-        }
-        Err(GrantError::Domain(other)) => no_store(internal(&other.to_string())),
+            "introspection needs service client credentials",
+        );
+    }
+    let Some(token) = params.remove("token") else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "`token` is required",
+        );
+    };
+    match introspect_token(state.services(), &token).await {
+        Ok(answer) => no_store(Json(answer).into_response()),
+        Err(err) => no_store(internal(&err.to_string())),
     }
 }
 
@@ -259,57 +414,14 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "grant_types_supported": ["password", "refresh_token"],
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
-        "revocation_endpoint_auth_methods_supported": ["none"],
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
         "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": [],
         "service_documentation": format!("{issuer}/docs"),
     }))
-}
-
-/// RFC 7009 revocation of a refresh or access token: its whole session ends. Always 200, even
-/// for unknown tokens, so the answer reveals nothing.
-#[utoipa::path(
-    post, path = "/oauth/revoke", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "token=…[&token_type_hint=…]"),
-    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, body = OAuthError))
-)]
-pub async fn revoke(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let Ok(body) = body else {
-        return oauth_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            "the request body is too large",
-        );
-    };
-    let mut params = match parameters(&headers, &body) {
-        Ok(params) => params,
-        Err(why) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why),
-    };
-    let Some(token) = params.remove("token").filter(|t| !t.is_empty()) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "`token` is required",
-        );
-    };
-    if params
-        .remove("client_id")
-        .is_some_and(|c| !c.is_empty() && c != warden_core::services::DEFAULT_CLIENT_ID)
-    {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
-    }
-    match revoke_token(state.services(), &token).await {
-        Ok(()) => no_store(StatusCode::OK.into_response()),
-        Err(err) => no_store(internal(&err.to_string())),
-    }
 }

@@ -1,0 +1,309 @@
+//! Service clients: created with a secret shown once and stored hashed, holding roles (never
+//! beyond what their creator holds), an optional account, an IP allow-list and allowed grants.
+
+use serde::{Deserialize, Serialize};
+
+use crate::authz::{Actor, Reach, RoleGraph};
+use crate::error::{DomainError, Problems};
+use crate::identity::display_text;
+use crate::ids::{AccountId, ClientKey, RoleId};
+use crate::model::{Client, ClientRecord, Status};
+use crate::net::Cidr;
+use crate::page::{Page, PageRequest};
+use crate::services::Services;
+use crate::time::Timestamp;
+
+/// Read clients.
+pub const CLIENTS_READ: &str = "warden.clients:read";
+/// Create clients.
+pub const CLIENTS_CREATE: &str = "warden.clients:create";
+/// Change clients (roles, allow-list, grants, status, secret).
+pub const CLIENTS_UPDATE: &str = "warden.clients:update";
+/// Delete clients.
+pub const CLIENTS_DELETE: &str = "warden.clients:delete";
+
+/// Grants a client may be allowed.
+pub const GRANT_TYPES: &[&str] = &["client_credentials", "password", "refresh_token"];
+
+/// A new client.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateClient {
+    /// Name shown to people.
+    pub name: String,
+    /// The account it acts in, or `null` for a global client.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub account_id: Option<AccountId>,
+    /// Role ids it holds (global roles, or roles of its account).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub roles: Vec<RoleId>,
+    /// CIDR blocks it may authenticate from; empty allows any address.
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    /// Allowed grants (default `["client_credentials"]`).
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+}
+
+/// Changes to a client.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClient {
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Replaces the roles.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    pub roles: Option<Vec<RoleId>>,
+    /// Replaces the allow-list.
+    #[serde(default)]
+    pub allowed_ips: Option<Vec<String>>,
+    /// Replaces the allowed grants.
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// `active` or `disabled`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub status: Option<Status>,
+}
+
+/// A client with its secret, as answered once at creation or secret rotation.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientWithSecret {
+    /// The client.
+    #[serde(flatten)]
+    pub client: Client,
+    /// The secret: shown this once, stored only as a hash.
+    pub client_secret: String,
+}
+
+fn require_scope(
+    actor: &Actor,
+    permission: &'static str,
+    account: Option<&AccountId>,
+) -> Result<(), DomainError> {
+    match account {
+        Some(account) => actor.require_in(permission, account),
+        None => actor.require(permission, None),
+    }
+}
+
+fn parse_ips(problems: &mut Problems, texts: &[String]) -> Vec<Cidr> {
+    if texts.len() > 100 {
+        problems.push("allowed_ips", "must list at most 100 blocks");
+        return Vec::new();
+    }
+    texts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| problems.check(&format!("allowed_ips[{i}]"), Cidr::parse(t)))
+        .collect()
+}
+
+fn parse_grants(problems: &mut Problems, texts: Option<Vec<String>>) -> Vec<String> {
+    let texts = texts.unwrap_or_else(|| vec!["client_credentials".into()]);
+    let mut out: Vec<String> = Vec::new();
+    for (i, grant) in texts.into_iter().enumerate() {
+        if !GRANT_TYPES.contains(&grant.as_str()) {
+            problems.push(
+                format!("grant_types[{i}]"),
+                "must be `client_credentials`, `password` or `refresh_token`",
+            );
+        } else if !out.contains(&grant) {
+            out.push(grant);
+        }
+    }
+    out
+}
+
+/// Checks the roles exist in the client's scope and grant nothing the actor lacks there.
+async fn check_roles(
+    services: &Services,
+    actor: &Actor,
+    roles: &[RoleId],
+    account: Option<&AccountId>,
+) -> Result<(), DomainError> {
+    if roles.len() > 64 {
+        return Err(DomainError::invalid("roles", "must list at most 64 roles"));
+    }
+    let graph = RoleGraph::new(services.store.roles_in_scope(account).await?);
+    let mut problems = Problems::default();
+    for (i, role) in roles.iter().enumerate() {
+        if graph.get(role).is_none() {
+            problems.push(
+                format!("roles[{i}]"),
+                "no such role is visible here (global roles, or roles of the client's account)",
+            );
+        }
+    }
+    problems.finish()?;
+    actor.require_covers(&graph.permissions(roles), account)
+}
+
+/// Creates a client and returns its secret once.
+pub async fn create(
+    services: &Services,
+    actor: &Actor,
+    input: CreateClient,
+) -> Result<ClientWithSecret, DomainError> {
+    let account = input.account_id;
+    require_scope(actor, CLIENTS_CREATE, account.as_ref())?;
+    if let Some(account) = &account {
+        services
+            .store
+            .account(account)
+            .await?
+            .ok_or(DomainError::NotFound("account"))?;
+    }
+    let mut problems = Problems::default();
+    let name = problems.check("name", display_text(&input.name, 100));
+    if name.as_deref() == Some("") {
+        problems.push("name", "is required");
+    }
+    let allowed_ips = parse_ips(&mut problems, &input.allowed_ips);
+    let grant_types = parse_grants(&mut problems, input.grant_types);
+    problems.finish()?;
+    check_roles(services, actor, &input.roles, account.as_ref()).await?;
+    let secret = crate::crypto::random_token();
+    let now = Timestamp::now();
+    let client = Client {
+        id: ClientKey::new(),
+        client_id: format!("wc_{}", &crate::crypto::random_token()[..20]),
+        name: name.unwrap_or_default(),
+        account_id: account,
+        roles: input.roles,
+        allowed_ips,
+        grant_types,
+        status: Status::Active,
+        created_at: now,
+        updated_at: now,
+    };
+    let record = ClientRecord {
+        client: client.clone(),
+        secret_hash: crate::crypto::sha256_b64(secret.as_bytes()),
+    };
+    services.store.insert_client(&record).await?;
+    Ok(ClientWithSecret {
+        client,
+        client_secret: secret,
+    })
+}
+
+async fn visible(
+    services: &Services,
+    actor: &Actor,
+    permission: &'static str,
+    id: &ClientKey,
+) -> Result<Client, DomainError> {
+    let reach = actor.require_reach(permission)?;
+    let client = services
+        .store
+        .client(id)
+        .await?
+        .ok_or(DomainError::NotFound("client"))?
+        .client;
+    match (reach, client.account_id) {
+        (Reach::Account(mine), owner) if owner != Some(mine) => {
+            Err(DomainError::NotFound("client"))
+        }
+        _ => Ok(client),
+    }
+}
+
+/// Reads a client.
+pub async fn get(
+    services: &Services,
+    actor: &Actor,
+    id: &ClientKey,
+) -> Result<Client, DomainError> {
+    visible(services, actor, CLIENTS_READ, id).await
+}
+
+/// Lists the clients the actor may see.
+pub async fn list(
+    services: &Services,
+    actor: &Actor,
+    page: PageRequest,
+) -> Result<Page<Client>, DomainError> {
+    let account = match actor.require_reach(CLIENTS_READ)? {
+        Reach::Account(mine) => Some(mine),
+        Reach::All | Reach::Nowhere => None,
+    };
+    let rows = services.store.clients(account.as_ref(), &page).await?;
+    Ok(Page::from_rows(rows, &page, |c| c.id.to_string()))
+}
+
+/// Updates a client; the actor must hold what the client holds, before and after.
+pub async fn update(
+    services: &Services,
+    actor: &Actor,
+    id: &ClientKey,
+    patch: UpdateClient,
+) -> Result<Client, DomainError> {
+    let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
+    require_scope(actor, CLIENTS_UPDATE, client.account_id.as_ref())?;
+    check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
+    let mut problems = Problems::default();
+    if let Some(name) = patch.name {
+        client.name = problems
+            .check("name", display_text(&name, 100))
+            .unwrap_or_default();
+    }
+    if let Some(ips) = patch.allowed_ips {
+        client.allowed_ips = parse_ips(&mut problems, &ips);
+    }
+    if let Some(grants) = patch.grant_types {
+        client.grant_types = parse_grants(&mut problems, Some(grants));
+    }
+    if let Some(status) = patch.status {
+        client.status = status;
+    }
+    problems.finish()?;
+    if let Some(roles) = patch.roles {
+        check_roles(services, actor, &roles, client.account_id.as_ref()).await?;
+        client.roles = roles;
+    }
+    client.updated_at = Timestamp::now();
+    if !services.store.update_client(&client, None).await? {
+        return Err(DomainError::NotFound("client"));
+    }
+    Ok(client)
+}
+
+/// Replaces a client's secret; the old one stops working at once.
+pub async fn rotate_secret(
+    services: &Services,
+    actor: &Actor,
+    id: &ClientKey,
+) -> Result<ClientWithSecret, DomainError> {
+    let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
+    require_scope(actor, CLIENTS_UPDATE, client.account_id.as_ref())?;
+    check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
+    let secret = crate::crypto::random_token();
+    client.updated_at = Timestamp::now();
+    services
+        .store
+        .update_client(&client, Some(&crate::crypto::sha256_b64(secret.as_bytes())))
+        .await?;
+    Ok(ClientWithSecret {
+        client,
+        client_secret: secret,
+    })
+}
+
+/// Deletes a client.
+pub async fn delete(services: &Services, actor: &Actor, id: &ClientKey) -> Result<(), DomainError> {
+    let client = visible(services, actor, CLIENTS_DELETE, id).await?;
+    require_scope(actor, CLIENTS_DELETE, client.account_id.as_ref())?;
+    if services.store.delete_client(id).await? {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound("client"))
+    }
+}

@@ -1,0 +1,166 @@
+//! OAuth2 client authentication and the `client_credentials` grant. Warden's own first-party
+//! client (`warden`) is public; service clients are confidential and authenticate with a
+//! secret, from an allowed address, for the grants they are allowed.
+
+use std::net::IpAddr;
+
+use crate::authz::{effective_role_names, RoleGraph};
+use crate::crypto::sha256_b64;
+use crate::error::DomainError;
+use crate::ids::SessionId;
+use crate::login::{issue, narrow, GrantError, IssuedToken};
+use crate::model::{Assignment, Client, Status};
+use crate::services::{Services, DEFAULT_CLIENT_ID};
+use crate::time::Timestamp;
+
+/// The client credentials a request presented.
+#[derive(Debug, Default)]
+pub enum Presented {
+    /// None: the first-party public client.
+    #[default]
+    Nothing,
+    /// A `client_id` without a secret.
+    Public(String),
+    /// A `client_id` with its secret (HTTP Basic or body).
+    Secret {
+        /// The client id.
+        client_id: String,
+        /// The secret.
+        secret: String,
+    },
+}
+
+/// Who the request comes from, once authenticated.
+#[derive(Debug, Clone)]
+pub enum ClientIdentity {
+    /// Warden's first-party public client.
+    FirstParty,
+    /// A service client that proved its secret.
+    Confidential(Client),
+}
+
+impl ClientIdentity {
+    /// The `client_id` that goes into tokens.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Self::FirstParty => DEFAULT_CLIENT_ID,
+            Self::Confidential(client) => &client.client_id,
+        }
+    }
+
+    /// Refuses unless the client may use `grant`.
+    pub fn require_grant(&self, grant: &str) -> Result<(), GrantError> {
+        match self {
+            Self::FirstParty if grant != "client_credentials" => Ok(()),
+            Self::FirstParty => Err(GrantError::InvalidClient),
+            Self::Confidential(client) if client.grant_types.iter().any(|g| g == grant) => Ok(()),
+            Self::Confidential(_) => Err(GrantError::UnauthorizedClient(format!(
+                "this client may not use the `{grant}` grant"
+            ))),
+        }
+    }
+}
+
+/// Authenticates the presented credentials from `ip`. Every failure answers the same
+/// `invalid_client`; the reason goes to the log only.
+pub async fn authenticate(
+    services: &Services,
+    presented: Presented,
+    ip: IpAddr,
+) -> Result<ClientIdentity, GrantError> {
+    let (client_id, secret) = match presented {
+        Presented::Nothing => return Ok(ClientIdentity::FirstParty),
+        Presented::Public(id) if id == DEFAULT_CLIENT_ID => return Ok(ClientIdentity::FirstParty),
+        Presented::Public(_) => return Err(GrantError::InvalidClient),
+        Presented::Secret { client_id, secret } => (client_id, secret),
+    };
+    if client_id.len() > 128 || secret.len() > 512 {
+        return Err(GrantError::InvalidClient);
+    }
+    let record = services
+        .store
+        .client_by_client_id(&client_id)
+        .await
+        .map_err(DomainError::from)?;
+    let presented_hash = sha256_b64(secret.as_bytes());
+    // Compare hashes in constant time; an unknown client compares against a fixed value.
+    let stored_hash = record
+        .as_ref()
+        .map_or_else(|| sha256_b64(b"no such client"), |r| r.secret_hash.clone());
+    let matches = aws_lc_rs::constant_time::verify_slices_are_equal(
+        presented_hash.as_bytes(),
+        stored_hash.as_bytes(),
+    )
+    .is_ok();
+    let Some(record) = record.filter(|_| matches) else {
+        tracing::info!(client_id = %crate::identity::clip(&client_id), "client authentication failed");
+        return Err(GrantError::InvalidClient);
+    };
+    if record.client.status != Status::Active {
+        tracing::info!(client_id = %record.client.client_id, "disabled client refused");
+        return Err(GrantError::InvalidClient);
+    }
+    if !crate::net::allowed(&record.client.allowed_ips, ip) {
+        tracing::info!(client_id = %record.client.client_id, %ip, "client refused from an address outside its allow-list");
+        return Err(GrantError::InvalidClient);
+    }
+    Ok(ClientIdentity::Confidential(record.client))
+}
+
+/// The `client_credentials` grant: an access token for the client itself
+/// (`sub = "client:<client_id>"`), carrying its roles, with no refresh token.
+pub async fn client_credentials_grant(
+    services: &Services,
+    identity: &ClientIdentity,
+    scope: Option<&str>,
+) -> Result<IssuedToken, GrantError> {
+    identity.require_grant("client_credentials")?;
+    let ClientIdentity::Confidential(client) = identity else {
+        return Err(GrantError::InvalidClient);
+    };
+    let now = Timestamp::now();
+    let account = client.account_id;
+    if let Some(account) = &account {
+        let found = services
+            .store
+            .account(account)
+            .await
+            .map_err(DomainError::from)?;
+        if !found.is_some_and(|a| a.status == Status::Active) {
+            return Err(GrantError::InvalidGrant(
+                "the client's account is disabled".into(),
+            ));
+        }
+    }
+    let graph = RoleGraph::new(
+        services
+            .store
+            .roles_in_scope(account.as_ref())
+            .await
+            .map_err(DomainError::from)?,
+    );
+    // Clients hold their roles where they live: in their account, or globally.
+    let held: Vec<Assignment> = client
+        .roles
+        .iter()
+        .map(|role| Assignment {
+            user_id: crate::ids::UserId::new(),
+            role_id: *role,
+            account_id: account,
+            created_at: now,
+        })
+        .collect();
+    let names = effective_role_names(&graph, &held, account.as_ref());
+    let (roles, scope) = narrow(names, None, scope)?;
+    // Client tokens belong to no login session; `sid` is unique per token.
+    Ok(issue(
+        services,
+        format!("client:{}", client.client_id),
+        client.client_id.clone(),
+        SessionId::new(),
+        account,
+        roles,
+        scope,
+        now,
+    )?)
+}

@@ -1,0 +1,99 @@
+//! RFC 7662 introspection: what a live token is, and `{"active": false}` for anything that is
+//! not active — expired, revoked, of an ended session or a disabled subject, malformed or
+//! unknown — with no reason given.
+
+use serde_json::{json, Value};
+
+use crate::crypto::sha256_b64;
+use crate::error::DomainError;
+use crate::ids::{SessionId, UserId};
+use crate::model::Status;
+use crate::refresh::session_is_live;
+use crate::services::Services;
+use crate::time::Timestamp;
+
+fn inactive() -> Value {
+    json!({ "active": false })
+}
+
+/// Introspects an access token (JWT) or a refresh token (opaque).
+pub async fn introspect(services: &Services, token: &str) -> Result<Value, DomainError> {
+    if token.is_empty() || token.len() > crate::tokens::MAX_TOKEN_BYTES {
+        return Ok(inactive());
+    }
+    if token.contains('.') {
+        access(services, token).await
+    } else {
+        refresh(services, token).await
+    }
+}
+
+async fn access(services: &Services, token: &str) -> Result<Value, DomainError> {
+    let Ok(claims) = services.tokens.verify(token) else {
+        return Ok(inactive());
+    };
+    let live = match claims.sub.strip_prefix("client:") {
+        Some(client_id) => services
+            .store
+            .client_by_client_id(client_id)
+            .await?
+            .is_some_and(|c| c.client.status == Status::Active),
+        None => match (UserId::parse(&claims.sub), SessionId::parse(&claims.sid)) {
+            (Ok(user), Ok(session)) => {
+                let active = services
+                    .store
+                    .user(&user)
+                    .await?
+                    .is_some_and(|u| u.user.status == Status::Active);
+                active && session_is_live(services, &session, &user).await?
+            }
+            _ => false,
+        },
+    };
+    if !live {
+        return Ok(inactive());
+    }
+    let mut answer =
+        serde_json::to_value(&claims).map_err(|err| DomainError::Internal(err.to_string()))?;
+    if let Some(map) = answer.as_object_mut() {
+        map.insert("active".into(), Value::Bool(true));
+        map.insert("token_type".into(), Value::String("Bearer".into()));
+    }
+    Ok(answer)
+}
+
+async fn refresh(services: &Services, token: &str) -> Result<Value, DomainError> {
+    let Some(record) = services
+        .store
+        .refresh_by_hash(&sha256_b64(token.as_bytes()))
+        .await?
+    else {
+        return Ok(inactive());
+    };
+    let Some(session) = services.store.session(&record.session_id).await? else {
+        return Ok(inactive());
+    };
+    let now = Timestamp::now();
+    let user_active = services
+        .store
+        .user(&session.user_id)
+        .await?
+        .is_some_and(|u| u.user.status == Status::Active);
+    let live = record.used_at.is_none()
+        && record.expires_at > now
+        && user_active
+        && session_is_live(services, &session.id, &session.user_id).await?;
+    if !live {
+        return Ok(inactive());
+    }
+    Ok(json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "client_id": record.client_id,
+        "sub": session.user_id,
+        "sid": session.id,
+        "iat": record.created_at.seconds(),
+        "exp": record.expires_at.seconds(),
+        "iss": services.tokens.issuer(),
+    }))
+}
