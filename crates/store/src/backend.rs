@@ -8,6 +8,23 @@ use sqlx::{AnyPool, Executor, Transaction};
 
 use crate::error::ConnectError;
 
+/// Declares the migrations once, so both backends have the same versions and names; each
+/// backend has its own SQL file of that name.
+macro_rules! migrations {
+    ($(($version:literal, $name:literal, $file:literal)),* $(,)?) => {
+        const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
+            &[$(($version, $name, include_str!(concat!("../migrations/sqlite/", $file)))),*];
+        const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
+            &[$(($version, $name, include_str!(concat!("../migrations/postgres/", $file)))),*];
+    };
+}
+
+migrations!(
+    (1, "init", "0001_init.sql"),
+    (2, "refresh_tokens", "0002_refresh_tokens.sql"),
+    (3, "clients", "0003_clients.sql"),
+);
+
 /// The database engine behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -65,30 +82,8 @@ impl Backend {
     /// The migration files, in order: (version, name, SQL).
     pub(crate) fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
         match self {
-            Self::Sqlite => &[
-                (
-                    1,
-                    "init",
-                    include_str!("../migrations/sqlite/0001_init.sql"),
-                ),
-                (
-                    2,
-                    "refresh_tokens",
-                    include_str!("../migrations/sqlite/0002_refresh_tokens.sql"),
-                ),
-            ],
-            Self::Postgres => &[
-                (
-                    1,
-                    "init",
-                    include_str!("../migrations/postgres/0001_init.sql"),
-                ),
-                (
-                    2,
-                    "refresh_tokens",
-                    include_str!("../migrations/postgres/0002_refresh_tokens.sql"),
-                ),
-            ],
+            Self::Sqlite => SQLITE_MIGRATIONS,
+            Self::Postgres => POSTGRES_MIGRATIONS,
         }
     }
 

@@ -152,7 +152,12 @@ pub async fn create(
     actor: &Actor,
     input: CreateClient,
 ) -> Result<ClientWithSecret, DomainError> {
-    let account = input.account_id;
+    // Account administrators create clients in their own account.
+    let account = super::account_for(
+        actor.reach(CLIENTS_CREATE),
+        input.account_id,
+        CLIENTS_CREATE,
+    )?;
     require_scope(actor, CLIENTS_CREATE, account.as_ref())?;
     if let Some(account) = &account {
         services

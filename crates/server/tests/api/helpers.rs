@@ -245,6 +245,7 @@ impl TestApp {
     /// Sends a body larger than the server accepts. The server answers 413 from the
     /// `Content-Length` alone and closes the connection, so the client either reads that 413
     /// or sees the connection closed mid-upload; both are a refusal. Returns the status, if read.
+    /// Build the request on a client of its own, so no pooled connection is left half-closed.
     pub async fn send_oversized(&self, request: reqwest::RequestBuilder) -> Option<StatusCode> {
         match request.send().await {
             Ok(response) => Some(response.status()),

@@ -228,8 +228,7 @@ async fn malformed_token_requests_get_rfc6749_errors(backend: Backend) {
         .unwrap();
     assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
     let huge = "x".repeat(2 * 1024 * 1024);
-    let request = app
-        .client
+    let request = reqwest::Client::new()
         .post(app.url("/oauth/token"))
         .form(&[("grant_type", "password"), ("password", huge.as_str())]);
     let status = app.send_oversized(request).await;

@@ -9,6 +9,7 @@ mod helpers;
 
 mod accounts;
 mod bearer;
+mod clients;
 mod escalation;
 mod login;
 mod me;

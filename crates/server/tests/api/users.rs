@@ -204,7 +204,7 @@ async fn bad_user_input_gets_clear_errors_and_changes_nothing(backend: Backend) 
         json!({"email": "a@x.io", "password": PASSWORD, "display_name": "x".repeat(200_000)});
     let status = app
         .send_oversized(
-            app.client
+            reqwest::Client::new()
                 .post(app.url("/v1/users"))
                 .bearer_auth(&t)
                 .json(&huge),

@@ -1,0 +1,449 @@
+//! Service clients, client authentication, `client_credentials`, and introspection.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{Backend, Reply, TestApp, PASSWORD};
+
+struct Creds {
+    id: String,
+    client_id: String,
+    secret: String,
+}
+
+async fn create_client(app: &TestApp, token: &str, body: Value) -> Creds {
+    let reply = app.post("/v1/clients", token, body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    Creds {
+        id: reply.body["id"].as_str().unwrap().to_owned(),
+        client_id: reply.body["client_id"].as_str().unwrap().to_owned(),
+        secret: reply.body["client_secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn basic(app: &TestApp, id: &str, secret: &str, form: &[(&str, &str)]) -> Reply {
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    TestApp::read(response).await
+}
+
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn a_service_client_gets_tokens_for_itself_with_its_roles(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let billing = app
+        .create_role("billing", Some(&acme), &["invoices:read"], &[])
+        .await;
+    let c = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "billing", "account_id": acme, "roles": [billing]}),
+    )
+    .await;
+    assert!(c.client_id.starts_with("wc_") && c.secret.len() >= 43);
+    let read = app
+        .get(&format!("/v1/clients/{}", c.id), &app.admin_token)
+        .await;
+    assert!(read.body.get("client_secret").is_none() && !read.body.to_string().contains(&c.secret));
+
+    let reply = basic(
+        &app,
+        &c.client_id,
+        &c.secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.header("cache-control"), "no-store");
+    assert!(reply.body.get("refresh_token").is_none());
+    let token = claims(reply.body["access_token"].as_str().unwrap());
+    assert_eq!(token["sub"], format!("client:{}", c.client_id));
+    assert_eq!(token["client_id"], c.client_id.as_str());
+    assert_eq!(token["acct"], acme.as_str());
+    assert_eq!(token["roles"], json!(["billing"]));
+
+    let body = app
+        .token_request(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client_id),
+            ("client_secret", &c.secret),
+        ])
+        .await;
+    assert_eq!(body.status, StatusCode::OK, "body credentials work too");
+}
+
+async fn client_authentication_failures_answer_invalid_client(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let c = create_client(&app, &app.admin_token, json!({"name": "svc"})).await;
+    let cc = [("grant_type", "client_credentials")];
+    for (id, secret) in [
+        (c.client_id.as_str(), "wrong"),
+        ("wc_nobody", c.secret.as_str()),
+        (c.client_id.as_str(), ""),
+    ] {
+        let reply = basic(&app, id, secret, &cc).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{id}");
+        assert_eq!(reply.body["error"], "invalid_client");
+        assert!(reply.header("www-authenticate").starts_with("Basic"));
+    }
+    let malformed = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("authorization", "Basic !!!")
+        .form(&cc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::UNAUTHORIZED);
+    let both = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(&c.client_id, Some(&c.secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_secret", c.secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        TestApp::read(both).await.body["error"],
+        "invalid_request",
+        "one authentication method per request"
+    );
+    let public = app.token_request(&cc).await;
+    assert_eq!(
+        public.body["error"], "invalid_client",
+        "client_credentials needs a confidential client"
+    );
+    let no_secret = app
+        .token_request(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client_id),
+        ])
+        .await;
+    assert_eq!(no_secret.body["error"], "invalid_client");
+
+    let disable = app
+        .patch(
+            &format!("/v1/clients/{}", c.id),
+            &app.admin_token,
+            json!({"status": "disabled"}),
+        )
+        .await;
+    assert_eq!(disable.status, StatusCode::OK);
+    assert_eq!(
+        basic(&app, &c.client_id, &c.secret, &cc).await.body["error"],
+        "invalid_client"
+    );
+    app.patch(
+        &format!("/v1/clients/{}", c.id),
+        &app.admin_token,
+        json!({"status": "active"}),
+    )
+    .await;
+    let rotated = app
+        .post(
+            &format!("/v1/clients/{}/secret", c.id),
+            &app.admin_token,
+            Value::Null,
+        )
+        .await;
+    let new_secret = rotated.body["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        basic(&app, &c.client_id, &c.secret, &cc).await.body["error"],
+        "invalid_client",
+        "old secret dead"
+    );
+    assert_eq!(
+        basic(&app, &c.client_id, &new_secret, &cc).await.status,
+        StatusCode::OK
+    );
+}
+
+async fn clients_use_only_their_grants_and_bind_their_refresh_tokens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("u@x.io", None).await;
+    let machine = create_client(&app, &app.admin_token, json!({"name": "machine"})).await;
+    let login = [
+        ("grant_type", "password"),
+        ("username", "u@x.io"),
+        ("password", PASSWORD),
+    ];
+    let refused = basic(&app, &machine.client_id, &machine.secret, &login).await;
+    assert_eq!(refused.body["error"], "unauthorized_client");
+    let web = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "web", "grant_types": ["password", "refresh_token"]}),
+    )
+    .await;
+    let reply = basic(&app, &web.client_id, &web.secret, &login).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(
+        claims(reply.body["access_token"].as_str().unwrap())["client_id"],
+        web.client_id.as_str()
+    );
+    let refresh = reply.body["refresh_token"].as_str().unwrap().to_owned();
+    let stolen = app
+        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(
+        stolen.body["error"], "invalid_grant",
+        "a refresh token is bound to its client"
+    );
+    let own = basic(
+        &app,
+        &web.client_id,
+        &web.secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    let bad = app
+        .post(
+            "/v1/clients",
+            &app.admin_token,
+            json!({"name": "x", "grant_types": ["implicit"]}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn ip_allow_lists_use_the_peer_and_forwarded_for_only_from_trusted_proxies(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let c = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "lan", "allowed_ips": ["10.0.0.0/8"]}),
+    )
+    .await;
+    let cc = [("grant_type", "client_credentials")];
+    assert_eq!(
+        basic(&app, &c.client_id, &c.secret, &cc).await.body["error"],
+        "invalid_client",
+        "127.0.0.1 is outside 10/8"
+    );
+    let spoofed = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(&c.client_id, Some(&c.secret))
+        .header("x-forwarded-for", "10.1.2.3")
+        .form(&cc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        spoofed.status(),
+        StatusCode::UNAUTHORIZED,
+        "X-Forwarded-For from an untrusted peer is ignored"
+    );
+    let bad = app
+        .post(
+            "/v1/clients",
+            &app.admin_token,
+            json!({"name": "x", "allowed_ips": ["10.0.0.1/8"]}),
+        )
+        .await;
+    assert_eq!(bad.body["errors"][0]["field"], "allowed_ips[0]");
+
+    let proxied = TestApp::spawn_with(backend, &[("WARDEN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let c = create_client(
+        &proxied,
+        &proxied.admin_token,
+        json!({"name": "lan", "allowed_ips": ["10.0.0.0/8"]}),
+    )
+    .await;
+    let via_proxy = proxied
+        .client
+        .post(proxied.url("/oauth/token"))
+        .basic_auth(&c.client_id, Some(&c.secret))
+        .header("x-forwarded-for", "10.1.2.3")
+        .form(&cc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_proxy.status(), StatusCode::OK);
+}
+
+async fn clients_never_hold_more_than_their_creator_nor_cross_tenants(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let globex = app.create_account("globex").await;
+    let (_, boss) = app.account_admin("boss@acme.io", &acme).await;
+    let super_admin = app.role_id("super_admin").await;
+    let reply = app
+        .post(
+            "/v1/clients",
+            &boss,
+            json!({"name": "god", "account_id": acme, "roles": [super_admin]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    assert_eq!(
+        app.post(
+            "/v1/clients",
+            &boss,
+            json!({"name": "x", "account_id": globex})
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let foreign = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "theirs", "account_id": globex}),
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/v1/clients/{}", foreign.id), &boss)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(
+            &format!("/v1/clients/{}/secret", foreign.id),
+            &boss,
+            Value::Null
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let mine = create_client(&app, &boss, json!({"name": "mine"})).await;
+    let listed = app.get("/v1/clients", &boss).await;
+    let ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine.id.as_str()]);
+    let unknown = app
+        .post(
+            "/v1/clients",
+            &boss,
+            json!({"name": "x", "roles": ["01900000-0000-7000-8000-000000000000"]}),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn introspection_reports_each_token_state(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("i@x.io", None).await;
+    let rs = create_client(&app, &app.admin_token, json!({"name": "api"})).await;
+    let introspect = |token: String| {
+        let (client, url, id, secret) = (
+            app.client.clone(),
+            app.url("/oauth/introspect"),
+            rs.client_id.clone(),
+            rs.secret.clone(),
+        );
+        async move {
+            let response = client
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            TestApp::read(response).await
+        }
+    };
+    let login = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "i@x.io"),
+            ("password", PASSWORD),
+        ])
+        .await;
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
+
+    let live = introspect(access.clone()).await;
+    assert_eq!(live.body["active"], true, "{}", live.body);
+    assert_eq!(live.body["sub"], claims(&access)["sub"]);
+    assert_eq!(
+        introspect(refresh.clone()).await.body["token_type"],
+        "refresh_token"
+    );
+    let cc = basic(
+        &app,
+        &rs.client_id,
+        &rs.secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(
+        introspect(cc.body["access_token"].as_str().unwrap().to_owned())
+            .await
+            .body["active"],
+        true
+    );
+
+    let rotated = app
+        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(
+        introspect(refresh.clone()).await.body,
+        json!({"active": false}),
+        "a rotated refresh token"
+    );
+    let next = rotated.body["refresh_token"].as_str().unwrap().to_owned();
+    app.client
+        .post(app.url("/oauth/revoke"))
+        .form(&[("token", next.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        introspect(access.clone()).await.body,
+        json!({"active": false}),
+        "a revoked session's access token"
+    );
+    assert_eq!(introspect(next).await.body, json!({"active": false}));
+    for junk in ["garbage", "a.b.c", "", "x"] {
+        let reply = introspect(junk.to_owned()).await;
+        assert!(
+            reply.status == StatusCode::OK && reply.body == json!({"active": false})
+                || reply.status == StatusCode::BAD_REQUEST,
+            "{junk}"
+        );
+    }
+    let anonymous = app
+        .client
+        .post(app.url("/oauth/introspect"))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+crate::both!(
+    a_service_client_gets_tokens_for_itself_with_its_roles,
+    client_authentication_failures_answer_invalid_client,
+    clients_use_only_their_grants_and_bind_their_refresh_tokens,
+    ip_allow_lists_use_the_peer_and_forwarded_for_only_from_trusted_proxies,
+    clients_never_hold_more_than_their_creator_nor_cross_tenants,
+    introspection_reports_each_token_state,
+);
