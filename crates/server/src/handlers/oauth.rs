@@ -79,6 +79,15 @@ fn oauth_error(
     response
 }
 
+/// A refusal before any grant runs: rendered as an RFC 6749 error response.
+struct Refusal(StatusCode, &'static str, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        oauth_error(self.0, self.1, self.2)
+    }
+}
+
 fn grant_error(err: GrantError) -> Response {
     match err {
         GrantError::InvalidRequest(why) => {
@@ -169,7 +178,7 @@ fn parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
 fn presented_client(
     headers: &HeaderMap,
     params: &mut HashMap<String, String>,
-) -> Result<Presented, Response> {
+) -> Result<Presented, Refusal> {
     let body_id = params.remove("client_id");
     let body_secret = params.remove("client_secret");
     let basic = match headers.get(header::AUTHORIZATION) {
@@ -192,10 +201,10 @@ fn presented_client(
                     match pair {
                         Some(pair) => Some(pair),
                         None => {
-                            return Err(oauth_error(
+                            return Err(Refusal(
                                 StatusCode::UNAUTHORIZED,
                                 "invalid_client",
-                                "malformed HTTP Basic credentials",
+                                "malformed HTTP Basic credentials".into(),
                             ))
                         }
                     }
@@ -205,22 +214,22 @@ fn presented_client(
         }
     };
     match (basic, body_id, body_secret) {
-        (Some(_), _, Some(_)) => Err(oauth_error(
+        (Some(_), _, Some(_)) => Err(Refusal(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "use one client authentication method, not HTTP Basic and client_secret",
+            "use one client authentication method, not HTTP Basic and client_secret".into(),
         )),
-        (Some((id, _)), Some(body_id), None) if body_id != id => Err(oauth_error(
+        (Some((id, _)), Some(body_id), None) if body_id != id => Err(Refusal(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "client_id does not match the HTTP Basic credentials",
+            "client_id does not match the HTTP Basic credentials".into(),
         )),
         (Some((client_id, secret)), _, None) => Ok(Presented::Secret { client_id, secret }),
         (None, Some(client_id), Some(secret)) => Ok(Presented::Secret { client_id, secret }),
-        (None, None, Some(_)) => Err(oauth_error(
+        (None, None, Some(_)) => Err(Refusal(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "client_secret without client_id",
+            "client_secret without client_id".into(),
         )),
         (None, Some(client_id), None) => Ok(Presented::Public(client_id)),
         (None, None, None) => Ok(Presented::Nothing),
@@ -240,20 +249,22 @@ async fn read_request(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     ip: std::net::IpAddr,
-) -> Result<(HashMap<String, String>, ClientIdentity), Response> {
+) -> Result<(HashMap<String, String>, ClientIdentity), Box<Response>> {
+    let refuse = |status, error, why: String| Box::new(oauth_error(status, error, why));
     let body = body.map_err(|_| {
-        oauth_error(
+        refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request",
-            "the request body is too large",
+            "the request body is too large".into(),
         )
     })?;
     let mut params = parameters(headers, &body)
-        .map_err(|why| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", why))?;
-    let presented = presented_client(headers, &mut params)?;
+        .map_err(|why| refuse(StatusCode::BAD_REQUEST, "invalid_request", why))?;
+    let presented = presented_client(headers, &mut params)
+        .map_err(|refusal| Box::new(refusal.into_response()))?;
     let client = authenticate(state.services(), presented, ip)
         .await
-        .map_err(grant_error)?;
+        .map_err(|err| Box::new(grant_error(err)))?;
     Ok((params, client))
 }
 
@@ -279,7 +290,7 @@ pub async fn token(
 ) -> Response {
     let (mut params, client) = match read_request(&state, &headers, body, ip).await {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let services = state.services();
     let scope = params.remove("scope");
@@ -342,7 +353,7 @@ pub async fn revoke(
 ) -> Response {
     let (mut params, _client) = match read_request(&state, &headers, body, ip).await {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(token) = params.remove("token") else {
         return oauth_error(
@@ -372,7 +383,7 @@ pub async fn introspect(
 ) -> Response {
     let (mut params, client) = match read_request(&state, &headers, body, ip).await {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if matches!(client, ClientIdentity::FirstParty) {
         return oauth_error(
