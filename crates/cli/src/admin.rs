@@ -5,7 +5,7 @@ use std::io::Read;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use warden_core::admin::{accounts, assignments, members, roles, users};
+use warden_core::admin::{accounts, assignments, clients, members, roles, users};
 use warden_core::authz::Actor;
 use warden_core::identity::{canonicalize, AccountName};
 use warden_core::ids::{AccountId, RoleId, UserId};
@@ -447,6 +447,150 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
                     perms.join(" ")
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// `warden client …`
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Create a service client; prints its id and secret once.
+    Create {
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// The account it acts in (id or name); global when omitted.
+        #[arg(long)]
+        account: Option<String>,
+        /// A role it holds, by name or id (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// A CIDR block it may authenticate from (repeat; none means any address).
+        #[arg(long = "allowed-ip")]
+        allowed_ips: Vec<String>,
+        /// A grant it may use (repeat; default client_credentials).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+    },
+    /// List service clients.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+/// `warden keys …`
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys and their states.
+    List,
+    /// Publish a new signing key now; it signs after the JWKS cache lifetime.
+    Rotate {
+        /// EdDSA, ES256 or RS256 (default: the configured algorithm).
+        #[arg(long)]
+        algorithm: Option<String>,
+    },
+}
+
+/// Runs `warden client …`.
+pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<()> {
+    let state = open(config).await?;
+    let services = state.services();
+    match command {
+        ClientCommand::Create {
+            name,
+            account,
+            roles,
+            allowed_ips,
+            grants,
+        } => {
+            let account_id = match account {
+                Some(text) => Some(account_id(services, &text).await?),
+                None => None,
+            };
+            let mut role_ids = Vec::new();
+            for role in &roles {
+                role_ids.push(role_id(services, role, account_id.as_ref()).await?);
+            }
+            let input = clients::CreateClient {
+                name,
+                account_id,
+                roles: role_ids,
+                allowed_ips,
+                grant_types: (!grants.is_empty()).then_some(grants),
+            };
+            let created = clients::create(services, &Actor::System, input)
+                .await
+                .map_err(explain)?;
+            println!(
+                "created client {} ({})",
+                created.client.client_id, created.client.name
+            );
+            println!("client_id:     {}", created.client.client_id);
+            println!("client_secret: {}   (shown once)", created.client_secret);
+        }
+        ClientCommand::List { limit } => {
+            let page = clients::list(services, &Actor::System, PageRequest::first(limit))
+                .await
+                .map_err(explain)?;
+            for c in &page.items {
+                let scope = c
+                    .account_id
+                    .map_or_else(|| "global".to_owned(), |a| a.to_string());
+                println!(
+                    "{}  {:<24} {:<36} {}  {}",
+                    c.client_id,
+                    c.name,
+                    scope,
+                    c.grant_types.join(","),
+                    c.status.as_str()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `warden keys …`.
+pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
+    let state = open(config).await?;
+    let services = state.services();
+    match command {
+        KeysCommand::List => {
+            for key in warden_core::keys::list(services, &Actor::System)
+                .await
+                .map_err(explain)?
+            {
+                let retire = key
+                    .retire_at
+                    .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+                println!(
+                    "{:<28} {:<6} {:<9} signs from {}  unpublished from {}",
+                    key.kid,
+                    key.alg,
+                    key.state,
+                    key.activate_at.to_rfc3339(),
+                    retire
+                );
+            }
+        }
+        KeysCommand::Rotate { algorithm } => {
+            let algorithm = algorithm
+                .map(|a| warden_core::tokens::SigningAlgorithm::parse(&a))
+                .transpose()
+                .map_err(|err| anyhow::anyhow!(err))?;
+            let key = warden_core::keys::rotate(services, &Actor::System, algorithm)
+                .await
+                .map_err(explain)?;
+            println!(
+                "published {} ({}); it signs from {}",
+                key.kid,
+                key.alg,
+                key.activate_at.to_rfc3339()
+            );
+            println!("the previous key stays published until every token it signed has expired");
         }
     }
     Ok(())

@@ -45,6 +45,12 @@ enum Command {
     /// Manage roles and grant them.
     #[command(subcommand)]
     Role(admin::RoleCommand),
+    /// Manage service clients.
+    #[command(subcommand)]
+    Client(admin::ClientCommand),
+    /// Signing keys: list their states, rotate.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
 }
 
 #[derive(Subcommand)]
@@ -154,5 +160,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Account(command) => admin::account(&config, command).await,
         Command::Member(command) => admin::member(&config, command).await,
         Command::Role(command) => admin::role(&config, command).await,
+        Command::Client(command) => admin::client(&config, command).await,
+        Command::Keys(command) => admin::keys(&config, command).await,
     }
 }

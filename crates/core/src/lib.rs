@@ -13,6 +13,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod introspect;
+pub mod keys;
 pub mod login;
 pub mod model;
 pub mod net;

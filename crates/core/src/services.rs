@@ -28,6 +28,10 @@ pub struct Settings {
     pub refresh_grace: i64,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<crate::net::Cidr>,
+    /// How long verifiers may cache the JWKS, seconds: a rotated key signs only after this.
+    pub jwks_cache_ttl: i64,
+    /// Algorithm of new signing keys.
+    pub signing_algorithm: crate::tokens::SigningAlgorithm,
 }
 
 /// Issues and verifies access tokens with the current key set.

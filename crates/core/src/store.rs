@@ -76,6 +76,8 @@ pub trait Store: Send + Sync + 'static {
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// All signing keys.
     async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Adds a key and, in the same transaction, sets `retire_at` on every key that has none.
+    async fn rotate_keys(&self, next: &KeyRecord, retire_at: Timestamp) -> Result<(), StoreError>;
 
     /// Inserts a user, optionally making it a member of an account in the same transaction.
     async fn insert_user(

@@ -56,6 +56,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("refresh_idle_ttl", Kind::Int),
     ("refresh_absolute_ttl", Kind::Int),
     ("refresh_grace", Kind::Int),
+    ("jwks_cache_ttl", Kind::Int),
     ("registration_enabled", Kind::Bool),
     ("admin_email", Kind::Text),
     ("admin_password", Kind::Text),
@@ -86,6 +87,7 @@ struct Raw {
     refresh_idle_ttl: Option<i64>,
     refresh_absolute_ttl: Option<i64>,
     refresh_grace: Option<i64>,
+    jwks_cache_ttl: Option<i64>,
     registration_enabled: Option<bool>,
     admin_email: Option<String>,
     admin_password: Option<String>,
@@ -132,6 +134,9 @@ pub struct Config {
     pub refresh_absolute_ttl: i64,
     /// Grace window for an identical retry of a just-rotated refresh token, seconds.
     pub refresh_grace: i64,
+    /// How long verifiers may cache the JWKS (its Cache-Control max-age), seconds; a rotated
+    /// key signs only after this.
+    pub jwks_cache_ttl: i64,
     /// Whether `POST /v1/register` is open.
     pub registration_enabled: bool,
     /// Email of the first super admin.
@@ -269,6 +274,7 @@ impl Config {
             60..=366 * 86_400,
         );
         let refresh_grace = int("refresh_grace", raw.refresh_grace, 0, 0..=60);
+        let jwks_cache_ttl = int("jwks_cache_ttl", raw.jwks_cache_ttl, 300, 0..=86_400);
         let max_body_bytes = int(
             "max_body_bytes",
             raw.max_body_bytes,
@@ -347,6 +353,7 @@ impl Config {
             refresh_idle_ttl,
             refresh_absolute_ttl,
             refresh_grace,
+            jwks_cache_ttl,
             registration_enabled: raw.registration_enabled.unwrap_or(false),
             admin_email: raw.admin_email.unwrap_or_else(|| "admin@localhost".into()),
             admin_password: raw
@@ -394,6 +401,7 @@ impl Config {
             "refresh_idle_ttl": self.refresh_idle_ttl,
             "refresh_absolute_ttl": self.refresh_absolute_ttl,
             "refresh_grace": self.refresh_grace,
+            "jwks_cache_ttl": self.jwks_cache_ttl,
             "registration_enabled": self.registration_enabled,
             "admin_email": self.admin_email,
             "admin_password": secret(self.admin_password.is_some()),

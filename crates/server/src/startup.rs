@@ -148,11 +148,15 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
             refresh_absolute_ttl: config.refresh_absolute_ttl,
             refresh_grace: config.refresh_grace,
             trusted_proxies: config.trusted_proxies.clone(),
+            jwks_cache_ttl: config.jwks_cache_ttl,
+            signing_algorithm: config.signing_algorithm,
         },
         sealer: std::sync::Arc::new(master),
     };
+    let state = AppState::new(services);
+    state.spawn_key_refresh(std::time::Duration::from_secs(1));
     Ok(Opened {
-        state: AppState::new(services),
+        state,
         store,
         generated_admin_password,
     })

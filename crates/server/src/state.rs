@@ -26,6 +26,23 @@ impl AppState {
         &self.0.services
     }
 
+    /// Reloads the signing keys every `every`, so rotations made elsewhere and scheduled
+    /// activations take effect here. Stops when the state is dropped.
+    pub fn spawn_key_refresh(&self, every: std::time::Duration) {
+        let weak = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                if let Err(err) = warden_core::keys::reload(&inner.services).await {
+                    tracing::warn!(error = %err, "could not reload signing keys");
+                }
+            }
+        });
+    }
+
     /// The OpenAPI document, rendered once.
     pub fn openapi(&self) -> &str {
         &self.0.openapi

@@ -77,6 +77,9 @@ impl Store for SqlStore {
     async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         misc::keys(&self.pool).await
     }
+    async fn rotate_keys(&self, next: &KeyRecord, retire_at: Timestamp) -> Result<(), StoreError> {
+        misc::rotate_keys(self, next, retire_at).await
+    }
 
     async fn insert_user(
         &self,

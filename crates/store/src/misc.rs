@@ -2,6 +2,7 @@
 
 use sqlx::AnyPool;
 use warden_core::store::Bootstrap;
+use warden_core::time::Timestamp;
 use warden_core::tokens::{KeyRecord, SigningAlgorithm};
 use warden_core::StoreError;
 
@@ -124,4 +125,34 @@ pub(crate) async fn keys(pool: &AnyPool) -> Result<Vec<KeyRecord>, StoreError> {
             })
         })
         .collect()
+}
+
+pub(crate) async fn rotate_keys(
+    store: &SqlStore,
+    next: &KeyRecord,
+    retire_at: Timestamp,
+) -> Result<(), StoreError> {
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
+    sqlx::query("UPDATE signing_keys SET retire_at = $1 WHERE retire_at IS NULL")
+        .bind(retire_at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, private_sealed, public_jwk, created_at, activate_at, retire_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+    )
+    .bind(next.kid.as_str())
+    .bind(next.alg.as_str())
+    .bind(next.private_sealed.as_str())
+    .bind(next.public_jwk.as_str())
+    .bind(next.created_at.millis())
+    .bind(next.activate_at.millis())
+    .execute(&mut *tx)
+    .await
+    .map_err(on_error)?;
+    tx.commit().await.map_err(on_error)
 }

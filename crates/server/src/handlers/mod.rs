@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod clients;
+pub mod keys;
 pub mod me;
 pub mod oauth;
 pub mod roles;

@@ -408,12 +408,12 @@ pub async fn introspect(
 /// The public signing keys (RFC 7517), for offline verification.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "oauth", responses((status = 200, description = "JWK Set")))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let keys = state.services().tokens.keys();
-    let mut response = Json(keys.jwks().clone()).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
+    let services = state.services();
+    let mut response = Json(services.tokens.keys().jwks().clone()).into_response();
+    let cache = format!("public, max-age={}", services.settings.jwks_cache_ttl);
+    if let Ok(value) = HeaderValue::from_str(&cache) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
     response
 }
 

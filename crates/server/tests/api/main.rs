@@ -11,6 +11,7 @@ mod accounts;
 mod bearer;
 mod clients;
 mod escalation;
+mod keys;
 mod login;
 mod me;
 mod refresh;

@@ -1,0 +1,150 @@
+//! Signing-key rotation with tokens in flight.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{Backend, TestApp};
+
+fn header(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').next().unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn jwks_kids(app: &TestApp) -> Vec<String> {
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_rotated_key_is_published_at_once_but_signs_only_after_the_cache_lifetime(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let old_kid = header(&app.admin_token)["kid"].as_str().unwrap().to_owned();
+    let rotated = app
+        .post("/v1/keys/rotate", &app.admin_token, json!({}))
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    assert_eq!(rotated.body["state"], "next");
+    let new_kid = rotated.body["kid"].as_str().unwrap().to_owned();
+    let kids = jwks_kids(&app).await;
+    assert!(
+        kids.contains(&old_kid) && kids.contains(&new_kid),
+        "{kids:?}"
+    );
+    let fresh = app
+        .login(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    assert_eq!(
+        header(&fresh)["kid"],
+        old_kid.as_str(),
+        "verifiers may not have the new key yet"
+    );
+    let listed = app.get("/v1/keys", &app.admin_token).await;
+    let states: Vec<(String, String)> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_owned(),
+                k["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&(old_kid, "active".into())) && states.contains(&(new_kid, "next".into())),
+        "{states:?}"
+    );
+}
+
+async fn tokens_signed_before_and_after_the_switch_all_verify(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("WARDEN_JWKS_CACHE_TTL", "1")]).await;
+    let before = app.admin_token.clone();
+    let rotated = app
+        .post(
+            "/v1/keys/rotate",
+            &app.admin_token,
+            json!({"algorithm": "ES256"}),
+        )
+        .await;
+    let new_kid = rotated.body["kid"].as_str().unwrap().to_owned();
+    // Activation is a point in time; the node's key refresher picks it up within a second.
+    let mut after = String::new();
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        after = app
+            .login(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+            .await;
+        if header(&after)["kid"] == new_kid.as_str() {
+            break;
+        }
+    }
+    assert_eq!(header(&after)["kid"], new_kid.as_str());
+    assert_eq!(header(&after)["alg"], "ES256");
+    for token in [&before, &after] {
+        assert_eq!(app.get("/v1/users/me", token).await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        jwks_kids(&app).await.len(),
+        2,
+        "the old key stays published while its tokens live"
+    );
+    let states = app.get("/v1/keys", &after).await;
+    let old = states.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] != new_kid.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(old["state"], "retiring");
+    assert!(old["retire_at"].is_string());
+}
+
+async fn only_global_administrators_see_or_rotate_keys(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let (_, boss) = app.account_admin("boss@acme.io", &acme).await;
+    assert_eq!(
+        app.get("/v1/keys", &boss).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post("/v1/keys/rotate", &boss, json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let bad = app
+        .post(
+            "/v1/keys/rotate",
+            &app.admin_token,
+            json!({"algorithm": "HS256"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(jwks_kids(&app).await.len(), 1, "nothing rotated");
+}
+
+crate::both!(
+    a_rotated_key_is_published_at_once_but_signs_only_after_the_cache_lifetime,
+    tokens_signed_before_and_after_the_switch_all_verify,
+    only_global_administrators_see_or_rotate_keys,
+);
