@@ -23,6 +23,7 @@ pub mod page;
 pub mod password;
 pub mod permission;
 pub mod refresh;
+pub mod revocations;
 pub mod services;
 pub mod store;
 pub mod time;

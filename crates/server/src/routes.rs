@@ -11,7 +11,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::handlers::{accounts, clients, keys, me, oauth, roles, system, users};
+use crate::handlers::{accounts, clients, keys, me, oauth, revocations, roles, system, users};
 use crate::state::AppState;
 
 /// Every route of Warden, with its limits and headers.
@@ -60,6 +60,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             "/accounts/{id}/members/{user_id}",
             axum::routing::delete(accounts::remove_member),
         )
+        .route("/revocations", get(revocations::list))
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))
         .route("/clients", get(clients::list).post(clients::create))

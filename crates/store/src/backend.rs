@@ -23,6 +23,7 @@ migrations!(
     (1, "init", "0001_init.sql"),
     (2, "refresh_tokens", "0002_refresh_tokens.sql"),
     (3, "clients", "0003_clients.sql"),
+    (4, "revocation_feed", "0004_revocation_feed.sql"),
 );
 
 /// The database engine behind a store.

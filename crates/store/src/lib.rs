@@ -219,6 +219,14 @@ impl Store for SqlStore {
     ) -> Result<u64, StoreError> {
         sessions::end_all(&self.pool, user, keep, at).await
     }
+    async fn ended_sessions(
+        &self,
+        since_ms: i64,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
+        sessions::ended(&self.pool, since_ms, after, limit).await
+    }
     async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
         sessions::insert_refresh(&self.pool, token).await
     }

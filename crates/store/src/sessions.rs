@@ -100,6 +100,35 @@ pub(crate) async fn end_all(
     Ok(done.rows_affected())
 }
 
+pub(crate) async fn ended(
+    pool: &AnyPool,
+    since_ms: i64,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
+    let (after_ms, after_id) = after.unwrap_or((i64::MIN, String::new()));
+    let found = sqlx::query(
+        "SELECT id, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= $1
+         AND (ended_at > $2 OR (ended_at = $2 AND id > $3)) ORDER BY ended_at, id LIMIT $4",
+    )
+    .bind(since_ms)
+    .bind(after_ms)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(on_error)?;
+    found
+        .iter()
+        .map(|row| {
+            Ok((
+                rows::parse(row, "id", SessionId::parse)?,
+                rows::time(row, "ended_at")?,
+            ))
+        })
+        .collect()
+}
+
 const REFRESH_COLUMNS: &str =
     "id, session_id, token_hash, client_id, created_at, expires_at, used_at, successor_sealed";
 

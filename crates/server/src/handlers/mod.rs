@@ -5,6 +5,7 @@ pub mod clients;
 pub mod keys;
 pub mod me;
 pub mod oauth;
+pub mod revocations;
 pub mod roles;
 pub mod system;
 pub mod users;

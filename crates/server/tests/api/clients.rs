@@ -439,7 +439,108 @@ async fn introspection_reports_each_token_state(backend: Backend) {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
+async fn verifiers_follow_the_revocation_feed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("f@x.io", None).await;
+    let verifier = create_client(&app, &app.admin_token, json!({"name": "gateway"})).await;
+    let poll = |since: Option<String>| {
+        let (client, id, secret) = (
+            app.client.clone(),
+            verifier.client_id.clone(),
+            verifier.secret.clone(),
+        );
+        let url = match since {
+            Some(c) => app.url(&format!("/v1/revocations?since={c}")),
+            None => app.url("/v1/revocations"),
+        };
+        async move {
+            TestApp::read(
+                client
+                    .get(url)
+                    .basic_auth(id, Some(secret))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let first = poll(None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    let login = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "f@x.io"),
+            ("password", PASSWORD),
+        ])
+        .await;
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    let sid = claims(&access)["sid"].clone();
+    app.client
+        .post(app.url("/oauth/revoke"))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    let second = poll(Some(cursor)).await;
+    let items = second.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", second.body);
+    assert_eq!(items[0]["sid"], sid);
+    assert!(items[0]["expires_at"].as_str().unwrap() > items[0]["ended_at"].as_str().unwrap());
+    let next = second.body["next_cursor"].as_str().unwrap().to_owned();
+    let third = poll(Some(next.clone())).await;
+    assert_eq!(third.body["items"], json!([]));
+    assert_eq!(
+        third.body["next_cursor"],
+        next.as_str(),
+        "an empty poll keeps the cursor"
+    );
+
+    assert_eq!(
+        app.get("/v1/revocations", &app.admin_token).await.status,
+        StatusCode::OK
+    );
+    let acme = app.create_account("acme").await;
+    let (_, boss) = app.account_admin("boss@acme.io", &acme).await;
+    assert_eq!(
+        app.get("/v1/revocations", &boss).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/v1/revocations"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong = app
+        .client
+        .get(app.url("/v1/revocations"))
+        .basic_auth(&verifier.client_id, Some("nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/v1/revocations?since=%%%", &app.admin_token)
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.get("/v1/revocations?since=Zm9v", &app.admin_token)
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
 crate::both!(
+    verifiers_follow_the_revocation_feed,
     a_service_client_gets_tokens_for_itself_with_its_roles,
     client_authentication_failures_answer_invalid_client,
     clients_use_only_their_grants_and_bind_their_refresh_tokens,

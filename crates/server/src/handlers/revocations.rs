@@ -1,0 +1,81 @@
+//! `GET /v1/revocations`: the revocation feed for offline verifiers.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
+use axum::Json;
+use serde::Deserialize;
+use warden_core::authz::Reach;
+use warden_core::client_auth::{authenticate, ClientIdentity, Presented};
+use warden_core::permission::builtin::SESSIONS_READ;
+use warden_core::revocations::{feed, Feed};
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{Authenticated, ClientAddr, Params};
+use crate::state::AppState;
+
+/// Query of the feed.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    /// The `next_cursor` of the previous poll; absent for everything still relevant.
+    since: Option<String>,
+    /// At most this many entries, 1..=1000 (default 1000).
+    limit: Option<u32>,
+}
+
+/// Ended sessions since the cursor, each until its last access token expires. Readable by a
+/// service client (HTTP Basic) or a global administrator (bearer with `warden.sessions:read`).
+#[utoipa::path(get, path = "/v1/revocations", tag = "sessions", params(FeedQuery),
+    responses((status = 200, body = Feed), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list(State(state): State<AppState>, request: Request) -> Result<Json<Feed>, ApiError> {
+    let (mut parts, _) = request.into_parts();
+    let Params(query) = Params::<FeedQuery>::from_request_parts(&mut parts, &state).await?;
+    let basic = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, encoded)| encoded.trim().to_owned());
+    match basic {
+        Some(encoded) => {
+            use base64::Engine;
+            let unauthenticated =
+                || ApiError::Unauthenticated(Some("service client authentication failed".into()));
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            let (client_id, secret) = decoded
+                .as_deref()
+                .and_then(|d| d.split_once(':'))
+                .ok_or_else(unauthenticated)?;
+            let ClientAddr(ip) = ClientAddr::from_request_parts(&mut parts, &state).await?;
+            let presented = Presented::Secret {
+                client_id: client_id.to_owned(),
+                secret: secret.to_owned(),
+            };
+            match authenticate(state.services(), presented, ip).await {
+                Ok(ClientIdentity::Confidential(_)) => {}
+                _ => return Err(unauthenticated()),
+            }
+        }
+        None => {
+            let auth = Authenticated::from_request_parts(&mut parts, &state).await?;
+            if auth.actor().reach(SESSIONS_READ) != Reach::All {
+                return Err(warden_core::DomainError::Forbidden(format!(
+                    "this needs the permission `{SESSIONS_READ}` globally"
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(Json(
+        feed(
+            state.services(),
+            query.since.as_deref(),
+            query.limit.unwrap_or(1000),
+        )
+        .await?,
+    ))
+}
