@@ -95,6 +95,8 @@ pub struct Caller {
     pub session_id: SessionId,
     /// The account the token acts in.
     pub account: Option<AccountId>,
+    /// The API key the caller authenticated with, if not a session token.
+    pub api_key: Option<crate::ids::ApiKeyId>,
     /// Permissions from global assignments.
     global: PermissionSet,
     /// Permissions from assignments in `account`.
@@ -138,6 +140,7 @@ impl Caller {
         Ok(Self {
             user_id,
             session_id,
+            api_key: None,
             account,
             global,
             local,

@@ -80,3 +80,7 @@ id_type!(
     /// A service client's internal id (its public identifier is `client_id`).
     ClientKey, "client"
 );
+id_type!(
+    /// An API key's id (not the key itself).
+    ApiKeyId, "API key"
+);

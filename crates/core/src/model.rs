@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::identity::{AccountName, Email, RoleName, Username};
-use crate::ids::{AccountId, ClientKey, RoleId, SessionId, UserId};
+use crate::ids::{AccountId, ApiKeyId, ClientKey, RoleId, SessionId, UserId};
 use crate::net::Cidr;
 use crate::permission::Permission;
 use crate::time::Timestamp;
@@ -228,4 +228,33 @@ pub struct ClientRecord {
     pub client: Client,
     /// SHA-256 of the secret (unpadded base64url).
     pub secret_hash: String,
+}
+
+/// An API key: a long-lived credential of a user, scoped to some of the user's roles.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKey {
+    /// Id.
+    pub id: ApiKeyId,
+    /// Name shown to people.
+    pub name: String,
+    /// The key's first characters, to recognize it (the rest is never stored).
+    pub prefix: String,
+    /// The owner.
+    pub user_id: UserId,
+    /// The account it acts in.
+    pub account_id: Option<AccountId>,
+    /// The roles it may use: always a subset of the owner's, checked again at every use.
+    pub roles: Vec<RoleId>,
+    /// Addresses it may be used from; empty means any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub allowed_ips: Vec<Cidr>,
+    /// Unusable after this.
+    pub expires_at: Option<Timestamp>,
+    /// Last accepted use (to the minute).
+    pub last_used_at: Option<Timestamp>,
+    /// Revoked at.
+    pub revoked_at: Option<Timestamp>,
+    /// Created.
+    pub created_at: Timestamp,
 }

@@ -39,6 +39,11 @@ string_schema!(
     "A role id (UUIDv7)"
 );
 string_schema!(
+    crate::ids::ApiKeyId,
+    Some(KnownFormat::Uuid),
+    "An API key's id (UUIDv7)"
+);
+string_schema!(
     crate::ids::ClientKey,
     Some(KnownFormat::Uuid),
     "A service client's internal id (UUIDv7)"

@@ -5,10 +5,10 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::identity::{AccountName, Email, RoleName, Username};
-use crate::ids::{AccountId, ClientKey, RoleId, SessionId, UserId};
+use crate::ids::{AccountId, ApiKeyId, ClientKey, RoleId, SessionId, UserId};
 use crate::model::{
-    Account, Assignment, Client, ClientRecord, Membership, RefreshToken, Role, Session, Status,
-    User, UserRecord,
+    Account, ApiKey, Assignment, Client, ClientRecord, Membership, RefreshToken, Role, Session,
+    Status, User, UserRecord,
 };
 use crate::page::PageRequest;
 use crate::time::Timestamp;
@@ -226,4 +226,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Deletes a client.
     async fn delete_client(&self, id: &ClientKey) -> Result<bool, StoreError>;
+
+    /// Stores an API key (only the hash of its value).
+    async fn insert_api_key(&self, key: &ApiKey, key_hash: &str) -> Result<(), StoreError>;
+    /// An API key by the hash of its value.
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// A user's API keys, newest first.
+    async fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revokes an API key of `user`; `false` if there is no such live key.
+    async fn revoke_api_key(
+        &self,
+        user: &UserId,
+        id: &ApiKeyId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Records a use of an API key.
+    async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<(), StoreError>;
 }

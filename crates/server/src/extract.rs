@@ -123,6 +123,10 @@ impl FromRequestParts<AppState> for Authenticated {
             }
             _ => return Err(ApiError::Unauthenticated(None)),
         };
+        if token.starts_with(warden_core::admin::api_keys::PREFIX) {
+            let token = token.to_owned();
+            return api_key_caller(parts, state, &token).await.map(Self);
+        }
         let services = state.services();
         let claims = services
             .tokens
@@ -173,6 +177,42 @@ impl FromRequestParts<AppState> for Authenticated {
         .await?;
         Ok(Self(caller))
     }
+}
+
+/// Authenticates a `wk_` API key: the caller is its owner, acting in its account through only
+/// the key's roles the owner still holds.
+async fn api_key_caller(
+    parts: &mut Parts,
+    state: &AppState,
+    token: &str,
+) -> Result<Caller, ApiError> {
+    use warden_core::admin::api_keys::{authenticate, REFUSED};
+    let ClientAddr(ip) = ClientAddr::from_request_parts(parts, state).await?;
+    let services = state.services();
+    let refused = || ApiError::Unauthenticated(Some(REFUSED.to_owned()));
+    let (key, roles) = authenticate(services, token, ip)
+        .await?
+        .ok_or_else(refused)?;
+    if let Some(account) = &key.account_id {
+        let found = services
+            .store
+            .account(account)
+            .await
+            .map_err(warden_core::DomainError::from)?;
+        if !found.is_some_and(|a| a.status == Status::Active) {
+            return Err(refused());
+        }
+    }
+    let mut caller = Caller::load(
+        services.store.as_ref(),
+        key.user_id,
+        SessionId::new(),
+        key.account_id,
+        Some(&roles),
+    )
+    .await?;
+    caller.api_key = Some(key.id);
+    Ok(caller)
 }
 
 /// The client's IP address: the peer, or what a trusted proxy forwarded.

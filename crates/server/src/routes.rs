@@ -11,7 +11,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::handlers::{accounts, clients, keys, me, oauth, revocations, roles, system, users};
+use crate::handlers::{
+    accounts, api_keys, clients, keys, me, oauth, revocations, roles, system, users,
+};
 use crate::state::AppState;
 
 /// Every route of Warden, with its limits and headers.
@@ -61,6 +63,8 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             axum::routing::delete(accounts::remove_member),
         )
         .route("/revocations", get(revocations::list))
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))
         .route("/clients", get(clients::list).post(clients::create))

@@ -24,6 +24,7 @@ migrations!(
     (2, "refresh_tokens", "0002_refresh_tokens.sql"),
     (3, "clients", "0003_clients.sql"),
     (4, "revocation_feed", "0004_revocation_feed.sql"),
+    (5, "api_keys", "0005_api_keys.sql"),
 );
 
 /// The database engine behind a store.

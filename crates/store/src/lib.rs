@@ -4,6 +4,7 @@
 //! [`Backend`]; everything else is the same portable SQL over sqlx's `Any` driver.
 
 mod accounts;
+mod api_keys;
 mod backend;
 mod clients;
 mod error;
@@ -18,10 +19,10 @@ mod users;
 use async_trait::async_trait;
 use sqlx::AnyPool;
 use warden_core::identity::AccountName;
-use warden_core::ids::{AccountId, ClientKey, RoleId, SessionId, UserId};
+use warden_core::ids::{AccountId, ApiKeyId, ClientKey, RoleId, SessionId, UserId};
 use warden_core::model::{
-    Account, Assignment, Client, ClientRecord, Membership, RefreshToken, Role, Session, User,
-    UserRecord,
+    Account, ApiKey, Assignment, Client, ClientRecord, Membership, RefreshToken, Role, Session,
+    User, UserRecord,
 };
 use warden_core::page::PageRequest;
 use warden_core::store::{AccountFilter, Bootstrap, RoleFilter, Store, UserFilter};
@@ -271,5 +272,26 @@ impl Store for SqlStore {
     }
     async fn delete_client(&self, id: &ClientKey) -> Result<bool, StoreError> {
         clients::delete(&self.pool, id).await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKey, key_hash: &str) -> Result<(), StoreError> {
+        api_keys::insert(&self.pool, key, key_hash).await
+    }
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        api_keys::by_hash(&self.pool, key_hash).await
+    }
+    async fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError> {
+        api_keys::of_user(&self.pool, user).await
+    }
+    async fn revoke_api_key(
+        &self,
+        user: &UserId,
+        id: &ApiKeyId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        api_keys::revoke(&self.pool, user, id, at).await
+    }
+    async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<(), StoreError> {
+        api_keys::touch(&self.pool, id, at).await
     }
 }

@@ -3,6 +3,7 @@
 //! tenant isolation (another tenant's ids answer 404) and no escalation.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod assignments;
 pub mod clients;
 pub mod me;

@@ -1,6 +1,7 @@
 //! Request handlers, by resource.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod clients;
 pub mod keys;
 pub mod me;

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod accounts;
+mod api_keys;
 mod bearer;
 mod clients;
 mod escalation;

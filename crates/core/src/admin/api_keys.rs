@@ -1,0 +1,212 @@
+//! API keys: a user's long-lived credentials, each limited to some of the user's roles in one
+//! account, with an optional expiry and IP allow-list; shown once, stored hashed.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::authz::{effective_role_names, Caller, RoleGraph};
+use crate::crypto::{random_token, sha256_b64};
+use crate::error::{DomainError, Problems};
+use crate::identity::display_text;
+use crate::ids::{AccountId, ApiKeyId, RoleId};
+use crate::model::{ApiKey, Status};
+use crate::net::{allowed, Cidr};
+use crate::services::Services;
+use crate::time::Timestamp;
+
+/// The prefix every API key starts with.
+pub const PREFIX: &str = "wk_";
+
+/// A new API key.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// Name shown to people.
+    pub name: String,
+    /// Role ids the key may use: each must be one the caller holds in the token's account.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub roles: Vec<RoleId>,
+    /// RFC 3339 expiry, or `null` for none.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// CIDR blocks it may be used from; empty allows any address.
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+}
+
+/// A key with its value, as answered once at creation.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKeyWithSecret {
+    /// The key's record.
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The key (`wk_…`): shown this once, stored only as a hash.
+    pub key: String,
+}
+
+/// The role names a user holds in `account` (global ones included), by id.
+async fn held_roles(
+    services: &Services,
+    caller: &Caller,
+    account: Option<&AccountId>,
+) -> Result<(RoleGraph, Vec<String>), DomainError> {
+    let graph = RoleGraph::new(services.store.roles_in_scope(account).await?);
+    let assignments = services.store.assignments(&caller.user_id).await?;
+    let names = effective_role_names(&graph, &assignments, account);
+    Ok((graph, names))
+}
+
+/// Creates an API key for the caller, in the caller's account.
+pub async fn create(
+    services: &Services,
+    caller: &Caller,
+    input: CreateApiKey,
+) -> Result<ApiKeyWithSecret, DomainError> {
+    if caller.api_key.is_some() {
+        return Err(DomainError::Forbidden(
+            "an API key cannot create API keys; log in to do that".into(),
+        ));
+    }
+    let account = caller.account;
+    let mut problems = Problems::default();
+    let name = problems
+        .check("name", display_text(&input.name, 100))
+        .unwrap_or_default();
+    if name.is_empty() {
+        problems.push("name", "is required");
+    }
+    let now = Timestamp::now();
+    let expires_at = input
+        .expires_at
+        .and_then(|t| problems.check("expires_at", Timestamp::parse_rfc3339(&t)));
+    if expires_at.is_some_and(|t| t <= now) {
+        problems.push("expires_at", "must be in the future");
+    }
+    if input.allowed_ips.len() > 100 {
+        problems.push("allowed_ips", "must list at most 100 blocks");
+    }
+    let allowed_ips: Vec<Cidr> = input
+        .allowed_ips
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| problems.check(&format!("allowed_ips[{i}]"), Cidr::parse(t)))
+        .collect();
+    if input.roles.len() > 64 {
+        problems.push("roles", "must list at most 64 roles");
+    }
+    let (graph, held) = held_roles(services, caller, account.as_ref()).await?;
+    for (i, role) in input.roles.iter().enumerate() {
+        if !graph
+            .get(role)
+            .is_some_and(|r| held.iter().any(|h| h == r.name.as_str()))
+        {
+            problems.push(
+                format!("roles[{i}]"),
+                "is not a role you hold here; a key never exceeds its owner",
+            );
+        }
+    }
+    problems.finish()?;
+    let value = format!("{PREFIX}{}", random_token());
+    let key = ApiKey {
+        id: ApiKeyId::new(),
+        name,
+        prefix: value[..PREFIX.len() + 6].to_owned(),
+        user_id: caller.user_id,
+        account_id: account,
+        roles: input.roles,
+        allowed_ips,
+        expires_at,
+        last_used_at: None,
+        revoked_at: None,
+        created_at: now,
+    };
+    services
+        .store
+        .insert_api_key(&key, &sha256_b64(value.as_bytes()))
+        .await?;
+    Ok(ApiKeyWithSecret {
+        api_key: key,
+        key: value,
+    })
+}
+
+/// The caller's API keys.
+pub async fn list(services: &Services, caller: &Caller) -> Result<Vec<ApiKey>, DomainError> {
+    Ok(services.store.api_keys(&caller.user_id).await?)
+}
+
+/// Revokes one of the caller's API keys.
+pub async fn revoke(
+    services: &Services,
+    caller: &Caller,
+    id: &ApiKeyId,
+) -> Result<(), DomainError> {
+    if services
+        .store
+        .revoke_api_key(&caller.user_id, id, Timestamp::now())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound("API key"))
+    }
+}
+
+/// Why a presented key was refused; safe to show.
+pub const REFUSED: &str =
+    "the API key is invalid, expired, revoked or not allowed from this address";
+
+/// Checks a presented `wk_` key: live, from an allowed address, of an active owner. Returns
+/// the key and the role names it may use now (its roles the owner still holds).
+pub async fn authenticate(
+    services: &Services,
+    value: &str,
+    ip: IpAddr,
+) -> Result<Option<(ApiKey, Vec<String>)>, DomainError> {
+    if value.len() > 200 {
+        return Ok(None);
+    }
+    let Some(key) = services
+        .store
+        .api_key_by_hash(&sha256_b64(value.as_bytes()))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = Timestamp::now();
+    if key.revoked_at.is_some()
+        || key.expires_at.is_some_and(|t| t <= now)
+        || !allowed(&key.allowed_ips, ip)
+    {
+        return Ok(None);
+    }
+    if !services
+        .store
+        .user(&key.user_id)
+        .await?
+        .is_some_and(|u| u.user.status == Status::Active)
+    {
+        return Ok(None);
+    }
+    let graph = RoleGraph::new(
+        services
+            .store
+            .roles_in_scope(key.account_id.as_ref())
+            .await?,
+    );
+    let names: Vec<String> = key
+        .roles
+        .iter()
+        .filter_map(|id| graph.get(id))
+        .map(|r| r.name.as_str().to_owned())
+        .collect();
+    if key.last_used_at.is_none_or(|t| t.plus_seconds(60) <= now) {
+        services.store.touch_api_key(&key.id, now).await?;
+    }
+    Ok(Some((key, names)))
+}
