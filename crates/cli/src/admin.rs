@@ -595,3 +595,117 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `warden api-key …`
+#[derive(Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for a user; prints the key once.
+    Create {
+        /// The owner (id, email or username).
+        #[arg(long)]
+        user: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// The account it acts in (id or name).
+        #[arg(long)]
+        account: Option<String>,
+        /// A role it may use (repeat); each must be held by the owner there.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// RFC 3339 expiry.
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// A CIDR block it may be used from (repeat).
+        #[arg(long = "allowed-ip")]
+        allowed_ips: Vec<String>,
+    },
+    /// List a user's API keys.
+    List {
+        /// The owner (id, email or username).
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke an API key of a user.
+    Revoke {
+        /// The owner (id, email or username).
+        #[arg(long)]
+        user: String,
+        /// The key's id.
+        id: String,
+    },
+}
+
+/// Runs `warden api-key …`.
+pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> {
+    use warden_core::admin::api_keys;
+    let state = open(config).await?;
+    let services = state.services();
+    match command {
+        ApiKeyCommand::Create {
+            user,
+            name,
+            account,
+            roles,
+            expires_at,
+            allowed_ips,
+        } => {
+            let owner = user_id(services, &user).await?;
+            let account_id = match account {
+                Some(text) => Some(account_id(services, &text).await?),
+                None => None,
+            };
+            let mut role_ids = Vec::new();
+            for role in &roles {
+                role_ids.push(role_id(services, role, account_id.as_ref()).await?);
+            }
+            let input = api_keys::CreateApiKey {
+                name,
+                roles: role_ids,
+                expires_at,
+                allowed_ips,
+            };
+            let created = api_keys::create_for(services, &owner, account_id, input)
+                .await
+                .map_err(explain)?;
+            println!(
+                "created API key {} ({})",
+                created.api_key.id, created.api_key.name
+            );
+            println!("key: {}   (shown once)", created.key);
+        }
+        ApiKeyCommand::List { user } => {
+            let owner = user_id(services, &user).await?;
+            for key in services
+                .store
+                .api_keys(&owner)
+                .await
+                .map_err(DomainError::from)
+                .map_err(explain)?
+            {
+                let state = if key.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                };
+                println!("{}  {:<20} {}…  {}", key.id, key.name, key.prefix, state);
+            }
+        }
+        ApiKeyCommand::Revoke { user, id } => {
+            let owner = user_id(services, &user).await?;
+            let id = warden_core::ids::ApiKeyId::parse(&id).map_err(|err| anyhow::anyhow!(err))?;
+            if services
+                .store
+                .revoke_api_key(&owner, &id, warden_core::time::Timestamp::now())
+                .await
+                .map_err(DomainError::from)
+                .map_err(explain)?
+            {
+                println!("revoked API key {id}");
+            } else {
+                bail!("no live API key {id} of that user");
+            }
+        }
+    }
+    Ok(())
+}

@@ -48,6 +48,9 @@ enum Command {
     /// Manage service clients.
     #[command(subcommand)]
     Client(admin::ClientCommand),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(admin::ApiKeyCommand),
     /// Signing keys: list their states, rotate.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
@@ -162,5 +165,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Role(command) => admin::role(&config, command).await,
         Command::Client(command) => admin::client(&config, command).await,
         Command::Keys(command) => admin::keys(&config, command).await,
+        Command::ApiKey(command) => admin::api_key(&config, command).await,
     }
 }

@@ -51,11 +51,11 @@ pub struct ApiKeyWithSecret {
 /// The role names a user holds in `account` (global ones included), by id.
 async fn held_roles(
     services: &Services,
-    caller: &Caller,
+    owner: &crate::ids::UserId,
     account: Option<&AccountId>,
 ) -> Result<(RoleGraph, Vec<String>), DomainError> {
     let graph = RoleGraph::new(services.store.roles_in_scope(account).await?);
-    let assignments = services.store.assignments(&caller.user_id).await?;
+    let assignments = services.store.assignments(owner).await?;
     let names = effective_role_names(&graph, &assignments, account);
     Ok((graph, names))
 }
@@ -71,7 +71,17 @@ pub async fn create(
             "an API key cannot create API keys; log in to do that".into(),
         ));
     }
-    let account = caller.account;
+    create_for(services, &caller.user_id, caller.account, input).await
+}
+
+/// Creates an API key for `owner` in `account` (the operator's CLI path; the REST API goes
+/// through [`create`], for the caller only).
+pub async fn create_for(
+    services: &Services,
+    owner: &crate::ids::UserId,
+    account: Option<AccountId>,
+    input: CreateApiKey,
+) -> Result<ApiKeyWithSecret, DomainError> {
     let mut problems = Problems::default();
     let name = problems
         .check("name", display_text(&input.name, 100))
@@ -98,7 +108,7 @@ pub async fn create(
     if input.roles.len() > 64 {
         problems.push("roles", "must list at most 64 roles");
     }
-    let (graph, held) = held_roles(services, caller, account.as_ref()).await?;
+    let (graph, held) = held_roles(services, owner, account.as_ref()).await?;
     for (i, role) in input.roles.iter().enumerate() {
         if !graph
             .get(role)
@@ -116,7 +126,7 @@ pub async fn create(
         id: ApiKeyId::new(),
         name,
         prefix: value[..PREFIX.len() + 6].to_owned(),
-        user_id: caller.user_id,
+        user_id: *owner,
         account_id: account,
         roles: input.roles,
         allowed_ips,
