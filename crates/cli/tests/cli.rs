@@ -143,6 +143,56 @@ async fn administer_a_fresh_install_from_the_command_line(postgres: bool) {
     assert!(install
         .ok(&["user", "disable", "bob@acme.io"])
         .contains("disabled"));
+    let client = install.ok(&[
+        "client",
+        "create",
+        "--name",
+        "billing",
+        "--account",
+        "acme",
+        "--role",
+        "editor",
+        "--allowed-ip",
+        "10.0.0.0/8",
+    ]);
+    assert!(
+        client.contains("client_secret:") && client.contains("wc_"),
+        "{client}"
+    );
+    assert!(install.ok(&["client", "list"]).contains("billing"));
+    let key = install.ok(&[
+        "api-key",
+        "create",
+        "--user",
+        "alice@acme.io",
+        "--account",
+        "acme",
+        "--role",
+        "editor",
+        "--name",
+        "ci",
+    ]);
+    assert!(key.contains("key: wk_"), "{key}");
+    assert!(install
+        .ok(&["api-key", "list", "--user", "alice@acme.io"])
+        .contains("live"));
+    let refused = install.run(&[
+        "api-key",
+        "create",
+        "--user",
+        "bob@acme.io",
+        "--account",
+        "acme",
+        "--role",
+        "editor",
+        "--name",
+        "x",
+    ]);
+    assert!(!refused.status.success(), "bob does not hold editor");
+    let rotated = install.ok(&["keys", "rotate", "--algorithm", "ES256"]);
+    assert!(rotated.contains("published es256-"), "{rotated}");
+    let keys = install.ok(&["keys", "list"]);
+    assert!(keys.contains("active") && keys.contains("next"), "{keys}");
 
     for bad in [
         vec!["account", "create", "Not A Slug"],
