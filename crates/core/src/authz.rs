@@ -305,3 +305,14 @@ pub fn effective_role_names(
         .collect();
     names.into_iter().collect()
 }
+
+/// Refuses callers authenticated by an API key: managing sessions, keys and credentials needs
+/// a login.
+pub fn require_login(caller: &Caller) -> Result<(), DomainError> {
+    match caller.api_key {
+        Some(_) => Err(DomainError::Forbidden(
+            "an API key cannot do this; log in to do that".into(),
+        )),
+        None => Ok(()),
+    }
+}

@@ -48,6 +48,11 @@ impl ClientIdentity {
         }
     }
 
+    /// Whether the client may use `grant`.
+    pub fn allows(&self, grant: &str) -> bool {
+        self.require_grant(grant).is_ok()
+    }
+
     /// Refuses unless the client may use `grant`.
     pub fn require_grant(&self, grant: &str) -> Result<(), GrantError> {
         match self {
@@ -74,7 +79,10 @@ pub async fn authenticate(
         Presented::Public(_) => return Err(GrantError::InvalidClient),
         Presented::Secret { client_id, secret } => (client_id, secret),
     };
-    if client_id.len() > 128 || secret.len() > 512 {
+    if client_id.len() > 128
+        || secret.len() > 512
+        || client_id.chars().any(crate::identity::is_invisible)
+    {
         return Err(GrantError::InvalidClient);
     }
     let record = services

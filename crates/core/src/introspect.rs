@@ -16,16 +16,27 @@ fn inactive() -> Value {
     json!({ "active": false })
 }
 
-/// Introspects an access token (JWT) or a refresh token (opaque).
-pub async fn introspect(services: &Services, token: &str) -> Result<Value, DomainError> {
+/// Introspects an access token (JWT) or a refresh token (opaque) for `caller`. A client of one
+/// account learns nothing about another account's tokens.
+pub async fn introspect(
+    services: &Services,
+    caller: &crate::model::Client,
+    token: &str,
+) -> Result<Value, DomainError> {
     if token.is_empty() || token.len() > crate::tokens::MAX_TOKEN_BYTES {
         return Ok(inactive());
     }
-    if token.contains('.') {
-        access(services, token).await
+    let answer = if token.contains('.') {
+        access(services, token).await?
     } else {
-        refresh(services, token).await
+        refresh(services, token).await?
+    };
+    if let Some(mine) = caller.account_id {
+        if answer.get("acct").and_then(Value::as_str) != Some(mine.to_string().as_str()) {
+            return Ok(inactive());
+        }
     }
+    Ok(answer)
 }
 
 async fn access(services: &Services, token: &str) -> Result<Value, DomainError> {
@@ -89,6 +100,7 @@ async fn refresh(services: &Services, token: &str) -> Result<Value, DomainError>
     Ok(json!({
         "active": true,
         "token_type": "refresh_token",
+        "acct": session.account_id,
         "client_id": record.client_id,
         "sub": session.user_id,
         "sid": session.id,

@@ -171,11 +171,16 @@ pub async fn password_grant(
         .insert_session(&session)
         .await
         .map_err(DomainError::from)?;
-    let (refresh_value, refresh) = new_refresh_token(services, &session, now);
-    store
-        .insert_refresh(&refresh)
-        .await
-        .map_err(DomainError::from)?;
+    let refresh_value = if grant.client.allows("refresh_token") {
+        let (value, refresh) = new_refresh_token(services, &session, now);
+        store
+            .insert_refresh(&refresh)
+            .await
+            .map_err(DomainError::from)?;
+        Some(value)
+    } else {
+        None
+    };
     store
         .record_login(&user.id, now)
         .await
@@ -190,7 +195,7 @@ pub async fn password_grant(
         scope,
         now,
     )?;
-    issued.refresh_token = Some(refresh_value);
+    issued.refresh_token = refresh_value;
     Ok(issued)
 }
 

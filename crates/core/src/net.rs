@@ -115,8 +115,9 @@ pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted_proxies: &[C
     for part in header.split(',') {
         match part.trim().parse::<IpAddr>() {
             Ok(ip) => hops.push(ip),
-            // A malformed chain is not trusted at all.
-            Err(_) => return peer,
+            // A malformed chain names no one: the address matches no allow-list (not even the
+            // proxy's own), rather than falling back to the trusted peer.
+            Err(_) => return IpAddr::from([0, 0, 0, 0]),
         }
     }
     hops.into_iter()
@@ -175,7 +176,11 @@ mod tests {
         );
         assert_eq!(
             client_ip(ip("10.0.0.5"), Some("garbage"), &proxies),
-            ip("10.0.0.5")
+            ip("0.0.0.0")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), Some("x, 203.0.113.9"), &proxies),
+            ip("0.0.0.0")
         );
         assert_eq!(client_ip(ip("10.0.0.5"), None, &proxies), ip("10.0.0.5"));
     }

@@ -176,29 +176,41 @@ async fn access_for(
     )?)
 }
 
-/// RFC 7009 revocation: a refresh token or an access token ends its whole session. Unknown
-/// or invalid tokens are ignored, as the RFC asks, so the answer reveals nothing.
-pub async fn revoke(services: &Services, token: &str) -> Result<(), DomainError> {
+/// RFC 7009 revocation: a refresh token or an access token ends its whole session, but only
+/// when it was issued to the requesting client (§2.1). Unknown, invalid or foreign tokens are
+/// ignored, as the RFC asks, so the answer reveals nothing. `Ok(false)`: a service client's own
+/// access token, which belongs to no session and cannot be revoked.
+pub async fn revoke(
+    services: &Services,
+    client: &crate::client_auth::ClientIdentity,
+    token: &str,
+) -> Result<bool, DomainError> {
     if token.is_empty() || token.len() > crate::tokens::MAX_TOKEN_BYTES {
-        return Ok(());
+        return Ok(true);
     }
     let now = Timestamp::now();
     let session = if token.contains('.') {
         match services.tokens.verify(token) {
-            Ok(claims) => SessionId::parse(&claims.sid).ok(),
-            Err(_) => None,
+            Ok(claims) if claims.client_id == client.client_id() => {
+                if claims.sub.starts_with("client:") {
+                    return Ok(false);
+                }
+                SessionId::parse(&claims.sid).ok()
+            }
+            _ => None,
         }
     } else {
         services
             .store
             .refresh_by_hash(&sha256_b64(token.as_bytes()))
             .await?
+            .filter(|t| t.client_id == client.client_id())
             .map(|t| t.session_id)
     };
     if let Some(session) = session {
         services.store.end_session(&session, now).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Whether a session exists, belongs to `user` and has not ended.

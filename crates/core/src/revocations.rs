@@ -12,6 +12,10 @@ use crate::services::Services;
 use crate::time::Timestamp;
 use crate::tokens::LEEWAY_SECONDS;
 
+/// How long an ending settles before the feed lists it: a session's `ended_at` is taken when
+/// its request starts, so a slow commit could otherwise land behind a poller's cursor.
+pub const SETTLE_SECONDS: i64 = 2;
+
 /// One revoked session.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -63,9 +67,10 @@ pub async fn feed(
     let lifetime = services.settings.access_token_ttl + LEEWAY_SECONDS;
     let horizon = now.plus_seconds(-lifetime).millis();
     let after = since.filter(|s| !s.is_empty()).map(decode).transpose()?;
+    let until = now.plus_seconds(-SETTLE_SECONDS).millis();
     let rows = services
         .store
-        .ended_sessions(horizon, after.clone(), i64::from(limit))
+        .ended_sessions(horizon, until, after.clone(), i64::from(limit))
         .await?;
     let next_cursor = match rows.last() {
         Some((sid, ended)) => encode(ended.millis(), &sid.to_string()),

@@ -181,11 +181,12 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> Result<u64, StoreError>;
 
-    /// Sessions ended at or after `since_ms` and after the `(ended_at, id)` position `after`,
+    /// Sessions ended in `since_ms..=until_ms` and after the `(ended_at, id)` position `after`,
     /// in order of ending: the revocation feed.
     async fn ended_sessions(
         &self,
         since_ms: i64,
+        until_ms: i64,
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<(SessionId, Timestamp)>, StoreError>;

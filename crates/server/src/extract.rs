@@ -133,6 +133,13 @@ impl FromRequestParts<AppState> for Authenticated {
             .verify(token)
             .map_err(|err| ApiError::Unauthenticated(Some(err.to_string())))?;
         let invalid = |why: &str| ApiError::Unauthenticated(Some(why.to_owned()));
+        if claims.sub.starts_with("client:") {
+            // A valid token, but of a service client: this API acts for users (RFC 6750 §3.1).
+            return Err(warden_core::DomainError::Forbidden(
+                "service client tokens are not accepted on this endpoint".into(),
+            )
+            .into());
+        }
         let user_id =
             UserId::parse(&claims.sub).map_err(|_| invalid("the token's subject is not a user"))?;
         let session_id = SessionId::parse(&claims.sid)
@@ -231,10 +238,16 @@ impl FromRequestParts<AppState> for ClientAddr {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
+        // Every X-Forwarded-For line, in order: a proxy may append its own line.
+        let mut forwarded: Option<String> = None;
+        for value in parts.headers.get_all("x-forwarded-for") {
+            let text = value.to_str().unwrap_or("unreadable");
+            forwarded = Some(match forwarded {
+                Some(so_far) => format!("{so_far},{text}"),
+                None => text.to_owned(),
+            });
+        }
+        let forwarded = forwarded.as_deref();
         Ok(Self(warden_core::net::client_ip(
             peer,
             forwarded,

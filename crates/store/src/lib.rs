@@ -223,10 +223,11 @@ impl Store for SqlStore {
     async fn ended_sessions(
         &self,
         since_ms: i64,
+        until_ms: i64,
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
-        sessions::ended(&self.pool, since_ms, after, limit).await
+        sessions::ended(&self.pool, since_ms, until_ms, after, limit).await
     }
     async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
         sessions::insert_refresh(&self.pool, token).await

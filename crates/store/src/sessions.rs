@@ -103,18 +103,20 @@ pub(crate) async fn end_all(
 pub(crate) async fn ended(
     pool: &AnyPool,
     since_ms: i64,
+    until_ms: i64,
     after: Option<(i64, String)>,
     limit: i64,
 ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
     let (after_ms, after_id) = after.unwrap_or((i64::MIN, String::new()));
     let found = sqlx::query(
         "SELECT id, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= $1
-         AND (ended_at > $2 OR (ended_at = $2 AND id > $3)) ORDER BY ended_at, id LIMIT $4",
+         AND (ended_at > $2 OR (ended_at = $2 AND id > $3)) AND ended_at <= $5 ORDER BY ended_at, id LIMIT $4",
     )
     .bind(since_ms)
     .bind(after_ms)
     .bind(after_id)
     .bind(limit)
+    .bind(until_ms)
     .fetch_all(pool)
     .await
     .map_err(on_error)?;

@@ -71,6 +71,15 @@ pub async fn create(
             "an API key cannot create API keys; log in to do that".into(),
         ));
     }
+    // A token narrowed by scope cannot mint a key with more than the token itself holds.
+    let graph = RoleGraph::new(
+        services
+            .store
+            .roles_in_scope(caller.account.as_ref())
+            .await?,
+    );
+    crate::authz::Actor::Caller(caller.clone())
+        .require_covers(&graph.permissions(&input.roles), caller.account.as_ref())?;
     create_for(services, &caller.user_id, caller.account, input).await
 }
 
@@ -147,6 +156,7 @@ pub async fn create_for(
 
 /// The caller's API keys.
 pub async fn list(services: &Services, caller: &Caller) -> Result<Vec<ApiKey>, DomainError> {
+    crate::authz::require_login(caller)?;
     Ok(services.store.api_keys(&caller.user_id).await?)
 }
 

@@ -97,6 +97,7 @@ pub async fn change_password(
     caller: &Caller,
     input: ChangePassword,
 ) -> Result<(), DomainError> {
+    crate::authz::require_login(caller)?;
     let record = me_record(services, caller).await?;
     let new_password = Password::parse(&input.new_password)
         .map_err(|err| DomainError::invalid("new_password", err))?;

@@ -37,6 +37,7 @@ pub async fn list_mine(
     services: &Services,
     caller: &Caller,
 ) -> Result<Vec<SessionInfo>, DomainError> {
+    crate::authz::require_login(caller)?;
     let sessions = services.store.active_sessions(&caller.user_id).await?;
     Ok(info(sessions, Some(&caller.session_id)))
 }
@@ -47,6 +48,7 @@ pub async fn end_mine(
     caller: &Caller,
     id: &SessionId,
 ) -> Result<(), DomainError> {
+    crate::authz::require_login(caller)?;
     let own = services
         .store
         .session(id)
@@ -61,6 +63,7 @@ pub async fn end_mine(
 
 /// Ends every session of the caller but the current one; returns how many ended.
 pub async fn end_my_others(services: &Services, caller: &Caller) -> Result<u64, DomainError> {
+    crate::authz::require_login(caller)?;
     Ok(services
         .store
         .end_sessions(&caller.user_id, Some(&caller.session_id), Timestamp::now())

@@ -236,7 +236,7 @@ fn presented_client(
     }
 }
 
-fn form_decode(text: &str) -> Option<String> {
+pub(crate) fn form_decode(text: &str) -> Option<String> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={text}"))
         .ok()?
         .pop()
@@ -351,7 +351,7 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let (mut params, _client) = match read_request(&state, &headers, body, ip).await {
+    let (mut params, client) = match read_request(&state, &headers, body, ip).await {
         Ok(request) => request,
         Err(response) => return *response,
     };
@@ -362,8 +362,13 @@ pub async fn revoke(
             "`token` is required",
         );
     };
-    match revoke_token(state.services(), &token).await {
-        Ok(()) => no_store(StatusCode::OK.into_response()),
+    match revoke_token(state.services(), &client, &token).await {
+        Ok(true) => no_store(StatusCode::OK.into_response()),
+        Ok(false) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_token_type",
+            "tokens of service clients expire on their own and cannot be revoked",
+        ),
         Err(err) => no_store(internal(&err.to_string())),
     }
 }
@@ -385,13 +390,13 @@ pub async fn introspect(
         Ok(request) => request,
         Err(response) => return *response,
     };
-    if matches!(client, ClientIdentity::FirstParty) {
+    let ClientIdentity::Confidential(client) = client else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "introspection needs service client credentials",
         );
-    }
+    };
     let Some(token) = params.remove("token") else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -399,7 +404,7 @@ pub async fn introspect(
             "`token` is required",
         );
     };
-    match introspect_token(state.services(), &token).await {
+    match introspect_token(state.services(), &client, &token).await {
         Ok(answer) => no_store(Json(answer).into_response()),
         Err(err) => no_store(internal(&err.to_string())),
     }

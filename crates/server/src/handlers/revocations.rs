@@ -49,12 +49,15 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Result<Jso
             let (client_id, secret) = decoded
                 .as_deref()
                 .and_then(|d| d.split_once(':'))
+                .and_then(|(id, secret)| {
+                    Some((
+                        super::oauth::form_decode(id)?,
+                        super::oauth::form_decode(secret)?,
+                    ))
+                })
                 .ok_or_else(unauthenticated)?;
             let ClientAddr(ip) = ClientAddr::from_request_parts(&mut parts, &state).await?;
-            let presented = Presented::Secret {
-                client_id: client_id.to_owned(),
-                secret: secret.to_owned(),
-            };
+            let presented = Presented::Secret { client_id, secret };
             match authenticate(state.services(), presented, ip).await {
                 Ok(ClientIdentity::Confidential(_)) => {}
                 _ => return Err(unauthenticated()),

@@ -101,13 +101,17 @@ async fn a_key_never_exceeds_its_owner_and_bad_input_is_refused(backend: Backend
     ];
     for (body, field) in cases {
         let reply = app.post("/v1/api-keys", &token, body.clone()).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{body}: {}",
-            reply.body
-        );
-        assert_eq!(reply.body["errors"][0]["field"], field, "{body}");
+        // Asking for a role with permissions the caller lacks is an escalation (403); the
+        // rest are invalid fields (422).
+        let expected = if field == "roles[0]" && body.to_string().contains(&super_admin) {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        assert_eq!(reply.status, expected, "{body}: {}", reply.body);
+        if expected == StatusCode::UNPROCESSABLE_ENTITY {
+            assert_eq!(reply.body["errors"][0]["field"], field, "{body}");
+        }
     }
     assert_eq!(
         app.post(
@@ -199,7 +203,63 @@ async fn revoked_ip_restricted_and_unknown_keys_are_refused(backend: Backend) {
     );
 }
 
+async fn keys_and_narrowed_tokens_cannot_reach_beyond_themselves(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let (boss, _) = app.account_admin("boss@acme.io", &acme).await;
+    let member = app.role_id("member").await;
+    let admin_role = app.role_id("account_admin").await;
+    app.grant(&boss, &member, Some(&acme)).await;
+    let narrowed = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "boss@acme.io"),
+            ("password", crate::helpers::PASSWORD),
+            ("scope", "member"),
+        ])
+        .await;
+    let narrowed = narrowed.body["access_token"].as_str().unwrap().to_owned();
+    let minted = app
+        .post(
+            "/v1/api-keys",
+            &narrowed,
+            json!({"name": "wide", "roles": [admin_role]}),
+        )
+        .await;
+    assert_eq!(
+        minted.status,
+        StatusCode::FORBIDDEN,
+        "a narrowed token mints no wider key: {}",
+        minted.body
+    );
+    let key = app
+        .post(
+            "/v1/api-keys",
+            &narrowed,
+            json!({"name": "ok", "roles": [member]}),
+        )
+        .await;
+    let key = key.body["key"].as_str().unwrap().to_owned();
+    for path in ["/v1/users/me/sessions", "/v1/api-keys"] {
+        assert_eq!(
+            app.get(path, &key).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        app.delete("/v1/users/me/sessions", &key).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/v1/users/me/sessions", &narrowed).await.status,
+        StatusCode::OK,
+        "the login still works"
+    );
+}
+
 crate::both!(
+    keys_and_narrowed_tokens_cannot_reach_beyond_themselves,
     an_api_key_acts_for_its_owner_within_its_roles,
     a_key_never_exceeds_its_owner_and_bad_input_is_refused,
     revoked_ip_restricted_and_unknown_keys_are_refused,

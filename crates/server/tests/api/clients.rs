@@ -264,6 +264,7 @@ async fn ip_allow_lists_use_the_peer_and_forwarded_for_only_from_trusted_proxies
     assert_eq!(bad.body["errors"][0]["field"], "allowed_ips[0]");
 
     let proxied = TestApp::spawn_with(backend, &[("WARDEN_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    // A second X-Forwarded-For line is read too, and an unreadable chain trusts no one.
     let c = create_client(
         &proxied,
         &proxied.admin_token,
@@ -280,6 +281,34 @@ async fn ip_allow_lists_use_the_peer_and_forwarded_for_only_from_trusted_proxies
         .await
         .unwrap();
     assert_eq!(via_proxy.status(), StatusCode::OK);
+    // The proxy appends a line after the attacker's: the right-most entry decides.
+    let appended = proxied
+        .client
+        .post(proxied.url("/oauth/token"))
+        .basic_auth(&c.client_id, Some(&c.secret))
+        .header("x-forwarded-for", "10.1.2.3")
+        .header("x-forwarded-for", "203.0.113.9")
+        .form(&cc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(appended.status(), StatusCode::UNAUTHORIZED);
+    for chain in ["x, 10.1.2.3", "10.1.2.3:80"] {
+        let odd = proxied
+            .client
+            .post(proxied.url("/oauth/token"))
+            .basic_auth(&c.client_id, Some(&c.secret))
+            .header("x-forwarded-for", chain)
+            .form(&cc)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            odd.status(),
+            StatusCode::UNAUTHORIZED,
+            "{chain}: a malformed chain trusts no one"
+        );
+    }
 }
 
 async fn clients_never_hold_more_than_their_creator_nor_cross_tenants(backend: Backend) {
@@ -484,6 +513,9 @@ async fn verifiers_follow_the_revocation_feed(backend: Backend) {
         .await
         .unwrap();
 
+    // The feed lists an ending once it has settled (two seconds), so no commit can land
+    // behind a poller's cursor.
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
     let second = poll(Some(cursor)).await;
     let items = second.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", second.body);
@@ -539,7 +571,114 @@ async fn verifiers_follow_the_revocation_feed(backend: Backend) {
     );
 }
 
+async fn revocation_and_introspection_stay_with_their_client_and_tenant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let globex = app.create_account("globex").await;
+    app.create_user("a@acme.io", Some(&acme)).await;
+    let web = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "web", "grant_types": ["password", "refresh_token"]}),
+    )
+    .await;
+    let other = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "other", "account_id": globex}),
+    )
+    .await;
+    let login = basic(
+        &app,
+        &web.client_id,
+        &web.secret,
+        &[
+            ("grant_type", "password"),
+            ("username", "a@acme.io"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
+    // Someone else's client, or no client at all, cannot revoke web's tokens.
+    for token in [&refresh, &access] {
+        let by_other = app
+            .client
+            .post(app.url("/oauth/revoke"))
+            .basic_auth(&other.client_id, Some(&other.secret))
+            .form(&[("token", token.as_str())]);
+        assert_eq!(by_other.send().await.unwrap().status(), StatusCode::OK);
+        let anonymous = app
+            .client
+            .post(app.url("/oauth/revoke"))
+            .form(&[("token", token.as_str())]);
+        assert_eq!(anonymous.send().await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(
+        app.get("/v1/users/me", &access).await.status,
+        StatusCode::OK,
+        "nothing was revoked"
+    );
+    // A globex client learns nothing about acme's tokens.
+    let peek = app
+        .client
+        .post(app.url("/oauth/introspect"))
+        .basic_auth(&other.client_id, Some(&other.secret))
+        .form(&[("token", access.as_str())]);
+    assert_eq!(
+        TestApp::read(peek.send().await.unwrap()).await.body,
+        json!({"active": false})
+    );
+    // A service client's own token is refused on the user API with 403, and is not revocable.
+    let cc = basic(
+        &app,
+        &other.client_id,
+        &other.secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    let cc = cc.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get("/v1/users/me", &cc).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let revoke_cc = app
+        .client
+        .post(app.url("/oauth/revoke"))
+        .basic_auth(&other.client_id, Some(&other.secret))
+        .form(&[("token", cc.as_str())]);
+    assert_eq!(
+        TestApp::read(revoke_cc.send().await.unwrap()).await.body["error"],
+        "unsupported_token_type"
+    );
+    // The owner client revokes for real.
+    let own = app
+        .client
+        .post(app.url("/oauth/revoke"))
+        .basic_auth(&web.client_id, Some(&web.secret))
+        .form(&[("token", refresh.as_str())]);
+    assert_eq!(own.send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/v1/users/me", &access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let nul = app
+        .token_request(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "a\u{0}"),
+            ("client_secret", "b"),
+        ])
+        .await;
+    assert_eq!(
+        nul.status,
+        StatusCode::UNAUTHORIZED,
+        "NUL in client_id: a clean 401, not a 500"
+    );
+}
+
 crate::both!(
+    revocation_and_introspection_stay_with_their_client_and_tenant,
     verifiers_follow_the_revocation_feed,
     a_service_client_gets_tokens_for_itself_with_its_roles,
     client_authentication_failures_answer_invalid_client,

@@ -1,0 +1,176 @@
+//! `warden-load`: drives one kind of request at a Warden on loopback for a fixed time with a
+//! fixed number of concurrent workers, and prints requests per second and latency
+//! percentiles. Bounded in count and time; it stops by itself.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, ValueEnum};
+use serde_json::Value;
+
+/// What to send.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Mode {
+    /// `GET /healthz`: the cost of the HTTP stack alone.
+    Trivial,
+    /// `grant_type=refresh_token`: each worker follows its own rotation chain.
+    Refresh,
+    /// `grant_type=client_credentials` with HTTP Basic.
+    ClientCredentials,
+}
+
+/// Load generator for Warden.
+#[derive(Parser)]
+struct Args {
+    /// Base URL (loopback only).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Request kind.
+    #[arg(long, value_enum)]
+    mode: Mode,
+    /// Concurrent workers.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds of measurement.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Login for refresh mode.
+    #[arg(long, default_value = "bench@example.com")]
+    username: String,
+    /// Password for refresh mode.
+    #[arg(long, default_value = "bench passphrase 1")]
+    password: String,
+    /// Client id for client-credentials mode.
+    #[arg(long, default_value = "")]
+    client_id: String,
+    /// Client secret for client-credentials mode.
+    #[arg(long, default_value = "")]
+    client_secret: String,
+}
+
+struct Tally {
+    ok: u64,
+    failed: u64,
+    latencies_us: Vec<u32>,
+}
+
+async fn login(client: &reqwest::Client, args: &Args) -> anyhow::Result<String> {
+    let form = [
+        ("grant_type", "password"),
+        ("username", args.username.as_str()),
+        ("password", args.password.as_str()),
+    ];
+    let reply: Value = client
+        .post(format!("{}/oauth/token", args.url))
+        .form(&form)
+        .send()
+        .await?
+        .json()
+        .await?;
+    reply["refresh_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("login returned no refresh_token")
+}
+
+async fn worker(args: &Args, until: Instant) -> anyhow::Result<Tally> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()?;
+    let mut refresh = match args.mode {
+        Mode::Refresh => Some(login(&client, args).await?),
+        _ => None,
+    };
+    let mut tally = Tally {
+        ok: 0,
+        failed: 0,
+        latencies_us: Vec::new(),
+    };
+    while Instant::now() < until {
+        let started = Instant::now();
+        let request = match args.mode {
+            Mode::Trivial => client.get(format!("{}/healthz", args.url)),
+            Mode::ClientCredentials => client
+                .post(format!("{}/oauth/token", args.url))
+                .basic_auth(&args.client_id, Some(&args.client_secret))
+                .form(&[("grant_type", "client_credentials")]),
+            Mode::Refresh => {
+                let token = refresh.clone().unwrap_or_default();
+                client.post(format!("{}/oauth/token", args.url)).form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.as_str()),
+                ])
+            }
+        };
+        let response = request.send().await?;
+        let ok = response.status().is_success();
+        let body = response.bytes().await?;
+        tally
+            .latencies_us
+            .push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+        if ok {
+            tally.ok += 1;
+            if let Mode::Refresh = args.mode {
+                let reply: Value = serde_json::from_slice(&body)?;
+                refresh = reply["refresh_token"].as_str().map(str::to_owned);
+            }
+        } else {
+            tally.failed += 1;
+            if let Mode::Refresh = args.mode {
+                refresh = Some(login(&client, args).await?);
+            }
+        }
+    }
+    Ok(tally)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let host = args
+        .url
+        .trim_start_matches("http://")
+        .split([':', '/'])
+        .next()
+        .unwrap_or("");
+    if !(host.starts_with("127.") || host == "localhost" || host == "[::1]") {
+        bail!("warden-load only targets loopback addresses");
+    }
+    let args = std::sync::Arc::new(args);
+    let until = Instant::now() + Duration::from_secs(args.duration.clamp(1, 120));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency.clamp(1, 1024) {
+        let args = args.clone();
+        tasks.push(tokio::spawn(async move { worker(&args, until).await }));
+    }
+    let mut all = Tally {
+        ok: 0,
+        failed: 0,
+        latencies_us: Vec::new(),
+    };
+    for task in tasks {
+        let tally = task.await??;
+        all.ok += tally.ok;
+        all.failed += tally.failed;
+        all.latencies_us.extend(tally.latencies_us);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.latencies_us.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        let i = ((all.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(all.latencies_us.get(i).copied().unwrap_or(0)) / 1000.0
+    };
+    println!(
+        "mode={:?} concurrency={} duration={:.1}s ok={} failed={} rps={:.0} p50={:.2}ms p99={:.2}ms",
+        args.mode,
+        args.concurrency,
+        elapsed,
+        all.ok,
+        all.failed,
+        all.ok as f64 / elapsed,
+        pct(0.5),
+        pct(0.99)
+    );
+    Ok(())
+}

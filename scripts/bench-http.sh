@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# HTTP benchmarks on loopback. Builds release binaries, then for SQLite and PostgreSQL starts
+# Warden pinned to core 0 and the load generator pinned to core 1 (so the server's figure is
+# one core's worth), and measures GET /healthz, the refresh grant (each worker following its
+# own rotation chain) and client_credentials (HTTP Basic).
+#   DURATION=10 CONCURRENCY=32 scripts/bench-http.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-10}"
+CONCURRENCY="${CONCURRENCY:-32}"
+PG_ADMIN="${WARDEN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+PORT=18181
+
+cargo build --release --locked -p warden-cli -p warden-loadgen >&2
+W=target/release/warden
+L=target/release/warden-load
+
+bench() {
+  local backend=$1 dir pid creds id secret
+  dir=$(mktemp -d)
+  export WARDEN_DATA_DIR="$dir" WARDEN_LISTEN="127.0.0.1:$PORT" WARDEN_LOG=warn
+  export WARDEN_ADMIN_PASSWORD='bench admin passphrase'
+  unset DATABASE_URL
+  if [ "$backend" = postgres ]; then
+    psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS warden_bench" -c "CREATE DATABASE warden_bench" >/dev/null
+    export DATABASE_URL="${PG_ADMIN%/*}/warden_bench"
+  fi
+  $W init >/dev/null
+  echo 'bench passphrase 1' | $W user create --email bench@example.com --password-stdin >/dev/null
+  creds=$($W client create --name bench)
+  id=$(awk '/^client_id:/ {print $2}' <<<"$creds")
+  secret=$(awk '/^client_secret:/ {print $2}' <<<"$creds")
+  taskset -c 0 $W serve >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+  for mode in trivial refresh client-credentials; do
+    echo "[$backend] $(taskset -c 1 $L --url "http://127.0.0.1:$PORT" --mode $mode --concurrency "$CONCURRENCY" \
+      --duration "$DURATION" --client-id "$id" --client-secret "$secret")"
+  done
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+  if [ "$backend" = postgres ]; then psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS warden_bench WITH (FORCE)" >/dev/null; fi
+}
+
+bench sqlite
+bench postgres
