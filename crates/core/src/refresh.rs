@@ -136,26 +136,24 @@ async fn access_for(
         return Err(invalid());
     }
     let account = session.account_id;
-    if let Some(account) = &account {
-        let found = store.account(account).await.map_err(DomainError::from)?;
-        let assignments = store
-            .assignments(&user.user.id)
-            .await
-            .map_err(DomainError::from)?;
-        let member = store
-            .memberships(&user.user.id)
-            .await
-            .map_err(DomainError::from)?
-            .contains(account);
-        let global = assignments.iter().any(|a| a.account_id.is_none());
-        if !found.is_some_and(|a| a.status == Status::Active) || !(member || global) {
-            return Err(invalid());
-        }
-    }
     let assignments = store
         .assignments(&user.user.id)
         .await
         .map_err(DomainError::from)?;
+    if let Some(account) = &account {
+        // Still a member (or a global operator) of a still-active account.
+        let found = store.account(account).await.map_err(DomainError::from)?;
+        let global = assignments.iter().any(|a| a.account_id.is_none());
+        let member = global
+            || store
+                .memberships(&user.user.id)
+                .await
+                .map_err(DomainError::from)?
+                .contains(account);
+        if !found.is_some_and(|a| a.status == Status::Active) || !member {
+            return Err(invalid());
+        }
+    }
     let graph = RoleGraph::new(
         store
             .roles_in_scope(account.as_ref())

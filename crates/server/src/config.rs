@@ -282,7 +282,7 @@ impl Config {
             1024..=16 * 1024 * 1024,
         );
         let request_timeout = int("request_timeout", raw.request_timeout, 30, 1..=600);
-        let db_max_connections = int("db_max_connections", raw.db_max_connections, 10, 1..=1000);
+        let db_max_connections = int("db_max_connections", raw.db_max_connections, 20, 1..=1000);
         let argon2 = HashParams {
             memory_kib: int(
                 "argon2_memory_kib",
