@@ -241,6 +241,19 @@ impl Actor {
         }
     }
 
+    /// Refuses unless the actor holds `permission` in `account` (tenant isolation applies),
+    /// or globally when `account` is `None`.
+    pub fn require_scoped(
+        &self,
+        permission: &'static str,
+        account: Option<&AccountId>,
+    ) -> Result<(), DomainError> {
+        match account {
+            Some(account) => self.require_in(permission, account),
+            None => self.require(permission, None),
+        }
+    }
+
     /// Refuses unless the actor may exercise `permission` somewhere.
     pub fn require_reach(&self, permission: &'static str) -> Result<Reach, DomainError> {
         match self.reach(permission) {

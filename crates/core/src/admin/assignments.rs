@@ -27,17 +27,6 @@ pub struct GrantRole {
     pub account_id: Option<AccountId>,
 }
 
-fn require_scope(
-    actor: &Actor,
-    permission: &'static str,
-    account: Option<&AccountId>,
-) -> Result<(), DomainError> {
-    match account {
-        Some(account) => actor.require_in(permission, account),
-        None => actor.require(permission, None),
-    }
-}
-
 /// Grants a role to a user.
 pub async fn grant(
     services: &Services,
@@ -46,7 +35,7 @@ pub async fn grant(
     input: GrantRole,
 ) -> Result<Assignment, DomainError> {
     let account = input.account_id;
-    require_scope(actor, p::ASSIGNMENTS_CREATE, account.as_ref())?;
+    actor.require_scoped(p::ASSIGNMENTS_CREATE, account.as_ref())?;
     if actor.user_id() == Some(*user) {
         return Err(DomainError::Forbidden(
             "you cannot assign roles to yourself".into(),
@@ -108,7 +97,7 @@ pub async fn revoke(
     role: &RoleId,
     account: Option<&AccountId>,
 ) -> Result<(), DomainError> {
-    require_scope(actor, p::ASSIGNMENTS_DELETE, account)?;
+    actor.require_scoped(p::ASSIGNMENTS_DELETE, account)?;
     visible_user(services, actor, p::USERS_READ, user).await?;
     let graph = RoleGraph::new(services.store.roles_in_scope(account).await?);
     let held = graph

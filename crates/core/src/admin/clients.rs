@@ -83,17 +83,6 @@ pub struct ClientWithSecret {
     pub client_secret: String,
 }
 
-fn require_scope(
-    actor: &Actor,
-    permission: &'static str,
-    account: Option<&AccountId>,
-) -> Result<(), DomainError> {
-    match account {
-        Some(account) => actor.require_in(permission, account),
-        None => actor.require(permission, None),
-    }
-}
-
 fn parse_ips(problems: &mut Problems, texts: &[String]) -> Vec<Cidr> {
     if texts.len() > 100 {
         problems.push("allowed_ips", "must list at most 100 blocks");
@@ -158,7 +147,7 @@ pub async fn create(
         input.account_id,
         CLIENTS_CREATE,
     )?;
-    require_scope(actor, CLIENTS_CREATE, account.as_ref())?;
+    actor.require_scoped(CLIENTS_CREATE, account.as_ref())?;
     if let Some(account) = &account {
         services
             .store
@@ -252,7 +241,7 @@ pub async fn update(
     patch: UpdateClient,
 ) -> Result<Client, DomainError> {
     let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
-    require_scope(actor, CLIENTS_UPDATE, client.account_id.as_ref())?;
+    actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
     check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
     let mut problems = Problems::default();
     if let Some(name) = patch.name {
@@ -288,7 +277,7 @@ pub async fn rotate_secret(
     id: &ClientKey,
 ) -> Result<ClientWithSecret, DomainError> {
     let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
-    require_scope(actor, CLIENTS_UPDATE, client.account_id.as_ref())?;
+    actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
     check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
     let secret = crate::crypto::random_token();
     client.updated_at = Timestamp::now();
@@ -305,7 +294,7 @@ pub async fn rotate_secret(
 /// Deletes a client.
 pub async fn delete(services: &Services, actor: &Actor, id: &ClientKey) -> Result<(), DomainError> {
     let client = visible(services, actor, CLIENTS_DELETE, id).await?;
-    require_scope(actor, CLIENTS_DELETE, client.account_id.as_ref())?;
+    actor.require_scoped(CLIENTS_DELETE, client.account_id.as_ref())?;
     if services.store.delete_client(id).await? {
         Ok(())
     } else {

@@ -151,17 +151,6 @@ async fn check_name_free(
     Ok(())
 }
 
-fn require_role_permission(
-    actor: &Actor,
-    permission: &'static str,
-    account: Option<&AccountId>,
-) -> Result<(), DomainError> {
-    match account {
-        Some(account) => actor.require_in(permission, account),
-        None => actor.require(permission, None),
-    }
-}
-
 /// Creates a role.
 pub async fn create(
     services: &Services,
@@ -169,7 +158,7 @@ pub async fn create(
     input: CreateRole,
 ) -> Result<Role, DomainError> {
     let account = input.account_id;
-    require_role_permission(actor, p::ROLES_CREATE, account.as_ref())?;
+    actor.require_scoped(p::ROLES_CREATE, account.as_ref())?;
     if let Some(account) = &account {
         services
             .store
@@ -281,7 +270,7 @@ pub async fn update(
 ) -> Result<Role, DomainError> {
     let mut role = visible_role(services, actor, p::ROLES_UPDATE, id).await?;
     let account = role.account_id;
-    require_role_permission(actor, p::ROLES_UPDATE, account.as_ref())?;
+    actor.require_scoped(p::ROLES_UPDATE, account.as_ref())?;
     let graph = RoleGraph::new(services.store.roles_in_scope(account.as_ref()).await?);
     actor.require_covers(&graph.permissions(&[role.id]), account.as_ref())?;
     let mut problems = Problems::default();
@@ -324,7 +313,7 @@ pub async fn update(
 /// Deletes a role and its assignments. Built-in roles and roles others inherit stay.
 pub async fn delete(services: &Services, actor: &Actor, id: &RoleId) -> Result<(), DomainError> {
     let role = visible_role(services, actor, p::ROLES_DELETE, id).await?;
-    require_role_permission(actor, p::ROLES_DELETE, role.account_id.as_ref())?;
+    actor.require_scoped(p::ROLES_DELETE, role.account_id.as_ref())?;
     if role.builtin {
         return Err(DomainError::Conflict(
             "built-in roles cannot be deleted".into(),

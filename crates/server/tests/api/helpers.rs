@@ -360,3 +360,46 @@ impl TestApp {
         (user, token)
     }
 }
+
+/// A service client's credentials, as created.
+pub struct Creds {
+    pub id: String,
+    pub client_id: String,
+    pub secret: String,
+}
+
+pub async fn create_client(app: &TestApp, token: &str, body: Value) -> Creds {
+    let reply = app.post("/v1/clients", token, body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    Creds {
+        id: reply.body["id"].as_str().unwrap().to_owned(),
+        client_id: reply.body["client_id"].as_str().unwrap().to_owned(),
+        secret: reply.body["client_secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+pub async fn basic(app: &TestApp, id: &str, secret: &str, form: &[(&str, &str)]) -> Reply {
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    TestApp::read(response).await
+}
+
+pub fn claims(token: &str) -> Value {
+    jwt_part(token, 1)
+}
+
+/// Decodes one segment of a JWT (0: header, 1: claims) without verifying anything.
+pub fn jwt_part(token: &str, index: usize) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(index).expect("JWT segment");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
+}

@@ -6,14 +6,7 @@ use serde_json::{json, Value};
 use crate::helpers::{Backend, TestApp};
 
 fn header(token: &str) -> Value {
-    use base64::Engine;
-    let part = token.split('.').next().unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
+    crate::helpers::jwt_part(token, 0)
 }
 
 async fn jwks_kids(app: &TestApp) -> Vec<String> {

@@ -1,21 +1,12 @@
 //! `POST /oauth/token` with the password grant, the JWKS and the metadata.
 
-use base64::Engine;
 use jsonwebtoken::{DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{Backend, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD};
-
-fn decode_part(token: &str, index: usize) -> Value {
-    let part = token.split('.').nth(index).expect("segment");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .expect("base64"),
-    )
-    .expect("json")
-}
+use crate::helpers::{
+    jwt_part as decode_part, Backend, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD,
+};
 
 async fn a_login_returns_an_rfc6749_response_with_an_at_jwt_verifiable_through_the_jwks(
     backend: Backend,

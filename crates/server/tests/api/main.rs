@@ -12,6 +12,7 @@ mod api_keys;
 mod bearer;
 mod clients;
 mod escalation;
+mod introspection;
 mod keys;
 mod login;
 mod me;

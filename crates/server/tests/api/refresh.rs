@@ -26,15 +26,7 @@ async fn refresh(app: &TestApp, token: &str) -> crate::helpers::Reply {
 }
 
 fn claim(token: &str, name: &str) -> Value {
-    use base64::Engine;
-    let part = token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap();
-    claims[name].clone()
+    crate::helpers::claims(token)[name].clone()
 }
 
 async fn refresh_tokens_rotate_on_every_use_within_the_session(backend: Backend) {

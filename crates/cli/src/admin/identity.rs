@@ -1,0 +1,352 @@
+//! `warden user`, `account`, `member` and `role`: people, tenants and their roles.
+
+use std::io::Read;
+
+use anyhow::Context;
+use clap::Subcommand;
+use warden_core::admin::{accounts, assignments, members, roles, users};
+use warden_core::authz::Actor;
+use warden_core::model::Status;
+use warden_core::page::PageRequest;
+use warden_core::services::Services;
+use warden_server::config::Config;
+
+use super::{account_id, explain, open, optional_account, role_id, user_id};
+
+/// `warden user …`
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password comes from stdin with --password-stdin, or is generated
+    /// and printed once.
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Optional username.
+        #[arg(long)]
+        username: Option<String>,
+        /// Display name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Add the user to this account (id or name).
+        #[arg(long)]
+        account: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        /// Only members of this account (id or name).
+        #[arg(long)]
+        account: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Disable a user (id, email or username): they can no longer log in or use their tokens.
+    Disable {
+        /// The user.
+        user: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// The user.
+        user: String,
+    },
+}
+
+/// `warden account …`
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    /// Create an account.
+    Create {
+        /// Unique slug (lowercase letters, digits, `-`).
+        name: String,
+        /// Display name.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List accounts.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+/// `warden member …`
+#[derive(Subcommand)]
+pub enum MemberCommand {
+    /// Add a user to an account.
+    Add {
+        /// The account (id or name).
+        #[arg(long)]
+        account: String,
+        /// The user (id, email or username).
+        #[arg(long)]
+        user: String,
+    },
+}
+
+/// `warden role …`
+#[derive(Subcommand)]
+pub enum RoleCommand {
+    /// Create a role.
+    Create {
+        /// Name.
+        name: String,
+        /// Owning account (id or name); global when omitted.
+        #[arg(long)]
+        account: Option<String>,
+        /// A permission (repeat for several).
+        #[arg(long = "permission", short = 'p')]
+        permissions: Vec<String>,
+        /// A role to inherit (repeat for several).
+        #[arg(long = "inherits")]
+        inherits: Vec<String>,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Grant a role to a user, in an account or globally.
+    Grant {
+        /// The user (id, email or username).
+        #[arg(long)]
+        user: String,
+        /// The role (id or name).
+        #[arg(long)]
+        role: String,
+        /// The account (id or name); a global grant when omitted.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// List roles.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+/// Runs `warden user …`.
+pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    let state = open(config).await?;
+    let services = state.services();
+    match command {
+        UserCommand::Create {
+            email,
+            username,
+            display_name,
+            account,
+            password_stdin,
+        } => {
+            let (password, generated) = if password_stdin {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the password from stdin")?;
+                (text.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else {
+                (warden_core::crypto::random_token()[..20].to_owned(), true)
+            };
+            let account_id = optional_account(services, account.as_deref()).await?;
+            let input = users::CreateUser {
+                email,
+                password: Some(password.clone()),
+                username,
+                display_name,
+                phone: None,
+                attributes: None,
+                account_id,
+            };
+            let user = users::create(services, &Actor::System, input)
+                .await
+                .map_err(explain)?;
+            println!("created user {} <{}>", user.id, user.email);
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCommand::List { account, limit } => {
+            let account_id = optional_account(services, account.as_deref())
+                .await?
+                .map(|a| a.to_string());
+            let query = users::UserQuery {
+                account_id,
+                ..users::UserQuery::default()
+            };
+            let page = users::list(services, &Actor::System, query, PageRequest::first(limit))
+                .await
+                .map_err(explain)?;
+            for user in &page.items {
+                println!(
+                    "{}  {:<32} {:<16} {}",
+                    user.id,
+                    user.email,
+                    user.username.as_ref().map_or("-", |u| u.as_str()),
+                    user.status.as_str()
+                );
+            }
+            if page.next_cursor.is_some() {
+                println!("(more users exist; raise --limit)");
+            }
+        }
+        UserCommand::Disable { user } => set_status(services, &user, Status::Disabled).await?,
+        UserCommand::Enable { user } => set_status(services, &user, Status::Active).await?,
+    }
+    Ok(())
+}
+
+async fn set_status(services: &Services, user: &str, status: Status) -> anyhow::Result<()> {
+    let id = user_id(services, user).await?;
+    let patch = users::UpdateUser {
+        status: Some(status),
+        ..users::UpdateUser::default()
+    };
+    let user = users::update(services, &Actor::System, &id, patch)
+        .await
+        .map_err(explain)?;
+    println!(
+        "user {} <{}> is now {}",
+        user.id,
+        user.email,
+        user.status.as_str()
+    );
+    Ok(())
+}
+
+/// Runs `warden account …`.
+pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()> {
+    let state = open(config).await?;
+    let services = state.services();
+    match command {
+        AccountCommand::Create { name, display_name } => {
+            let input = accounts::CreateAccount {
+                name,
+                display_name,
+                description: None,
+                attributes: None,
+            };
+            let account = accounts::create(services, &Actor::System, input)
+                .await
+                .map_err(explain)?;
+            println!("created account {} ({})", account.id, account.name);
+        }
+        AccountCommand::List { limit } => {
+            let page = accounts::list(
+                services,
+                &Actor::System,
+                None,
+                None,
+                PageRequest::first(limit),
+            )
+            .await
+            .map_err(explain)?;
+            for account in &page.items {
+                println!(
+                    "{}  {:<24} {:<32} {}",
+                    account.id,
+                    account.name,
+                    account.display_name,
+                    account.status.as_str()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `warden member …`.
+pub async fn member(config: &Config, command: MemberCommand) -> anyhow::Result<()> {
+    let state = open(config).await?;
+    let services = state.services();
+    let MemberCommand::Add { account, user } = command;
+    let account = account_id(services, &account).await?;
+    let user = user_id(services, &user).await?;
+    members::add(
+        services,
+        &Actor::System,
+        &account,
+        members::AddMember { user_id: user },
+    )
+    .await
+    .map_err(explain)?;
+    println!("user {user} is now a member of account {account}");
+    Ok(())
+}
+
+/// Runs `warden role …`.
+pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
+    let state = open(config).await?;
+    let services = state.services();
+    match command {
+        RoleCommand::Create {
+            name,
+            account,
+            permissions,
+            inherits,
+            description,
+        } => {
+            let account_id = optional_account(services, account.as_deref()).await?;
+            let input = roles::CreateRole {
+                name,
+                account_id,
+                description,
+                permissions,
+                inherits,
+            };
+            let role = roles::create(services, &Actor::System, input)
+                .await
+                .map_err(explain)?;
+            println!("created role {} ({})", role.id, role.name);
+        }
+        RoleCommand::Grant {
+            user,
+            role,
+            account,
+        } => {
+            let account_id = optional_account(services, account.as_deref()).await?;
+            let user = user_id(services, &user).await?;
+            let role_id = role_id(services, &role, account_id.as_ref()).await?;
+            let input = assignments::GrantRole {
+                role_id,
+                account_id,
+            };
+            assignments::grant(services, &Actor::System, &user, input)
+                .await
+                .map_err(explain)?;
+            match account_id {
+                Some(account) => {
+                    println!("granted role `{role}` to user {user} in account {account}")
+                }
+                None => println!("granted role `{role}` to user {user} globally"),
+            }
+        }
+        RoleCommand::List { limit } => {
+            let page = roles::list(
+                services,
+                &Actor::System,
+                None,
+                None,
+                PageRequest::first(limit),
+            )
+            .await
+            .map_err(explain)?;
+            for role in &page.items {
+                let scope = role
+                    .account_id
+                    .map_or_else(|| "global".to_owned(), |a| a.to_string());
+                let perms: Vec<&str> = role.permissions.iter().map(|p| p.as_str()).collect();
+                println!(
+                    "{}  {:<20} {:<36} {}",
+                    role.id,
+                    role.name,
+                    scope,
+                    perms.join(" ")
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! `warden client`, `api-key` and `keys`: machine identities, API keys and signing keys.
+
+use anyhow::bail;
+use clap::Subcommand;
+use warden_core::admin::clients;
+use warden_core::authz::Actor;
+use warden_core::page::PageRequest;
+use warden_core::DomainError;
+use warden_server::config::Config;
+
+use super::{explain, open, optional_account, role_id, user_id};
+
+/// `warden client …`
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Create a service client; prints its id and secret once.
+    Create {
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// The account it acts in (id or name); global when omitted.
+        #[arg(long)]
+        account: Option<String>,
+        /// A role it holds, by name or id (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// A CIDR block it may authenticate from (repeat; none means any address).
+        #[arg(long = "allowed-ip")]
+        allowed_ips: Vec<String>,
+        /// A grant it may use (repeat; default client_credentials).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+    },
+    /// List service clients.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+/// `warden keys …`
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys and their states.
+    List,
+    /// Publish a new signing key now; it signs after the JWKS cache lifetime.
+    Rotate {
+        /// EdDSA, ES256 or RS256 (default: the configured algorithm).
+        #[arg(long)]
+        algorithm: Option<String>,
+    },
+}
+
+/// Runs `warden client …`.
+pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<()> {
+    let state = open(config).await?;
+    let services = state.services();
+    match command {
+        ClientCommand::Create {
+            name,
+            account,
+            roles,
+            allowed_ips,
+            grants,
+        } => {
+            let account_id = optional_account(services, account.as_deref()).await?;
+            let mut role_ids = Vec::new();
+            for role in &roles {
+                role_ids.push(role_id(services, role, account_id.as_ref()).await?);
+            }
+            let input = clients::CreateClient {
+                name,
+                account_id,
+                roles: role_ids,
+                allowed_ips,
+                grant_types: (!grants.is_empty()).then_some(grants),
+            };
+            let created = clients::create(services, &Actor::System, input)
+                .await
+                .map_err(explain)?;
+            println!(
+                "created client {} ({})",
+                created.client.client_id, created.client.name
+            );
+            println!("client_id:     {}", created.client.client_id);
+            println!("client_secret: {}   (shown once)", created.client_secret);
+        }
+        ClientCommand::List { limit } => {
+            let page = clients::list(services, &Actor::System, PageRequest::first(limit))
+                .await
+                .map_err(explain)?;
+            for c in &page.items {
+                let scope = c
+                    .account_id
+                    .map_or_else(|| "global".to_owned(), |a| a.to_string());
+                println!(
+                    "{}  {:<24} {:<36} {}  {}",
+                    c.client_id,
+                    c.name,
+                    scope,
+                    c.grant_types.join(","),
+                    c.status.as_str()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `warden keys …`.
+pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
+    let state = open(config).await?;
+    let services = state.services();
+    match command {
+        KeysCommand::List => {
+            for key in warden_core::keys::list(services, &Actor::System)
+                .await
+                .map_err(explain)?
+            {
+                let retire = key
+                    .retire_at
+                    .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+                println!(
+                    "{:<28} {:<6} {:<9} signs from {}  unpublished from {}",
+                    key.kid,
+                    key.alg,
+                    key.state,
+                    key.activate_at.to_rfc3339(),
+                    retire
+                );
+            }
+        }
+        KeysCommand::Rotate { algorithm } => {
+            let algorithm = algorithm
+                .map(|a| warden_core::tokens::SigningAlgorithm::parse(&a))
+                .transpose()
+                .map_err(|err| anyhow::anyhow!(err))?;
+            let key = warden_core::keys::rotate(services, &Actor::System, algorithm)
+                .await
+                .map_err(explain)?;
+            println!(
+                "published {} ({}); it signs from {}",
+                key.kid,
+                key.alg,
+                key.activate_at.to_rfc3339()
+            );
+            println!("the previous key stays published until every token it signed has expired");
+        }
+    }
+    Ok(())
+}
+
+/// `warden api-key …`
+#[derive(Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for a user; prints the key once.
+    Create {
+        /// The owner (id, email or username).
+        #[arg(long)]
+        user: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// The account it acts in (id or name).
+        #[arg(long)]
+        account: Option<String>,
+        /// A role it may use (repeat); each must be held by the owner there.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// RFC 3339 expiry.
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// A CIDR block it may be used from (repeat).
+        #[arg(long = "allowed-ip")]
+        allowed_ips: Vec<String>,
+    },
+    /// List a user's API keys.
+    List {
+        /// The owner (id, email or username).
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke an API key of a user.
+    Revoke {
+        /// The owner (id, email or username).
+        #[arg(long)]
+        user: String,
+        /// The key's id.
+        id: String,
+    },
+}
+
+/// Runs `warden api-key …`.
+pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> {
+    use warden_core::admin::api_keys;
+    let state = open(config).await?;
+    let services = state.services();
+    match command {
+        ApiKeyCommand::Create {
+            user,
+            name,
+            account,
+            roles,
+            expires_at,
+            allowed_ips,
+        } => {
+            let owner = user_id(services, &user).await?;
+            let account_id = optional_account(services, account.as_deref()).await?;
+            let mut role_ids = Vec::new();
+            for role in &roles {
+                role_ids.push(role_id(services, role, account_id.as_ref()).await?);
+            }
+            let input = api_keys::CreateApiKey {
+                name,
+                roles: role_ids,
+                expires_at,
+                allowed_ips,
+            };
+            let created = api_keys::create_for(services, &owner, account_id, input)
+                .await
+                .map_err(explain)?;
+            println!(
+                "created API key {} ({})",
+                created.api_key.id, created.api_key.name
+            );
+            println!("key: {}   (shown once)", created.key);
+        }
+        ApiKeyCommand::List { user } => {
+            let owner = user_id(services, &user).await?;
+            for key in services
+                .store
+                .api_keys(&owner)
+                .await
+                .map_err(DomainError::from)
+                .map_err(explain)?
+            {
+                let state = if key.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                };
+                println!("{}  {:<20} {}…  {}", key.id, key.name, key.prefix, state);
+            }
+        }
+        ApiKeyCommand::Revoke { user, id } => {
+            let owner = user_id(services, &user).await?;
+            let id = warden_core::ids::ApiKeyId::parse(&id).map_err(|err| anyhow::anyhow!(err))?;
+            if services
+                .store
+                .revoke_api_key(&owner, &id, warden_core::time::Timestamp::now())
+                .await
+                .map_err(DomainError::from)
+                .map_err(explain)?
+            {
+                println!("revoked API key {id}");
+            } else {
+                bail!("no live API key {id} of that user");
+            }
+        }
+    }
+    Ok(())
+}
