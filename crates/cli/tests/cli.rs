@@ -189,6 +189,16 @@ async fn administer_a_fresh_install_from_the_command_line(postgres: bool) {
         "x",
     ]);
     assert!(!refused.status.success(), "bob does not hold editor");
+    let client_id = client
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let client_key = install.ok(&[
+        "api-key", "create", "--client", &client_id, "--role", "editor", "--name", "svc",
+    ]);
+    assert!(client_key.contains("key: wk_"), "{client_key}");
     let rotated = install.ok(&["keys", "rotate", "--algorithm", "ES256"]);
     assert!(rotated.contains("published es256-"), "{rotated}");
     let keys = install.ok(&["keys", "list"]);

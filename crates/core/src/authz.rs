@@ -153,28 +153,81 @@ impl Caller {
     }
 }
 
+/// A service client acting on Warden's API, with the permissions of its roles (in its account,
+/// or globally for a global client).
+#[derive(Debug, Clone)]
+pub struct ClientCaller {
+    /// The client's internal id.
+    pub client: crate::ids::ClientKey,
+    /// The API key it authenticated with, if not its own token.
+    pub api_key: Option<crate::ids::ApiKeyId>,
+    /// Its account.
+    pub account: Option<AccountId>,
+    global: PermissionSet,
+    local: PermissionSet,
+}
+
+impl ClientCaller {
+    /// Resolves a client's permissions; with `scoped_to`, only through the roles it names.
+    pub async fn load(
+        store: &dyn Store,
+        client: &crate::model::Client,
+        scoped_to: Option<&[String]>,
+    ) -> Result<Self, DomainError> {
+        let graph = RoleGraph::new(store.roles_in_scope(client.account_id.as_ref()).await?);
+        let ids: Vec<RoleId> = match scoped_to {
+            Some(names) => graph
+                .closure(&client.roles)
+                .iter()
+                .filter(|role| names.iter().any(|n| n == role.name.as_str()))
+                .map(|role| role.id)
+                .collect(),
+            None => client.roles.clone(),
+        };
+        let granted = graph.permissions(&ids);
+        let (global, local) = match client.account_id {
+            Some(_) => (PermissionSet::new(), granted),
+            None => (granted, PermissionSet::new()),
+        };
+        Ok(Self {
+            client: client.id,
+            api_key: None,
+            account: client.account_id,
+            global,
+            local,
+        })
+    }
+}
+
 /// Who performs an operation: the CLI (trusted: it holds the database) or a caller.
 #[derive(Debug, Clone)]
 pub enum Actor {
     /// The operator at the `warden` command line.
     System,
-    /// A user acting through a bearer token.
+    /// A user acting through a bearer token or an API key.
     Caller(Caller),
+    /// A service client acting through its own token or API key.
+    Client(ClientCaller),
 }
 
 impl Actor {
-    /// The caller's permissions in `account` (global ones included), or `None` for the system.
-    pub fn permissions_in(&self, account: Option<&AccountId>) -> Option<PermissionSet> {
+    /// The grants of a caller: its account, its global and its account permissions.
+    fn grants(&self) -> Option<(Option<&AccountId>, &PermissionSet, &PermissionSet)> {
         match self {
             Self::System => None,
-            Self::Caller(caller) => {
-                let mut set = caller.global.clone();
-                if account.is_some() && account == caller.account.as_ref() {
-                    set.extend(caller.local.iter());
-                }
-                Some(set)
-            }
+            Self::Caller(c) => Some((c.account.as_ref(), &c.global, &c.local)),
+            Self::Client(c) => Some((c.account.as_ref(), &c.global, &c.local)),
         }
+    }
+
+    /// The caller's permissions in `account` (global ones included), or `None` for the system.
+    pub fn permissions_in(&self, account: Option<&AccountId>) -> Option<PermissionSet> {
+        let (home, global, local) = self.grants()?;
+        let mut set = global.clone();
+        if account.is_some() && account == home {
+            set.extend(local.iter());
+        }
+        Some(set)
     }
 
     /// Whether the actor holds `permission` in `account` (`None`: globally).
@@ -222,8 +275,8 @@ impl Actor {
     /// The acting user, if any.
     pub fn user_id(&self) -> Option<UserId> {
         match self {
-            Self::System => None,
             Self::Caller(caller) => Some(caller.user_id),
+            Self::System | Self::Client(_) => None,
         }
     }
 
@@ -231,13 +284,15 @@ impl Actor {
     /// in its token's account only, or nowhere.
     pub fn reach(&self, permission: &'static str) -> Reach {
         let wanted = Permission::known(permission);
-        match self {
-            Self::System => Reach::All,
-            Self::Caller(caller) if caller.global.allows(&wanted) => Reach::All,
-            Self::Caller(caller) => match caller.account {
-                Some(account) if caller.local.allows(&wanted) => Reach::Account(account),
-                _ => Reach::Nowhere,
-            },
+        let Some((home, global, local)) = self.grants() else {
+            return Reach::All;
+        };
+        if global.allows(&wanted) {
+            return Reach::All;
+        }
+        match home {
+            Some(account) if local.allows(&wanted) => Reach::Account(*account),
+            _ => Reach::Nowhere,
         }
     }
 
@@ -276,8 +331,8 @@ impl Actor {
             Reach::Account(mine) if mine == *account => Ok(()),
             Reach::Account(_) => Err(DomainError::NotFound("account")),
             // Another tenant's account is not even confirmed to exist.
-            Reach::Nowhere => match self {
-                Self::Caller(caller) if caller.account.as_ref() != Some(account) => {
+            Reach::Nowhere => match self.grants() {
+                Some((home, _, _)) if home != Some(account) => {
                     Err(DomainError::NotFound("account"))
                 }
                 _ => Err(DomainError::Forbidden(format!(

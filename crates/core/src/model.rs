@@ -230,7 +230,17 @@ pub struct ClientRecord {
     pub secret_hash: String,
 }
 
-/// An API key: a long-lived credential of a user, scoped to some of the user's roles.
+/// Who owns an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOwner {
+    /// A user.
+    User(UserId),
+    /// A service client.
+    Client(ClientKey),
+}
+
+/// An API key: a long-lived credential of a user or a service client, scoped to some of its
+/// owner's roles.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
@@ -240,8 +250,10 @@ pub struct ApiKey {
     pub name: String,
     /// The key's first characters, to recognize it (the rest is never stored).
     pub prefix: String,
-    /// The owner.
-    pub user_id: UserId,
+    /// The owner, when a user owns it.
+    pub user_id: Option<UserId>,
+    /// The owner, when a service client owns it.
+    pub client_key: Option<ClientKey>,
     /// The account it acts in.
     pub account_id: Option<AccountId>,
     /// The roles it may use: always a subset of the owner's, checked again at every use.

@@ -7,8 +7,8 @@ use crate::error::StoreError;
 use crate::identity::{AccountName, Email, RoleName, Username};
 use crate::ids::{AccountId, ApiKeyId, ClientKey, RoleId, SessionId, UserId};
 use crate::model::{
-    Account, ApiKey, Assignment, Client, ClientRecord, Membership, RefreshToken, Role, Session,
-    Status, User, UserRecord,
+    Account, ApiKey, Assignment, Client, ClientRecord, KeyOwner, Membership, RefreshToken, Role,
+    Session, Status, User, UserRecord,
 };
 use crate::page::PageRequest;
 use crate::time::Timestamp;
@@ -232,12 +232,12 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_api_key(&self, key: &ApiKey, key_hash: &str) -> Result<(), StoreError>;
     /// An API key by the hash of its value.
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError>;
-    /// A user's API keys, newest first.
-    async fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError>;
-    /// Revokes an API key of `user`; `false` if there is no such live key.
+    /// An owner's API keys, newest first.
+    async fn api_keys(&self, owner: &KeyOwner) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revokes an API key of `owner`; `false` if there is no such live key.
     async fn revoke_api_key(
         &self,
-        user: &UserId,
+        owner: &KeyOwner,
         id: &ApiKeyId,
         at: Timestamp,
     ) -> Result<bool, StoreError>;

@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
-use warden_core::authz::{Actor, Caller};
+use warden_core::authz::{Actor, Caller, ClientCaller};
 use warden_core::ids::{AccountId, SessionId, UserId};
 use warden_core::model::Status;
 
@@ -82,12 +82,23 @@ pub fn path_id<T>(text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Resu
 }
 
 /// The authenticated user behind a bearer access token, with permissions resolved.
-pub struct Authenticated(pub Caller);
+pub struct Authenticated(pub Actor);
 
 impl Authenticated {
     /// The caller as an actor for admin use cases.
     pub fn actor(&self) -> Actor {
-        Actor::Caller(self.0.clone())
+        self.0.clone()
+    }
+
+    /// The calling user, for endpoints that act for a person (self-service, API keys).
+    pub fn user(&self) -> Result<&Caller, ApiError> {
+        match &self.0 {
+            Actor::Caller(caller) => Ok(caller),
+            _ => Err(warden_core::DomainError::Forbidden(
+                "this endpoint acts for a user; service clients cannot use it".into(),
+            )
+            .into()),
+        }
     }
 }
 
@@ -133,12 +144,23 @@ impl FromRequestParts<AppState> for Authenticated {
             .verify(token)
             .map_err(|err| ApiError::Unauthenticated(Some(err.to_string())))?;
         let invalid = |why: &str| ApiError::Unauthenticated(Some(why.to_owned()));
-        if claims.sub.starts_with("client:") {
-            // A valid token, but of a service client: this API acts for users (RFC 6750 §3.1).
-            return Err(warden_core::DomainError::Forbidden(
-                "service client tokens are not accepted on this endpoint".into(),
-            )
-            .into());
+        if let Some(client_id) = claims.sub.strip_prefix("client:") {
+            // A service client's own token: no session; the client must still be active.
+            let client = services
+                .store
+                .client_by_client_id(client_id)
+                .await
+                .map_err(warden_core::DomainError::from)?
+                .map(|r| r.client)
+                .filter(|c| c.status == Status::Active)
+                .ok_or_else(|| {
+                    ApiError::Unauthenticated(Some(
+                        "the token's client no longer exists or is disabled".into(),
+                    ))
+                })?;
+            let scoped_to = claims.scope.is_some().then_some(claims.roles.as_slice());
+            let caller = ClientCaller::load(services.store.as_ref(), &client, scoped_to).await?;
+            return Ok(Self(Actor::Client(caller)));
         }
         let user_id =
             UserId::parse(&claims.sub).map_err(|_| invalid("the token's subject is not a user"))?;
@@ -182,17 +204,17 @@ impl FromRequestParts<AppState> for Authenticated {
             scoped_to,
         )
         .await?;
-        Ok(Self(caller))
+        Ok(Self(Actor::Caller(caller)))
     }
 }
 
-/// Authenticates a `wk_` API key: the caller is its owner, acting in its account through only
-/// the key's roles the owner still holds.
+/// Authenticates a `wk_` API key: the caller is its owner (a user or a service client), acting
+/// in its account through only the key's roles the owner still holds.
 async fn api_key_caller(
     parts: &mut Parts,
     state: &AppState,
     token: &str,
-) -> Result<Caller, ApiError> {
+) -> Result<Actor, ApiError> {
     use warden_core::admin::api_keys::{authenticate, REFUSED};
     let ClientAddr(ip) = ClientAddr::from_request_parts(parts, state).await?;
     let services = state.services();
@@ -210,16 +232,33 @@ async fn api_key_caller(
             return Err(refused());
         }
     }
-    let mut caller = Caller::load(
-        services.store.as_ref(),
-        key.user_id,
-        SessionId::new(),
-        key.account_id,
-        Some(&roles),
-    )
-    .await?;
-    caller.api_key = Some(key.id);
-    Ok(caller)
+    match (key.user_id, key.client_key) {
+        (Some(user), _) => {
+            let mut caller = Caller::load(
+                services.store.as_ref(),
+                user,
+                SessionId::new(),
+                key.account_id,
+                Some(&roles),
+            )
+            .await?;
+            caller.api_key = Some(key.id);
+            Ok(Actor::Caller(caller))
+        }
+        (None, Some(client)) => {
+            let record = services
+                .store
+                .client(&client)
+                .await
+                .map_err(warden_core::DomainError::from)?
+                .ok_or_else(refused)?;
+            let mut caller =
+                ClientCaller::load(services.store.as_ref(), &record.client, Some(&roles)).await?;
+            caller.api_key = Some(key.id);
+            Ok(Actor::Client(caller))
+        }
+        (None, None) => Err(refused()),
+    }
 }
 
 /// The client's IP address: the peer, or what a trusted proxy forwarded.

@@ -75,6 +75,14 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
                 .delete(clients::delete),
         )
         .route("/clients/{id}/secret", post(clients::rotate_secret))
+        .route(
+            "/clients/{id}/api-keys",
+            get(clients::list_keys).post(clients::create_key),
+        )
+        .route(
+            "/clients/{id}/api-keys/{key_id}",
+            axum::routing::delete(clients::revoke_key),
+        )
         .route("/roles", get(roles::list).post(roles::create))
         .route(
             "/roles/{id}",

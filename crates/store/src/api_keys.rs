@@ -2,8 +2,8 @@
 
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
-use warden_core::ids::{AccountId, ApiKeyId, RoleId, UserId};
-use warden_core::model::ApiKey;
+use warden_core::ids::{AccountId, ApiKeyId, ClientKey, RoleId, UserId};
+use warden_core::model::{ApiKey, KeyOwner};
 use warden_core::net::Cidr;
 use warden_core::time::Timestamp;
 use warden_core::StoreError;
@@ -12,7 +12,15 @@ use crate::error::on_error;
 use crate::rows;
 
 const COLUMNS: &str =
-    "id, prefix, name, user_id, account_id, roles, allowed_ips, expires_at, last_used_at, revoked_at, created_at";
+    "id, prefix, name, user_id, client_key, account_id, roles, allowed_ips, expires_at, last_used_at, revoked_at, created_at";
+
+/// The owner column and value of an owner.
+fn owner_column(owner: &KeyOwner) -> (&'static str, String) {
+    match owner {
+        KeyOwner::User(user) => ("user_id", user.to_string()),
+        KeyOwner::Client(client) => ("client_key", client.to_string()),
+    }
+}
 
 fn key(row: &AnyRow) -> Result<ApiKey, StoreError> {
     let corrupt = |col: &str, err: String| StoreError::Backend(format!("stored {col}: {err}"));
@@ -23,7 +31,8 @@ fn key(row: &AnyRow) -> Result<ApiKey, StoreError> {
         id: rows::parse(row, "id", ApiKeyId::parse)?,
         name: rows::text(row, "name")?,
         prefix: rows::text(row, "prefix")?,
-        user_id: rows::parse(row, "user_id", UserId::parse)?,
+        user_id: rows::opt_parse(row, "user_id", UserId::parse)?,
+        client_key: rows::opt_parse(row, "client_key", ClientKey::parse)?,
         account_id: rows::opt_parse(row, "account_id", AccountId::parse)?,
         roles: list("roles")?
             .iter()
@@ -46,19 +55,20 @@ pub(crate) async fn insert(pool: &AnyPool, k: &ApiKey, key_hash: &str) -> Result
     let roles: Vec<String> = k.roles.iter().map(RoleId::to_string).collect();
     let ips: Vec<String> = k.allowed_ips.iter().map(Cidr::to_string).collect();
     sqlx::query(
-        "INSERT INTO api_keys (id, prefix, key_hash, name, user_id, account_id, roles, allowed_ips, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO api_keys (id, prefix, key_hash, name, user_id, client_key, account_id, roles, allowed_ips, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, $10)",
     )
     .bind(k.id.to_string())
     .bind(k.prefix.as_str())
     .bind(key_hash)
     .bind(k.name.as_str())
-    .bind(k.user_id.to_string())
+    .bind(k.user_id.map(|u| u.to_string()))
     .bind(k.account_id.map(|a| a.to_string()))
     .bind(serde_json::to_string(&roles).unwrap_or_else(|_| "[]".into()))
     .bind(serde_json::to_string(&ips).unwrap_or_else(|_| "[]".into()))
     .bind(k.expires_at.map(Timestamp::millis))
     .bind(k.created_at.millis())
+    .bind(k.client_key.map(|c| c.to_string()))
     .execute(pool)
     .await
     .map_err(on_error)?;
@@ -75,10 +85,11 @@ pub(crate) async fn by_hash(pool: &AnyPool, key_hash: &str) -> Result<Option<Api
     row.as_ref().map(key).transpose()
 }
 
-pub(crate) async fn of_user(pool: &AnyPool, user: &UserId) -> Result<Vec<ApiKey>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY id DESC");
+pub(crate) async fn of_owner(pool: &AnyPool, owner: &KeyOwner) -> Result<Vec<ApiKey>, StoreError> {
+    let (column, value) = owner_column(owner);
+    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE {column} = $1 ORDER BY id DESC");
     let found = sqlx::query(&sql)
-        .bind(user.to_string())
+        .bind(value)
         .fetch_all(pool)
         .await
         .map_err(on_error)?;
@@ -87,19 +98,19 @@ pub(crate) async fn of_user(pool: &AnyPool, user: &UserId) -> Result<Vec<ApiKey>
 
 pub(crate) async fn revoke(
     pool: &AnyPool,
-    user: &UserId,
+    owner: &KeyOwner,
     id: &ApiKeyId,
     at: Timestamp,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(id.to_string())
-    .bind(user.to_string())
-    .bind(at.millis())
-    .execute(pool)
-    .await
-    .map_err(on_error)?;
+    let (column, value) = owner_column(owner);
+    let sql = format!("UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND {column} = $2 AND revoked_at IS NULL");
+    let done = sqlx::query(&sql)
+        .bind(id.to_string())
+        .bind(value)
+        .bind(at.millis())
+        .execute(pool)
+        .await
+        .map_err(on_error)?;
     Ok(done.rows_affected() == 1)
 }
 

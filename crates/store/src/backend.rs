@@ -25,6 +25,7 @@ migrations!(
     (3, "clients", "0003_clients.sql"),
     (4, "revocation_feed", "0004_revocation_feed.sql"),
     (5, "api_keys", "0005_api_keys.sql"),
+    (6, "client_api_keys", "0006_client_api_keys.sql"),
 );
 
 /// The database engine behind a store.

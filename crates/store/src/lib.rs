@@ -21,8 +21,8 @@ use sqlx::AnyPool;
 use warden_core::identity::AccountName;
 use warden_core::ids::{AccountId, ApiKeyId, ClientKey, RoleId, SessionId, UserId};
 use warden_core::model::{
-    Account, ApiKey, Assignment, Client, ClientRecord, Membership, RefreshToken, Role, Session,
-    User, UserRecord,
+    Account, ApiKey, Assignment, Client, ClientRecord, KeyOwner, Membership, RefreshToken, Role,
+    Session, User, UserRecord,
 };
 use warden_core::page::PageRequest;
 use warden_core::store::{AccountFilter, Bootstrap, RoleFilter, Store, UserFilter};
@@ -281,16 +281,16 @@ impl Store for SqlStore {
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
         api_keys::by_hash(&self.pool, key_hash).await
     }
-    async fn api_keys(&self, user: &UserId) -> Result<Vec<ApiKey>, StoreError> {
-        api_keys::of_user(&self.pool, user).await
+    async fn api_keys(&self, owner: &KeyOwner) -> Result<Vec<ApiKey>, StoreError> {
+        api_keys::of_owner(&self.pool, owner).await
     }
     async fn revoke_api_key(
         &self,
-        user: &UserId,
+        owner: &KeyOwner,
         id: &ApiKeyId,
         at: Timestamp,
     ) -> Result<bool, StoreError> {
-        api_keys::revoke(&self.pool, user, id, at).await
+        api_keys::revoke(&self.pool, owner, id, at).await
     }
     async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<(), StoreError> {
         api_keys::touch(&self.pool, id, at).await

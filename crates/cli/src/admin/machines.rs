@@ -154,11 +154,14 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
 /// `warden api-key …`
 #[derive(Subcommand)]
 pub enum ApiKeyCommand {
-    /// Create an API key for a user; prints the key once.
+    /// Create an API key for a user or a service client; prints the key once.
     Create {
-        /// The owner (id, email or username).
+        /// The owning user (id, email or username).
+        #[arg(long, required_unless_present = "client", conflicts_with = "client")]
+        user: Option<String>,
+        /// The owning service client (its client_id); the key acts in the client's account.
         #[arg(long)]
-        user: String,
+        client: Option<String>,
         /// Name.
         #[arg(long)]
         name: String,
@@ -199,14 +202,33 @@ pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<
     match command {
         ApiKeyCommand::Create {
             user,
+            client,
             name,
             account,
             roles,
             expires_at,
             allowed_ips,
         } => {
-            let owner = user_id(services, &user).await?;
-            let account_id = optional_account(services, account.as_deref()).await?;
+            let (owner, account_id) = match (user, client) {
+                (Some(user), _) => (
+                    warden_core::model::KeyOwner::User(user_id(services, &user).await?),
+                    optional_account(services, account.as_deref()).await?,
+                ),
+                (None, Some(client)) => {
+                    let record = services
+                        .store
+                        .client_by_client_id(&client)
+                        .await
+                        .map_err(DomainError::from)
+                        .map_err(explain)?
+                        .ok_or_else(|| anyhow::anyhow!("no client `{client}`"))?;
+                    (
+                        warden_core::model::KeyOwner::Client(record.client.id),
+                        record.client.account_id,
+                    )
+                }
+                (None, None) => bail!("name the owner with --user or --client"),
+            };
             let mut role_ids = Vec::new();
             for role in &roles {
                 role_ids.push(role_id(services, role, account_id.as_ref()).await?);
@@ -217,7 +239,7 @@ pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<
                 expires_at,
                 allowed_ips,
             };
-            let created = api_keys::create_for(services, &owner, account_id, input)
+            let created = api_keys::create_for(services, owner, account_id, input)
                 .await
                 .map_err(explain)?;
             println!(
@@ -230,7 +252,7 @@ pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<
             let owner = user_id(services, &user).await?;
             for key in services
                 .store
-                .api_keys(&owner)
+                .api_keys(&warden_core::model::KeyOwner::User(owner))
                 .await
                 .map_err(DomainError::from)
                 .map_err(explain)?
@@ -248,7 +270,11 @@ pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<
             let id = warden_core::ids::ApiKeyId::parse(&id).map_err(|err| anyhow::anyhow!(err))?;
             if services
                 .store
-                .revoke_api_key(&owner, &id, warden_core::time::Timestamp::now())
+                .revoke_api_key(
+                    &warden_core::model::KeyOwner::User(owner),
+                    &id,
+                    warden_core::time::Timestamp::now(),
+                )
                 .await
                 .map_err(DomainError::from)
                 .map_err(explain)?

@@ -10,7 +10,7 @@ use crate::crypto::{random_token, sha256_b64};
 use crate::error::{DomainError, Problems};
 use crate::identity::display_text;
 use crate::ids::{AccountId, ApiKeyId, RoleId};
-use crate::model::{ApiKey, Status};
+use crate::model::{ApiKey, KeyOwner, Status};
 use crate::net::{allowed, Cidr};
 use crate::services::Services;
 use crate::time::Timestamp;
@@ -48,15 +48,32 @@ pub struct ApiKeyWithSecret {
     pub key: String,
 }
 
-/// The role names a user holds in `account` (global ones included), by id.
+/// The role names an owner holds in `account` (global ones included), through inheritance.
 async fn held_roles(
     services: &Services,
-    owner: &crate::ids::UserId,
+    owner: &KeyOwner,
     account: Option<&AccountId>,
 ) -> Result<(RoleGraph, Vec<String>), DomainError> {
     let graph = RoleGraph::new(services.store.roles_in_scope(account).await?);
-    let assignments = services.store.assignments(owner).await?;
-    let names = effective_role_names(&graph, &assignments, account);
+    let names = match owner {
+        KeyOwner::User(user) => {
+            let assignments = services.store.assignments(user).await?;
+            effective_role_names(&graph, &assignments, account)
+        }
+        KeyOwner::Client(client) => {
+            let roles = services
+                .store
+                .client(client)
+                .await?
+                .map(|r| r.client.roles)
+                .unwrap_or_default();
+            graph
+                .closure(&roles)
+                .iter()
+                .map(|r| r.name.as_str().to_owned())
+                .collect()
+        }
+    };
     Ok((graph, names))
 }
 
@@ -80,14 +97,20 @@ pub async fn create(
     );
     crate::authz::Actor::Caller(caller.clone())
         .require_covers(&graph.permissions(&input.roles), caller.account.as_ref())?;
-    create_for(services, &caller.user_id, caller.account, input).await
+    create_for(
+        services,
+        KeyOwner::User(caller.user_id),
+        caller.account,
+        input,
+    )
+    .await
 }
 
-/// Creates an API key for `owner` in `account` (the operator's CLI path; the REST API goes
-/// through [`create`], for the caller only).
+/// Creates an API key for `owner` in `account`: the shared path of [`create`] (a user's own
+/// key), client keys, and the operator's CLI. Callers check who may create it.
 pub async fn create_for(
     services: &Services,
-    owner: &crate::ids::UserId,
+    owner: KeyOwner,
     account: Option<AccountId>,
     input: CreateApiKey,
 ) -> Result<ApiKeyWithSecret, DomainError> {
@@ -117,7 +140,7 @@ pub async fn create_for(
     if input.roles.len() > 64 {
         problems.push("roles", "must list at most 64 roles");
     }
-    let (graph, held) = held_roles(services, owner, account.as_ref()).await?;
+    let (graph, held) = held_roles(services, &owner, account.as_ref()).await?;
     for (i, role) in input.roles.iter().enumerate() {
         if !graph
             .get(role)
@@ -135,7 +158,14 @@ pub async fn create_for(
         id: ApiKeyId::new(),
         name,
         prefix: value[..PREFIX.len() + 6].to_owned(),
-        user_id: *owner,
+        user_id: match owner {
+            KeyOwner::User(user) => Some(user),
+            KeyOwner::Client(_) => None,
+        },
+        client_key: match owner {
+            KeyOwner::Client(client) => Some(client),
+            KeyOwner::User(_) => None,
+        },
         account_id: account,
         roles: input.roles,
         allowed_ips,
@@ -157,7 +187,10 @@ pub async fn create_for(
 /// The caller's API keys.
 pub async fn list(services: &Services, caller: &Caller) -> Result<Vec<ApiKey>, DomainError> {
     crate::authz::require_login(caller)?;
-    Ok(services.store.api_keys(&caller.user_id).await?)
+    Ok(services
+        .store
+        .api_keys(&KeyOwner::User(caller.user_id))
+        .await?)
 }
 
 /// Revokes one of the caller's API keys.
@@ -168,7 +201,7 @@ pub async fn revoke(
 ) -> Result<(), DomainError> {
     if services
         .store
-        .revoke_api_key(&caller.user_id, id, Timestamp::now())
+        .revoke_api_key(&KeyOwner::User(caller.user_id), id, Timestamp::now())
         .await?
     {
         Ok(())
@@ -205,12 +238,20 @@ pub async fn authenticate(
     {
         return Ok(None);
     }
-    if !services
-        .store
-        .user(&key.user_id)
-        .await?
-        .is_some_and(|u| u.user.status == Status::Active)
-    {
+    let owner_active = match (key.user_id, key.client_key) {
+        (Some(user), _) => services
+            .store
+            .user(&user)
+            .await?
+            .is_some_and(|u| u.user.status == Status::Active),
+        (None, Some(client)) => services
+            .store
+            .client(&client)
+            .await?
+            .is_some_and(|c| c.client.status == Status::Active),
+        (None, None) => false,
+    };
+    if !owner_active {
         return Ok(None);
     }
     let graph = RoleGraph::new(

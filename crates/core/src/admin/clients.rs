@@ -301,3 +301,61 @@ pub async fn delete(services: &Services, actor: &Actor, id: &ClientKey) -> Resul
         Err(DomainError::NotFound("client"))
     }
 }
+
+/// Creates an API key owned by a client: it acts as the client, through only the roles it
+/// names, which must be the client's and held by the actor too.
+pub async fn create_key(
+    services: &Services,
+    actor: &Actor,
+    id: &ClientKey,
+    input: crate::admin::api_keys::CreateApiKey,
+) -> Result<crate::admin::api_keys::ApiKeyWithSecret, DomainError> {
+    let client = visible(services, actor, CLIENTS_UPDATE, id).await?;
+    actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
+    if let Some(role) = input.roles.iter().find(|r| !client.roles.contains(r)) {
+        return Err(DomainError::invalid(
+            "roles",
+            format!("`{role}` is not a role of this client; a key never exceeds its owner"),
+        ));
+    }
+    check_roles(services, actor, &input.roles, client.account_id.as_ref()).await?;
+    let owner = crate::model::KeyOwner::Client(client.id);
+    crate::admin::api_keys::create_for(services, owner, client.account_id, input).await
+}
+
+/// A client's API keys.
+pub async fn list_keys(
+    services: &Services,
+    actor: &Actor,
+    id: &ClientKey,
+) -> Result<Vec<crate::model::ApiKey>, DomainError> {
+    let client = visible(services, actor, CLIENTS_READ, id).await?;
+    Ok(services
+        .store
+        .api_keys(&crate::model::KeyOwner::Client(client.id))
+        .await?)
+}
+
+/// Revokes an API key of a client.
+pub async fn revoke_key(
+    services: &Services,
+    actor: &Actor,
+    id: &ClientKey,
+    key: &crate::ids::ApiKeyId,
+) -> Result<(), DomainError> {
+    let client = visible(services, actor, CLIENTS_UPDATE, id).await?;
+    actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
+    if services
+        .store
+        .revoke_api_key(
+            &crate::model::KeyOwner::Client(client.id),
+            key,
+            Timestamp::now(),
+        )
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound("API key"))
+    }
+}

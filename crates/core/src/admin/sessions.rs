@@ -84,7 +84,7 @@ pub async fn list_for(
     }
     let current = match actor {
         Actor::Caller(caller) => Some(caller.session_id),
-        Actor::System => None,
+        Actor::System | Actor::Client(_) => None,
     };
     Ok(info(sessions, current.as_ref()))
 }

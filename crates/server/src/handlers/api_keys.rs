@@ -23,7 +23,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ApiKeyWithSecret>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(api_keys::create(state.services(), &auth.0, input).await?),
+        Json(api_keys::create(state.services(), auth.user()?, input).await?),
     ))
 }
 
@@ -34,7 +34,7 @@ pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<Value>, ApiError> {
-    let items = api_keys::list(state.services(), &auth.0).await?;
+    let items = api_keys::list(state.services(), auth.user()?).await?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
@@ -47,6 +47,6 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, ApiKeyId::parse)?;
-    api_keys::revoke(state.services(), &auth.0, &id).await?;
+    api_keys::revoke(state.services(), auth.user()?, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,9 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
+use warden_core::admin::api_keys::{ApiKeyWithSecret, CreateApiKey};
 use warden_core::admin::clients::{self, ClientWithSecret, CreateClient, UpdateClient};
-use warden_core::ids::ClientKey;
-use warden_core::model::Client;
+use warden_core::ids::{ApiKeyId, ClientKey};
+use warden_core::model::{ApiKey, Client};
 use warden_core::page::{Page, PageRequest};
 
 use crate::error::{ApiError, Problem};
@@ -106,5 +107,52 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, ClientKey::parse)?;
     clients::delete(state.services(), &auth.actor(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Creates an API key owned by the client: it acts as the client, limited to the roles it
+/// names (a subset of the client's). The key is in this answer only.
+#[utoipa::path(post, path = "/v1/clients/{id}/api-keys", tag = "clients", request_body = CreateApiKey, security(("bearer" = [])),
+    responses((status = 201, body = ApiKeyWithSecret), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Body(input): Body<CreateApiKey>,
+) -> Result<(StatusCode, Json<ApiKeyWithSecret>), ApiError> {
+    let id = path_id(&id, ClientKey::parse)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(clients::create_key(state.services(), &auth.actor(), &id, input).await?),
+    ))
+}
+
+/// A client's API keys (never their values).
+#[utoipa::path(get, path = "/v1/clients/{id}/api-keys", tag = "clients", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApiKey>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_keys(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = path_id(&id, ClientKey::parse)?;
+    let items = clients::list_keys(state.services(), &auth.actor(), &id).await?;
+    Ok(Json(
+        serde_json::json!({ "items": items, "next_cursor": null }),
+    ))
+}
+
+/// Revokes an API key of a client.
+#[utoipa::path(delete, path = "/v1/clients/{id}/api-keys/{key_id}", tag = "clients", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_id(&id, ClientKey::parse)?;
+    let key = path_id(&key_id, ApiKeyId::parse)?;
+    clients::revoke_key(state.services(), &auth.actor(), &id, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,7 +20,7 @@ pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(me::get(state.services(), &auth.0).await?))
+    Ok(Json(me::get(state.services(), auth.user()?).await?))
 }
 
 /// Changes the caller's username, display name or phone.
@@ -31,7 +31,9 @@ pub async fn update(
     auth: Authenticated,
     Body(input): Body<UpdateMe>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(me::update(state.services(), &auth.0, input).await?))
+    Ok(Json(
+        me::update(state.services(), auth.user()?, input).await?,
+    ))
 }
 
 /// Changes the caller's password; the current one is required.
@@ -42,7 +44,7 @@ pub async fn change_password(
     auth: Authenticated,
     Body(input): Body<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
-    me::change_password(state.services(), &auth.0, input).await?;
+    me::change_password(state.services(), auth.user()?, input).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -70,7 +72,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<Value>, ApiError> {
-    let items = sessions::list_mine(state.services(), &auth.0).await?;
+    let items = sessions::list_mine(state.services(), auth.user()?).await?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
@@ -81,7 +83,7 @@ pub async fn end_other_sessions(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<Value>, ApiError> {
-    let ended = sessions::end_my_others(state.services(), &auth.0).await?;
+    let ended = sessions::end_my_others(state.services(), auth.user()?).await?;
     Ok(Json(json!({ "ended": ended })))
 }
 
@@ -94,6 +96,6 @@ pub async fn end_session(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, SessionId::parse)?;
-    sessions::end_mine(state.services(), &auth.0, &id).await?;
+    sessions::end_mine(state.services(), auth.user()?, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
