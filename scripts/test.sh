@@ -20,9 +20,21 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Third-party libraries against the real binary: PyJWT verifies tokens offline through the
+# JWKS, Authlib runs the OAuth2 lifecycle. Installed from PyPI into a private virtualenv.
+run_interop() {
+  cargo build --locked -p warden-cli
+  local venv=target/interop-venv
+  if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+  "$venv/bin/python" tests/interop/interop.py target/debug/warden
+}
+
 # Two cores: four test threads keep them busy while tests wait on I/O.
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --test-threads 4 --no-fail-fast
 else
   cargo test --workspace --locked -- --test-threads 4
 fi
+
+run_interop

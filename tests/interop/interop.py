@@ -1,0 +1,114 @@
+"""Interop: third-party OAuth2 and JWT libraries against a running Warden.
+
+PyJWT verifies Warden's access tokens offline through the published JWKS (for EdDSA, ES256
+and RS256 keys), and Authlib, a real OAuth2 client library, runs the token lifecycle: password
+grant, refresh rotation, client credentials with HTTP Basic and with body credentials,
+introspection and revocation. Starts its own Warden (the binary path is the first argument)
+on a free port with a throw-away SQLite store. Prints "N passed, N failed".
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import jwt
+from authlib.integrations.requests_client import OAuth2Session
+
+PASSWORD = "interop admin passphrase"
+results = []
+
+
+def check(name, condition, detail=""):
+    results.append((name, bool(condition)))
+    print(("PASS " if condition else "FAIL ") + name + ("" if condition else f"  {detail}"), flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(binary, algorithm):
+    port = free_port()
+    data = tempfile.mkdtemp()
+    env = dict(os.environ, WARDEN_LISTEN=f"127.0.0.1:{port}", WARDEN_DATA_DIR=data, WARDEN_ADMIN_PASSWORD=PASSWORD,
+               WARDEN_SIGNING_ALGORITHM=algorithm, WARDEN_ARGON2_MEMORY_KIB="64", WARDEN_ARGON2_ITERATIONS="1",
+               WARDEN_LOG="warn")
+    env.pop("DATABASE_URL", None)
+    process = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            return process, base
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("warden did not start")
+
+
+def verify_offline(base, algorithm):
+    session = OAuth2Session(client_id="warden", token_endpoint_auth_method="none")
+    token = session.fetch_token(base + "/oauth/token", username="admin@localhost", password=PASSWORD)["access_token"]
+    jwks = jwt.PyJWKClient(base + "/.well-known/jwks.json")
+    key = jwks.get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, key, algorithms=[algorithm], audience="warden", issuer=base)
+    header = jwt.get_unverified_header(token)
+    check(f"PyJWT verifies a {algorithm} token through the JWKS", claims["roles"] == ["super_admin"] and header["typ"] == "at+jwt", claims)
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    try:
+        jwt.decode(tampered, key, algorithms=[algorithm], audience="warden", issuer=base)
+        check(f"PyJWT refuses a tampered {algorithm} token", False)
+    except jwt.InvalidTokenError:
+        check(f"PyJWT refuses a tampered {algorithm} token", True)
+
+
+def lifecycle(base):
+    user = OAuth2Session(client_id="warden", token_endpoint_auth_method="none")
+    first = user.fetch_token(base + "/oauth/token", username="admin@localhost", password=PASSWORD)
+    check("Authlib password grant returns a refresh token", "refresh_token" in first)
+    second = user.refresh_token(base + "/oauth/token", refresh_token=first["refresh_token"])
+    check("Authlib refresh rotates the refresh token", second["refresh_token"] != first["refresh_token"])
+    check("the refreshed token calls the API", user.get(base + "/v1/users/me").json()["email"] == "admin@localhost")
+    created = user.post(base + "/v1/clients", json={"name": "interop"}).json()
+    basic = OAuth2Session(client_id=created["client_id"], client_secret=created["client_secret"],
+                          token_endpoint_auth_method="client_secret_basic")
+    issued = basic.fetch_token(base + "/oauth/token", grant_type="client_credentials")
+    check("Authlib client_credentials with HTTP Basic", issued["token_type"] == "Bearer" and "refresh_token" not in issued)
+    post = OAuth2Session(client_id=created["client_id"], client_secret=created["client_secret"],
+                         token_endpoint_auth_method="client_secret_post")
+    check("Authlib client_credentials with body credentials",
+          post.fetch_token(base + "/oauth/token", grant_type="client_credentials")["token_type"] == "Bearer")
+    active = basic.introspect_token(base + "/oauth/introspect", token=second["access_token"]).json()
+    check("Authlib introspection sees the live token", active.get("active") is True, active)
+    revoked = user.revoke_token(base + "/oauth/revoke", token=second["refresh_token"], token_type_hint="refresh_token")
+    check("Authlib revocation answers 200", revoked.status_code == 200)
+    after = basic.introspect_token(base + "/oauth/introspect", token=second["access_token"]).json()
+    check("revocation ends the session's access token", after == {"active": False}, after)
+
+
+def main():
+    binary = sys.argv[1]
+    for algorithm in ["EdDSA", "ES256", "RS256"]:
+        process, base = start(binary, algorithm)
+        try:
+            verify_offline(base, algorithm)
+            if algorithm == "EdDSA":
+                lifecycle(base)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    passed = sum(1 for _, ok in results if ok)
+    failed = len(results) - passed
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
