@@ -272,6 +272,23 @@ impl Actor {
         }
     }
 
+    /// The acting service client, if any.
+    pub fn client_key(&self) -> Option<crate::ids::ClientKey> {
+        match self {
+            Self::Client(client) => Some(client.client),
+            Self::System | Self::Caller(_) => None,
+        }
+    }
+
+    /// Whether the actor authenticated with an API key rather than a login or a client token.
+    pub fn via_api_key(&self) -> bool {
+        match self {
+            Self::Caller(caller) => caller.api_key.is_some(),
+            Self::Client(client) => client.api_key.is_some(),
+            Self::System => false,
+        }
+    }
+
     /// The acting user, if any.
     pub fn user_id(&self) -> Option<UserId> {
         match self {

@@ -158,6 +158,18 @@ impl FromRequestParts<AppState> for Authenticated {
                         "the token's client no longer exists or is disabled".into(),
                     ))
                 })?;
+            if let Some(account) = &client.account_id {
+                let found = services
+                    .store
+                    .account(account)
+                    .await
+                    .map_err(warden_core::DomainError::from)?;
+                if !found.is_some_and(|a| a.status == Status::Active) {
+                    return Err(invalid(
+                        "the token's account no longer exists or is disabled",
+                    ));
+                }
+            }
             let scoped_to = claims.scope.is_some().then_some(claims.roles.as_slice());
             let caller = ClientCaller::load(services.store.as_ref(), &client, scoped_to).await?;
             return Ok(Self(Actor::Client(caller)));

@@ -244,11 +244,10 @@ pub async fn authenticate(
             .user(&user)
             .await?
             .is_some_and(|u| u.user.status == Status::Active),
-        (None, Some(client)) => services
-            .store
-            .client(&client)
-            .await?
-            .is_some_and(|c| c.client.status == Status::Active),
+        // A client's key is held to the client's own allow-list too: never more than its owner.
+        (None, Some(client)) => services.store.client(&client).await?.is_some_and(|c| {
+            c.client.status == Status::Active && allowed(&c.client.allowed_ips, ip)
+        }),
         (None, None) => false,
     };
     if !owner_active {

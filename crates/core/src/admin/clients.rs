@@ -111,6 +111,17 @@ fn parse_grants(problems: &mut Problems, texts: Option<Vec<String>>) -> Vec<Stri
     out
 }
 
+/// A client never changes itself: its roles, allow-list, grants, secret and keys are changed
+/// by someone else, as users never assign roles to themselves.
+fn not_itself(actor: &Actor, id: &ClientKey) -> Result<(), DomainError> {
+    if actor.client_key() == Some(*id) {
+        return Err(DomainError::Forbidden(
+            "a client cannot change its own settings, secret or keys".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the roles exist in the client's scope and grant nothing the actor lacks there.
 async fn check_roles(
     services: &Services,
@@ -242,6 +253,7 @@ pub async fn update(
 ) -> Result<Client, DomainError> {
     let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
     actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
+    not_itself(actor, id)?;
     check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
     let mut problems = Problems::default();
     if let Some(name) = patch.name {
@@ -278,6 +290,7 @@ pub async fn rotate_secret(
 ) -> Result<ClientWithSecret, DomainError> {
     let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
     actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
+    not_itself(actor, id)?;
     check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
     let secret = crate::crypto::random_token();
     client.updated_at = Timestamp::now();
@@ -312,6 +325,12 @@ pub async fn create_key(
 ) -> Result<crate::admin::api_keys::ApiKeyWithSecret, DomainError> {
     let client = visible(services, actor, CLIENTS_UPDATE, id).await?;
     actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
+    not_itself(actor, id)?;
+    if actor.via_api_key() {
+        return Err(DomainError::Forbidden(
+            "an API key cannot create API keys".into(),
+        ));
+    }
     if let Some(role) = input.roles.iter().find(|r| !client.roles.contains(r)) {
         return Err(DomainError::invalid(
             "roles",

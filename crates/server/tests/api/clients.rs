@@ -499,7 +499,116 @@ async fn service_clients_act_on_the_api_through_their_roles_and_keys(backend: Ba
     );
 }
 
+async fn a_client_never_changes_itself_nor_outlives_its_account(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let admin_role = app.role_id("account_admin").await;
+    let member_role = app.role_id("member").await;
+    let ops = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "ops", "account_id": acme, "roles": [admin_role, member_role]}),
+    )
+    .await;
+    let worker = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "worker", "account_id": acme, "roles": [member_role]}),
+    )
+    .await;
+    let token = basic(
+        &app,
+        &ops.client_id,
+        &ops.secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    let token = token.body["access_token"].as_str().unwrap().to_owned();
+    let own = format!("/v1/clients/{}", ops.id);
+    let refused = [
+        app.patch(&own, &token, json!({"roles": [admin_role, member_role]}))
+            .await,
+        app.patch(&own, &token, json!({"allowed_ips": []})).await,
+        app.post(&format!("{own}/secret"), &token, Value::Null)
+            .await,
+        app.post(
+            &format!("{own}/api-keys"),
+            &token,
+            json!({"name": "mine", "roles": [member_role]}),
+        )
+        .await,
+    ];
+    for (i, reply) in refused.iter().enumerate() {
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "attempt {i}: {}",
+            reply.body
+        );
+    }
+    // It may manage another client of its account, but not through an API key.
+    let for_worker = app
+        .post(
+            &format!("/v1/clients/{}/api-keys", worker.id),
+            &token,
+            json!({"name": "w", "roles": [member_role]}),
+        )
+        .await;
+    assert_eq!(
+        for_worker.status,
+        StatusCode::CREATED,
+        "{}",
+        for_worker.body
+    );
+    let ops_key = app
+        .post(
+            &format!("{own}/api-keys"),
+            &app.admin_token,
+            json!({"name": "ops", "roles": [admin_role]}),
+        )
+        .await;
+    let ops_key = ops_key.body["key"].as_str().unwrap().to_owned();
+    let minted = app
+        .post(
+            &format!("/v1/clients/{}/api-keys", worker.id),
+            &ops_key,
+            json!({"name": "w2", "roles": [member_role]}),
+        )
+        .await;
+    assert_eq!(
+        minted.status,
+        StatusCode::FORBIDDEN,
+        "keys do not mint keys"
+    );
+    // A client's key is held to the client's allow-list.
+    app.patch(
+        &format!("/v1/clients/{}", worker.id),
+        &app.admin_token,
+        json!({"allowed_ips": ["10.0.0.0/8"]}),
+    )
+    .await;
+    let worker_key = for_worker.body["key"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/accounts/{acme}"), worker_key)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Disabling the account ends what its clients' tokens can do.
+    app.patch(
+        &format!("/v1/accounts/{acme}"),
+        &app.admin_token,
+        json!({"status": "disabled"}),
+    )
+    .await;
+    assert_eq!(
+        app.get("/v1/users", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 crate::both!(
+    a_client_never_changes_itself_nor_outlives_its_account,
     service_clients_act_on_the_api_through_their_roles_and_keys,
     a_service_client_gets_tokens_for_itself_with_its_roles,
     client_authentication_failures_answer_invalid_client,
