@@ -10,6 +10,7 @@ mod helpers;
 mod accounts;
 mod api_keys;
 mod bearer;
+mod client_principals;
 mod clients;
 mod escalation;
 mod introspection;
