@@ -67,6 +67,25 @@ pub enum GrantError {
     Domain(#[from] DomainError),
 }
 
+/// Failed attempts are counted per identifier over this window.
+pub const LOCK_WINDOW_MS: i64 = 3_600_000;
+/// Failures allowed before the first delay.
+pub const FREE_ATTEMPTS: i64 = 5;
+/// The longest delay: the lock is never permanent.
+pub const MAX_LOCK_MS: i64 = 15 * 60 * 1000;
+
+/// The lock ladder: after the free attempts, 1 s, 2 s, 4 s … doubling up to 15 minutes.
+/// Attempts during a lock are refused uncounted, so within an hour at most about twenty
+/// guesses are checked per identifier (far under 100), and the owner gets in once the delay
+/// passes.
+pub fn lock_after(failures: i64) -> i64 {
+    if failures <= FREE_ATTEMPTS {
+        return 0;
+    }
+    let exponent = (failures - FREE_ATTEMPTS - 1).min(20) as u32;
+    (1000_i64 << exponent).min(MAX_LOCK_MS)
+}
+
 /// The one answer for unknown user, wrong password and disabled user.
 pub const BAD_CREDENTIALS: &str = "the username or password is incorrect";
 
@@ -84,20 +103,52 @@ pub async fn password_grant(
     }
     let password = Password::presented(&grant.password)
         .map_err(|_| GrantError::InvalidGrant(BAD_CREDENTIALS.into()))?;
-    let record = match canonicalize(&grant.username) {
-        Ok(login) if !login.is_empty() => services
+    let login = canonicalize(&grant.username).ok().filter(|l| !l.is_empty());
+    let record = match &login {
+        Some(login) => services
             .store
-            .user_by_login(&login)
+            .user_by_login(login)
             .await
             .map_err(DomainError::from)?,
-        _ => None,
+        None => None,
     };
-    let stored_hash = record.as_ref().and_then(|r| r.password_hash.clone());
+    // Brute-force protection: a soft lock per identifier (known or not, so the lock reveals
+    // nothing), shared by every node through the store. While locked, the password is not
+    // checked, but the same hashing work runs, and the answer is the same as a wrong password.
+    let throttle_key = crate::crypto::sha256_b64(
+        format!("login:{}", login.as_deref().unwrap_or(&grant.username)).as_bytes(),
+    );
+    let now = Timestamp::now();
+    let locked = services
+        .store
+        .login_locked_until(&throttle_key)
+        .await
+        .map_err(DomainError::from)?
+        .is_some_and(|until| until > now.millis());
+    let stored_hash = if locked {
+        None
+    } else {
+        record.as_ref().and_then(|r| r.password_hash.clone())
+    };
     let verified = services.hasher.verify(password, stored_hash).await?;
     let user = match record {
         Some(record) if verified && record.user.status == Status::Active => record.user,
-        _ => return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into())),
+        _ => {
+            if !locked {
+                services
+                    .store
+                    .record_login_failure(&throttle_key, now.millis(), LOCK_WINDOW_MS, lock_after)
+                    .await
+                    .map_err(DomainError::from)?;
+            }
+            return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
+        }
     };
+    services
+        .store
+        .clear_login_failures(&throttle_key)
+        .await
+        .map_err(DomainError::from)?;
 
     let store = services.store.as_ref();
     let assignments = store
@@ -283,4 +334,31 @@ pub fn issue(
         refresh_token: None,
         claims,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_ladder_grows_and_is_capped() {
+        assert_eq!(lock_after(1), 0);
+        assert_eq!(lock_after(5), 0);
+        assert_eq!(lock_after(6), 1000);
+        assert_eq!(lock_after(7), 2000);
+        assert_eq!(lock_after(15), 512_000);
+        assert_eq!(lock_after(16), MAX_LOCK_MS);
+        assert_eq!(lock_after(10_000), MAX_LOCK_MS);
+    }
+
+    #[test]
+    fn an_hour_of_guessing_checks_far_fewer_than_one_hundred_passwords() {
+        // Each checked failure is followed by its lock; count the checks that fit in an hour.
+        let (mut t, mut checked) = (0, 0);
+        while t < LOCK_WINDOW_MS {
+            checked += 1;
+            t += lock_after(checked).max(1);
+        }
+        assert!(checked < 100, "{checked}");
+    }
 }

@@ -243,4 +243,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Records a use of an API key.
     async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// When logins for this identifier are locked until (milliseconds), if at all.
+    async fn login_locked_until(&self, key_hash: &str) -> Result<Option<i64>, StoreError>;
+    /// Records a failed login atomically: counts it in the current window (restarting the
+    /// window when older than `window_ms`), sets `locked_until` from the count with `lock`,
+    /// and returns the new count.
+    async fn record_login_failure(
+        &self,
+        key_hash: &str,
+        now_ms: i64,
+        window_ms: i64,
+        lock: fn(i64) -> i64,
+    ) -> Result<i64, StoreError>;
+    /// Forgets the failures of an identifier after a successful login.
+    async fn clear_login_failures(&self, key_hash: &str) -> Result<(), StoreError>;
 }

@@ -67,6 +67,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("db_max_connections", Kind::Int),
     ("log_format", Kind::Text),
     ("trusted_proxies", Kind::Text),
+    ("token_rate", Kind::Int),
+    ("token_burst", Kind::Int),
     ("argon2_memory_kib", Kind::Int),
     ("argon2_iterations", Kind::Int),
     ("argon2_parallelism", Kind::Int),
@@ -98,6 +100,8 @@ struct Raw {
     db_max_connections: Option<i64>,
     log_format: Option<String>,
     trusted_proxies: Option<String>,
+    token_rate: Option<i64>,
+    token_burst: Option<i64>,
     argon2_memory_kib: Option<i64>,
     argon2_iterations: Option<i64>,
     argon2_parallelism: Option<i64>,
@@ -157,6 +161,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Proxies (CIDR blocks) whose `X-Forwarded-For` header is believed.
     pub trusted_proxies: Vec<warden_core::net::Cidr>,
+    /// Token endpoint requests per second per client address.
+    pub token_rate: u32,
+    /// Token endpoint requests a client address may make at once.
+    pub token_burst: u32,
     /// argon2id cost.
     pub argon2: HashParams,
     /// Concurrent password hashes (0: one per core).
@@ -293,6 +301,8 @@ impl Config {
             iterations: int("argon2_iterations", raw.argon2_iterations, 2, 1..=64) as u32,
             parallelism: int("argon2_parallelism", raw.argon2_parallelism, 1, 1..=64) as u32,
         };
+        let token_rate = int("token_rate", raw.token_rate, 20, 1..=100_000) as u32;
+        let token_burst = int("token_burst", raw.token_burst, 100, 1..=100_000) as u32;
         let hash_concurrency = int("hash_concurrency", raw.hash_concurrency, 0, 0..=1024) as usize;
         let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen_text.parse().unwrap_or_else(|_| {
@@ -370,6 +380,8 @@ impl Config {
             db_max_connections: db_max_connections as u32,
             log_format,
             trusted_proxies,
+            token_rate,
+            token_burst,
             argon2,
             hash_concurrency,
             warnings,
@@ -415,6 +427,8 @@ impl Config {
             "argon2_iterations": self.argon2.iterations,
             "argon2_parallelism": self.argon2.parallelism,
             "hash_concurrency": self.hash_concurrency,
+            "token_rate": self.token_rate,
+            "token_burst": self.token_burst,
             "trusted_proxies": self.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
         })
     }

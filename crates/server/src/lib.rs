@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 mod handlers;
 mod openapi;
+pub mod ratelimit;
 mod routes;
 mod startup;
 pub mod state;

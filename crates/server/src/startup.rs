@@ -153,7 +153,10 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
         },
         sealer: std::sync::Arc::new(master),
     };
-    let state = AppState::new(services);
+    let state = AppState::new(
+        services,
+        crate::ratelimit::IpLimiter::new(config.token_rate, config.token_burst),
+    );
     state.spawn_key_refresh(std::time::Duration::from_secs(1));
     Ok(Opened {
         state,

@@ -12,13 +12,23 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     services: Services,
     openapi: String,
+    token_limiter: crate::ratelimit::IpLimiter,
 }
 
 impl AppState {
     /// Wraps the services.
-    pub fn new(services: Services) -> Self {
+    pub fn new(services: Services, token_limiter: crate::ratelimit::IpLimiter) -> Self {
         let openapi = crate::openapi::document(services.tokens.issuer());
-        Self(Arc::new(Inner { services, openapi }))
+        Self(Arc::new(Inner {
+            services,
+            openapi,
+            token_limiter,
+        }))
+    }
+
+    /// The per-IP limiter of the token endpoint.
+    pub fn token_limiter(&self) -> &crate::ratelimit::IpLimiter {
+        &self.0.token_limiter
     }
 
     /// The domain services.

@@ -26,6 +26,7 @@ migrations!(
     (4, "revocation_feed", "0004_revocation_feed.sql"),
     (5, "api_keys", "0005_api_keys.sql"),
     (6, "client_api_keys", "0006_client_api_keys.sql"),
+    (7, "login_throttle", "0007_login_throttle.sql"),
 );
 
 /// The database engine behind a store.
@@ -103,20 +104,21 @@ impl Backend {
         }
     }
 
-    /// Locks one row of `table` (by `id`) until the transaction ends. SQLite's write
-    /// transactions are exclusive already; PostgreSQL takes a row lock.
-    pub(crate) async fn lock_row(
+    /// Locks one row of `table` (where `column` = `value`) until the transaction ends. SQLite's
+    /// write transactions are exclusive already; PostgreSQL takes a row lock.
+    pub(crate) async fn lock_key(
         self,
         tx: &mut Transaction<'static, sqlx::Any>,
         table: &'static str,
-        id: &str,
+        column: &'static str,
+        value: &str,
     ) -> Result<(), sqlx::Error> {
         match self {
             Self::Sqlite => Ok(()),
             Self::Postgres => {
-                let sql = format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE");
+                let sql = format!("SELECT {column} FROM {table} WHERE {column} = $1 FOR UPDATE");
                 sqlx::query(&sql)
-                    .bind(id)
+                    .bind(value)
                     .fetch_optional(&mut **tx)
                     .await
                     .map(|_| ())

@@ -14,6 +14,7 @@ mod roles;
 mod rows;
 mod sessions;
 mod sql;
+mod throttle;
 mod users;
 
 use async_trait::async_trait;
@@ -294,5 +295,21 @@ impl Store for SqlStore {
     }
     async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<(), StoreError> {
         api_keys::touch(&self.pool, id, at).await
+    }
+
+    async fn login_locked_until(&self, key_hash: &str) -> Result<Option<i64>, StoreError> {
+        throttle::locked_until(&self.pool, key_hash).await
+    }
+    async fn record_login_failure(
+        &self,
+        key_hash: &str,
+        now_ms: i64,
+        window_ms: i64,
+        lock: fn(i64) -> i64,
+    ) -> Result<i64, StoreError> {
+        throttle::record_failure(self, key_hash, now_ms, window_ms, lock).await
+    }
+    async fn clear_login_failures(&self, key_hash: &str) -> Result<(), StoreError> {
+        throttle::clear(&self.pool, key_hash).await
     }
 }

@@ -225,7 +225,7 @@ pub(crate) async fn delete_assignment(
         // each other at once cannot leave none.
         store
             .backend
-            .lock_row(&mut tx, "roles", &role.to_string())
+            .lock_key(&mut tx, "roles", "id", &role.to_string())
             .await
             .map_err(on_error)?;
         let row = sqlx::query(

@@ -288,6 +288,17 @@ pub async fn token(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if let Err(retry_after) = state.token_limiter().check(ip) {
+        let mut response = oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many token requests from this address; retry later",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        return response;
+    }
     let (mut params, client) = match read_request(&state, &headers, body, ip).await {
         Ok(request) => request,
         Err(response) => return *response,

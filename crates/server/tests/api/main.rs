@@ -20,4 +20,5 @@ mod me;
 mod refresh;
 mod roles;
 mod system;
+mod throttle;
 mod users;

@@ -1,0 +1,72 @@
+//! A per-IP token bucket for the token endpoint: each address gets `burst` requests at once
+//! and `rate` more per second; past that it is told to retry later (429 + `Retry-After`).
+//! Per node; the per-identifier lock that stops password guessing is in the store, shared.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Buckets kept before idle ones are dropped.
+const MAX_TRACKED: usize = 100_000;
+
+/// Token buckets keyed by client address.
+pub struct IpLimiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl IpLimiter {
+    /// `rate` requests per second per address, `burst` at once.
+    pub fn new(rate: u32, burst: u32) -> Self {
+        Self {
+            rate: f64::from(rate.max(1)),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `ip`, or answers how many seconds to wait.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut buckets = match self.buckets.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if buckets.len() >= MAX_TRACKED {
+            // Full buckets carry no state worth keeping.
+            let (rate, burst) = (self.rate, self.burst);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
+        let (tokens, at) = buckets.entry(ip).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / self.rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_allowed_then_refused_until_tokens_refill() {
+        let limiter = IpLimiter::new(1, 3);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let other: IpAddr = "192.0.2.2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        assert!((0..3).all(|_| limiter.check(ip).is_ok()));
+        assert_eq!(limiter.check(ip), Err(1));
+        assert!(
+            limiter.check(other).is_ok(),
+            "addresses do not share a bucket"
+        );
+    }
+}
