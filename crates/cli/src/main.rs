@@ -51,6 +51,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(admin::ApiKeyCommand),
+    /// The audit log: export it, verify its chain.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
     /// Signing keys: list their states, rotate.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
@@ -166,5 +169,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Client(command) => admin::client(&config, command).await,
         Command::Keys(command) => admin::keys(&config, command).await,
         Command::ApiKey(command) => admin::api_key(&config, command).await,
+        Command::Audit(command) => admin::audit(&config, command).await,
     }
 }

@@ -199,6 +199,16 @@ async fn administer_a_fresh_install_from_the_command_line(postgres: bool) {
         "api-key", "create", "--client", &client_id, "--role", "editor", "--name", "svc",
     ]);
     assert!(client_key.contains("key: wk_"), "{client_key}");
+    assert!(install
+        .ok(&["audit", "verify"])
+        .contains("audit log intact"));
+    let exported = install.ok(&["audit", "export"]);
+    assert!(
+        exported
+            .lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok())
+            && exported.contains("account.created")
+    );
     let rotated = install.ok(&["keys", "rotate", "--algorithm", "ES256"]);
     assert!(rotated.contains("published es256-"), "{rotated}");
     let keys = install.ok(&["keys", "list"]);

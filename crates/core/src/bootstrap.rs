@@ -89,6 +89,7 @@ pub fn builtin_roles(now: Timestamp) -> Result<Vec<Role>, DomainError> {
                 "warden.policies:*",
                 "warden.sessions:*",
                 "warden.clients:*",
+                "warden.audit:read",
             ],
             now,
         )?,

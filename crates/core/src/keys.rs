@@ -87,6 +87,15 @@ pub async fn rotate(
         activate_at,
     )?;
     services.store.rotate_keys(&next, retire_at).await?;
+    let details = serde_json::json!({ "kid": next.kid, "alg": next.alg.as_str(), "activate_at": activate_at, "previous_retire_at": retire_at });
+    let event = crate::audit::Event {
+        actor: crate::audit::actor_name(actor),
+        action: "key.rotated",
+        account: None,
+        target: Some(format!("key:{}", next.kid)),
+        details,
+    };
+    crate::audit::record(services, event).await;
     reload(services).await?;
     tracing::info!(kid = %next.kid, activate_at = %activate_at.to_rfc3339(), "signing key rotation started");
     let records = services.store.keys().await?;

@@ -141,6 +141,20 @@ pub async fn password_grant(
                     .await
                     .map_err(DomainError::from)?;
             }
+            // The identifier is logged only as a hash: people type passwords into it.
+            let details =
+                serde_json::json!({ "identifier_sha256": throttle_key, "locked": locked });
+            crate::audit::record(
+                services,
+                crate::audit::Event {
+                    actor: "anonymous".into(),
+                    action: "login.failed",
+                    account: None,
+                    target: None,
+                    details,
+                },
+            )
+            .await;
             return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
         }
     };
@@ -247,6 +261,16 @@ pub async fn password_grant(
         now,
     )?;
     issued.refresh_token = refresh_value;
+    let details = serde_json::json!({ "client_id": issued.claims.client_id });
+    let target = Some(format!("session:{}", issued.claims.sid));
+    let event = crate::audit::Event {
+        actor: format!("user:{}", user.id),
+        action: "login.succeeded",
+        account: account_id,
+        target,
+        details,
+    };
+    crate::audit::record(services, event).await;
     Ok(issued)
 }
 

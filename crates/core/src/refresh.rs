@@ -80,6 +80,14 @@ pub async fn refresh_grant(
     }
     let mut issued = access_for(services, &session, now, scope).await?;
     issued.refresh_token = Some(successor_value);
+    let event = crate::audit::Event {
+        actor: format!("user:{}", session.user_id),
+        action: "token.refreshed",
+        account: session.account_id,
+        target: Some(format!("session:{}", session.id)),
+        details: serde_json::json!({ "client_id": client_id }),
+    };
+    crate::audit::record(services, event).await;
     Ok(issued)
 }
 
@@ -116,6 +124,14 @@ async fn retry_or_reuse(
         .await
         .map_err(DomainError::from)?;
     tracing::warn!(session = %session.id, user = %session.user_id, "refresh token reuse detected: session revoked");
+    let event = crate::audit::Event {
+        actor: format!("user:{}", session.user_id),
+        action: "token.reuse_detected",
+        account: session.account_id,
+        target: Some(format!("session:{}", session.id)),
+        details: serde_json::json!({ "refresh_token_sha256": used.token_hash, "session_revoked": true }),
+    };
+    crate::audit::record(services, event).await;
     Err(invalid())
 }
 
@@ -206,7 +222,16 @@ pub async fn revoke(
             .map(|t| t.session_id)
     };
     if let Some(session) = session {
-        services.store.end_session(&session, now).await?;
+        if services.store.end_session(&session, now).await? {
+            let event = crate::audit::Event {
+                actor: format!("client:{}", client.client_id()),
+                action: "session.revoked",
+                account: None,
+                target: Some(format!("session:{session}")),
+                details: serde_json::json!({}),
+            };
+            crate::audit::record(services, event).await;
+        }
     }
     Ok(true)
 }

@@ -258,4 +258,31 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<i64, StoreError>;
     /// Forgets the failures of an identifier after a successful login.
     async fn clear_login_failures(&self, key_hash: &str) -> Result<(), StoreError>;
+
+    /// The last audit record's position and hash.
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+    /// Appends an audit record; [`StoreError::Conflict`] if its position is taken.
+    async fn insert_audit(&self, record: &crate::audit::AuditRecord) -> Result<(), StoreError>;
+    /// Audit records in order, filtered, after position `after`.
+    async fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::audit::AuditRecord>, StoreError>;
+}
+
+/// Filters of the audit log; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Exact actor.
+    pub actor: Option<String>,
+    /// Exact action.
+    pub action: Option<String>,
+    /// Account.
+    pub account_id: Option<AccountId>,
+    /// From (inclusive), milliseconds.
+    pub from_ms: Option<i64>,
+    /// To (exclusive), milliseconds.
+    pub to_ms: Option<i64>,
 }

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{accounts, api_keys, clients, keys, me, oauth, revocations, roles, users};
+use crate::handlers::{
+    accounts, api_keys, audit, clients, keys, me, oauth, revocations, roles, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,7 +18,7 @@ use crate::handlers::{accounts, api_keys, clients, keys, me, oauth, revocations,
         users::grant_role, users::list_roles, users::revoke_role,
         accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
         accounts::add_member, accounts::list_members, accounts::remove_member,
-        keys::list, keys::rotate, revocations::list, api_keys::create, api_keys::list, api_keys::revoke,
+        keys::list, keys::rotate, revocations::list, audit::list, api_keys::create, api_keys::list, api_keys::revoke,
         clients::create, clients::list, clients::get, clients::update, clients::rotate_secret, clients::create_key, clients::list_keys, clients::revoke_key, clients::delete,
         roles::create, roles::list, roles::get, roles::update, roles::delete,
     ),

@@ -12,7 +12,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::handlers::{
-    accounts, api_keys, clients, keys, me, oauth, revocations, roles, system, users,
+    accounts, api_keys, audit, clients, keys, me, oauth, revocations, roles, system, users,
 };
 use crate::state::AppState;
 
@@ -63,6 +63,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             axum::routing::delete(accounts::remove_member),
         )
         .route("/revocations", get(revocations::list))
+        .route("/audit", get(audit::list))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
         .route("/keys", get(keys::list))

@@ -27,6 +27,7 @@ migrations!(
     (5, "api_keys", "0005_api_keys.sql"),
     (6, "client_api_keys", "0006_client_api_keys.sql"),
     (7, "login_throttle", "0007_login_throttle.sql"),
+    (8, "audit", "0008_audit.sql"),
 );
 
 /// The database engine behind a store.

@@ -39,6 +39,7 @@ fn conflicting_field(constraint: &str) -> &'static str {
         ("memberships", "user_id"),
         ("role_assignments", "role_id"),
         ("warden_meta", "key"),
+        ("audit_events", "seq"),
     ];
     FIELDS
         .iter()

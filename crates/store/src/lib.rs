@@ -5,6 +5,7 @@
 
 mod accounts;
 mod api_keys;
+mod audit;
 mod backend;
 mod clients;
 mod error;
@@ -311,5 +312,23 @@ impl Store for SqlStore {
     }
     async fn clear_login_failures(&self, key_hash: &str) -> Result<(), StoreError> {
         throttle::clear(&self.pool, key_hash).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        audit::head(&self.pool).await
+    }
+    async fn insert_audit(
+        &self,
+        record: &warden_core::audit::AuditRecord,
+    ) -> Result<(), StoreError> {
+        audit::insert(&self.pool, record).await
+    }
+    async fn audit(
+        &self,
+        filter: &warden_core::store::AuditFilter,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<warden_core::audit::AuditRecord>, StoreError> {
+        audit::list(&self.pool, filter, after, limit).await
     }
 }

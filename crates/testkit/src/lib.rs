@@ -67,3 +67,17 @@ impl Drop for PgDatabase {
         .join();
     }
 }
+
+/// Runs one SQL statement against a database by URL (`sqlite://…` or `postgres://…`): for
+/// tests that tamper with stored data behind Warden's back.
+pub async fn execute(url: &str, sql: &str) -> u64 {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .expect("connect for tampering");
+    sqlx::query(sql)
+        .execute(&mut conn)
+        .await
+        .expect("tampering statement")
+        .rows_affected()
+}

@@ -287,3 +287,34 @@ pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<
     }
     Ok(())
 }
+
+/// `warden audit …`
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Print every audit record as JSON lines, oldest first.
+    Export,
+    /// Check the hash chain: exits 1 naming the first changed, removed or inserted record.
+    Verify,
+}
+
+/// Runs `warden audit …`.
+pub async fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
+    use warden_core::audit::{all, verify, Verdict};
+    let state = open(config).await?;
+    let records = all(state.services()).await.map_err(explain)?;
+    match command {
+        AuditCommand::Export => {
+            for record in &records {
+                println!("{}", serde_json::to_string(record)?);
+            }
+            eprintln!("exported {} records", records.len());
+        }
+        AuditCommand::Verify => match verify(records) {
+            Verdict::Intact { records } => {
+                println!("audit log intact: {records} records chain correctly")
+            }
+            Verdict::Broken { seq, reason } => bail!("audit log broken at record {seq}: {reason}"),
+        },
+    }
+    Ok(())
+}

@@ -7,7 +7,9 @@ mod machines;
 pub use identity::{
     account, member, role, user, AccountCommand, MemberCommand, RoleCommand, UserCommand,
 };
-pub use machines::{api_key, client, keys, ApiKeyCommand, ClientCommand, KeysCommand};
+pub use machines::{
+    api_key, audit, client, keys, ApiKeyCommand, AuditCommand, ClientCommand, KeysCommand,
+};
 
 use anyhow::{bail, Context};
 use warden_core::identity::{canonicalize, AccountName};

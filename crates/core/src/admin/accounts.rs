@@ -93,6 +93,16 @@ pub async fn create(
         updated_at: now,
     };
     services.store.insert_account(&account).await?;
+    crate::audit::change::<(), _>(
+        services,
+        actor,
+        "account.created",
+        Some(account.id),
+        format!("account:{}", account.id),
+        None,
+        Some(&account),
+    )
+    .await;
     Ok(account)
 }
 
@@ -146,6 +156,7 @@ pub async fn update(
         .account(id)
         .await?
         .ok_or(DomainError::NotFound("account"))?;
+    let before = account.clone();
     let mut problems = Problems::default();
     if let Some(name) = patch.name {
         if let Some(name) = problems.check("name", AccountName::parse(&name)) {
@@ -174,13 +185,34 @@ pub async fn update(
     if !services.store.update_account(&account).await? {
         return Err(DomainError::NotFound("account"));
     }
+    crate::audit::change(
+        services,
+        actor,
+        "account.updated",
+        Some(*id),
+        format!("account:{id}"),
+        Some(&before),
+        Some(&account),
+    )
+    .await;
     Ok(account)
 }
 
 /// Deletes an account with its memberships, roles and role assignments.
 pub async fn delete(services: &Services, actor: &Actor, id: &AccountId) -> Result<(), DomainError> {
     actor.require_in(p::ACCOUNTS_DELETE, id)?;
+    let before = services.store.account(id).await?;
     if services.store.delete_account(id).await? {
+        crate::audit::change::<_, ()>(
+            services,
+            actor,
+            "account.deleted",
+            Some(*id),
+            format!("account:{id}"),
+            before.as_ref(),
+            None,
+        )
+        .await;
         Ok(())
     } else {
         Err(DomainError::NotFound("account"))

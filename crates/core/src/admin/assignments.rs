@@ -71,6 +71,16 @@ pub async fn grant(
             }
             other => other,
         })?;
+    crate::audit::change::<(), _>(
+        services,
+        actor,
+        "role.granted",
+        account,
+        format!("user:{user}"),
+        None,
+        Some(&assignment),
+    )
+    .await;
     Ok(assignment)
 }
 
@@ -110,7 +120,19 @@ pub async fn revoke(
         .delete_assignment(user, role, account, keep_one)
         .await
     {
-        Ok(true) => Ok(()),
+        Ok(true) => {
+            crate::audit::change::<_, ()>(
+                services,
+                actor,
+                "role.revoked",
+                account.copied(),
+                format!("user:{user}"),
+                Some(&serde_json::json!({"role_id": role})),
+                None,
+            )
+            .await;
+            Ok(())
+        }
         Ok(false) => Err(DomainError::NotFound("role assignment")),
         Err(crate::StoreError::Conflict(_)) => Err(DomainError::Conflict(
             "this is the last super administrator; grant the role to someone else first".into(),

@@ -194,6 +194,16 @@ pub async fn create(
         secret_hash: crate::crypto::sha256_b64(secret.as_bytes()),
     };
     services.store.insert_client(&record).await?;
+    crate::audit::change::<(), _>(
+        services,
+        actor,
+        "client.created",
+        account,
+        format!("client:{}", client.id),
+        None,
+        Some(&client),
+    )
+    .await;
     Ok(ClientWithSecret {
         client,
         client_secret: secret,
@@ -252,6 +262,7 @@ pub async fn update(
     patch: UpdateClient,
 ) -> Result<Client, DomainError> {
     let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
+    let before = client.clone();
     actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
     not_itself(actor, id)?;
     check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
@@ -279,6 +290,16 @@ pub async fn update(
     if !services.store.update_client(&client, None).await? {
         return Err(DomainError::NotFound("client"));
     }
+    crate::audit::change(
+        services,
+        actor,
+        "client.updated",
+        client.account_id,
+        format!("client:{id}"),
+        Some(&before),
+        Some(&client),
+    )
+    .await;
     Ok(client)
 }
 
@@ -309,6 +330,16 @@ pub async fn delete(services: &Services, actor: &Actor, id: &ClientKey) -> Resul
     let client = visible(services, actor, CLIENTS_DELETE, id).await?;
     actor.require_scoped(CLIENTS_DELETE, client.account_id.as_ref())?;
     if services.store.delete_client(id).await? {
+        crate::audit::change::<_, ()>(
+            services,
+            actor,
+            "client.deleted",
+            client.account_id,
+            format!("client:{id}"),
+            Some(&client),
+            None,
+        )
+        .await;
         Ok(())
     } else {
         Err(DomainError::NotFound("client"))

@@ -51,6 +51,16 @@ pub async fn add(
             }
             other => other,
         })?;
+    crate::audit::change::<(), _>(
+        services,
+        actor,
+        "member.added",
+        Some(*account),
+        format!("user:{}", input.user_id),
+        None,
+        Some(&membership),
+    )
+    .await;
     Ok(membership)
 }
 
@@ -83,6 +93,16 @@ pub async fn remove(
         guard_target(services, actor, p::MEMBERS_DELETE, user, false).await?;
     }
     if services.store.remove_member(account, user).await? {
+        crate::audit::change::<(), ()>(
+            services,
+            actor,
+            "member.removed",
+            Some(*account),
+            format!("user:{user}"),
+            None,
+            None,
+        )
+        .await;
         Ok(())
     } else {
         Err(DomainError::NotFound("membership"))

@@ -198,6 +198,16 @@ pub async fn create(
         updated_at: now,
     };
     services.store.insert_role(&role).await?;
+    crate::audit::change::<(), _>(
+        services,
+        actor,
+        "role.created",
+        role.account_id,
+        format!("role:{}", role.id),
+        None,
+        Some(&role),
+    )
+    .await;
     Ok(role)
 }
 
@@ -269,6 +279,7 @@ pub async fn update(
     patch: UpdateRole,
 ) -> Result<Role, DomainError> {
     let mut role = visible_role(services, actor, p::ROLES_UPDATE, id).await?;
+    let before = role.clone();
     let account = role.account_id;
     actor.require_scoped(p::ROLES_UPDATE, account.as_ref())?;
     let graph = RoleGraph::new(services.store.roles_in_scope(account.as_ref()).await?);
@@ -307,6 +318,16 @@ pub async fn update(
     if !services.store.update_role(&role).await? {
         return Err(DomainError::NotFound("role"));
     }
+    crate::audit::change(
+        services,
+        actor,
+        "role.updated",
+        role.account_id,
+        format!("role:{id}"),
+        Some(&before),
+        Some(&role),
+    )
+    .await;
     Ok(role)
 }
 
@@ -327,7 +348,19 @@ pub async fn delete(services: &Services, actor: &Actor, id: &RoleId) -> Result<(
     );
     actor.require_covers(&graph.permissions(&[role.id]), role.account_id.as_ref())?;
     match services.store.delete_role(id).await {
-        Ok(true) => Ok(()),
+        Ok(true) => {
+            crate::audit::change::<_, ()>(
+                services,
+                actor,
+                "role.deleted",
+                role.account_id,
+                format!("role:{id}"),
+                Some(&role),
+                None,
+            )
+            .await;
+            Ok(())
+        }
         Ok(false) => Err(DomainError::NotFound("role")),
         Err(crate::StoreError::Conflict(_)) => Err(DomainError::Conflict(
             "other roles inherit this role; remove it from them first".into(),

@@ -164,6 +164,16 @@ pub async fn create(
             account.as_ref(),
         )
         .await?;
+    crate::audit::change::<(), _>(
+        services,
+        actor,
+        "user.created",
+        account,
+        format!("user:{}", user.id),
+        None,
+        Some(&user),
+    )
+    .await;
     Ok(user)
 }
 
@@ -263,6 +273,7 @@ pub async fn update(
     let mut user = visible_user(services, actor, p::USERS_UPDATE, id)
         .await?
         .user;
+    let before = user.clone();
     actor.require_reach(p::USERS_UPDATE)?;
     guard_target(services, actor, p::USERS_UPDATE, id, true).await?;
     if actor.user_id() == Some(*id) && patch.status == Some(Status::Disabled) {
@@ -294,18 +305,40 @@ pub async fn update(
             .end_sessions(id, None, Timestamp::now())
             .await?;
     }
+    crate::audit::change(
+        services,
+        actor,
+        "user.updated",
+        None,
+        format!("user:{id}"),
+        Some(&before),
+        Some(&user),
+    )
+    .await;
     Ok(user)
 }
 
 /// Deletes a user.
 pub async fn delete(services: &Services, actor: &Actor, id: &UserId) -> Result<(), DomainError> {
-    visible_user(services, actor, p::USERS_DELETE, id).await?;
+    let before = visible_user(services, actor, p::USERS_DELETE, id)
+        .await?
+        .user;
     actor.require_reach(p::USERS_DELETE)?;
     guard_target(services, actor, p::USERS_DELETE, id, true).await?;
     if actor.user_id() == Some(*id) {
         return Err(DomainError::Conflict("you cannot delete yourself".into()));
     }
     if services.store.delete_user(id).await? {
+        crate::audit::change::<_, ()>(
+            services,
+            actor,
+            "user.deleted",
+            None,
+            format!("user:{id}"),
+            Some(&before),
+            None,
+        )
+        .await;
         Ok(())
     } else {
         Err(DomainError::NotFound("user"))

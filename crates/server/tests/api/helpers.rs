@@ -151,6 +151,14 @@ impl TestApp {
         app
     }
 
+    /// The URL of this app's database.
+    pub fn database_url(&self) -> String {
+        match self.env.get("DATABASE_URL") {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self._dir.path().join("warden.db").display()),
+        }
+    }
+
     /// Opens the same store again, as a restart would, with another admin password configured.
     pub async fn reopen_with_password(&self, password: &str) -> AppState {
         let mut env = self.env.clone();
