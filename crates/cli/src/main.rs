@@ -121,6 +121,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(password) = &opened.generated_admin_password {
         print_generated_password(&config.admin_email, password);
     }
+    let state = opened.state.clone();
     let app = warden_server::router(
         opened.state,
         config.max_body_bytes,
@@ -128,6 +129,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     tracing::info!(address = %bound, backend = opened.store.backend().name(), "Warden is listening");
     warden_server::serve(listener, app, shutdown_signal()).await?;
+    // Requests have drained; write the audit events they queued.
+    state.services().audit.flush().await;
     opened.store.close().await;
     Ok(())
 }

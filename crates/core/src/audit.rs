@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::authz::Actor;
 use crate::crypto::sha256_b64;
-use crate::error::{DomainError, StoreError};
+use crate::error::DomainError;
 use crate::ids::AccountId;
 use crate::services::Services;
 use crate::time::Timestamp;
@@ -82,47 +82,130 @@ pub struct Event<'a> {
     pub details: Value,
 }
 
-/// Appends an event. A failure is logged, not returned: the change it describes already
-/// happened, and refusing the answer would not undo it.
+/// Queues an event for the node's audit writer, which appends it within milliseconds.
 pub async fn record(services: &Services, event: Event<'_>) {
-    if let Err(err) = append(services, &event).await {
-        tracing::error!(action = event.action, error = %err, "could not write the audit log");
+    let pending = Pending {
+        id: crate::ids::SessionId::new().to_string(),
+        at: Timestamp::now(),
+        actor: event.actor,
+        action: event.action.to_owned(),
+        account_id: event.account,
+        target: event.target,
+        details: event.details,
+    };
+    services.audit.record(pending).await;
+}
+
+/// An event waiting to be chained and appended.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Unique id.
+    pub id: String,
+    /// When it happened.
+    pub at: Timestamp,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// Which account.
+    pub account_id: Option<AccountId>,
+    /// On what.
+    pub target: Option<String>,
+    /// Details.
+    pub details: Value,
+}
+
+enum Message {
+    Event(Pending),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The node's audit writer: events are queued by requests and appended in batches, each batch
+/// in one transaction that holds the chain's head, so requests never wait on the chain and
+/// nodes sharing a store keep one chain.
+#[derive(Clone)]
+pub struct AuditLog {
+    queue: tokio::sync::mpsc::Sender<Message>,
+}
+
+impl AuditLog {
+    /// Starts the writer task over `store`.
+    pub fn start(store: std::sync::Arc<dyn crate::store::Store>) -> Self {
+        let (queue, mut inbox) = tokio::sync::mpsc::channel::<Message>(10_000);
+        tokio::spawn(async move {
+            while let Some(first) = inbox.recv().await {
+                let mut batch = Vec::new();
+                let mut waiting = Vec::new();
+                let take = |message: Message, batch: &mut Vec<Pending>, waiting: &mut Vec<_>| {
+                    match message {
+                        Message::Event(event) => batch.push(event),
+                        Message::Flush(done) => waiting.push(done),
+                    }
+                };
+                take(first, &mut batch, &mut waiting);
+                while batch.len() < 1000 {
+                    match inbox.try_recv() {
+                        Ok(message) => take(message, &mut batch, &mut waiting),
+                        Err(_) => break,
+                    }
+                }
+                if !batch.is_empty() {
+                    let mut attempt = 0;
+                    while let Err(err) = store.append_audit(&batch).await {
+                        attempt += 1;
+                        if attempt >= 5 {
+                            tracing::error!(error = %err, events = batch.len(), "could not write the audit log");
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                    }
+                }
+                for done in waiting {
+                    let _ = done.send(());
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Queues an event (waits only if the queue is full).
+    pub async fn record(&self, event: Pending) {
+        if self.queue.send(Message::Event(event)).await.is_err() {
+            tracing::error!("the audit writer has stopped; an event was not recorded");
+        }
+    }
+
+    /// Waits until every event queued before this call is written.
+    pub async fn flush(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 }
 
-async fn append(services: &Services, event: &Event<'_>) -> Result<(), DomainError> {
-    for _ in 0..10 {
-        let (last_seq, last_hash) = services
-            .store
-            .audit_head()
-            .await?
-            .unwrap_or((0, GENESIS.to_owned()));
-        let seq = last_seq + 1;
-        let id = crate::ids::SessionId::new().to_string();
-        let at = Timestamp::now();
+/// Chains `batch` after the record `(last_seq, last_hash)`.
+pub fn chain(last_seq: i64, last_hash: &str, batch: &[Pending]) -> Vec<AuditRecord> {
+    let mut prev = last_hash.to_owned();
+    let mut out = Vec::with_capacity(batch.len());
+    for (i, p) in batch.iter().enumerate() {
         let mut record = AuditRecord {
-            seq,
-            id,
-            at,
-            actor: event.actor.clone(),
-            action: event.action.to_owned(),
-            account_id: event.account,
-            target: event.target.clone(),
-            details: event.details.clone(),
-            prev_hash: last_hash,
+            seq: last_seq + 1 + i as i64,
+            id: p.id.clone(),
+            at: p.at,
+            actor: p.actor.clone(),
+            action: p.action.clone(),
+            account_id: p.account_id,
+            target: p.target.clone(),
+            details: p.details.clone(),
+            prev_hash: prev.clone(),
             hash: String::new(),
         };
         record.hash = chain_hash(&record);
-        match services.store.insert_audit(&record).await {
-            Ok(()) => return Ok(()),
-            // Another node appended the same position first: read the new head and retry.
-            Err(StoreError::Conflict(_)) => continue,
-            Err(err) => return Err(err.into()),
-        }
+        prev = record.hash.clone();
+        out.push(record);
     }
-    Err(DomainError::Internal(
-        "audit log append kept conflicting".into(),
-    ))
+    out
 }
 
 /// Records an administrative change with the state before and after.
@@ -307,6 +390,7 @@ pub async fn list(
 
 /// Every record in order, for export and verification.
 pub async fn all(services: &Services) -> Result<Vec<AuditRecord>, DomainError> {
+    services.audit.flush().await;
     let mut out = Vec::new();
     loop {
         let after = out.last().map_or(0, |r: &AuditRecord| r.seq);

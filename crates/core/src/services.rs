@@ -97,6 +97,8 @@ pub struct Services {
     pub tokens: Tokens,
     /// Settings.
     pub settings: Settings,
+    /// The node's audit writer.
+    pub audit: crate::audit::AuditLog,
     /// Seals short-lived secrets (grace-window successors) at rest.
     pub sealer: Arc<crate::crypto::MasterKey>,
 }

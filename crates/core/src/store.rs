@@ -259,10 +259,8 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets the failures of an identifier after a successful login.
     async fn clear_login_failures(&self, key_hash: &str) -> Result<(), StoreError>;
 
-    /// The last audit record's position and hash.
-    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
-    /// Appends an audit record; [`StoreError::Conflict`] if its position is taken.
-    async fn insert_audit(&self, record: &crate::audit::AuditRecord) -> Result<(), StoreError>;
+    /// Appends a batch to the audit chain in one transaction holding the chain's head.
+    async fn append_audit(&self, batch: &[crate::audit::Pending]) -> Result<(), StoreError>;
     /// Audit records in order, filtered, after position `after`.
     async fn audit(
         &self,

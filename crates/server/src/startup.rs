@@ -137,8 +137,10 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
         .await
         .map_err(DomainError::from)?;
     let keys = KeySet::open(&records, &master, Timestamp::now())?;
+    let shared: std::sync::Arc<dyn warden_core::store::Store> = std::sync::Arc::new(store.clone());
     let services = Services {
-        store: std::sync::Arc::new(store.clone()),
+        audit: warden_core::audit::AuditLog::start(shared.clone()),
+        store: shared,
         hasher,
         tokens: Tokens::new(TokenVerifier::new(issuer, config.audience.clone()), keys),
         settings: Settings {

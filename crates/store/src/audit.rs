@@ -2,7 +2,7 @@
 
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
-use warden_core::audit::AuditRecord;
+use warden_core::audit::{chain, AuditRecord, Pending, GENESIS};
 use warden_core::ids::AccountId;
 use warden_core::store::AuditFilter;
 use warden_core::StoreError;
@@ -10,6 +10,7 @@ use warden_core::StoreError;
 use crate::error::on_error;
 use crate::rows;
 use crate::sql::{Arg, Sql};
+use crate::SqlStore;
 
 const COLUMNS: &str = "seq, id, at, actor, action, account_id, target, details, prev_hash, hash";
 
@@ -29,35 +30,50 @@ fn record(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     })
 }
 
-pub(crate) async fn head(pool: &AnyPool) -> Result<Option<(i64, String)>, StoreError> {
-    let row = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(pool)
+pub(crate) async fn append(store: &SqlStore, batch: &[Pending]) -> Result<(), StoreError> {
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
         .await
         .map_err(on_error)?;
-    row.as_ref()
-        .map(|r| Ok((rows::int(r, "seq")?, rows::text(r, "hash")?)))
-        .transpose()
-}
-
-pub(crate) async fn insert(pool: &AnyPool, r: &AuditRecord) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_events (seq, id, at, actor, action, account_id, target, details, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(r.seq)
-    .bind(r.id.as_str())
-    .bind(r.at.millis())
-    .bind(r.actor.as_str())
-    .bind(r.action.as_str())
-    .bind(r.account_id.map(|a| a.to_string()))
-    .bind(r.target.as_deref())
-    .bind(r.details.to_string())
-    .bind(r.prev_hash.as_str())
-    .bind(r.hash.as_str())
-    .execute(pool)
-    .await
-    .map_err(on_error)?;
-    Ok(())
+    // One writer at a time extends the chain: hold its head row.
+    sqlx::query("INSERT INTO warden_meta (key, value) VALUES ('audit_head', '') ON CONFLICT (key) DO NOTHING")
+        .execute(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    store
+        .backend
+        .lock_key(&mut tx, "warden_meta", "key", "audit_head")
+        .await
+        .map_err(on_error)?;
+    let head = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    let (last_seq, last_hash) = match head {
+        Some(row) => (rows::int(&row, "seq")?, rows::text(&row, "hash")?),
+        None => (0, GENESIS.to_owned()),
+    };
+    for r in chain(last_seq, &last_hash, batch) {
+        sqlx::query(
+            "INSERT INTO audit_events (seq, id, at, actor, action, account_id, target, details, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(r.seq)
+        .bind(r.id.as_str())
+        .bind(r.at.millis())
+        .bind(r.actor.as_str())
+        .bind(r.action.as_str())
+        .bind(r.account_id.map(|a| a.to_string()))
+        .bind(r.target.as_deref())
+        .bind(r.details.to_string())
+        .bind(r.prev_hash.as_str())
+        .bind(r.hash.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    }
+    tx.commit().await.map_err(on_error)
 }
 
 pub(crate) async fn list(

@@ -314,14 +314,8 @@ impl Store for SqlStore {
         throttle::clear(&self.pool, key_hash).await
     }
 
-    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
-        audit::head(&self.pool).await
-    }
-    async fn insert_audit(
-        &self,
-        record: &warden_core::audit::AuditRecord,
-    ) -> Result<(), StoreError> {
-        audit::insert(&self.pool, record).await
+    async fn append_audit(&self, batch: &[warden_core::audit::Pending]) -> Result<(), StoreError> {
+        audit::append(self, batch).await
     }
     async fn audit(
         &self,

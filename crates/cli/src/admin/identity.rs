@@ -195,6 +195,8 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Disable { user } => set_status(services, &user, Status::Disabled).await?,
         UserCommand::Enable { user } => set_status(services, &user, Status::Active).await?,
     }
+    // Events recorded by this command are written before the process exits.
+    state.services().audit.flush().await;
     Ok(())
 }
 
@@ -254,6 +256,8 @@ pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result
             }
         }
     }
+    // Events recorded by this command are written before the process exits.
+    state.services().audit.flush().await;
     Ok(())
 }
 
@@ -273,6 +277,8 @@ pub async fn member(config: &Config, command: MemberCommand) -> anyhow::Result<(
     .await
     .map_err(explain)?;
     println!("user {user} is now a member of account {account}");
+    // Events recorded by this command are written before the process exits.
+    state.services().audit.flush().await;
     Ok(())
 }
 
@@ -348,5 +354,7 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
             }
         }
     }
+    // Events recorded by this command are written before the process exits.
+    state.services().audit.flush().await;
     Ok(())
 }

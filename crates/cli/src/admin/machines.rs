@@ -105,6 +105,8 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             }
         }
     }
+    // Events recorded by this command are written before the process exits.
+    state.services().audit.flush().await;
     Ok(())
 }
 
@@ -148,6 +150,8 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             println!("the previous key stays published until every token it signed has expired");
         }
     }
+    // Events recorded by this command are written before the process exits.
+    state.services().audit.flush().await;
     Ok(())
 }
 
@@ -285,6 +289,8 @@ pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<
             }
         }
     }
+    // Events recorded by this command are written before the process exits.
+    state.services().audit.flush().await;
     Ok(())
 }
 
@@ -316,5 +322,7 @@ pub async fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<()>
             Verdict::Broken { seq, reason } => bail!("audit log broken at record {seq}: {reason}"),
         },
     }
+    // Events recorded by this command are written before the process exits.
+    state.services().audit.flush().await;
     Ok(())
 }
