@@ -24,10 +24,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # JWKS, Authlib runs the OAuth2 lifecycle. Installed from PyPI into a private virtualenv.
 run_interop() {
   cargo build --locked -p warden-cli
-  local venv=target/interop-venv
+  local target="${CARGO_TARGET_DIR:-target}"
+  local venv="$target/interop-venv"
   if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
-  "$venv/bin/python" tests/interop/interop.py target/debug/warden
+  "$venv/bin/python" tests/interop/interop.py "$target/debug/warden"
 }
 
 # Two cores: four test threads keep them busy while tests wait on I/O.
