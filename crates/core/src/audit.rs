@@ -208,6 +208,28 @@ pub fn chain(last_seq: i64, last_hash: &str, batch: &[Pending]) -> Vec<AuditReco
     out
 }
 
+/// Records an event with plain fields.
+pub async fn note(
+    services: &Services,
+    actor: String,
+    action: &str,
+    account: Option<AccountId>,
+    target: String,
+    details: Value,
+) {
+    record(
+        services,
+        Event {
+            actor,
+            action,
+            account,
+            target: Some(target),
+            details,
+        },
+    )
+    .await;
+}
+
 /// Records an administrative change with the state before and after.
 pub async fn change<B: Serialize, A: Serialize>(
     services: &Services,

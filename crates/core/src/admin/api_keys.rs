@@ -178,6 +178,20 @@ pub async fn create_for(
         .store
         .insert_api_key(&key, &sha256_b64(value.as_bytes()))
         .await?;
+    let owner_name = match owner {
+        KeyOwner::User(user) => format!("user:{user}"),
+        KeyOwner::Client(client) => format!("client:{client}"),
+    };
+    let details = serde_json::json!({ "owner": owner_name, "name": key.name, "roles": key.roles, "expires_at": key.expires_at, "prefix": key.prefix });
+    crate::audit::note(
+        services,
+        owner_name,
+        "api_key.created",
+        key.account_id,
+        format!("api_key:{}", key.id),
+        details,
+    )
+    .await;
     Ok(ApiKeyWithSecret {
         api_key: key,
         key: value,
@@ -204,6 +218,16 @@ pub async fn revoke(
         .revoke_api_key(&KeyOwner::User(caller.user_id), id, Timestamp::now())
         .await?
     {
+        let actor = format!("user:{}", caller.user_id);
+        crate::audit::note(
+            services,
+            actor,
+            "api_key.revoked",
+            caller.account,
+            format!("api_key:{id}"),
+            serde_json::json!({}),
+        )
+        .await;
         Ok(())
     } else {
         Err(DomainError::NotFound("API key"))

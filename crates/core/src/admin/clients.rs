@@ -319,6 +319,16 @@ pub async fn rotate_secret(
         .store
         .update_client(&client, Some(&crate::crypto::sha256_b64(secret.as_bytes())))
         .await?;
+    let actor_name = crate::audit::actor_name(actor);
+    crate::audit::note(
+        services,
+        actor_name,
+        "client.secret_rotated",
+        client.account_id,
+        format!("client:{id}"),
+        serde_json::json!({}),
+    )
+    .await;
     Ok(ClientWithSecret {
         client,
         client_secret: secret,

@@ -121,6 +121,17 @@ pub async fn change_password(
             Some(&caller.session_id),
         )
         .await?;
+    let actor = format!("user:{}", caller.user_id);
+    let details = serde_json::json!({ "other_sessions_ended": true });
+    crate::audit::note(
+        services,
+        actor.clone(),
+        "user.password_changed",
+        caller.account,
+        actor,
+        details,
+    )
+    .await;
     Ok(())
 }
 

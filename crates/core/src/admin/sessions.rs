@@ -58,16 +58,38 @@ pub async fn end_mine(
         return Err(DomainError::NotFound("session"));
     }
     services.store.end_session(id, Timestamp::now()).await?;
+    let actor = format!("user:{}", caller.user_id);
+    crate::audit::note(
+        services,
+        actor,
+        "session.ended",
+        caller.account,
+        format!("session:{id}"),
+        serde_json::json!({ "by": "owner" }),
+    )
+    .await;
     Ok(())
 }
 
 /// Ends every session of the caller but the current one; returns how many ended.
 pub async fn end_my_others(services: &Services, caller: &Caller) -> Result<u64, DomainError> {
     crate::authz::require_login(caller)?;
-    Ok(services
+    let ended = services
         .store
         .end_sessions(&caller.user_id, Some(&caller.session_id), Timestamp::now())
-        .await?)
+        .await?;
+    let actor = format!("user:{}", caller.user_id);
+    let details = serde_json::json!({ "by": "owner", "ended": ended, "kept": caller.session_id });
+    crate::audit::note(
+        services,
+        actor.clone(),
+        "session.ended",
+        caller.account,
+        actor,
+        details,
+    )
+    .await;
+    Ok(ended)
 }
 
 /// A user's live sessions, as far as the actor reaches (its account only, for account admins).
@@ -99,6 +121,7 @@ pub async fn end_for(
     let reach = actor.require_reach(p::SESSIONS_DELETE)?;
     super::guard_target(services, actor, p::SESSIONS_DELETE, user, false).await?;
     let now = Timestamp::now();
+    let actor_name = crate::audit::actor_name(actor);
     match reach {
         Reach::Account(mine) => {
             let mut ended = 0;
@@ -111,8 +134,29 @@ pub async fn end_for(
             {
                 ended += u64::from(services.store.end_session(&session.id, now).await?);
             }
+            crate::audit::note(
+                services,
+                actor_name,
+                "session.ended",
+                Some(mine),
+                format!("user:{user}"),
+                serde_json::json!({ "by": "administrator", "ended": ended }),
+            )
+            .await;
             Ok(ended)
         }
-        Reach::All | Reach::Nowhere => Ok(services.store.end_sessions(user, None, now).await?),
+        Reach::All | Reach::Nowhere => {
+            let ended = services.store.end_sessions(user, None, now).await?;
+            crate::audit::note(
+                services,
+                actor_name,
+                "session.ended",
+                None,
+                format!("user:{user}"),
+                serde_json::json!({ "by": "administrator", "ended": ended }),
+            )
+            .await;
+            Ok(ended)
+        }
     }
 }

@@ -36,6 +36,23 @@ async fn security_events_and_admin_changes_are_recorded_without_secrets(backend:
     app.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
         .await;
 
+    let again = app.login("a@acme.io", PASSWORD).await;
+    app.delete("/v1/users/me/sessions", &again).await;
+    let key = app
+        .post(
+            "/v1/api-keys",
+            &again,
+            serde_json::json!({"name": "ci", "roles": [editor]}),
+        )
+        .await;
+    assert_eq!(key.status, StatusCode::CREATED, "{}", key.body);
+    let change = serde_json::json!({"current_password": PASSWORD, "new_password": "another fine passphrase"});
+    assert_eq!(
+        app.post("/v1/users/me/password", &again, change)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     let log = app.get("/v1/audit?limit=1000", &app.admin_token).await;
     assert_eq!(log.status, StatusCode::OK, "{}", log.body);
     let actions: Vec<&str> = log.body["items"]
@@ -53,6 +70,9 @@ async fn security_events_and_admin_changes_are_recorded_without_secrets(backend:
         "login.succeeded",
         "token.refreshed",
         "token.reuse_detected",
+        "session.ended",
+        "api_key.created",
+        "user.password_changed",
     ] {
         assert!(
             actions.contains(&expected),
