@@ -80,15 +80,7 @@ async fn forged_and_altered_tokens_are_refused(backend: Backend) {
     .await;
 
     // HS256 keyed with the public key, the classic algorithm-confusion attack.
-    let jwks: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let public = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
     let mut hs = header.clone();
     hs["alg"] = json!("HS256");

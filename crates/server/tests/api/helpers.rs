@@ -221,6 +221,17 @@ impl TestApp {
         }
     }
 
+    /// An unauthenticated GET whose body is JSON (public documents: JWKS, metadata, OpenAPI).
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        response.json().await.expect("JSON body")
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.call(Method::GET, path, Some(token), Value::Null).await
     }

@@ -36,15 +36,7 @@ async fn a_login_returns_an_rfc6749_response_with_an_at_jwt_verifiable_through_t
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "EdDSA");
     // Verify independently: the public key comes only from the published JWKS.
-    let jwks: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()
@@ -310,29 +302,15 @@ async fn scope_narrows_the_token_to_some_of_the_users_roles(backend: Backend) {
 async fn metadata_and_jwks_are_published_with_public_members_only(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let meta: Value = app
-        .client
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["issuer"], app.base.as_str());
     assert_eq!(meta["token_endpoint"], format!("{}/oauth/token", app.base));
     assert_eq!(
         meta["jwks_uri"],
         format!("{}/.well-known/jwks.json", app.base)
     );
-    let jwks: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     for key in jwks["keys"].as_array().unwrap() {
         assert_eq!(key["kty"], "OKP");
         assert_eq!(key["alg"], "EdDSA");

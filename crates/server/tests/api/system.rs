@@ -7,15 +7,7 @@ use crate::helpers::{Backend, TestApp};
 
 async fn the_openapi_document_and_offline_docs_are_served(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in [
         "/oauth/token",
@@ -82,15 +74,7 @@ async fn health_readiness_and_unknown_routes(backend: Backend) {
 
 async fn restarting_keeps_the_admin_and_the_keys(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let before: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Value = app.get_json("/.well-known/jwks.json").await;
     let again = app
         .reopen_with_password("a different configured password")
         .await;
