@@ -149,15 +149,20 @@ impl AuditLog {
                         Err(_) => break,
                     }
                 }
-                if !batch.is_empty() {
-                    let mut attempt = 0;
-                    while let Err(err) = store.append_audit(&batch).await {
-                        attempt += 1;
-                        if attempt >= 5 {
-                            tracing::error!(error = %err, events = batch.len(), "could not write the audit log");
-                            break;
+                // Never drop events: retry with a capped backoff until the store takes them.
+                // Flushes are answered only once everything before them is written.
+                let mut attempt: u64 = 0;
+                while !batch.is_empty() {
+                    match store.append_audit(&batch).await {
+                        Ok(()) => break,
+                        Err(err) => {
+                            attempt += 1;
+                            tracing::error!(error = %err, events = batch.len(), attempt, "could not write the audit log; retrying");
+                            tokio::time::sleep(std::time::Duration::from_millis(
+                                (50 * attempt).min(1000),
+                            ))
+                            .await;
                         }
-                        tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
                     }
                 }
                 for done in waiting {

@@ -268,6 +268,24 @@ async fn read_request(
     Ok((params, client))
 }
 
+/// Reads a request about one token (revocation, introspection): the client and `token`.
+async fn read_token_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    ip: std::net::IpAddr,
+) -> Result<(String, ClientIdentity), Box<Response>> {
+    let (mut params, client) = read_request(state, headers, body, ip).await?;
+    let token = params.remove("token").ok_or_else(|| {
+        Box::new(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "`token` is required",
+        ))
+    })?;
+    Ok((token, client))
+}
+
 /// Issues tokens. Grants: `password` (email or username, optional `account`, optional
 /// `scope` to narrow the token to some of the user's roles), `refresh_token` (rotated on every
 /// use; reusing a rotated one revokes the session) and `client_credentials` (service clients,
@@ -362,16 +380,9 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let (mut params, client) = match read_request(&state, &headers, body, ip).await {
+    let (token, client) = match read_token_request(&state, &headers, body, ip).await {
         Ok(request) => request,
         Err(response) => return *response,
-    };
-    let Some(token) = params.remove("token") else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "`token` is required",
-        );
     };
     match revoke_token(state.services(), &client, &token).await {
         Ok(true) => no_store(StatusCode::OK.into_response()),
@@ -397,7 +408,7 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let (mut params, client) = match read_request(&state, &headers, body, ip).await {
+    let (token, client) = match read_token_request(&state, &headers, body, ip).await {
         Ok(request) => request,
         Err(response) => return *response,
     };
@@ -406,13 +417,6 @@ pub async fn introspect(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "introspection needs service client credentials",
-        );
-    };
-    let Some(token) = params.remove("token") else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "`token` is required",
         );
     };
     match introspect_token(state.services(), &client, &token).await {
