@@ -122,6 +122,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         print_generated_password(&config.admin_email, password);
     }
     let state = opened.state.clone();
+    state
+        .start_engine(Duration::from_millis(config.change_poll_ms))
+        .await
+        .context("cannot load the authorization data")?;
     let app = warden_server::router(
         opened.state,
         config.max_body_bytes,

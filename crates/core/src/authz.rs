@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::engine::{Inactive, Principal, Resolved, Snapshot, Subject};
 use crate::error::DomainError;
 use crate::ids::{AccountId, RoleId, SessionId, UserId};
 use crate::model::{Assignment, Role};
 use crate::permission::{Permission, PermissionSet};
-use crate::store::Store;
 
 /// The roles visible in one scope, indexed for inheritance walks.
 #[derive(Debug, Default)]
@@ -97,54 +97,65 @@ pub struct Caller {
     pub account: Option<AccountId>,
     /// The API key the caller authenticated with, if not a session token.
     pub api_key: Option<crate::ids::ApiKeyId>,
+    /// The role names a narrowed token (`scope`, or an API key's roles) limits it to.
+    pub scoped_to: Option<Vec<String>>,
     /// Permissions from global assignments.
     global: PermissionSet,
     /// Permissions from assignments in `account`.
     local: PermissionSet,
 }
 
+/// Splits the held roles' permissions into those granted globally and those granted in the
+/// account.
+fn split_grants(resolved: &Resolved<'_>) -> (PermissionSet, PermissionSet) {
+    let mut global = PermissionSet::new();
+    let mut local = PermissionSet::new();
+    for held in &resolved.held {
+        match held.account {
+            None => global.extend(held.role.patterns.iter()),
+            Some(_) => local.extend(held.role.patterns.iter()),
+        }
+    }
+    (global, local)
+}
+
 impl Caller {
-    /// Resolves the caller's permissions from the store.
-    pub async fn load(
-        store: &dyn Store,
+    /// Resolves the caller from the authorization snapshot (never the database): refuses a
+    /// disabled or unknown user, an ended session and an inactive account.
+    pub fn resolve(
+        snapshot: &Snapshot,
         user_id: UserId,
-        session_id: SessionId,
+        session: Option<SessionId>,
         account: Option<AccountId>,
-        scoped_to: Option<&[String]>,
-    ) -> Result<Self, DomainError> {
-        let assignments = store.assignments(&user_id).await?;
-        let graph = RoleGraph::new(store.roles_in_scope(account.as_ref()).await?);
-        let ids = |scope: Option<&AccountId>| -> Vec<RoleId> {
-            let direct: Vec<RoleId> = assignments
-                .iter()
-                .filter(|a| a.account_id.as_ref() == scope)
-                .map(|a| a.role_id)
-                .collect();
-            match scoped_to {
-                // A token narrowed by `scope` acts only through the roles it names (each with
-                // what it inherits), on Warden's own API as everywhere else.
-                Some(names) => graph
-                    .closure(&direct)
-                    .iter()
-                    .filter(|role| names.iter().any(|n| n == role.name.as_str()))
-                    .map(|role| role.id)
-                    .collect(),
-                None => direct,
-            }
+        scoped_to: Option<Vec<String>>,
+    ) -> Result<Self, Inactive> {
+        let principal = Principal {
+            subject: Subject::User(user_id),
+            account,
+            session,
+            scoped_to: scoped_to.clone(),
         };
-        let global = graph.permissions(&ids(None));
-        let local = match &account {
-            Some(account) => graph.permissions(&ids(Some(account))),
-            None => PermissionSet::new(),
-        };
+        let resolved = snapshot.resolve(&principal)?;
+        let (global, local) = split_grants(&resolved);
         Ok(Self {
             user_id,
-            session_id,
+            session_id: session.unwrap_or_default(),
             api_key: None,
             account,
+            scoped_to,
             global,
             local,
         })
+    }
+
+    /// The caller as an engine principal (an API key has no session to check).
+    pub fn principal(&self) -> Principal {
+        Principal {
+            subject: Subject::User(self.user_id),
+            account: self.account,
+            session: self.api_key.is_none().then_some(self.session_id),
+            scoped_to: self.scoped_to.clone(),
+        }
     }
 
     /// Whether the caller holds any global permission at all (a cross-tenant operator).
@@ -159,43 +170,61 @@ impl Caller {
 pub struct ClientCaller {
     /// The client's internal id.
     pub client: crate::ids::ClientKey,
+    /// Its public `client_id`.
+    pub client_id: String,
     /// The API key it authenticated with, if not its own token.
     pub api_key: Option<crate::ids::ApiKeyId>,
     /// Its account.
     pub account: Option<AccountId>,
+    /// The role names a narrowed token limits it to.
+    pub scoped_to: Option<Vec<String>>,
     global: PermissionSet,
     local: PermissionSet,
 }
 
 impl ClientCaller {
-    /// Resolves a client's permissions; with `scoped_to`, only through the roles it names.
-    pub async fn load(
-        store: &dyn Store,
-        client: &crate::model::Client,
-        scoped_to: Option<&[String]>,
-    ) -> Result<Self, DomainError> {
-        let graph = RoleGraph::new(store.roles_in_scope(client.account_id.as_ref()).await?);
-        let ids: Vec<RoleId> = match scoped_to {
-            Some(names) => graph
-                .closure(&client.roles)
-                .iter()
-                .filter(|role| names.iter().any(|n| n == role.name.as_str()))
-                .map(|role| role.id)
-                .collect(),
-            None => client.roles.clone(),
+    /// Resolves a client from the authorization snapshot; with `scoped_to`, only through the
+    /// roles it names.
+    pub fn resolve(
+        snapshot: &Snapshot,
+        client_id: &str,
+        scoped_to: Option<Vec<String>>,
+    ) -> Result<Self, Inactive> {
+        let entry = snapshot
+            .clients
+            .by_client_id(client_id)
+            .ok_or(Inactive::Unknown)?;
+        let principal = Principal {
+            subject: Subject::Client(client_id.to_owned()),
+            account: entry.account,
+            session: None,
+            scoped_to: scoped_to.clone(),
         };
-        let granted = graph.permissions(&ids);
-        let (global, local) = match client.account_id {
+        let resolved = snapshot.resolve(&principal)?;
+        let granted = resolved.permissions();
+        let (global, local) = match entry.account {
             Some(_) => (PermissionSet::new(), granted),
             None => (granted, PermissionSet::new()),
         };
         Ok(Self {
-            client: client.id,
+            client: entry.key,
+            client_id: client_id.to_owned(),
             api_key: None,
-            account: client.account_id,
+            account: entry.account,
+            scoped_to,
             global,
             local,
         })
+    }
+
+    /// The client as an engine principal.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            subject: Subject::Client(self.client_id.clone()),
+            account: self.account,
+            session: None,
+            scoped_to: self.scoped_to.clone(),
+        }
     }
 }
 

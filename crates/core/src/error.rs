@@ -9,6 +9,12 @@ pub struct FieldError {
     pub field: String,
     /// What to fix, lowercase, no final period.
     pub message: String,
+    /// For errors in a text such as a policy: the 1-based line of the problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// For errors in a text such as a policy: the 1-based column of the problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 impl FieldError {
@@ -17,6 +23,22 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.into(),
+            line: None,
+            column: None,
+        }
+    }
+
+    /// A field error at a position in the field's text.
+    pub fn at(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        line: usize,
+        column: usize,
+    ) -> Self {
+        Self {
+            line: Some(line),
+            column: Some(column),
+            ..Self::new(field, message)
         }
     }
 }

@@ -27,6 +27,12 @@ macro_rules! id_type {
                     .map_err(|_| format!("`{}` is not a valid {} id", crate::identity::clip(text), $what))
             }
 
+            /// A well-spread small number for sharding maps keyed by this id (from the
+            /// random tail of the UUID, not its time-ordered head).
+            pub fn shard(&self) -> usize {
+                usize::from(self.0.as_bytes()[15])
+            }
+
             /// The canonical hyphenated form, as stored.
             pub fn as_string(&self) -> String {
                 self.0.hyphenated().to_string()
@@ -83,4 +89,8 @@ id_type!(
 id_type!(
     /// An API key's id (not the key itself).
     ApiKeyId, "API key"
+);
+id_type!(
+    /// An authorization policy's id.
+    PolicyId, "policy"
 );

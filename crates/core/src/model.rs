@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::identity::{AccountName, Email, RoleName, Username};
-use crate::ids::{AccountId, ApiKeyId, ClientKey, RoleId, SessionId, UserId};
+use crate::ids::{AccountId, ApiKeyId, ClientKey, PolicyId, RoleId, SessionId, UserId};
 use crate::net::Cidr;
 use crate::permission::Permission;
 use crate::time::Timestamp;
@@ -269,4 +269,24 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
     /// Created.
     pub created_at: Timestamp,
+}
+
+/// An ABAC policy: Cedar text, global or in one account.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Policy {
+    /// Its id.
+    pub id: PolicyId,
+    /// Its account; `None` for a global policy.
+    pub account_id: Option<AccountId>,
+    /// What it is for.
+    pub description: String,
+    /// The Cedar text: one or more `permit`/`forbid` statements.
+    pub cedar: String,
+    /// Whether it takes part in decisions.
+    pub enabled: bool,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
 }

@@ -34,6 +34,11 @@ string_schema!(
     "An account id (UUIDv7)"
 );
 string_schema!(
+    crate::ids::PolicyId,
+    Some(KnownFormat::Uuid),
+    "A policy id (UUIDv7)"
+);
+string_schema!(
     crate::ids::RoleId,
     Some(KnownFormat::Uuid),
     "A role id (UUIDv7)"

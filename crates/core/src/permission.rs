@@ -211,6 +211,16 @@ pub mod builtin {
     pub const SESSIONS_READ: &str = "warden.sessions:read";
     /// End other users' sessions.
     pub const SESSIONS_DELETE: &str = "warden.sessions:delete";
+    /// Read ABAC policies.
+    pub const POLICIES_READ: &str = "warden.policies:read";
+    /// Create ABAC policies.
+    pub const POLICIES_CREATE: &str = "warden.policies:create";
+    /// Change ABAC policies.
+    pub const POLICIES_UPDATE: &str = "warden.policies:update";
+    /// Delete ABAC policies.
+    pub const POLICIES_DELETE: &str = "warden.policies:delete";
+    /// Ask for decisions about any principal (a service acting for its users).
+    pub const CHECK_ANY: &str = "warden.check:any";
 }
 
 impl Permission {
@@ -249,6 +259,11 @@ mod builtin_tests {
             ASSIGNMENTS_DELETE,
             SESSIONS_READ,
             SESSIONS_DELETE,
+            POLICIES_READ,
+            POLICIES_CREATE,
+            POLICIES_UPDATE,
+            POLICIES_DELETE,
+            CHECK_ANY,
         ] {
             assert!(Permission::parse(text).is_ok(), "{text}");
         }

@@ -123,6 +123,12 @@ async fn retry_or_reuse(
         .end_session(&session.id, now)
         .await
         .map_err(DomainError::from)?;
+    // The stolen session's access tokens stop working on this node before the answer leaves.
+    services
+        .engine
+        .catch_up(services.store.as_ref())
+        .await
+        .map_err(DomainError::from)?;
     tracing::warn!(session = %session.id, user = %session.user_id, "refresh token reuse detected: session revoked");
     let event = crate::audit::Event {
         actor: format!("user:{}", session.user_id),

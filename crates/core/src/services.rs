@@ -101,4 +101,6 @@ pub struct Services {
     pub audit: crate::audit::AuditLog,
     /// Seals short-lived secrets (grace-window successors) at rest.
     pub sealer: Arc<crate::crypto::MasterKey>,
+    /// The authorization engine's snapshot.
+    pub engine: Arc<crate::engine::Engine>,
 }

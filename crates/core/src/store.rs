@@ -5,10 +5,10 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::identity::{AccountName, Email, RoleName, Username};
-use crate::ids::{AccountId, ApiKeyId, ClientKey, RoleId, SessionId, UserId};
+use crate::ids::{AccountId, ApiKeyId, ClientKey, PolicyId, RoleId, SessionId, UserId};
 use crate::model::{
-    Account, ApiKey, Assignment, Client, ClientRecord, KeyOwner, Membership, RefreshToken, Role,
-    Session, Status, User, UserRecord,
+    Account, ApiKey, Assignment, Client, ClientRecord, KeyOwner, Membership, Policy, RefreshToken,
+    Role, Session, Status, User, UserRecord,
 };
 use crate::page::PageRequest;
 use crate::time::Timestamp;
@@ -259,6 +259,39 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets the failures of an identifier after a successful login.
     async fn clear_login_failures(&self, key_hash: &str) -> Result<(), StoreError>;
 
+    /// Every assignment of the users whose ids lie in `first..=last` (bulk loading).
+    async fn assignments_between(
+        &self,
+        first: &UserId,
+        last: &UserId,
+    ) -> Result<Vec<Assignment>, StoreError>;
+
+    /// Inserts a policy.
+    async fn insert_policy(&self, policy: &Policy) -> Result<(), StoreError>;
+    /// A policy by id.
+    async fn policy(&self, id: &PolicyId) -> Result<Option<Policy>, StoreError>;
+    /// A page of policies, ordered by id.
+    async fn policies(
+        &self,
+        filter: &PolicyFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Policy>, StoreError>;
+    /// Replaces a policy's mutable fields; `false` if it does not exist.
+    async fn update_policy(&self, policy: &Policy) -> Result<bool, StoreError>;
+    /// Deletes a policy.
+    async fn delete_policy(&self, id: &PolicyId) -> Result<bool, StoreError>;
+
+    /// The newest change-log position (0 when empty).
+    async fn change_head(&self) -> Result<i64, StoreError>;
+    /// Change-log entries after `seq`, in order, at most `limit`.
+    async fn changes_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::engine::Change>, StoreError>;
+    /// Deletes change-log entries written before `before_ms`; returns how many.
+    async fn prune_changes(&self, before_ms: i64) -> Result<u64, StoreError>;
+
     /// Appends a batch to the audit chain in one transaction holding the chain's head.
     async fn append_audit(&self, batch: &[crate::audit::Pending]) -> Result<(), StoreError>;
     /// Audit records in order, filtered, after position `after`.
@@ -283,4 +316,15 @@ pub struct AuditFilter {
     pub from_ms: Option<i64>,
     /// To (exclusive), milliseconds.
     pub to_ms: Option<i64>,
+}
+
+/// Filters of the policy list; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyFilter {
+    /// `Some(None)`: global policies only; `Some(Some(a))`: account `a`'s only.
+    pub scope: Option<Option<AccountId>>,
+    /// For account-scoped callers: global policies plus this account's.
+    pub visible_in: Option<AccountId>,
+    /// Enabled or disabled only.
+    pub enabled: Option<bool>,
 }

@@ -64,6 +64,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("signing_algorithm", Kind::Text),
     ("max_body_bytes", Kind::Int),
     ("request_timeout", Kind::Int),
+    ("change_poll_ms", Kind::Int),
     ("db_max_connections", Kind::Int),
     ("log_format", Kind::Text),
     ("trusted_proxies", Kind::Text),
@@ -97,6 +98,7 @@ struct Raw {
     signing_algorithm: Option<String>,
     max_body_bytes: Option<i64>,
     request_timeout: Option<i64>,
+    change_poll_ms: Option<i64>,
     db_max_connections: Option<i64>,
     log_format: Option<String>,
     trusted_proxies: Option<String>,
@@ -155,6 +157,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Request timeout, seconds.
     pub request_timeout: u64,
+    /// How often each node reads the change log, milliseconds (changes made elsewhere are
+    /// visible within this plus one query).
+    pub change_poll_ms: u64,
     /// Database pool size.
     pub db_max_connections: u32,
     /// Log format.
@@ -290,6 +295,7 @@ impl Config {
             1024..=16 * 1024 * 1024,
         );
         let request_timeout = int("request_timeout", raw.request_timeout, 30, 1..=600);
+        let change_poll_ms = int("change_poll_ms", raw.change_poll_ms, 200, 10..=900);
         let db_max_connections = int("db_max_connections", raw.db_max_connections, 20, 1..=1000);
         let argon2 = HashParams {
             memory_kib: int(
@@ -377,6 +383,7 @@ impl Config {
             signing_algorithm,
             max_body_bytes: max_body_bytes as usize,
             request_timeout: request_timeout as u64,
+            change_poll_ms: change_poll_ms as u64,
             db_max_connections: db_max_connections as u32,
             log_format,
             trusted_proxies,
@@ -421,6 +428,7 @@ impl Config {
             "signing_algorithm": self.signing_algorithm.as_str(),
             "max_body_bytes": self.max_body_bytes,
             "request_timeout": self.request_timeout,
+            "change_poll_ms": self.change_poll_ms,
             "db_max_connections": self.db_max_connections,
             "log_format": match self.log_format { LogFormat::Text => "text", LogFormat::Json => "json" },
             "argon2_memory_kib": self.argon2.memory_kib,

@@ -144,34 +144,13 @@ impl FromRequestParts<AppState> for Authenticated {
             .verify(token)
             .map_err(|err| ApiError::Unauthenticated(Some(err.to_string())))?;
         let invalid = |why: &str| ApiError::Unauthenticated(Some(why.to_owned()));
+        // Everything below reads the authorization snapshot, never the database.
+        let snapshot = services.engine.snapshot();
+        let scoped_to = claims.scope.is_some().then(|| claims.roles.clone());
         if let Some(client_id) = claims.sub.strip_prefix("client:") {
             // A service client's own token: no session; the client must still be active.
-            let client = services
-                .store
-                .client_by_client_id(client_id)
-                .await
-                .map_err(warden_core::DomainError::from)?
-                .map(|r| r.client)
-                .filter(|c| c.status == Status::Active)
-                .ok_or_else(|| {
-                    ApiError::Unauthenticated(Some(
-                        "the token's client no longer exists or is disabled".into(),
-                    ))
-                })?;
-            if let Some(account) = &client.account_id {
-                let found = services
-                    .store
-                    .account(account)
-                    .await
-                    .map_err(warden_core::DomainError::from)?;
-                if !found.is_some_and(|a| a.status == Status::Active) {
-                    return Err(invalid(
-                        "the token's account no longer exists or is disabled",
-                    ));
-                }
-            }
-            let scoped_to = claims.scope.is_some().then_some(claims.roles.as_slice());
-            let caller = ClientCaller::load(services.store.as_ref(), &client, scoped_to).await?;
+            let caller = ClientCaller::resolve(&snapshot, client_id, scoped_to)
+                .map_err(|why| inactive(why, "client"))?;
             return Ok(Self(Actor::Client(caller)));
         }
         let user_id =
@@ -184,40 +163,24 @@ impl FromRequestParts<AppState> for Authenticated {
             .map(AccountId::parse)
             .transpose()
             .map_err(|_| invalid("the token's account is invalid"))?;
-        let user = services
-            .store
-            .user(&user_id)
-            .await
-            .map_err(warden_core::DomainError::from)?;
-        if !user.is_some_and(|u| u.user.status == Status::Active) {
-            return Err(invalid("the token's user no longer exists or is disabled"));
-        }
-        if let Some(account) = &account {
-            let found = services
-                .store
-                .account(account)
-                .await
-                .map_err(warden_core::DomainError::from)?;
-            if !found.is_some_and(|a| a.status == Status::Active) {
-                return Err(invalid(
-                    "the token's account no longer exists or is disabled",
-                ));
-            }
-        }
-        if !warden_core::refresh::session_is_live(services, &session_id, &user_id).await? {
-            return Err(invalid("the token's session has ended"));
-        }
-        let scoped_to = claims.scope.is_some().then_some(claims.roles.as_slice());
-        let caller = Caller::load(
-            services.store.as_ref(),
-            user_id,
-            session_id,
-            account,
-            scoped_to,
-        )
-        .await?;
+        let caller = Caller::resolve(&snapshot, user_id, Some(session_id), account, scoped_to)
+            .map_err(|why| inactive(why, "user"))?;
         Ok(Self(Actor::Caller(caller)))
     }
+}
+
+/// The 401 for a token whose principal can no longer act.
+fn inactive(why: warden_core::engine::Inactive, what: &str) -> ApiError {
+    use warden_core::engine::Inactive;
+    ApiError::Unauthenticated(Some(match why {
+        Inactive::Unknown | Inactive::Disabled => {
+            format!("the token's {what} no longer exists or is disabled")
+        }
+        Inactive::SessionEnded => "the token's session has ended".to_owned(),
+        Inactive::AccountInactive => {
+            "the token's account no longer exists or is disabled".to_owned()
+        }
+    }))
 }
 
 /// Authenticates a `wk_` API key: the caller is its owner (a user or a service client), acting
@@ -246,14 +209,9 @@ async fn api_key_caller(
     }
     match (key.user_id, key.client_key) {
         (Some(user), _) => {
-            let mut caller = Caller::load(
-                services.store.as_ref(),
-                user,
-                SessionId::new(),
-                key.account_id,
-                Some(&roles),
-            )
-            .await?;
+            let snapshot = services.engine.snapshot();
+            let mut caller = Caller::resolve(&snapshot, user, None, key.account_id, Some(roles))
+                .map_err(|_| refused())?;
             caller.api_key = Some(key.id);
             Ok(Actor::Caller(caller))
         }
@@ -264,8 +222,10 @@ async fn api_key_caller(
                 .await
                 .map_err(warden_core::DomainError::from)?
                 .ok_or_else(refused)?;
+            let snapshot = services.engine.snapshot();
             let mut caller =
-                ClientCaller::load(services.store.as_ref(), &record.client, Some(&roles)).await?;
+                ClientCaller::resolve(&snapshot, &record.client.client_id, Some(roles))
+                    .map_err(|_| refused())?;
             caller.api_key = Some(key.id);
             Ok(Actor::Client(caller))
         }

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    accounts, api_keys, audit, clients, keys, me, oauth, revocations, roles, users,
+    accounts, api_keys, audit, check, clients, keys, me, oauth, policies, revocations, roles, users,
 };
 
 #[derive(OpenApi)]
@@ -21,6 +21,8 @@ use crate::handlers::{
         keys::list, keys::rotate, revocations::list, audit::list, api_keys::create, api_keys::list, api_keys::revoke,
         clients::create, clients::list, clients::get, clients::update, clients::rotate_secret, clients::create_key, clients::list_keys, clients::revoke_key, clients::delete,
         roles::create, roles::list, roles::get, roles::update, roles::delete,
+        policies::create, policies::list, policies::get, policies::update, policies::delete,
+        check::check, check::batch, check::of_user, check::mine,
     ),
     modifiers(&BearerAuth),
 )]

@@ -12,7 +12,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::handlers::{
-    accounts, api_keys, audit, clients, keys, me, oauth, revocations, roles, system, users,
+    accounts, api_keys, audit, check, clients, keys, me, oauth, policies, revocations, roles,
+    system, users,
 };
 use crate::state::AppState;
 
@@ -22,6 +23,17 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/register", post(me::register))
         .route("/users/me", get(me::get).patch(me::update))
         .route("/users/me/password", post(me::change_password))
+        .route("/users/me/permissions", get(check::mine))
+        .route("/users/{id}/permissions", get(check::of_user))
+        .route("/check", post(check::check))
+        .route("/check/batch", post(check::batch))
+        .route("/policies", get(policies::list).post(policies::create))
+        .route(
+            "/policies/{id}",
+            get(policies::get)
+                .patch(policies::update)
+                .delete(policies::delete),
+        )
         .route(
             "/users/me/sessions",
             get(me::list_sessions).delete(me::end_other_sessions),
@@ -110,6 +122,10 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/oauth/introspect", post(oauth::introspect))
         .nest("/v1", api)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            read_your_writes,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -139,4 +155,26 @@ async fn method_not_allowed() -> ApiError {
         "method-not-allowed",
         "this endpoint does not accept that method".into(),
     )
+}
+
+/// After a request that may have changed authorization data (a write other than a token
+/// request or a decision), applies the change log before answering, so the next request to
+/// this node sees the change; other nodes see it within their poll interval.
+async fn read_your_writes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let writes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    ) && !matches!(
+        request.uri().path(),
+        "/oauth/token" | "/oauth/introspect" | "/v1/check" | "/v1/check/batch"
+    );
+    let response = next.run(request).await;
+    if writes {
+        state.catch_up().await;
+    }
+    response
 }

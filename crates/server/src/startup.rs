@@ -154,6 +154,7 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
             signing_algorithm: config.signing_algorithm,
         },
         sealer: std::sync::Arc::new(master),
+        engine: std::sync::Arc::new(warden_core::engine::Engine::new(config.access_token_ttl)),
     };
     let state = AppState::new(
         services,

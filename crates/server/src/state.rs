@@ -53,6 +53,50 @@ impl AppState {
         });
     }
 
+    /// Loads the authorization snapshot, then keeps it current: every `every` the node applies
+    /// what the change log gained, and once a minute it forgets ended sessions whose tokens
+    /// have expired and prunes change-log entries older than an hour. Stops when the state is
+    /// dropped. A node serving requests must call this before it listens.
+    pub async fn start_engine(
+        &self,
+        every: std::time::Duration,
+    ) -> Result<(), warden_core::StoreError> {
+        let services = self.services();
+        services.engine.load(services.store.as_ref()).await?;
+        let weak = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_cleanup = std::time::Instant::now();
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                let services = &inner.services;
+                if let Err(err) = services.engine.catch_up(services.store.as_ref()).await {
+                    tracing::warn!(error = %err, "could not read the change log");
+                }
+                if last_cleanup.elapsed() >= std::time::Duration::from_secs(60) {
+                    last_cleanup = std::time::Instant::now();
+                    let now = warden_core::time::Timestamp::now();
+                    services.engine.forget_old_sessions(now);
+                    let horizon = now.millis() - 3_600_000;
+                    if let Err(err) = services.store.prune_changes(horizon).await {
+                        tracing::warn!(error = %err, "could not prune the change log");
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Applies changes committed so far, so this node answers with its own writes at once.
+    pub async fn catch_up(&self) {
+        let services = self.services();
+        if let Err(err) = services.engine.catch_up(services.store.as_ref()).await {
+            tracing::warn!(error = %err, "could not read the change log");
+        }
+    }
+
     /// The OpenAPI document, rendered once.
     pub fn openapi(&self) -> &str {
         &self.0.openapi

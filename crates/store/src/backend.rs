@@ -28,6 +28,7 @@ migrations!(
     (6, "client_api_keys", "0006_client_api_keys.sql"),
     (7, "login_throttle", "0007_login_throttle.sql"),
     (8, "audit", "0008_audit.sql"),
+    (9, "policies_and_changes", "0009_policies_and_changes.sql"),
 );
 
 /// The database engine behind a store.

@@ -11,6 +11,7 @@ mod clients;
 mod error;
 mod migrate;
 mod misc;
+mod policies;
 mod roles;
 mod rows;
 mod sessions;
@@ -21,13 +22,13 @@ mod users;
 use async_trait::async_trait;
 use sqlx::AnyPool;
 use warden_core::identity::AccountName;
-use warden_core::ids::{AccountId, ApiKeyId, ClientKey, RoleId, SessionId, UserId};
+use warden_core::ids::{AccountId, ApiKeyId, ClientKey, PolicyId, RoleId, SessionId, UserId};
 use warden_core::model::{
-    Account, ApiKey, Assignment, Client, ClientRecord, KeyOwner, Membership, RefreshToken, Role,
-    Session, User, UserRecord,
+    Account, ApiKey, Assignment, Client, ClientRecord, KeyOwner, Membership, Policy, RefreshToken,
+    Role, Session, User, UserRecord,
 };
 use warden_core::page::PageRequest;
-use warden_core::store::{AccountFilter, Bootstrap, RoleFilter, Store, UserFilter};
+use warden_core::store::{AccountFilter, Bootstrap, PolicyFilter, RoleFilter, Store, UserFilter};
 use warden_core::time::Timestamp;
 use warden_core::tokens::KeyRecord;
 use warden_core::StoreError;
@@ -312,6 +313,48 @@ impl Store for SqlStore {
     }
     async fn clear_login_failures(&self, key_hash: &str) -> Result<(), StoreError> {
         throttle::clear(&self.pool, key_hash).await
+    }
+
+    async fn assignments_between(
+        &self,
+        first: &UserId,
+        last: &UserId,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        policies::assignments_between(&self.pool, first, last).await
+    }
+
+    async fn insert_policy(&self, policy: &Policy) -> Result<(), StoreError> {
+        policies::insert(&self.pool, policy).await
+    }
+    async fn policy(&self, id: &PolicyId) -> Result<Option<Policy>, StoreError> {
+        policies::by_id(&self.pool, id).await
+    }
+    async fn policies(
+        &self,
+        filter: &PolicyFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Policy>, StoreError> {
+        policies::list(&self.pool, filter, page).await
+    }
+    async fn update_policy(&self, policy: &Policy) -> Result<bool, StoreError> {
+        policies::update(&self.pool, policy).await
+    }
+    async fn delete_policy(&self, id: &PolicyId) -> Result<bool, StoreError> {
+        policies::delete(&self.pool, id).await
+    }
+
+    async fn change_head(&self) -> Result<i64, StoreError> {
+        policies::change_head(&self.pool).await
+    }
+    async fn changes_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<warden_core::engine::Change>, StoreError> {
+        policies::changes_after(&self.pool, seq, limit).await
+    }
+    async fn prune_changes(&self, before_ms: i64) -> Result<u64, StoreError> {
+        policies::prune_changes(&self.pool, before_ms).await
     }
 
     async fn append_audit(&self, batch: &[warden_core::audit::Pending]) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ pub mod assignments;
 pub mod clients;
 pub mod me;
 pub mod members;
+pub mod policies;
 pub mod roles;
 pub mod sessions;
 pub mod users;

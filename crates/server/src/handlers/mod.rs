@@ -3,10 +3,12 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod check;
 pub mod clients;
 pub mod keys;
 pub mod me;
 pub mod oauth;
+pub mod policies;
 pub mod revocations;
 pub mod roles;
 pub mod system;

@@ -121,6 +121,10 @@ impl TestApp {
             .await
             .expect("open warden");
         let state = opened.state.clone();
+        state
+            .start_engine(Duration::from_millis(config.change_poll_ms))
+            .await
+            .expect("load the authorization snapshot");
         let app = warden_server::router(
             opened.state,
             config.max_body_bytes,

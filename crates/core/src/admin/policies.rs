@@ -1,0 +1,223 @@
+//! ABAC policies: Cedar text, global or per account, validated when written. An account's
+//! administrators manage its policies; global policies need a global grant.
+
+use serde::Deserialize;
+
+use crate::authz::{Actor, Reach};
+use crate::error::DomainError;
+use crate::identity::display_text;
+use crate::ids::{AccountId, PolicyId};
+use crate::model::Policy;
+use crate::page::{Page, PageRequest};
+use crate::permission::builtin as p;
+use crate::services::Services;
+use crate::store::PolicyFilter;
+use crate::time::Timestamp;
+
+/// A new policy.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreatePolicy {
+    /// The owning account, or `null` for a global policy.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub account_id: Option<AccountId>,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Cedar text: one or more `permit`/`forbid` statements.
+    pub cedar: String,
+    /// Whether it takes part in decisions (default `true`).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// Changes to a policy.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePolicy {
+    /// New description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// New Cedar text.
+    #[serde(default)]
+    pub cedar: Option<String>,
+    /// Enables or disables it.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// Refuses Cedar text that does not compile, naming line and column.
+fn validate(id: &PolicyId, cedar: &str) -> Result<(), DomainError> {
+    crate::engine::compile(id, cedar)
+        .map(|_| ())
+        .map_err(DomainError::Validation)
+}
+
+fn description(text: Option<String>) -> Result<String, DomainError> {
+    match text {
+        None => Ok(String::new()),
+        Some(text) => {
+            display_text(&text, 2000).map_err(|err| DomainError::invalid("description", err))
+        }
+    }
+}
+
+/// Creates a policy.
+pub async fn create(
+    services: &Services,
+    actor: &Actor,
+    input: CreatePolicy,
+) -> Result<Policy, DomainError> {
+    let account = input.account_id;
+    actor.require_scoped(p::POLICIES_CREATE, account.as_ref())?;
+    if let Some(account) = &account {
+        services
+            .store
+            .account(account)
+            .await?
+            .ok_or(DomainError::NotFound("account"))?;
+    }
+    let id = PolicyId::new();
+    validate(&id, &input.cedar)?;
+    let now = Timestamp::now();
+    let policy = Policy {
+        id,
+        account_id: account,
+        description: description(input.description)?,
+        cedar: input.cedar,
+        enabled: input.enabled.unwrap_or(true),
+        created_at: now,
+        updated_at: now,
+    };
+    services.store.insert_policy(&policy).await?;
+    crate::audit::change::<(), _>(
+        services,
+        actor,
+        "policy.created",
+        policy.account_id,
+        format!("policy:{id}"),
+        None,
+        Some(&policy),
+    )
+    .await;
+    Ok(policy)
+}
+
+/// Loads a policy the actor may see under `permission` (another tenant's answers 404).
+async fn visible(
+    services: &Services,
+    actor: &Actor,
+    permission: &'static str,
+    id: &PolicyId,
+) -> Result<Policy, DomainError> {
+    let reach = actor.require_reach(permission)?;
+    let policy = services
+        .store
+        .policy(id)
+        .await?
+        .ok_or(DomainError::NotFound("policy"))?;
+    match (reach, &policy.account_id) {
+        (Reach::Account(mine), Some(owner)) if *owner != mine => {
+            Err(DomainError::NotFound("policy"))
+        }
+        _ => Ok(policy),
+    }
+}
+
+/// Reads a policy.
+pub async fn get(services: &Services, actor: &Actor, id: &PolicyId) -> Result<Policy, DomainError> {
+    visible(services, actor, p::POLICIES_READ, id).await
+}
+
+/// Lists policies: `account_id=global` for global ones, an id for one account's.
+pub async fn list(
+    services: &Services,
+    actor: &Actor,
+    account_id: Option<String>,
+    enabled: Option<bool>,
+    page: PageRequest,
+) -> Result<Page<Policy>, DomainError> {
+    let scope = match account_id.as_deref() {
+        None => None,
+        Some("global") => Some(None),
+        Some(text) => Some(Some(
+            AccountId::parse(text).map_err(|err| DomainError::invalid("account_id", err))?,
+        )),
+    };
+    let mut filter = PolicyFilter {
+        scope,
+        visible_in: None,
+        enabled,
+    };
+    match actor.require_reach(p::POLICIES_READ)? {
+        Reach::Account(mine) => {
+            if matches!(filter.scope, Some(Some(asked)) if asked != mine) {
+                return Err(DomainError::NotFound("account"));
+            }
+            filter.visible_in = Some(mine);
+        }
+        Reach::All | Reach::Nowhere => {}
+    }
+    let rows = services.store.policies(&filter, &page).await?;
+    Ok(Page::from_rows(rows, &page, |p| p.id.to_string()))
+}
+
+/// Changes a policy; new Cedar text is validated first.
+pub async fn update(
+    services: &Services,
+    actor: &Actor,
+    id: &PolicyId,
+    patch: UpdatePolicy,
+) -> Result<Policy, DomainError> {
+    let mut policy = visible(services, actor, p::POLICIES_UPDATE, id).await?;
+    actor.require_scoped(p::POLICIES_UPDATE, policy.account_id.as_ref())?;
+    let before = policy.clone();
+    if let Some(cedar) = patch.cedar {
+        validate(id, &cedar)?;
+        policy.cedar = cedar;
+    }
+    if patch.description.is_some() {
+        policy.description = description(patch.description)?;
+    }
+    if let Some(enabled) = patch.enabled {
+        policy.enabled = enabled;
+    }
+    policy.updated_at = Timestamp::now();
+    if !services.store.update_policy(&policy).await? {
+        return Err(DomainError::NotFound("policy"));
+    }
+    crate::audit::change(
+        services,
+        actor,
+        "policy.updated",
+        policy.account_id,
+        format!("policy:{id}"),
+        Some(&before),
+        Some(&policy),
+    )
+    .await;
+    Ok(policy)
+}
+
+/// Deletes a policy.
+pub async fn delete(services: &Services, actor: &Actor, id: &PolicyId) -> Result<(), DomainError> {
+    let policy = visible(services, actor, p::POLICIES_DELETE, id).await?;
+    actor.require_scoped(p::POLICIES_DELETE, policy.account_id.as_ref())?;
+    if !services.store.delete_policy(id).await? {
+        return Err(DomainError::NotFound("policy"));
+    }
+    crate::audit::change::<_, ()>(
+        services,
+        actor,
+        "policy.deleted",
+        policy.account_id,
+        format!("policy:{id}"),
+        Some(&policy),
+        None,
+    )
+    .await;
+    Ok(())
+}

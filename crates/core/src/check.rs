@@ -1,0 +1,370 @@
+//! The decision use cases behind `POST /v1/check`, `POST /v1/check/batch` and the
+//! permissions listings: who the principal is (the caller, or one it names when it holds
+//! `warden.check:any`), then the engine's answer from the in-memory snapshot. Denials are
+//! audited.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::authz::{Actor, Reach};
+use crate::engine::{BadQuery, Decision, Principal, Query, Resource, Subject};
+use crate::error::{DomainError, FieldError};
+use crate::ids::{AccountId, UserId};
+use crate::permission::{builtin as p, Permission};
+use crate::services::Services;
+use crate::time::Timestamp;
+
+/// Most checks in one batch.
+pub const MAX_BATCH: usize = 1000;
+
+/// A principal named explicitly: `"<user id>"`, `"client:<client_id>"`, or
+/// `{"type": "user"|"client", "id": "…"}`.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum PrincipalRef {
+    /// A user id, or `client:<client_id>`.
+    Text(String),
+    /// Typed.
+    Typed {
+        /// `user` or `client` (any case).
+        #[serde(rename = "type")]
+        kind: String,
+        /// The user's id or the client's `client_id`.
+        id: String,
+    },
+}
+
+/// One decision request.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// Whom to decide for; absent: the caller itself.
+    #[serde(default)]
+    pub principal: Option<PrincipalRef>,
+    /// The account to decide in (with `principal`); absent: the caller's token's account.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub account_id: Option<AccountId>,
+    /// A concrete permission, `resource:action`.
+    pub action: String,
+    /// The resource.
+    pub resource: Resource,
+    /// Free context for policies; Warden adds `ip`, `time` and `account`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub context: Map<String, Value>,
+}
+
+/// One check of a batch: the principal and account are the batch's.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BatchItem {
+    /// A concrete permission.
+    pub action: String,
+    /// The resource.
+    pub resource: Resource,
+    /// Free context.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub context: Map<String, Value>,
+}
+
+/// Up to [`MAX_BATCH`] checks for one principal.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Whom to decide for; absent: the caller itself.
+    #[serde(default)]
+    pub principal: Option<PrincipalRef>,
+    /// The account to decide in (with `principal`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub account_id: Option<AccountId>,
+    /// The checks, answered in order.
+    pub checks: Vec<BatchItem>,
+}
+
+/// The answers of a batch, in request order.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchResponse {
+    /// One decision per check.
+    pub results: Vec<Decision>,
+}
+
+/// A principal's effective roles and permissions in one account.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Permissions {
+    /// The user.
+    pub user_id: UserId,
+    /// The account; `null`: global roles only.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub account_id: Option<AccountId>,
+    /// Effective role names, inheritance included, sorted.
+    pub roles: Vec<String>,
+    /// Effective permission patterns, sorted.
+    pub permissions: Vec<String>,
+}
+
+/// Who a request decides for, and whether the caller vouches for the context's `ip`.
+struct Asked {
+    principal: Principal,
+    explicit: bool,
+}
+
+fn parse_principal(reference: &PrincipalRef) -> Result<Subject, DomainError> {
+    let (kind, id) = match reference {
+        PrincipalRef::Text(text) => match text.strip_prefix("client:") {
+            Some(client_id) => ("client", client_id),
+            None => ("user", text.as_str()),
+        },
+        PrincipalRef::Typed { kind, id } => (kind.as_str(), id.as_str()),
+    };
+    match kind.to_ascii_lowercase().as_str() {
+        "user" => UserId::parse(id)
+            .map(Subject::User)
+            .map_err(|err| DomainError::invalid("principal", err)),
+        "client" if !id.is_empty() && id.len() <= 256 => Ok(Subject::Client(id.to_owned())),
+        _ => Err(DomainError::invalid(
+            "principal",
+            "name a user id, `client:<client_id>`, or {\"type\": \"user\"|\"client\", \"id\": …}",
+        )),
+    }
+}
+
+/// Decides who the request is about.
+fn principal_for(
+    actor: &Actor,
+    named: Option<&PrincipalRef>,
+    account: Option<AccountId>,
+) -> Result<Asked, DomainError> {
+    let Some(named) = named else {
+        let principal = match actor {
+            Actor::Caller(caller) => caller.principal(),
+            Actor::Client(client) => client.principal(),
+            Actor::System => {
+                return Err(DomainError::invalid(
+                    "principal",
+                    "name the principal to decide for",
+                ))
+            }
+        };
+        if account.is_some() && account != principal.account {
+            return Err(DomainError::Forbidden(
+                "a token is checked in its own account; to ask about another, name the principal with `warden.check:any`".into(),
+            ));
+        }
+        return Ok(Asked {
+            principal,
+            explicit: false,
+        });
+    };
+    let subject = parse_principal(named)?;
+    // Naming a principal needs `warden.check:any`: everywhere, or in the caller's account.
+    let account = match (actor.reach(p::CHECK_ANY), account) {
+        (Reach::All, account) => account,
+        (Reach::Account(mine), None) => Some(mine),
+        (Reach::Account(mine), Some(asked)) if asked == mine => Some(mine),
+        (Reach::Account(_), Some(_)) => return Err(DomainError::NotFound("account")),
+        (Reach::Nowhere, _) => {
+            return Err(DomainError::Forbidden(format!(
+                "naming a principal needs the permission `{}`",
+                p::CHECK_ANY
+            )))
+        }
+    };
+    Ok(Asked {
+        principal: Principal {
+            subject,
+            account,
+            session: None,
+            scoped_to: None,
+        },
+        explicit: true,
+    })
+}
+
+/// Validates an action: a concrete permission.
+fn action(text: &str, field: &str) -> Result<(), DomainError> {
+    let permission = Permission::parse(text).map_err(|err| DomainError::invalid(field, err))?;
+    if permission.as_str().contains('*') {
+        return Err(DomainError::invalid(
+            field,
+            "ask about a concrete permission, without `*`",
+        ));
+    }
+    Ok(())
+}
+
+fn bad_query(prefix: &str, err: BadQuery) -> DomainError {
+    DomainError::Validation(vec![FieldError::new(
+        format!("{prefix}{}", err.field),
+        err.message,
+    )])
+}
+
+/// The address policies see as `context.ip`: the requester's own, or, when a trusted caller
+/// decides for someone else, the one it forwards in the context.
+fn ip_for(asked: &Asked, context: &Map<String, Value>, peer: IpAddr) -> Option<IpAddr> {
+    if asked.explicit {
+        context
+            .get("ip")
+            .and_then(Value::as_str)
+            .and_then(|text| text.parse().ok())
+    } else {
+        Some(peer)
+    }
+}
+
+async fn audit_denial(
+    services: &Services,
+    actor: &Actor,
+    principal: &Principal,
+    action: &str,
+    resource: &Resource,
+    decision: &Decision,
+) {
+    let subject = match &principal.subject {
+        Subject::User(id) => format!("user:{id}"),
+        Subject::Client(id) => format!("client:{id}"),
+    };
+    crate::audit::note(
+        services,
+        crate::audit::actor_name(actor),
+        "check.denied",
+        principal.account,
+        format!("{}:{}", resource.kind, resource.id),
+        json!({ "principal": subject, "action": action, "reasons": decision.reasons }),
+    )
+    .await;
+}
+
+/// Decides one request.
+pub async fn check(
+    services: &Services,
+    actor: &Actor,
+    peer: IpAddr,
+    request: &CheckRequest,
+) -> Result<Decision, DomainError> {
+    action(&request.action, "action")?;
+    let asked = principal_for(actor, request.principal.as_ref(), request.account_id)?;
+    let snapshot = services.engine.snapshot();
+    let query = Query {
+        action: &request.action,
+        resource: &request.resource,
+        context: &request.context,
+        ip: ip_for(&asked, &request.context, peer),
+        time: Timestamp::now().millis() / 1000,
+    };
+    let decision = snapshot
+        .decide(&asked.principal, &query)
+        .map_err(|err| bad_query("", err))?;
+    if !decision.allowed {
+        audit_denial(
+            services,
+            actor,
+            &asked.principal,
+            &request.action,
+            &request.resource,
+            &decision,
+        )
+        .await;
+    }
+    Ok(decision)
+}
+
+/// Decides a batch, all against one snapshot.
+pub async fn check_batch(
+    services: &Services,
+    actor: &Actor,
+    peer: IpAddr,
+    request: &BatchRequest,
+) -> Result<BatchResponse, DomainError> {
+    if request.checks.len() > MAX_BATCH {
+        return Err(DomainError::invalid(
+            "checks",
+            format!("at most {MAX_BATCH} checks per batch"),
+        ));
+    }
+    for (i, item) in request.checks.iter().enumerate() {
+        action(&item.action, &format!("checks[{i}].action"))?;
+    }
+    let asked = principal_for(actor, request.principal.as_ref(), request.account_id)?;
+    let snapshot = services.engine.snapshot();
+    let now = Timestamp::now().millis() / 1000;
+    let mut results = Vec::with_capacity(request.checks.len());
+    for (i, item) in request.checks.iter().enumerate() {
+        let query = Query {
+            action: &item.action,
+            resource: &item.resource,
+            context: &item.context,
+            ip: ip_for(&asked, &item.context, peer),
+            time: now,
+        };
+        let decision = snapshot
+            .decide(&asked.principal, &query)
+            .map_err(|err| bad_query(&format!("checks[{i}]."), err))?;
+        results.push(decision);
+    }
+    for (item, decision) in request.checks.iter().zip(&results) {
+        if !decision.allowed {
+            audit_denial(
+                services,
+                actor,
+                &asked.principal,
+                &item.action,
+                &item.resource,
+                decision,
+            )
+            .await;
+        }
+    }
+    Ok(BatchResponse { results })
+}
+
+/// A user's effective roles and permissions in `account` (global ones included). The user
+/// themself may always ask; others need `warden.users:read` there.
+pub fn permissions(
+    services: &Services,
+    actor: &Actor,
+    user: &UserId,
+    account: Option<AccountId>,
+) -> Result<Permissions, DomainError> {
+    if actor.user_id() != Some(*user) {
+        match &account {
+            Some(account) => actor.require_in(p::USERS_READ, account)?,
+            None => actor.require(p::USERS_READ, None)?,
+        }
+    }
+    let snapshot = services.engine.snapshot();
+    let principal = Principal {
+        subject: Subject::User(*user),
+        account,
+        session: None,
+        scoped_to: None,
+    };
+    let resolved = snapshot
+        .resolve(&principal)
+        .map_err(|_| DomainError::NotFound("user"))?;
+    Ok(Permissions {
+        user_id: *user,
+        account_id: account,
+        roles: resolved
+            .role_names(&snapshot.roles)
+            .iter()
+            .map(|name| name.to_string())
+            .collect(),
+        permissions: resolved
+            .permissions()
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
+    })
+}

@@ -1,0 +1,483 @@
+//! One decision: resolve the principal, ask its roles, ask the policies that can apply, and
+//! combine the answers by DESIGN §5's rule, in one exhaustive match.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use cedar_policy::{
+    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ids::{AccountId, PolicyId, RoleId};
+
+use super::policy::{evaluate, Verdict};
+use super::snapshot::{Principal, Resolved, Snapshot, Subject};
+
+/// A reference to an entity: its type and id.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EntityRef {
+    /// Cedar entity type, such as `document` or `Folder`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The entity's id.
+    pub id: String,
+}
+
+/// The resource a decision is about.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    /// Cedar entity type, such as `document`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The resource's id.
+    pub id: String,
+    /// Attributes policies may read (`resource.owner_id`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub attributes: Map<String, Value>,
+    /// Parent entities (`resource in Folder::"f1"`).
+    #[serde(default)]
+    pub parents: Vec<EntityRef>,
+}
+
+/// What is asked: an action on a resource, in a context.
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    /// A concrete permission, `resource:action`.
+    pub action: &'a str,
+    /// The resource.
+    pub resource: &'a Resource,
+    /// The caller's context.
+    pub context: &'a Map<String, Value>,
+    /// The requester's address, added to the context as `ip` when the caller gave none it may
+    /// set.
+    pub ip: Option<IpAddr>,
+    /// Seconds since the epoch, added to the context as `time`.
+    pub time: i64,
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Allowed.
+    Allow,
+    /// Denied.
+    Deny,
+}
+
+/// Why a decision went the way it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reason {
+    /// A role the principal holds grants the action.
+    Role {
+        /// The role's name.
+        role: String,
+        /// The role's id.
+        role_id: RoleId,
+        /// Where the role is held; `null` globally.
+        account_id: Option<AccountId>,
+    },
+    /// A satisfied (or, for `forbid`, failing) policy decided.
+    Policy {
+        /// The policy's id.
+        policy_id: PolicyId,
+        /// `permit` or `forbid`.
+        effect: &'static str,
+        /// Whether it decided by failing to evaluate (a `forbid` fails closed).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        failed: bool,
+    },
+    /// The principal cannot act at all.
+    Principal {
+        /// `principal_unknown`, `principal_disabled`, `session_ended` or `account_inactive`.
+        code: &'static str,
+    },
+}
+
+/// A policy that failed to evaluate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicyFault {
+    /// The policy.
+    pub policy_id: PolicyId,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A decision with its reasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Decision {
+    /// Whether the action is allowed.
+    pub allowed: bool,
+    /// `allow` or `deny`.
+    pub decision: Effect,
+    /// What decided.
+    pub reasons: Vec<Reason>,
+    /// Policies that failed to evaluate.
+    pub errors: Vec<PolicyFault>,
+}
+
+/// A request the engine cannot evaluate at all (as opposed to one it denies).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BadQuery {
+    /// The offending field (`resource.type`, `context.x`).
+    pub field: String,
+    /// What to fix.
+    pub message: String,
+}
+
+impl BadQuery {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// How the forbid policies came out.
+enum Forbids {
+    /// None applies.
+    None,
+    /// Some are satisfied or failed (fail closed).
+    Deny(Vec<Reason>),
+}
+
+impl Snapshot {
+    /// Decides whether `principal` may do `query`.
+    pub fn decide(&self, principal: &Principal, query: &Query<'_>) -> Result<Decision, BadQuery> {
+        let resolved = match self.resolve(principal) {
+            Ok(resolved) => resolved,
+            Err(inactive) => {
+                return Ok(Decision::deny(
+                    vec![Reason::Principal {
+                        code: inactive.code(),
+                    }],
+                    Vec::new(),
+                ))
+            }
+        };
+        let role_grants: Vec<Reason> = resolved
+            .held
+            .iter()
+            .filter(|held| held.role.grants.allows(query.action))
+            .map(|held| Reason::Role {
+                role: held.role.name.to_string(),
+                role_id: held.role.id,
+                account_id: held.account,
+            })
+            .collect();
+        let sets = self
+            .policies
+            .candidates(principal.account.as_ref(), query.action);
+        let verdict = if sets.is_empty() {
+            Verdict::default()
+        } else {
+            let (request, entities) = self.cedar_request(principal, &resolved, query)?;
+            evaluate(&sets, &request, &entities)
+        };
+        let errors: Vec<PolicyFault> = verdict
+            .errors
+            .iter()
+            .map(|(policy_id, message)| PolicyFault {
+                policy_id: *policy_id,
+                message: message.clone(),
+            })
+            .collect();
+        let forbids = if verdict.forbids.is_empty() && verdict.failed_forbids.is_empty() {
+            Forbids::None
+        } else {
+            let satisfied = verdict.forbids.iter().map(|id| (id, false));
+            let failed = verdict.failed_forbids.iter().map(|id| (id, true));
+            Forbids::Deny(
+                satisfied
+                    .chain(failed)
+                    .map(|(id, failed)| Reason::Policy {
+                        policy_id: *id,
+                        effect: "forbid",
+                        failed,
+                    })
+                    .collect(),
+            )
+        };
+        // Permit policies never grant Warden's own permissions: an account administrator
+        // who may write policies must not be able to write themselves new powers.
+        let own = query.action.starts_with("warden.");
+        let permits: Vec<Reason> = verdict
+            .permits
+            .iter()
+            .filter(|_| !own)
+            .map(|id| Reason::Policy {
+                policy_id: *id,
+                effect: "permit",
+                failed: false,
+            })
+            .collect();
+        // DESIGN §5, in order: a satisfied or failing forbid denies; a role grant allows; a
+        // satisfied permit allows; otherwise deny.
+        Ok(
+            match (forbids, role_grants.is_empty(), permits.is_empty()) {
+                (Forbids::Deny(reasons), _, _) => Decision::deny(reasons, errors),
+                (Forbids::None, false, _) => Decision::allow(role_grants, errors),
+                (Forbids::None, true, false) => Decision::allow(permits, errors),
+                (Forbids::None, true, true) => Decision::deny(Vec::new(), errors),
+            },
+        )
+    }
+
+    /// The Cedar request and entities for one decision.
+    fn cedar_request(
+        &self,
+        principal: &Principal,
+        resolved: &Resolved<'_>,
+        query: &Query<'_>,
+    ) -> Result<(Request, Entities), BadQuery> {
+        let names = TypeNames::get();
+        let role_names = resolved.role_names(&self.roles);
+        let parents: HashSet<EntityUid> = role_names
+            .iter()
+            .map(|name| uid(&names.role, name))
+            .collect();
+        let (principal_uid, mut attrs) = match &principal.subject {
+            Subject::User(id) => {
+                let uid = uid(&names.user, &id.to_string());
+                let mut attrs = HashMap::new();
+                if let Some(text) = resolved.user.and_then(|u| u.attributes.as_deref()) {
+                    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
+                        for (key, value) in &map {
+                            // Attributes Cedar cannot hold (null, fractions) are left out.
+                            if let Ok(value) = to_cedar(value, "attributes") {
+                                attrs.insert(key.clone(), value);
+                            }
+                        }
+                    }
+                }
+                if let Some(user) = resolved.user {
+                    attrs.insert(
+                        "email".into(),
+                        RestrictedExpression::new_string(user.email.to_string()),
+                    );
+                }
+                attrs.insert(
+                    "id".into(),
+                    RestrictedExpression::new_string(id.to_string()),
+                );
+                (uid, attrs)
+            }
+            Subject::Client(client_id) => {
+                let mut attrs = HashMap::new();
+                attrs.insert(
+                    "id".into(),
+                    RestrictedExpression::new_string(client_id.clone()),
+                );
+                (uid(&names.client, client_id), attrs)
+            }
+        };
+        if let Some(account) = &principal.account {
+            attrs.insert(
+                "account".into(),
+                RestrictedExpression::new_string(account.to_string()),
+            );
+        }
+        attrs.insert(
+            "roles".into(),
+            RestrictedExpression::new_set(
+                role_names
+                    .iter()
+                    .map(|name| RestrictedExpression::new_string(name.to_string())),
+            ),
+        );
+        let principal_entity = Entity::new(principal_uid.clone(), attrs, parents)
+            .map_err(|err| BadQuery::new("principal", err.to_string()))?;
+
+        let resource_type = EntityTypeName::from_str(&query.resource.kind).map_err(|_| {
+            BadQuery::new(
+                "resource.type",
+                "use a Cedar type name: letters, digits and `_`, optionally with `::` namespaces",
+            )
+        })?;
+        let resource_uid = uid(&resource_type, &query.resource.id);
+        let mut resource_attrs = HashMap::new();
+        for (key, value) in &query.resource.attributes {
+            resource_attrs.insert(
+                key.clone(),
+                to_cedar(value, &format!("resource.attributes.{key}"))?,
+            );
+        }
+        let mut resource_parents = HashSet::new();
+        for (i, parent) in query.resource.parents.iter().enumerate() {
+            let kind = EntityTypeName::from_str(&parent.kind).map_err(|_| {
+                BadQuery::new(
+                    format!("resource.parents[{i}].type"),
+                    "use a Cedar type name",
+                )
+            })?;
+            resource_parents.insert(uid(&kind, &parent.id));
+        }
+        let mut entities = vec![principal_entity];
+        if resource_uid != principal_uid {
+            entities.push(
+                Entity::new(resource_uid.clone(), resource_attrs, resource_parents)
+                    .map_err(|err| BadQuery::new("resource", err.to_string()))?,
+            );
+        }
+        let entities = Entities::from_entities(entities, None)
+            .map_err(|err| BadQuery::new("resource", err.to_string()))?;
+
+        let mut context: Vec<(String, RestrictedExpression)> = Vec::new();
+        for (key, value) in query.context {
+            if matches!(key.as_str(), "time" | "account") || (key == "ip" && query.ip.is_some()) {
+                continue;
+            }
+            context.push((key.clone(), to_cedar(value, &format!("context.{key}"))?));
+        }
+        if let Some(ip) = query.ip {
+            context.push(("ip".into(), RestrictedExpression::new_ip(ip.to_string())));
+        }
+        context.push(("time".into(), RestrictedExpression::new_long(query.time)));
+        if let Some(account) = &principal.account {
+            context.push((
+                "account".into(),
+                RestrictedExpression::new_string(account.to_string()),
+            ));
+        }
+        let context = Context::from_pairs(context)
+            .map_err(|err| BadQuery::new("context", err.to_string()))?;
+        let action = uid(&names.action, query.action);
+        let request = Request::new(principal_uid, action, resource_uid, context, None)
+            .map_err(|err| BadQuery::new("resource", err.to_string()))?;
+        Ok((request, entities))
+    }
+}
+
+impl Decision {
+    fn allow(reasons: Vec<Reason>, errors: Vec<PolicyFault>) -> Self {
+        Self {
+            allowed: true,
+            decision: Effect::Allow,
+            reasons,
+            errors,
+        }
+    }
+
+    fn deny(reasons: Vec<Reason>, errors: Vec<PolicyFault>) -> Self {
+        Self {
+            allowed: false,
+            decision: Effect::Deny,
+            reasons,
+            errors,
+        }
+    }
+}
+
+/// The entity type names Warden itself uses, parsed once.
+struct TypeNames {
+    user: EntityTypeName,
+    client: EntityTypeName,
+    role: EntityTypeName,
+    action: EntityTypeName,
+}
+
+impl TypeNames {
+    fn get() -> &'static Self {
+        static NAMES: OnceLock<TypeNames> = OnceLock::new();
+        NAMES.get_or_init(|| {
+            let parse = |name: &str| {
+                EntityTypeName::from_str(name).unwrap_or_else(|_| unreachable!("{name} is valid"))
+            };
+            Self {
+                user: parse("User"),
+                client: parse("Client"),
+                role: parse("Role"),
+                action: parse("Action"),
+            }
+        })
+    }
+}
+
+fn uid(kind: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id))
+}
+
+/// Converts request JSON into a Cedar value: strings, booleans, integers, sets (arrays) and
+/// records (objects); `{"__extn": {"fn": "ip"|"decimal"|"datetime", "arg": "…"}}` for
+/// extension values and `{"__entity": {"type": …, "id": …}}` for entity references.
+fn to_cedar(value: &Value, field: &str) -> Result<RestrictedExpression, BadQuery> {
+    Ok(match value {
+        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::String(s) => RestrictedExpression::new_string(s.clone()),
+        Value::Number(n) => match n.as_i64() {
+            Some(n) => RestrictedExpression::new_long(n),
+            None => {
+                return Err(BadQuery::new(
+                    field,
+                    "Cedar numbers are 64-bit integers; send a fraction as {\"__extn\": {\"fn\": \"decimal\", \"arg\": \"1.5\"}}",
+                ))
+            }
+        },
+        Value::Array(items) => RestrictedExpression::new_set(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| to_cedar(item, &format!("{field}[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Value::Object(map) => {
+            if let Some(extension) = map.get("__extn").filter(|_| map.len() == 1) {
+                let function = extension.get("fn").and_then(Value::as_str);
+                let arg = extension.get("arg").and_then(Value::as_str).unwrap_or("");
+                return match function {
+                    Some("ip" | "ipaddr") => Ok(RestrictedExpression::new_ip(arg)),
+                    Some("decimal") => Ok(RestrictedExpression::new_decimal(arg)),
+                    Some("datetime") => Ok(RestrictedExpression::new_datetime(arg)),
+                    _ => Err(BadQuery::new(
+                        field,
+                        "`__extn.fn` must be `ip`, `decimal` or `datetime`",
+                    )),
+                };
+            }
+            if let Some(entity) = map.get("__entity").filter(|_| map.len() == 1) {
+                let kind = entity
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .and_then(|t| EntityTypeName::from_str(t).ok());
+                let id = entity.get("id").and_then(Value::as_str);
+                return match (kind, id) {
+                    (Some(kind), Some(id)) => {
+                        Ok(RestrictedExpression::new_entity_uid(uid(&kind, id)))
+                    }
+                    _ => Err(BadQuery::new(
+                        field,
+                        "`__entity` needs a Cedar `type` and a string `id`",
+                    )),
+                };
+            }
+            RestrictedExpression::new_record(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), to_cedar(v, &format!("{field}.{k}"))?)))
+                    .collect::<Result<Vec<_>, BadQuery>>()?,
+            )
+            .map_err(|err| BadQuery::new(field, err.to_string()))?
+        }
+        Value::Null => {
+            return Err(BadQuery::new(
+                field,
+                "Cedar has no null; leave the attribute out instead",
+            ))
+        }
+    })
+}

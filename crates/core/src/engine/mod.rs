@@ -1,0 +1,334 @@
+//! The authorization engine (DESIGN §5): an immutable [`Snapshot`] behind an atomic pointer,
+//! loaded once from the store and then kept current by tailing the change log, so a
+//! decision never touches the database.
+
+mod decide;
+mod grants;
+pub mod policy;
+mod snapshot;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::error::StoreError;
+use crate::ids::{AccountId, ClientKey, PolicyId, RoleId, SessionId, UserId};
+use crate::model::{Assignment, Status};
+use crate::page::PageRequest;
+use crate::store::{AccountFilter, PolicyFilter, RoleFilter, Store, UserFilter};
+use crate::time::Timestamp;
+
+pub use decide::{BadQuery, Decision, Effect, EntityRef, PolicyFault, Query, Reason, Resource};
+pub use grants::Grants;
+pub use policy::{compile, CompiledPolicy, PolicyIndex};
+pub use snapshot::{
+    AccountEntry, ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry,
+    RoleIndex, Sharded, Snapshot, Subject, UserEntry,
+};
+
+/// Rows read per query while loading.
+const LOAD_PAGE: u32 = 1000;
+/// Changes applied per catch-up round.
+const CHANGE_BATCH: i64 = 5000;
+
+/// One entry of the change log: something authorization-relevant changed; `key` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Position in the log.
+    pub seq: i64,
+    /// `user`, `account`, `role`, `client`, `session` or `policy`.
+    pub kind: String,
+    /// The changed record's id.
+    pub key: String,
+}
+
+/// The engine: the current snapshot, swapped atomically.
+pub struct Engine {
+    current: ArcSwap<Snapshot>,
+    /// Serializes catch-ups so two never apply the same changes at once.
+    applying: tokio::sync::Mutex<()>,
+    /// How long an ended session is remembered: an access token's longest life plus leeway.
+    session_memory_ms: i64,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("seq", &self.current.load().seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An empty engine remembering ended sessions for `access_token_ttl` seconds (plus
+    /// verification leeway).
+    pub fn new(access_token_ttl: i64) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(Snapshot::default()),
+            applying: tokio::sync::Mutex::new(()),
+            session_memory_ms: (access_token_ttl + 60) * 1000,
+        }
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Replaces the snapshot (for tests and benchmarks that build one directly).
+    pub fn replace(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
+    }
+
+    /// Loads everything from the store. The change-log position is read first, so changes
+    /// committed during the load are applied again by the next catch-up (applying a change is
+    /// idempotent: it re-reads the record).
+    pub async fn load(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let _guard = self.applying.lock().await;
+        let seq = store.change_head().await?;
+        let mut snapshot = Snapshot {
+            seq,
+            roles: Arc::new(load_roles(store).await?),
+            ..Snapshot::default()
+        };
+
+        let mut accounts = Vec::new();
+        let mut page = PageRequest::first(LOAD_PAGE);
+        loop {
+            let rows = store.accounts(&AccountFilter::default(), &page).await?;
+            let done = rows.len() < LOAD_PAGE as usize;
+            page.after = rows.last().map(|a| a.id.to_string());
+            accounts.extend(rows.into_iter().map(|a| {
+                (
+                    a.id,
+                    Some(AccountEntry {
+                        active: a.status == Status::Active,
+                    }),
+                )
+            }));
+            if done {
+                break;
+            }
+        }
+        snapshot.accounts = snapshot.accounts.with(accounts);
+
+        let mut clients = Vec::new();
+        let mut page = PageRequest::first(LOAD_PAGE);
+        loop {
+            let rows = store.clients(None, &page).await?;
+            let done = rows.len() < LOAD_PAGE as usize;
+            page.after = rows.last().map(|c| c.id.to_string());
+            clients.extend(rows.iter().map(ClientEntry::from));
+            if done {
+                break;
+            }
+        }
+        snapshot.clients = Arc::new(ClientIndex::build(clients));
+
+        let mut page = PageRequest::first(LOAD_PAGE);
+        loop {
+            let rows = store.users(&UserFilter::default(), &page).await?;
+            let done = rows.len() < LOAD_PAGE as usize;
+            if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+                let mut held: HashMap<UserId, Vec<(Option<AccountId>, RoleId)>> = HashMap::new();
+                for a in store.assignments_between(&first.id, &last.id).await? {
+                    held.entry(a.user_id)
+                        .or_default()
+                        .push((a.account_id, a.role_id));
+                }
+                snapshot.users = snapshot.users.with(rows.iter().map(|user| {
+                    let assignments = held.remove(&user.id).unwrap_or_default();
+                    (user.id, Some(Arc::new(UserEntry::new(user, assignments))))
+                }));
+                page.after = Some(last.id.to_string());
+            }
+            if done {
+                break;
+            }
+        }
+
+        let mut policies = Vec::new();
+        let mut page = PageRequest::first(LOAD_PAGE);
+        loop {
+            let rows = store.policies(&PolicyFilter::default(), &page).await?;
+            let done = rows.len() < LOAD_PAGE as usize;
+            page.after = rows.last().map(|p| p.id.to_string());
+            policies.extend(rows.iter().filter_map(compiled));
+            if done {
+                break;
+            }
+        }
+        snapshot.policies = Arc::new(PolicyIndex::build(policies));
+
+        let now = Timestamp::now().millis();
+        let since = now - self.session_memory_ms;
+        let mut after = None;
+        loop {
+            let rows = store
+                .ended_sessions(since, i64::MAX, after.clone(), i64::from(LOAD_PAGE))
+                .await?;
+            let done = rows.len() < LOAD_PAGE as usize;
+            after = rows.last().map(|(id, at)| (at.millis(), id.to_string()));
+            snapshot.ended = snapshot
+                .ended
+                .with(rows.into_iter().map(|(id, at)| (id, Some(at.millis()))));
+            if done {
+                break;
+            }
+        }
+        tracing::info!(
+            users = snapshot.users.len(),
+            roles = snapshot.roles.len(),
+            policies = snapshot.policies.len(),
+            seq,
+            "authorization snapshot loaded"
+        );
+        self.current.store(Arc::new(snapshot));
+        Ok(())
+    }
+
+    /// Applies every change committed since the snapshot's position; returns how many.
+    pub async fn catch_up(&self, store: &dyn Store) -> Result<usize, StoreError> {
+        let _guard = self.applying.lock().await;
+        let mut applied = 0;
+        loop {
+            let base = self.snapshot();
+            let changes = store.changes_after(base.seq, CHANGE_BATCH).await?;
+            let Some(last) = changes.last().map(|c| c.seq) else {
+                break;
+            };
+            let mut next = (*base).clone();
+            self.apply(&mut next, &changes, store).await?;
+            next.seq = last;
+            self.current.store(Arc::new(next));
+            applied += changes.len();
+            if changes.len() < CHANGE_BATCH as usize {
+                break;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Forgets ended sessions whose access tokens have all expired.
+    pub fn forget_old_sessions(&self, now: Timestamp) {
+        let horizon = now.millis() - self.session_memory_ms;
+        self.current.rcu(|current| {
+            let mut next = (**current).clone();
+            next.ended = next.ended.retain(|_, ended| *ended >= horizon);
+            next
+        });
+    }
+
+    /// Applies a batch of changes: each re-reads the record it names.
+    async fn apply(
+        &self,
+        next: &mut Snapshot,
+        changes: &[Change],
+        store: &dyn Store,
+    ) -> Result<(), StoreError> {
+        let mut users = Vec::new();
+        let mut accounts = Vec::new();
+        let mut sessions = Vec::new();
+        let mut roles_changed = false;
+        let mut seen = std::collections::HashSet::new();
+        for change in changes {
+            if !seen.insert((change.kind.as_str(), change.key.as_str())) {
+                continue;
+            }
+            match change.kind.as_str() {
+                "user" => {
+                    let Ok(id) = UserId::parse(&change.key) else {
+                        continue;
+                    };
+                    let entry = match store.user(&id).await? {
+                        Some(record) => {
+                            let held = store.assignments(&id).await?;
+                            Some(Arc::new(UserEntry::new(
+                                &record.user,
+                                held.iter().map(|a: &Assignment| (a.account_id, a.role_id)),
+                            )))
+                        }
+                        None => None,
+                    };
+                    users.push((id, entry));
+                }
+                "account" => {
+                    let Ok(id) = AccountId::parse(&change.key) else {
+                        continue;
+                    };
+                    let entry = store.account(&id).await?.map(|a| AccountEntry {
+                        active: a.status == Status::Active,
+                    });
+                    accounts.push((id, entry));
+                }
+                "role" => roles_changed = true,
+                "client" => {
+                    let Ok(key) = ClientKey::parse(&change.key) else {
+                        continue;
+                    };
+                    let entry = store
+                        .client(&key)
+                        .await?
+                        .map(|r| ClientEntry::from(&r.client));
+                    next.clients = Arc::new(next.clients.with(key, entry));
+                }
+                "session" => {
+                    let Ok(id) = SessionId::parse(&change.key) else {
+                        continue;
+                    };
+                    if let Some(ended) = store.session(&id).await?.and_then(|s| s.ended_at) {
+                        sessions.push((id, Some(ended.millis())));
+                    }
+                }
+                "policy" => {
+                    let Ok(id) = PolicyId::parse(&change.key) else {
+                        continue;
+                    };
+                    let policy = store.policy(&id).await?.as_ref().and_then(compiled);
+                    next.policies = Arc::new(next.policies.with(id, policy));
+                }
+                other => tracing::warn!(kind = other, "unknown change kind ignored"),
+            }
+        }
+        if roles_changed {
+            next.roles = Arc::new(load_roles(store).await?);
+        }
+        next.users = next.users.with(users);
+        next.accounts = next.accounts.with(accounts);
+        next.ended = next.ended.with(sessions);
+        Ok(())
+    }
+}
+
+async fn load_roles(store: &dyn Store) -> Result<RoleIndex, StoreError> {
+    let mut roles = Vec::new();
+    let mut page = PageRequest::first(LOAD_PAGE);
+    loop {
+        let rows = store.roles(&RoleFilter::default(), &page).await?;
+        let done = rows.len() < LOAD_PAGE as usize;
+        page.after = rows.last().map(|r| r.id.to_string());
+        roles.extend(rows);
+        if done {
+            break;
+        }
+    }
+    Ok(RoleIndex::build(roles))
+}
+
+/// A stored policy compiled for the index; a policy that no longer compiles (it was valid
+/// when written) is left out and logged.
+fn compiled(policy: &crate::model::Policy) -> Option<Arc<CompiledPolicy>> {
+    match compile(&policy.id, &policy.cedar) {
+        Ok(statements) => Some(Arc::new(CompiledPolicy {
+            id: policy.id,
+            account: policy.account_id,
+            enabled: policy.enabled,
+            statements,
+        })),
+        Err(errors) => {
+            tracing::error!(policy = %policy.id, ?errors, "stored policy does not compile; ignored");
+            None
+        }
+    }
+}

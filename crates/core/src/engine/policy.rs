@@ -1,0 +1,323 @@
+//! Cedar policies: validation on write (errors with line and column), and the index that
+//! keeps decisions fast however many policies there are — policies grouped by scope (global or
+//! one account) and by the action they name, so a decision evaluates only the policies that
+//! can apply to its action.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cedar_policy::{ActionConstraint, Authorizer, Effect, Entities, PolicySet, Request};
+
+use crate::error::FieldError;
+use crate::ids::{AccountId, PolicyId};
+
+/// The longest policy text accepted, in bytes.
+pub const MAX_POLICY_BYTES: usize = 64 * 1024;
+
+/// A stored policy, compiled.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    /// Warden's id for the policy.
+    pub id: PolicyId,
+    /// Its account; `None` for a global policy.
+    pub account: Option<AccountId>,
+    /// Whether it takes part in decisions.
+    pub enabled: bool,
+    /// Its statements, each with a Cedar id derived from `id`.
+    pub statements: Vec<cedar_policy::Policy>,
+}
+
+/// Parses policy text into statements named after `id` (`<id>` for a single statement,
+/// `<id>#<n>` for several), or says what is wrong and where.
+pub fn compile(id: &PolicyId, text: &str) -> Result<Vec<cedar_policy::Policy>, Vec<FieldError>> {
+    if text.len() > MAX_POLICY_BYTES {
+        return Err(vec![FieldError::new(
+            "cedar",
+            format!("the policy text is longer than {MAX_POLICY_BYTES} bytes"),
+        )]);
+    }
+    let set = PolicySet::from_str(text).map_err(|errors| {
+        errors
+            .iter()
+            .map(|error| {
+                let offset = miette::Diagnostic::labels(error)
+                    .and_then(|mut labels| labels.next())
+                    .map_or(0, |label| label.offset());
+                let (line, column) = line_and_column(text, offset);
+                FieldError::at("cedar", error.to_string(), line, column)
+            })
+            .collect::<Vec<_>>()
+    })?;
+    if set.templates().next().is_some() {
+        return Err(vec![FieldError::new(
+            "cedar",
+            "templates (`?principal`, `?resource`) are not supported; write the entity out",
+        )]);
+    }
+    let statements: Vec<&cedar_policy::Policy> = set.policies().collect();
+    if statements.is_empty() {
+        return Err(vec![FieldError::new(
+            "cedar",
+            "the text holds no policy statement",
+        )]);
+    }
+    let single = statements.len() == 1;
+    // `PolicySet` does not keep source order; the parser's own ids (`policy0`, `policy1`, …) do.
+    let mut ordered: Vec<(usize, &cedar_policy::Policy)> = statements
+        .into_iter()
+        .map(|p| {
+            let name: &str = p.id().as_ref();
+            let n = name
+                .trim_start_matches("policy")
+                .parse()
+                .unwrap_or(usize::MAX);
+            (n, p)
+        })
+        .collect();
+    ordered.sort_by_key(|(n, _)| *n);
+    Ok(ordered
+        .into_iter()
+        .enumerate()
+        .map(|(n, (_, policy))| {
+            let name = if single {
+                id.to_string()
+            } else {
+                format!("{id}#{n}")
+            };
+            policy.new_id(cedar_policy::PolicyId::new(name))
+        })
+        .collect())
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |tail| tail.chars().count())
+        + 1;
+    (line, column)
+}
+
+/// The Warden policy a Cedar statement id belongs to.
+pub fn owner(statement: &cedar_policy::PolicyId) -> Option<PolicyId> {
+    let text: &str = statement.as_ref();
+    PolicyId::parse(text.split('#').next().unwrap_or(text)).ok()
+}
+
+/// The policies of one scope, grouped by action.
+#[derive(Debug, Default)]
+struct Buckets {
+    /// For each action some statement names: those statements plus the unconstrained ones.
+    by_action: HashMap<String, PolicySet>,
+    /// Statements that constrain no action, for actions no statement names.
+    any: Option<PolicySet>,
+}
+
+impl Buckets {
+    fn build(statements: &[&cedar_policy::Policy]) -> Self {
+        let mut named: HashMap<String, Vec<&cedar_policy::Policy>> = HashMap::new();
+        let mut any: Vec<&cedar_policy::Policy> = Vec::new();
+        for policy in statements {
+            match policy.action_constraint() {
+                ActionConstraint::Any => any.push(policy),
+                ActionConstraint::Eq(action) => named
+                    .entry(action.id().unescaped().to_owned())
+                    .or_default()
+                    .push(policy),
+                ActionConstraint::In(actions) => {
+                    for action in actions {
+                        named
+                            .entry(action.id().unescaped().to_owned())
+                            .or_default()
+                            .push(policy);
+                    }
+                }
+            }
+        }
+        let set_of = |policies: &[&cedar_policy::Policy]| {
+            let mut set = PolicySet::new();
+            for policy in policies {
+                // Ids are unique by construction; a clash would only drop a duplicate.
+                let _ = set.add((*policy).clone());
+            }
+            set
+        };
+        let by_action = named
+            .into_iter()
+            .map(|(action, mut policies)| {
+                policies.extend(any.iter().copied());
+                (action, set_of(&policies))
+            })
+            .collect();
+        Self {
+            by_action,
+            any: (!any.is_empty()).then(|| set_of(&any)),
+        }
+    }
+
+    fn for_action(&self, action: &str) -> Option<&PolicySet> {
+        self.by_action.get(action).or(self.any.as_ref())
+    }
+}
+
+/// Every enabled policy, indexed by scope and action.
+#[derive(Debug, Default)]
+pub struct PolicyIndex {
+    policies: HashMap<PolicyId, Arc<CompiledPolicy>>,
+    scopes: HashMap<Option<AccountId>, Buckets>,
+}
+
+/// What the policies say about one request.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// Satisfied `forbid` statements.
+    pub forbids: Vec<PolicyId>,
+    /// `forbid` statements that failed to evaluate (they deny: fail closed).
+    pub failed_forbids: Vec<PolicyId>,
+    /// Satisfied `permit` statements.
+    pub permits: Vec<PolicyId>,
+    /// Every evaluation error, by policy.
+    pub errors: Vec<(PolicyId, String)>,
+}
+
+impl PolicyIndex {
+    /// Indexes `policies` (disabled ones are kept, but never evaluated).
+    pub fn build(policies: impl IntoIterator<Item = Arc<CompiledPolicy>>) -> Self {
+        let policies: HashMap<PolicyId, Arc<CompiledPolicy>> =
+            policies.into_iter().map(|p| (p.id, p)).collect();
+        let mut by_scope: HashMap<Option<AccountId>, Vec<&cedar_policy::Policy>> = HashMap::new();
+        for policy in policies.values().filter(|p| p.enabled) {
+            by_scope
+                .entry(policy.account)
+                .or_default()
+                .extend(policy.statements.iter());
+        }
+        let scopes = by_scope
+            .into_iter()
+            .map(|(scope, statements)| (scope, Buckets::build(&statements)))
+            .collect();
+        Self { policies, scopes }
+    }
+
+    /// The index with one policy replaced (`None`: removed).
+    pub fn with(&self, id: PolicyId, policy: Option<Arc<CompiledPolicy>>) -> Self {
+        let mut all: HashMap<PolicyId, Arc<CompiledPolicy>> = self.policies.clone();
+        match policy {
+            Some(policy) => all.insert(id, policy),
+            None => all.remove(&id),
+        };
+        Self::build(all.into_values())
+    }
+
+    /// The ids of every indexed policy.
+    pub fn ids(&self) -> Vec<PolicyId> {
+        let mut ids: Vec<PolicyId> = self.policies.keys().copied().collect();
+        ids.sort();
+        ids
+    }
+
+    /// How many policies are indexed.
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    /// The policy sets that can apply to `action` in `account`: the global scope's and the
+    /// account's.
+    pub fn candidates(&self, account: Option<&AccountId>, action: &str) -> Vec<&PolicySet> {
+        let mut sets = Vec::with_capacity(2);
+        if let Some(set) = self.scopes.get(&None).and_then(|b| b.for_action(action)) {
+            sets.push(set);
+        }
+        if let Some(account) = account {
+            if let Some(set) = self
+                .scopes
+                .get(&Some(*account))
+                .and_then(|b| b.for_action(action))
+            {
+                sets.push(set);
+            }
+        }
+        sets
+    }
+}
+
+/// Evaluates `sets` for one request.
+pub fn evaluate(sets: &[&PolicySet], request: &Request, entities: &Entities) -> Verdict {
+    let authorizer = Authorizer::new();
+    let mut verdict = Verdict::default();
+    for set in sets {
+        let response = authorizer.is_authorized(request, set, entities);
+        let reasons = response.diagnostics().reason().filter_map(|id| {
+            let effect = set.policy(id)?.effect();
+            Some((owner(id)?, effect))
+        });
+        for (id, effect) in reasons {
+            match effect {
+                Effect::Forbid => push_unique(&mut verdict.forbids, id),
+                Effect::Permit => push_unique(&mut verdict.permits, id),
+            }
+        }
+        for error in response.diagnostics().errors() {
+            let cedar_policy::AuthorizationError::PolicyEvaluationError(failure) = error;
+            let statement = failure.policy_id();
+            let Some(id) = owner(statement) else { continue };
+            if set
+                .policy(statement)
+                .is_some_and(|p| p.effect() == Effect::Forbid)
+            {
+                push_unique(&mut verdict.failed_forbids, id);
+            }
+            verdict.errors.push((id, failure.to_string()));
+        }
+    }
+    verdict
+}
+
+fn push_unique(list: &mut Vec<PolicyId>, id: PolicyId) {
+    if !list.contains(&id) {
+        list.push(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let id = PolicyId::new();
+        let errors = compile(
+            &id,
+            "permit(principal, action, resource)\nwhen { principal.x == };",
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].field, "cedar");
+        assert_eq!(errors[0].line, Some(2));
+        assert!(errors[0].column.is_some_and(|c| c > 1), "{errors:?}");
+    }
+
+    #[test]
+    fn statements_are_named_after_the_policy() {
+        let id = PolicyId::new();
+        let one = compile(&id, "permit(principal, action, resource);").unwrap();
+        assert_eq!(one[0].id().as_ref(), id.to_string());
+        let two = compile(
+            &id,
+            "permit(principal, action, resource);\nforbid(principal, action, resource);",
+        )
+        .unwrap();
+        assert_eq!(two[1].id().as_ref(), format!("{id}#1"));
+        assert_eq!(owner(two[1].id()), Some(id));
+        assert!(compile(&id, "").is_err());
+        assert!(compile(&id, "permit(principal == ?principal, action, resource);").is_err());
+    }
+}

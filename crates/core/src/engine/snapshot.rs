@@ -1,0 +1,507 @@
+//! The immutable authorization snapshot: roles with their effective permissions precomputed,
+//! the assignment index, clients, account states, recently ended sessions and the policy
+//! index. A change builds a new snapshot that shares every untouched part with the old one,
+//! so a change to one user copies one shard of the user map, never the whole map.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
+use std::sync::Arc;
+
+use crate::authz::RoleGraph;
+use crate::ids::{AccountId, ClientKey, PolicyId, RoleId, SessionId, UserId};
+use crate::model::{Client, Role, Status, User};
+use crate::permission::PermissionSet;
+
+use super::grants::Grants;
+use super::policy::PolicyIndex;
+
+/// How many shards a large map is cut into.
+const SHARDS: usize = 256;
+
+/// A key that picks its own shard.
+pub trait ShardKey: Eq + Hash + Clone {
+    /// A well-spread number; reduced modulo the shard count.
+    fn shard(&self) -> usize;
+}
+
+macro_rules! shard_key {
+    ($($id:ty),*) => {
+        $(impl ShardKey for $id {
+            fn shard(&self) -> usize {
+                <$id>::shard(self)
+            }
+        })*
+    };
+}
+shard_key!(UserId, AccountId, SessionId);
+
+/// A map cut into shards that a new snapshot copies one at a time.
+#[derive(Debug)]
+pub struct Sharded<K, V> {
+    shards: Arc<[Arc<HashMap<K, V>>]>,
+    len: usize,
+}
+
+impl<K, V> Clone for Sharded<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            shards: self.shards.clone(),
+            len: self.len,
+        }
+    }
+}
+
+impl<K: ShardKey, V: Clone> Default for Sharded<K, V> {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
+            len: 0,
+        }
+    }
+}
+
+impl<K: ShardKey, V: Clone> Sharded<K, V> {
+    /// The value under `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.shards[key.shard() % SHARDS].get(key)
+    }
+
+    /// How many entries the map holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A map with `changes` applied (`None` removes), copying only the shards they touch.
+    pub fn with(&self, changes: impl IntoIterator<Item = (K, Option<V>)>) -> Self {
+        let mut shards: Vec<Arc<HashMap<K, V>>> = self.shards.iter().cloned().collect();
+        let mut len = self.len;
+        for (key, value) in changes {
+            let shard = Arc::make_mut(&mut shards[key.shard() % SHARDS]);
+            match value {
+                Some(value) => {
+                    if shard.insert(key, value).is_none() {
+                        len += 1;
+                    }
+                }
+                None => {
+                    if shard.remove(&key).is_some() {
+                        len -= 1;
+                    }
+                }
+            }
+        }
+        Self {
+            shards: shards.into(),
+            len,
+        }
+    }
+
+    /// A map without the entries `keep` refuses, copying only the shards that lose some.
+    pub fn retain(&self, keep: impl Fn(&K, &V) -> bool) -> Self {
+        let shards: Vec<Arc<HashMap<K, V>>> = self
+            .shards
+            .iter()
+            .map(|shard| {
+                if shard.iter().all(|(k, v)| keep(k, v)) {
+                    shard.clone()
+                } else {
+                    Arc::new(
+                        shard
+                            .iter()
+                            .filter(|(k, v)| keep(k, v))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    )
+                }
+            })
+            .collect();
+        let len = shards.iter().map(|s| s.len()).sum();
+        Self {
+            shards: shards.into(),
+            len,
+        }
+    }
+}
+
+/// A role with its inheritance resolved.
+#[derive(Debug)]
+pub struct RoleEntry {
+    /// The role's id.
+    pub id: RoleId,
+    /// Its name (a claim value and a Cedar `Role` entity id).
+    pub name: Arc<str>,
+    /// Its account; `None` for a global role.
+    pub account: Option<AccountId>,
+    /// The role itself and every role it inherits, directly or not.
+    pub closure: Box<[RoleId]>,
+    /// Its effective permissions, inheritance included, as written.
+    pub patterns: PermissionSet,
+    /// The same, compiled.
+    pub grants: Grants,
+}
+
+/// Every role, by id.
+#[derive(Debug, Default)]
+pub struct RoleIndex {
+    by_id: HashMap<RoleId, RoleEntry>,
+}
+
+impl RoleIndex {
+    /// Resolves inheritance for `roles` (cycles are refused on write; a cycle here would only
+    /// stop the walk).
+    pub fn build(roles: Vec<Role>) -> Self {
+        let graph = RoleGraph::new(roles.clone());
+        let by_id = roles
+            .iter()
+            .map(|role| {
+                let closure = graph.closure([&role.id]);
+                let mut patterns = PermissionSet::new();
+                for member in &closure {
+                    patterns.extend(&member.permissions);
+                }
+                let entry = RoleEntry {
+                    id: role.id,
+                    name: role.name.as_str().into(),
+                    account: role.account_id,
+                    closure: closure.iter().map(|r| r.id).collect(),
+                    grants: Grants::compile(&patterns),
+                    patterns,
+                };
+                (role.id, entry)
+            })
+            .collect();
+        Self { by_id }
+    }
+
+    /// A role by id.
+    pub fn get(&self, id: &RoleId) -> Option<&RoleEntry> {
+        self.by_id.get(id)
+    }
+
+    /// How many roles there are.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+/// What the engine keeps of a user.
+#[derive(Debug, Clone)]
+pub struct UserEntry {
+    /// Whether the user may act at all.
+    pub active: bool,
+    /// Canonical email (a Cedar attribute).
+    pub email: Box<str>,
+    /// The user's free attributes as compact JSON, parsed only when a policy needs them.
+    pub attributes: Option<Box<str>>,
+    /// Role assignments: (account, role); `None` is a global assignment.
+    pub assignments: Box<[(Option<AccountId>, RoleId)]>,
+}
+
+impl UserEntry {
+    /// The entry for `user` holding `assignments`.
+    pub fn new(
+        user: &User,
+        assignments: impl IntoIterator<Item = (Option<AccountId>, RoleId)>,
+    ) -> Self {
+        Self {
+            active: user.status == Status::Active,
+            email: user.email.as_str().into(),
+            attributes: (!user.attributes.is_empty()).then(|| {
+                serde_json::Value::Object(user.attributes.clone())
+                    .to_string()
+                    .into()
+            }),
+            assignments: assignments.into_iter().collect(),
+        }
+    }
+}
+
+/// What the engine keeps of a service client.
+#[derive(Debug, Clone)]
+pub struct ClientEntry {
+    /// Internal id.
+    pub key: ClientKey,
+    /// Public `client_id`.
+    pub client_id: Arc<str>,
+    /// Whether it may act.
+    pub active: bool,
+    /// Its account; `None` for a global client.
+    pub account: Option<AccountId>,
+    /// Its roles.
+    pub roles: Box<[RoleId]>,
+}
+
+impl From<&Client> for ClientEntry {
+    fn from(client: &Client) -> Self {
+        Self {
+            key: client.id,
+            client_id: client.client_id.as_str().into(),
+            active: client.status == Status::Active,
+            account: client.account_id,
+            roles: client.roles.iter().copied().collect(),
+        }
+    }
+}
+
+/// Clients by internal id and by public id.
+#[derive(Debug, Default, Clone)]
+pub struct ClientIndex {
+    by_key: HashMap<ClientKey, Arc<ClientEntry>>,
+    by_client_id: HashMap<Arc<str>, Arc<ClientEntry>>,
+}
+
+impl ClientIndex {
+    /// Indexes `clients`.
+    pub fn build(clients: impl IntoIterator<Item = ClientEntry>) -> Self {
+        let mut index = Self::default();
+        for client in clients {
+            index.put(client);
+        }
+        index
+    }
+
+    fn put(&mut self, client: ClientEntry) {
+        self.remove(&client.key);
+        let client = Arc::new(client);
+        self.by_client_id
+            .insert(client.client_id.clone(), client.clone());
+        self.by_key.insert(client.key, client);
+    }
+
+    fn remove(&mut self, key: &ClientKey) {
+        if let Some(old) = self.by_key.remove(key) {
+            self.by_client_id.remove(&old.client_id);
+        }
+    }
+
+    /// The index with one client replaced (`None`: removed).
+    pub fn with(&self, key: ClientKey, client: Option<ClientEntry>) -> Self {
+        let mut next = self.clone();
+        match client {
+            Some(client) => next.put(client),
+            None => next.remove(&key),
+        }
+        next
+    }
+
+    /// A client by its public id.
+    pub fn by_client_id(&self, client_id: &str) -> Option<&ClientEntry> {
+        self.by_client_id.get(client_id).map(AsRef::as_ref)
+    }
+}
+
+/// What the engine keeps of an account.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountEntry {
+    /// Whether it is active.
+    pub active: bool,
+}
+
+/// One consistent view of everything a decision reads.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The last change-log position applied.
+    pub seq: i64,
+    /// Roles.
+    pub roles: Arc<RoleIndex>,
+    /// Users and their assignments.
+    pub users: Sharded<UserId, Arc<UserEntry>>,
+    /// Accounts.
+    pub accounts: Sharded<AccountId, AccountEntry>,
+    /// Service clients.
+    pub clients: Arc<ClientIndex>,
+    /// Sessions that ended recently enough for their access tokens to be still unexpired,
+    /// with when they ended (milliseconds).
+    pub ended: Sharded<SessionId, i64>,
+    /// ABAC policies.
+    pub policies: Arc<PolicyIndex>,
+}
+
+/// Who a decision is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A user.
+    User(UserId),
+    /// A service client, by public `client_id`.
+    Client(String),
+}
+
+/// A subject in context: the account it acts in, its token's session, and the role names a
+/// narrowed token (`scope`) limits it to.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Who.
+    pub subject: Subject,
+    /// The account the decision is made in; `None`: global roles only.
+    pub account: Option<AccountId>,
+    /// The token's session, checked against ended sessions.
+    pub session: Option<SessionId>,
+    /// With `Some`, only the roles named (each with what it inherits) count.
+    pub scoped_to: Option<Vec<String>>,
+}
+
+/// Why a principal cannot act at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inactive {
+    /// No such user or client.
+    Unknown,
+    /// The user or client is disabled.
+    Disabled,
+    /// The token's session has ended.
+    SessionEnded,
+    /// The account does not exist or is disabled.
+    AccountInactive,
+}
+
+impl Inactive {
+    /// A short machine-readable reason.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Unknown => "principal_unknown",
+            Self::Disabled => "principal_disabled",
+            Self::SessionEnded => "session_ended",
+            Self::AccountInactive => "account_inactive",
+        }
+    }
+}
+
+/// A roles held directly, with the scope of the assignment.
+#[derive(Debug, Clone, Copy)]
+pub struct Held<'a> {
+    /// The role.
+    pub role: &'a RoleEntry,
+    /// Where it was granted: `None` globally.
+    pub account: Option<AccountId>,
+}
+
+/// A principal resolved against a snapshot: its roles in the decision's account.
+#[derive(Debug)]
+pub struct Resolved<'a> {
+    /// Roles held directly (after narrowing), each with its scope.
+    pub held: Vec<Held<'a>>,
+    /// The user entry, for a user principal.
+    pub user: Option<&'a UserEntry>,
+}
+
+impl Resolved<'_> {
+    /// The names of every effective role (held ones and what they inherit), sorted.
+    pub fn role_names(&self, roles: &RoleIndex) -> Vec<Arc<str>> {
+        let names: BTreeSet<Arc<str>> = self
+            .held
+            .iter()
+            .flat_map(|held| held.role.closure.iter())
+            .filter_map(|id| roles.get(id))
+            .map(|role| role.name.clone())
+            .collect();
+        names.into_iter().collect()
+    }
+
+    /// The union of the effective permissions of the held roles.
+    pub fn permissions(&self) -> PermissionSet {
+        let mut set = PermissionSet::new();
+        for held in &self.held {
+            set.extend(held.role.patterns.iter());
+        }
+        set
+    }
+}
+
+impl Snapshot {
+    /// Resolves `principal`: refuses inactive principals, ended sessions and inactive
+    /// accounts; otherwise the roles that apply in its account.
+    pub fn resolve(&self, principal: &Principal) -> Result<Resolved<'_>, Inactive> {
+        if let Some(account) = &principal.account {
+            if !self.accounts.get(account).is_some_and(|a| a.active) {
+                return Err(Inactive::AccountInactive);
+            }
+        }
+        if let Some(session) = &principal.session {
+            if self.ended.get(session).is_some() {
+                return Err(Inactive::SessionEnded);
+            }
+        }
+        let (direct, user): (Vec<(Option<AccountId>, RoleId)>, _) = match &principal.subject {
+            Subject::User(id) => {
+                let user = self.users.get(id).ok_or(Inactive::Unknown)?;
+                if !user.active {
+                    return Err(Inactive::Disabled);
+                }
+                let direct = user
+                    .assignments
+                    .iter()
+                    .filter(|(scope, _)| scope.is_none() || *scope == principal.account)
+                    .copied()
+                    .collect();
+                (direct, Some(user.as_ref()))
+            }
+            Subject::Client(client_id) => {
+                let client = self
+                    .clients
+                    .by_client_id(client_id)
+                    .ok_or(Inactive::Unknown)?;
+                if !client.active {
+                    return Err(Inactive::Disabled);
+                }
+                if let Some(home) = &client.account {
+                    if !self.accounts.get(home).is_some_and(|a| a.active) {
+                        return Err(Inactive::AccountInactive);
+                    }
+                }
+                // A client's roles apply in its own account, or everywhere for a global one.
+                let applies = client.account.is_none() || client.account == principal.account;
+                let direct = if applies {
+                    client
+                        .roles
+                        .iter()
+                        .map(|role| (client.account, *role))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                (direct, None)
+            }
+        };
+        let mut held: Vec<Held<'_>> = Vec::with_capacity(direct.len());
+        for (scope, id) in direct {
+            let Some(role) = self.roles.get(&id) else {
+                continue;
+            };
+            match &principal.scoped_to {
+                None => held.push(Held {
+                    role,
+                    account: scope,
+                }),
+                // A narrowed token acts through the named roles among those held and
+                // inherited.
+                Some(names) => {
+                    for inherited in role.closure.iter().filter_map(|id| self.roles.get(id)) {
+                        if names.iter().any(|n| **n == *inherited.name)
+                            && !held.iter().any(|h| h.role.id == inherited.id)
+                        {
+                            held.push(Held {
+                                role: inherited,
+                                account: scope,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Resolved { held, user })
+    }
+
+    /// The ids of the policies in force, for listings and tests.
+    pub fn policy_ids(&self) -> Vec<PolicyId> {
+        self.policies.ids()
+    }
+}
