@@ -17,6 +17,9 @@ use crate::handlers::{
 };
 use crate::state::AppState;
 
+/// The body limit of `/v1/check/batch`: 1,000 checks of about a kilobyte each.
+const BATCH_BODY_BYTES: usize = 1024 * 1024;
+
 /// Every route of Warden, with its limits and headers.
 pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration) -> Router {
     let api = Router::new()
@@ -26,7 +29,11 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/users/me/permissions", get(check::mine))
         .route("/users/{id}/permissions", get(check::of_user))
         .route("/check", post(check::check))
-        .route("/check/batch", post(check::batch))
+        // A batch of 1,000 checks does not fit the default body limit.
+        .route(
+            "/check/batch",
+            post(check::batch).layer(DefaultBodyLimit::max(max_body_bytes.max(BATCH_BODY_BYTES))),
+        )
         .route("/policies", get(policies::list).post(policies::create))
         .route(
             "/policies/{id}",

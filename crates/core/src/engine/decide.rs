@@ -160,6 +160,8 @@ enum Forbids {
 impl Snapshot {
     /// Decides whether `principal` may do `query`.
     pub fn decide(&self, principal: &Principal, query: &Query<'_>) -> Result<Decision, BadQuery> {
+        // The same input is refused whether or not a policy would have read it.
+        validate(query)?;
         let resolved = match self.resolve(principal) {
             Ok(resolved) => resolved,
             Err(inactive) => {
@@ -411,6 +413,91 @@ impl TypeNames {
 
 fn uid(kind: &EntityTypeName, id: &str) -> EntityUid {
     EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id))
+}
+
+/// Whether `name` is a Cedar entity type name: identifiers joined by `::`.
+fn is_type_name(name: &str) -> bool {
+    name.len() <= 256
+        && name.split("::").all(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+/// Checks a value converts to Cedar, without building it.
+fn check_value(value: &Value, field: &str) -> Result<(), BadQuery> {
+    match value {
+        Value::Bool(_) | Value::String(_) => Ok(()),
+        Value::Number(n) if n.as_i64().is_some() => Ok(()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| check_value(item, &format!("{field}[{i}]"))),
+        Value::Object(map) if map.len() == 1 && map.contains_key("__extn") => {
+            let function = map["__extn"].get("fn").and_then(Value::as_str);
+            match function {
+                Some("ip" | "ipaddr" | "decimal" | "datetime") => Ok(()),
+                _ => Err(BadQuery::new(
+                    field,
+                    "`__extn.fn` must be `ip`, `decimal` or `datetime`",
+                )),
+            }
+        }
+        Value::Object(map) if map.len() == 1 && map.contains_key("__entity") => {
+            let entity = &map["__entity"];
+            let typed = entity
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(is_type_name);
+            if typed && entity.get("id").is_some_and(Value::is_string) {
+                Ok(())
+            } else {
+                Err(BadQuery::new(
+                    field,
+                    "`__entity` needs a Cedar `type` and a string `id`",
+                ))
+            }
+        }
+        Value::Object(map) => map
+            .iter()
+            .try_for_each(|(k, v)| check_value(v, &format!("{field}.{k}"))),
+        Value::Number(_) => Err(BadQuery::new(
+            field,
+            "Cedar numbers are 64-bit integers; send a fraction as {\"__extn\": {\"fn\": \"decimal\", \"arg\": \"1.5\"}}",
+        )),
+        Value::Null => Err(BadQuery::new(
+            field,
+            "Cedar has no null; leave the attribute out instead",
+        )),
+    }
+}
+
+/// Refuses a query Cedar could not represent.
+fn validate(query: &Query<'_>) -> Result<(), BadQuery> {
+    if !is_type_name(&query.resource.kind) {
+        return Err(BadQuery::new(
+            "resource.type",
+            "use a Cedar type name: letters, digits and `_`, optionally with `::` namespaces",
+        ));
+    }
+    for (i, parent) in query.resource.parents.iter().enumerate() {
+        if !is_type_name(&parent.kind) {
+            return Err(BadQuery::new(
+                format!("resource.parents[{i}].type"),
+                "use a Cedar type name",
+            ));
+        }
+    }
+    for (key, value) in &query.resource.attributes {
+        check_value(value, &format!("resource.attributes.{key}"))?;
+    }
+    for (key, value) in query.context {
+        check_value(value, &format!("context.{key}"))?;
+    }
+    Ok(())
 }
 
 /// Converts request JSON into a Cedar value: strings, booleans, integers, sets (arrays) and

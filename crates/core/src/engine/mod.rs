@@ -332,3 +332,6 @@ fn compiled(policy: &crate::model::Policy) -> Option<Arc<CompiledPolicy>> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,6 +2,7 @@
 //! that read like the API's own vocabulary.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -44,8 +45,8 @@ pub struct TestApp {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     env: BTreeMap<String, String>,
-    _dir: TempDir,
-    _pg: Option<PgDatabase>,
+    _dir: Arc<TempDir>,
+    _pg: Option<Arc<PgDatabase>>,
 }
 
 impl Drop for TestApp {
@@ -110,6 +111,27 @@ impl TestApp {
         for (k, v) in extra {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
+        Self::start(env, Arc::new(dir), pg.map(Arc::new), None).await
+    }
+
+    /// A second node on the same store (same data directory, master key and issuer), as
+    /// another `warden serve` process would be: its own pool, snapshot and caches.
+    pub async fn spawn_peer(&self) -> Self {
+        Self::start(
+            self.env.clone(),
+            self._dir.clone(),
+            self._pg.clone(),
+            Some(self.base.clone()),
+        )
+        .await
+    }
+
+    async fn start(
+        env: BTreeMap<String, String>,
+        dir: Arc<TempDir>,
+        pg: Option<Arc<PgDatabase>>,
+        issuer: Option<String>,
+    ) -> Self {
         let config = Config::load_from(None, &env).expect("test config");
         let kept_env = env.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -117,7 +139,7 @@ impl TestApp {
             .expect("bind");
         let address = listener.local_addr().expect("address");
         let base = format!("http://{address}");
-        let opened = warden_server::open(&config, base.clone())
+        let opened = warden_server::open(&config, issuer.unwrap_or_else(|| base.clone()))
             .await
             .expect("open warden");
         let state = opened.state.clone();

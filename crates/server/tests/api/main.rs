@@ -13,6 +13,7 @@ mod audit;
 mod bearer;
 mod client_principals;
 mod clients;
+mod decisions;
 mod escalation;
 mod introspection;
 mod keys;

@@ -1,0 +1,262 @@
+//! The combining rule branch by branch, on snapshots built in memory.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::*;
+use crate::identity::RoleName;
+use crate::model::Role;
+use crate::permission::Permission;
+
+fn role(name: &str, account: Option<AccountId>, permissions: &[&str], inherits: &[RoleId]) -> Role {
+    let now = Timestamp::now();
+    Role {
+        id: RoleId::new(),
+        account_id: account,
+        name: RoleName::parse(name).unwrap(),
+        description: String::new(),
+        permissions: permissions
+            .iter()
+            .map(|p| Permission::parse(p).unwrap())
+            .collect(),
+        inherits: inherits.to_vec(),
+        builtin: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+struct Fixture {
+    snapshot: Snapshot,
+    account: AccountId,
+    user: UserId,
+}
+
+/// `viewer` (documents:read) <- `editor` (documents:edit) <- `lead`, and a cycle `a` <-> `b`;
+/// the user holds `editor` in the account.
+fn fixture(policies: &[(&str, Option<bool>)]) -> Fixture {
+    let account = AccountId::new();
+    let viewer = role("viewer", Some(account), &["documents:read"], &[]);
+    let editor = role("editor", Some(account), &["documents:edit"], &[viewer.id]);
+    let lead = role("lead", Some(account), &["reports:*"], &[editor.id]);
+    let mut a = role("a", None, &["x:a"], &[]);
+    let b = role("b", None, &["x:b"], &[a.id]);
+    a.inherits = vec![b.id];
+    let user = UserId::new();
+    let entry = UserEntry {
+        active: true,
+        email: "u@x.io".into(),
+        attributes: Some(r#"{"department":"eng"}"#.into()),
+        assignments: vec![(Some(account), editor.id), (None, a.id)].into(),
+    };
+    let mut snapshot = Snapshot {
+        roles: Arc::new(RoleIndex::build(vec![viewer, editor, lead, a, b])),
+        ..Snapshot::default()
+    };
+    snapshot.users = snapshot.users.with([(user, Some(Arc::new(entry)))]);
+    snapshot.accounts = snapshot
+        .accounts
+        .with([(account, Some(AccountEntry { active: true }))]);
+    let compiled = policies
+        .iter()
+        .map(|(text, global)| {
+            let id = PolicyId::new();
+            Arc::new(CompiledPolicy {
+                id,
+                account: if global.unwrap_or(false) {
+                    None
+                } else {
+                    Some(account)
+                },
+                enabled: true,
+                statements: compile(&id, text).unwrap(),
+            })
+        })
+        .collect::<Vec<_>>();
+    snapshot.policies = Arc::new(PolicyIndex::build(compiled));
+    Fixture {
+        snapshot,
+        account,
+        user,
+    }
+}
+
+fn ask(f: &Fixture, action: &str, attributes: Value) -> Decision {
+    let Value::Object(attributes) = attributes else {
+        unreachable!()
+    };
+    let resource = Resource {
+        kind: "document".into(),
+        id: "1".into(),
+        attributes,
+        parents: Vec::new(),
+    };
+    let context = Map::new();
+    let principal = Principal {
+        subject: Subject::User(f.user),
+        account: Some(f.account),
+        session: None,
+        scoped_to: None,
+    };
+    f.snapshot
+        .decide(
+            &principal,
+            &Query {
+                action,
+                resource: &resource,
+                context: &context,
+                ip: None,
+                time: 0,
+            },
+        )
+        .unwrap()
+}
+
+#[test]
+fn a_role_grant_allows_through_inheritance_and_cycles_terminate() {
+    let f = fixture(&[]);
+    let d = ask(&f, "documents:read", json!({}));
+    assert!(d.allowed);
+    assert!(matches!(&d.reasons[0], Reason::Role { role, .. } if role == "editor"));
+    assert!(
+        !ask(&f, "reports:read", json!({})).allowed,
+        "lead is not held"
+    );
+    // The cycle a <-> b resolves to both, once.
+    assert!(ask(&f, "x:a", json!({})).allowed);
+    assert!(ask(&f, "x:b", json!({})).allowed);
+}
+
+#[test]
+fn nothing_applies_denies_without_reasons() {
+    let f = fixture(&[]);
+    let d = ask(&f, "billing:pay", json!({}));
+    assert_eq!(d.decision, Effect::Deny);
+    assert!(d.reasons.is_empty() && d.errors.is_empty());
+}
+
+#[test]
+fn a_satisfied_permit_allows_when_no_role_does() {
+    let f = fixture(&[(
+        r#"permit(principal, action == Action::"billing:pay", resource) when { principal.department == "eng" };"#,
+        None,
+    )]);
+    let d = ask(&f, "billing:pay", json!({}));
+    assert!(d.allowed);
+    assert!(matches!(
+        d.reasons[0],
+        Reason::Policy {
+            effect: "permit",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_satisfied_forbid_beats_a_role_grant() {
+    let f = fixture(&[(
+        r#"forbid(principal, action, resource) when { resource.locked };"#,
+        Some(true),
+    )]);
+    assert!(!ask(&f, "documents:edit", json!({"locked": true})).allowed);
+    assert!(ask(&f, "documents:edit", json!({"locked": false})).allowed);
+}
+
+#[test]
+fn an_erroring_forbid_denies_and_an_erroring_permit_is_skipped() {
+    let f = fixture(&[
+        (
+            r#"forbid(principal, action == Action::"documents:edit", resource) when { resource.missing };"#,
+            None,
+        ),
+        (
+            r#"permit(principal, action == Action::"billing:pay", resource) when { resource.missing };"#,
+            None,
+        ),
+    ]);
+    let forbid = ask(&f, "documents:edit", json!({}));
+    assert!(!forbid.allowed);
+    assert!(matches!(
+        forbid.reasons[0],
+        Reason::Policy {
+            effect: "forbid",
+            failed: true,
+            ..
+        }
+    ));
+    assert_eq!(forbid.errors.len(), 1);
+    let permit = ask(&f, "billing:pay", json!({}));
+    assert!(!permit.allowed);
+    assert!(permit.reasons.is_empty());
+    assert_eq!(permit.errors.len(), 1);
+}
+
+#[test]
+fn policies_for_other_actions_are_not_evaluated() {
+    // A policy that would error on every request, indexed under another action, stays silent.
+    let f = fixture(&[(
+        r#"forbid(principal, action == Action::"other:thing", resource) when { resource.missing };"#,
+        None,
+    )]);
+    let d = ask(&f, "documents:edit", json!({}));
+    assert!(d.allowed && d.errors.is_empty());
+}
+
+#[test]
+fn disabled_users_ended_sessions_and_inactive_accounts_are_denied() {
+    let mut f = fixture(&[]);
+    let session = SessionId::new();
+    f.snapshot.ended = f.snapshot.ended.with([(session, Some(0))]);
+    let principal = Principal {
+        subject: Subject::User(f.user),
+        account: Some(f.account),
+        session: Some(session),
+        scoped_to: None,
+    };
+    assert_eq!(
+        f.snapshot.resolve(&principal).unwrap_err(),
+        Inactive::SessionEnded
+    );
+    let mut entry = (**f.snapshot.users.get(&f.user).unwrap()).clone();
+    entry.active = false;
+    f.snapshot.users = f.snapshot.users.with([(f.user, Some(Arc::new(entry)))]);
+    let d = ask(&f, "documents:read", json!({}));
+    assert!(!d.allowed);
+    assert_eq!(
+        d.reasons,
+        vec![Reason::Principal {
+            code: "principal_disabled"
+        }]
+    );
+    f.snapshot.accounts = f
+        .snapshot
+        .accounts
+        .with([(f.account, Some(AccountEntry { active: false }))]);
+    assert_eq!(
+        ask(&f, "documents:read", json!({})).reasons,
+        vec![Reason::Principal {
+            code: "account_inactive"
+        }]
+    );
+}
+
+#[test]
+fn sharded_maps_copy_only_what_changes() {
+    let f = fixture(&[]);
+    let before = f.snapshot.users.clone();
+    let other = UserId::new();
+    let after = before.with([(
+        other,
+        Some(Arc::new(UserEntry {
+            active: true,
+            email: "o@x.io".into(),
+            attributes: None,
+            assignments: Box::new([]),
+        })),
+    )]);
+    assert_eq!(before.len(), 1);
+    assert_eq!(after.len(), 2);
+    assert!(before.get(&other).is_none() && after.get(&other).is_some());
+    assert_eq!(after.with([(other, None)]).len(), 1);
+}

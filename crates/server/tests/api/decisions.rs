@@ -1,0 +1,729 @@
+//! `/v1/check`, `/v1/check/batch`, `/v1/policies` and the permissions listings: every branch
+//! of the combining rule, inheritance and wildcards, account and global roles, the seed's
+//! owner rule, explicit principals, bad input, and a change made on one node honoured by
+//! another within a second.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{basic, create_client, Backend, TestApp, PASSWORD};
+
+fn doc(id: &str, attributes: Value) -> Value {
+    json!({"type": "document", "id": id, "attributes": attributes})
+}
+
+async fn check(app: &TestApp, token: &str, action: &str, resource: Value) -> Value {
+    let reply = app
+        .post(
+            "/v1/check",
+            token,
+            json!({"action": action, "resource": resource}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body
+}
+
+async fn policy(app: &TestApp, token: &str, account: Option<&str>, cedar: &str) -> String {
+    let reply = app
+        .post(
+            "/v1/policies",
+            token,
+            json!({"account_id": account, "cedar": cedar, "description": "test"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body["id"].as_str().unwrap().to_owned()
+}
+
+/// An account `acme` where alice is an editor (editor inherits viewer), bob a plain member.
+struct World {
+    app: TestApp,
+    acme: String,
+    alice: String,
+    alice_token: String,
+    bob: String,
+    bob_token: String,
+}
+
+async fn world(backend: Backend) -> World {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    app.create_role("viewer", Some(&acme), &["documents:read"], &[])
+        .await;
+    let editor = app
+        .create_role(
+            "editor",
+            Some(&acme),
+            &["documents:edit", "comments:*"],
+            &["viewer"],
+        )
+        .await;
+    let alice = app.create_user("alice@acme.io", Some(&acme)).await;
+    app.grant(&alice, &editor, Some(&acme)).await;
+    let alice_token = app.login_to("alice@acme.io", PASSWORD, Some(&acme)).await;
+    let (bob, bob_token) = app.member("bob@acme.io", &acme).await;
+    World {
+        app,
+        acme,
+        alice,
+        alice_token,
+        bob,
+        bob_token,
+    }
+}
+
+async fn roles_grant_through_inheritance_and_wildcards(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let read = check(app, &w.alice_token, "documents:read", doc("1", json!({}))).await;
+    assert_eq!(read["allowed"], true, "{read}");
+    assert_eq!(read["decision"], "allow");
+    assert_eq!(read["reasons"][0]["type"], "role");
+    assert_eq!(read["reasons"][0]["role"], "editor");
+    assert_eq!(read["reasons"][0]["account_id"], w.acme.as_str());
+    assert_eq!(read["errors"], json!([]));
+    let wildcard = check(app, &w.alice_token, "comments:delete", doc("1", json!({}))).await;
+    assert_eq!(wildcard["allowed"], true);
+    let denied = check(app, &w.alice_token, "documents:delete", doc("1", json!({}))).await;
+    assert_eq!(denied["allowed"], false);
+    assert_eq!(denied["decision"], "deny");
+    assert_eq!(denied["reasons"], json!([]));
+    // Bob holds no role granting documents.
+    let bob = check(app, &w.bob_token, "documents:read", doc("1", json!({}))).await;
+    assert_eq!(bob["allowed"], false);
+
+    // An account role does not follow alice into another account; a global role does.
+    let globex = app.create_account("globex").await;
+    let joined = app
+        .post(
+            &format!("/v1/accounts/{globex}/members"),
+            &app.admin_token,
+            json!({"user_id": w.alice}),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.body);
+    let global_token = app.login_to("alice@acme.io", PASSWORD, Some(&globex)).await;
+    let outside = check(app, &global_token, "documents:read", doc("1", json!({}))).await;
+    assert_eq!(outside["allowed"], false, "{outside}");
+    let auditor = app.create_role("auditor", None, &["reports:*"], &[]).await;
+    app.grant(&w.alice, &auditor, None).await;
+    for token in [&global_token, &w.alice_token] {
+        let reports = check(app, token, "reports:export", doc("r", json!({}))).await;
+        assert_eq!(reports["allowed"], true, "{reports}");
+        assert_eq!(reports["reasons"][0]["account_id"], Value::Null);
+    }
+
+    // Her effective permissions, inheritance included.
+    let mine = app.get("/v1/users/me/permissions", &w.alice_token).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    assert_eq!(mine.body["roles"], json!(["auditor", "editor", "viewer"]));
+    assert_eq!(
+        mine.body["permissions"],
+        json!([
+            "comments:*",
+            "documents:edit",
+            "documents:read",
+            "reports:*"
+        ])
+    );
+
+    // A narrowed token acts only through the roles it names (with what they inherit).
+    let narrowed = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "alice@acme.io"),
+            ("password", PASSWORD),
+            ("account", &w.acme),
+            ("scope", "viewer"),
+        ])
+        .await;
+    let narrow = narrowed.body["access_token"].as_str().unwrap().to_owned();
+    let edit = check(app, &narrow, "documents:edit", doc("1", json!({}))).await;
+    assert_eq!(edit["allowed"], false, "{edit}");
+    let view = check(app, &narrow, "documents:read", doc("1", json!({}))).await;
+    assert_eq!(view["allowed"], true, "{view}");
+}
+
+async fn the_owner_rule_is_one_policy(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let id = policy(
+        app,
+        &app.admin_token,
+        Some(&w.acme),
+        r#"permit(principal, action == Action::"documents:edit", resource) when { resource.owner_id == principal.id };"#,
+    )
+    .await;
+    let own = check(
+        app,
+        &w.bob_token,
+        "documents:edit",
+        doc("42", json!({"owner_id": w.bob})),
+    )
+    .await;
+    assert_eq!(own["allowed"], true, "{own}");
+    assert_eq!(
+        own["reasons"],
+        json!([{"type": "policy", "policy_id": id, "effect": "permit"}])
+    );
+    let other = check(
+        app,
+        &w.bob_token,
+        "documents:edit",
+        doc("43", json!({"owner_id": w.alice})),
+    )
+    .await;
+    assert_eq!(other["allowed"], false, "{other}");
+    // A permit that cannot evaluate (no owner_id) is skipped, and reported.
+    let broken = check(app, &w.bob_token, "documents:edit", doc("44", json!({}))).await;
+    assert_eq!(broken["allowed"], false);
+    assert_eq!(broken["errors"][0]["policy_id"], id.as_str(), "{broken}");
+    // The policy is the account's: it does not apply to another account's tokens.
+    let globex = app.create_account("globex").await;
+    let (_, carol) = app.member("carol@globex.io", &globex).await;
+    let elsewhere = check(
+        app,
+        &carol,
+        "documents:edit",
+        doc("45", json!({"owner_id": "x"})),
+    )
+    .await;
+    assert_eq!(elsewhere["allowed"], false);
+    assert_eq!(elsewhere["errors"], json!([]), "{elsewhere}");
+}
+
+async fn a_forbid_overrides_a_role_and_an_erroring_forbid_denies(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let id = policy(
+        app,
+        &app.admin_token,
+        None,
+        r#"forbid(principal, action, resource) when { resource.locked };"#,
+    )
+    .await;
+    let locked = check(
+        app,
+        &w.alice_token,
+        "documents:edit",
+        doc("1", json!({"locked": true})),
+    )
+    .await;
+    assert_eq!(locked["allowed"], false, "{locked}");
+    assert_eq!(
+        locked["reasons"],
+        json!([{"type": "policy", "policy_id": id, "effect": "forbid"}])
+    );
+    let open = check(
+        app,
+        &w.alice_token,
+        "documents:edit",
+        doc("1", json!({"locked": false})),
+    )
+    .await;
+    assert_eq!(open["allowed"], true, "{open}");
+    // Without `locked` the forbid errors, and an erroring forbid denies (fail closed).
+    let unknown = check(app, &w.alice_token, "documents:edit", doc("1", json!({}))).await;
+    assert_eq!(unknown["allowed"], false, "{unknown}");
+    assert_eq!(unknown["reasons"][0]["failed"], true);
+    assert_eq!(unknown["errors"][0]["policy_id"], id.as_str());
+
+    // Disabled, it no longer takes part.
+    let off = app
+        .patch(
+            &format!("/v1/policies/{id}"),
+            &app.admin_token,
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    let again = check(app, &w.alice_token, "documents:edit", doc("1", json!({}))).await;
+    assert_eq!(again["allowed"], true, "{again}");
+
+    // A permit never grants Warden's own permissions.
+    policy(
+        app,
+        &app.admin_token,
+        None,
+        "permit(principal, action, resource);",
+    )
+    .await;
+    let own = check(
+        app,
+        &w.bob_token,
+        "warden.users:delete",
+        doc("x", json!({})),
+    )
+    .await;
+    assert_eq!(own["allowed"], false, "{own}");
+    let other = check(app, &w.bob_token, "invoices:pay", doc("x", json!({}))).await;
+    assert_eq!(other["allowed"], true, "{other}");
+    let escalate = app
+        .delete(&format!("/v1/users/{}", w.alice), &w.bob_token)
+        .await;
+    assert_eq!(escalate.status, StatusCode::FORBIDDEN);
+}
+
+async fn policies_are_validated_and_tenant_scoped(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let t = app.admin_token.clone();
+    let bad = app
+        .post(
+            "/v1/policies",
+            &t,
+            json!({"cedar": "permit(principal, action, resource)\nwhen { resource.x == };"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert_eq!(bad.body["errors"][0]["field"], "cedar");
+    assert_eq!(bad.body["errors"][0]["line"], 2, "{}", bad.body);
+    assert!(bad.body["errors"][0]["column"].as_u64().unwrap() > 1);
+    for cedar in [
+        "",
+        "permit(principal == ?principal, action, resource);",
+        "not cedar at all",
+    ] {
+        let reply = app.post("/v1/policies", &t, json!({"cedar": cedar})).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{cedar}");
+    }
+    let huge = "permit(principal, action, resource);".repeat(2000);
+    let reply = app.post("/v1/policies", &t, json!({"cedar": huge})).await;
+    assert!(reply.status.is_client_error(), "{}", reply.status);
+    let unknown = app
+        .post(
+            "/v1/policies",
+            &t,
+            json!({"cedar": "permit(principal, action, resource);", "id": "mine"}),
+        )
+        .await;
+    assert!(unknown.status.is_client_error());
+    let no_token = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/policies",
+            None,
+            json!({"cedar": "permit(principal, action, resource);"}),
+        )
+        .await;
+    assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
+
+    // An account admin writes its account's policies only.
+    let (_, admin) = app.account_admin("admin@acme.io", &w.acme).await;
+    let globex = app.create_account("globex").await;
+    let cedar = "permit(principal, action == Action::\"a:b\", resource);";
+    let own = policy(app, &admin, Some(&w.acme), cedar).await;
+    let foreign = app
+        .post(
+            "/v1/policies",
+            &admin,
+            json!({"account_id": globex, "cedar": cedar}),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+    let global = app
+        .post(
+            "/v1/policies",
+            &admin,
+            json!({"account_id": null, "cedar": cedar}),
+        )
+        .await;
+    assert_eq!(global.status, StatusCode::FORBIDDEN, "{}", global.body);
+    let theirs = policy(app, &t, Some(&globex), cedar).await;
+    for (method, path) in [
+        (reqwest::Method::GET, format!("/v1/policies/{theirs}")),
+        (reqwest::Method::PATCH, format!("/v1/policies/{theirs}")),
+        (reqwest::Method::DELETE, format!("/v1/policies/{theirs}")),
+    ] {
+        let body = if method == reqwest::Method::PATCH {
+            json!({"enabled": false})
+        } else {
+            Value::Null
+        };
+        let reply = app.call(method, &path, Some(&admin), body).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let listed = app.get("/v1/policies", &admin).await;
+    let ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&own.as_str()) && !ids.contains(&theirs.as_str()),
+        "{ids:?}"
+    );
+    let member = app
+        .post("/v1/policies", &w.bob_token, json!({"cedar": cedar}))
+        .await;
+    assert_eq!(member.status, StatusCode::FORBIDDEN);
+    let fix = app
+        .patch(
+            &format!("/v1/policies/{own}"),
+            &admin,
+            json!({"cedar": "permit(principal, action, resource) when {"}),
+        )
+        .await;
+    assert_eq!(fix.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let kept = app.get(&format!("/v1/policies/{own}"), &admin).await;
+    assert_eq!(
+        kept.body["cedar"], cedar,
+        "a refused change changes nothing"
+    );
+    let gone = app.delete(&format!("/v1/policies/{own}"), &admin).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+}
+
+async fn explicit_principals_need_check_any_and_batches_answer_in_order(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let t = app.admin_token.clone();
+    let named =
+        json!({"principal": w.alice, "action": "documents:read", "resource": doc("1", json!({}))});
+    let refused = app.post("/v1/check", &w.bob_token, named.clone()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    // A service client of the account holding `warden.check:any` asks for its users.
+    let checker = app
+        .create_role("checker", Some(&w.acme), &["warden.check:any"], &[])
+        .await;
+    let creds = create_client(
+        app,
+        &t,
+        json!({"name": "gateway", "account_id": w.acme, "roles": [checker]}),
+    )
+    .await;
+    let issued = basic(
+        app,
+        &creds.client_id,
+        &creds.secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    let service = issued.body["access_token"].as_str().unwrap().to_owned();
+    let answer = app.post("/v1/check", &service, named).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["allowed"], true, "{}", answer.body);
+    let typed = app
+        .post(
+            "/v1/check",
+            &service,
+            json!({"principal": {"type": "user", "id": w.bob}, "action": "documents:read", "resource": doc("1", json!({}))}),
+        )
+        .await;
+    assert_eq!(typed.body["allowed"], false);
+    // Only in its own account.
+    let globex = app.create_account("globex").await;
+    let foreign = app
+        .post(
+            "/v1/check",
+            &service,
+            json!({"principal": w.alice, "account_id": globex, "action": "documents:read", "resource": doc("1", json!({}))}),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+
+    // A disabled user is denied, whatever their roles.
+    let disabled = app
+        .patch(
+            &format!("/v1/users/{}", w.alice),
+            &t,
+            json!({"status": "disabled"}),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    let denied = app
+        .post(
+            "/v1/check",
+            &service,
+            json!({"principal": w.alice, "action": "documents:read", "resource": doc("1", json!({}))}),
+        )
+        .await;
+    assert_eq!(denied.body["allowed"], false);
+    assert_eq!(
+        denied.body["reasons"],
+        json!([{"type": "principal", "code": "principal_disabled"}])
+    );
+
+    let checks: Vec<Value> = ["documents:read", "documents:edit", "billing:pay"]
+        .iter()
+        .map(|a| json!({"action": a, "resource": doc("1", json!({}))}))
+        .collect();
+    let batch = app
+        .post(
+            "/v1/check/batch",
+            &service,
+            json!({"principal": w.bob, "checks": checks}),
+        )
+        .await;
+    assert_eq!(batch.status, StatusCode::OK, "{}", batch.body);
+    let results = batch.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    let mine = app
+        .post(
+            "/v1/check/batch",
+            &app.login_to("admin@example.com", crate::helpers::ADMIN_PASSWORD, None)
+                .await,
+            json!({"checks": checks}),
+        )
+        .await;
+    let allowed: Vec<bool> = mine.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["allowed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(allowed, vec![true, true, true], "{}", mine.body);
+    let too_many: Vec<Value> = (0..1001)
+        .map(|i| json!({"action": "documents:read", "resource": doc(&i.to_string(), json!({}))}))
+        .collect();
+    let over = app
+        .post("/v1/check/batch", &service, json!({"checks": too_many}))
+        .await;
+    assert_eq!(
+        over.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        over.body
+    );
+    let thousand: Vec<Value> = (0..1000)
+        .map(|i| json!({"action": "documents:read", "resource": doc(&i.to_string(), json!({}))}))
+        .collect();
+    let full = app
+        .post(
+            "/v1/check/batch",
+            &w.alice_token,
+            json!({"checks": thousand}),
+        )
+        .await;
+    // Alice is disabled now: her token no longer authenticates.
+    assert_eq!(full.status, StatusCode::UNAUTHORIZED);
+    let full = app
+        .post(
+            "/v1/check/batch",
+            &service,
+            json!({"principal": w.bob, "checks": thousand}),
+        )
+        .await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert_eq!(full.body["results"].as_array().unwrap().len(), 1000);
+
+    // Denials are audited, allowed decisions are not.
+    let audit = app.get("/v1/audit?action=check.denied", &t).await;
+    assert!(
+        !audit.body["items"].as_array().unwrap().is_empty(),
+        "{}",
+        audit.body
+    );
+}
+
+async fn bad_decision_requests_get_clear_errors(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let t = &w.alice_token;
+    for (body, why) in [
+        (
+            json!({"action": "documents:*", "resource": doc("1", json!({}))}),
+            "wildcard action",
+        ),
+        (
+            json!({"action": "nope", "resource": doc("1", json!({}))}),
+            "not a permission",
+        ),
+        (
+            json!({"action": "a:b", "resource": {"type": "not a type", "id": "1"}}),
+            "bad type",
+        ),
+        (
+            json!({"action": "a:b", "resource": doc("1", json!({"x": null}))}),
+            "null attribute",
+        ),
+        (
+            json!({"action": "a:b", "resource": doc("1", json!({"x": 1.5}))}),
+            "fraction",
+        ),
+        (
+            json!({"action": "a:b", "resource": doc("1", json!({"x": {"__extn": {"fn": "exec", "arg": "x"}}}))}),
+            "extension",
+        ),
+        (
+            json!({"action": "a:b", "resource": doc("1", json!({})), "context": {"k": null}}),
+            "null context",
+        ),
+        (
+            json!({"action": "a:b", "resource": doc("1", json!({})), "principal": "not-an-id"}),
+            "principal",
+        ),
+        (json!({"action": "a:b"}), "no resource"),
+        (
+            json!({"action": "a:b", "resource": doc("1", json!({})), "extra": 1}),
+            "unknown field",
+        ),
+        (
+            json!({"action": "a:b", "resource": {"type": "document", "id": "1", "owner": "x"}}),
+            "unknown resource field",
+        ),
+        (json!(["a"]), "not an object"),
+    ] {
+        let reply = app.post("/v1/check", t, body).await;
+        assert!(
+            reply.status == StatusCode::UNPROCESSABLE_ENTITY
+                || reply.status == StatusCode::BAD_REQUEST,
+            "{why}: {} {}",
+            reply.status,
+            reply.body
+        );
+    }
+    // A policy that reads a typed context still works with typed values.
+    policy(
+        app,
+        &app.admin_token,
+        Some(&w.acme),
+        r#"permit(principal, action == Action::"vpn:use", resource) when { context.ip.isInRange(ip("127.0.0.0/8")) && context.time > 0 };"#,
+    )
+    .await;
+    let vpn = check(app, &w.bob_token, "vpn:use", doc("gw", json!({}))).await;
+    assert_eq!(vpn["allowed"], true, "{vpn}");
+    // Callers cannot spoof the address Warden adds.
+    let spoofed = app
+        .post(
+            "/v1/check",
+            &w.bob_token,
+            json!({"action": "vpn:use", "resource": doc("gw", json!({})), "context": {"ip": "10.0.0.1"}}),
+        )
+        .await;
+    assert_eq!(spoofed.body["allowed"], true, "{}", spoofed.body);
+    let no_token = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/check",
+            None,
+            json!({"action": "a:b", "resource": doc("1", json!({}))}),
+        )
+        .await;
+    assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
+    let huge = json!({"action": "a:b", "resource": doc("1", json!({"x": "y".repeat(2 << 20)}))});
+    let oversized = app
+        .send_oversized(
+            app.client
+                .post(app.url("/v1/check"))
+                .bearer_auth(t)
+                .json(&huge),
+        )
+        .await;
+    assert!(
+        matches!(oversized, None | Some(StatusCode::PAYLOAD_TOO_LARGE)),
+        "{oversized:?}"
+    );
+
+    // Permissions of another user: their account's admin or a global reader only.
+    let globex = app.create_account("globex").await;
+    let (_, other_admin) = app.account_admin("boss@globex.io", &globex).await;
+    let path = format!("/v1/users/{}/permissions?account={}", w.alice, w.acme);
+    let foreign = app.get(&path, &other_admin).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+    let member = app.get(&path, &w.bob_token).await;
+    assert_eq!(member.status, StatusCode::FORBIDDEN);
+    let admin = app.get(&path, &app.admin_token).await;
+    assert_eq!(admin.status, StatusCode::OK);
+    assert_eq!(admin.body["roles"], json!(["editor", "viewer"]));
+    let bad = app
+        .get(
+            &format!("/v1/users/{}/permissions?account=x", w.alice),
+            &app.admin_token,
+        )
+        .await;
+    assert!(bad.status.is_client_error());
+}
+
+async fn a_change_on_one_node_is_honoured_by_another_within_a_second(backend: Backend) {
+    let w = world(backend).await;
+    let peer = w.app.spawn_peer().await;
+    let ask = |token: String| {
+        let peer = &peer;
+        async move {
+            check(peer, &token, "invoices:approve", doc("7", json!({}))).await["allowed"]
+                .as_bool()
+                .unwrap()
+        }
+    };
+    assert!(!ask(w.bob_token.clone()).await);
+    let approver = w
+        .app
+        .create_role("approver", Some(&w.acme), &["invoices:approve"], &[])
+        .await;
+    w.app.grant(&w.bob, &approver, Some(&w.acme)).await;
+    let granted = Instant::now();
+    while !ask(w.bob_token.clone()).await {
+        assert!(
+            granted.elapsed() < Duration::from_secs(1),
+            "the peer did not honour the grant within a second"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // And a revocation, the other way round.
+    let revoke = peer
+        .delete(
+            &format!("/v1/users/{}/roles/{approver}?account_id={}", w.bob, w.acme),
+            &peer.admin_token,
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT, "{}", revoke.body);
+    let revoked = Instant::now();
+    loop {
+        let allowed = check(
+            &w.app,
+            &w.bob_token,
+            "invoices:approve",
+            doc("7", json!({})),
+        )
+        .await["allowed"]
+            .as_bool()
+            .unwrap();
+        if !allowed {
+            break;
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(1),
+            "the first node did not honour the revocation within a second"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A session ended on one node stops its tokens on the other.
+    let sessions = w.app.get("/v1/users/me/sessions", &w.alice_token).await;
+    assert_eq!(sessions.status, StatusCode::OK);
+    let ended = w
+        .app
+        .delete(
+            &format!("/v1/users/{}/sessions", w.alice),
+            &w.app.admin_token,
+        )
+        .await;
+    assert!(ended.status.is_success(), "{}", ended.status);
+    let at = Instant::now();
+    loop {
+        let reply = peer.get("/v1/users/me", &w.alice_token).await;
+        if reply.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            at.elapsed() < Duration::from_secs(1),
+            "session still live on the peer"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+crate::both!(
+    roles_grant_through_inheritance_and_wildcards,
+    the_owner_rule_is_one_policy,
+    a_forbid_overrides_a_role_and_an_erroring_forbid_denies,
+    policies_are_validated_and_tenant_scoped,
+    explicit_principals_need_check_any_and_batches_answer_in_order,
+    bad_decision_requests_get_clear_errors,
+    a_change_on_one_node_is_honoured_by_another_within_a_second,
+);
