@@ -57,6 +57,9 @@ enum Command {
     /// Signing keys: list their states, rotate.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
+    /// ABAC policies (Cedar): create, list, delete, and test a policy set offline.
+    #[command(subcommand)]
+    Policy(admin::PolicyCommand),
 }
 
 #[derive(Subcommand)]
@@ -177,5 +180,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys(command) => admin::keys(&config, command).await,
         Command::ApiKey(command) => admin::api_key(&config, command).await,
         Command::Audit(command) => admin::audit(&config, command).await,
+        Command::Policy(command) => admin::policy(&config, command).await,
     }
 }

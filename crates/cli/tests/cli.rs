@@ -328,3 +328,56 @@ async fn sqlite_serve_prints_a_generated_admin_password_once_and_restarts_keep_i
 async fn postgres_serve_prints_a_generated_admin_password_once_and_restarts_keep_it() {
     serve_prints_a_generated_admin_password_once_and_restarts_keep_it(true).await;
 }
+
+/// `warden policy test` runs the repository's example suite offline and fails loudly on a
+/// wrong expectation.
+#[test]
+fn policy_test_runs_cases_offline_and_fails_on_a_wrong_expectation() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies");
+    let passing = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["policy", "test"])
+        .arg(examples.join("documents.toml"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&passing.stdout);
+    assert!(passing.status.success(), "{out}");
+    assert!(out.contains("7 cases: 7 passed, 0 failed"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        examples.join("documents.cedar"),
+        dir.path().join("documents.cedar"),
+    )
+    .unwrap();
+    let suite = std::fs::read_to_string(examples.join("documents.toml"))
+        .unwrap()
+        .replacen("expect = \"deny\"", "expect = \"allow\"", 1);
+    std::fs::write(dir.path().join("wrong.toml"), suite).unwrap();
+    let failing = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["policy", "test"])
+        .arg(dir.path().join("wrong.toml"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&failing.stdout);
+    assert_eq!(failing.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAIL a viewer may not edit"), "{out}");
+
+    std::fs::write(
+        dir.path().join("bad.cedar"),
+        "permit(principal, action, resource) when {",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[[policies]]\nfile = \"bad.cedar\"\n[[cases]]\nname = \"x\"\nprincipal = { id = \"0190a5b0-0000-7000-8000-000000000001\" }\naction = \"a:b\"\nresource = { type = \"t\", id = \"1\" }\nexpect = \"deny\"\n",
+    )
+    .unwrap();
+    let invalid = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["policy", "test"])
+        .arg(dir.path().join("bad.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&invalid.stderr);
+    assert!(!invalid.status.success());
+    assert!(err.contains("1:"), "the error names a line: {err}");
+}

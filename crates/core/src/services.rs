@@ -7,7 +7,7 @@ use crate::error::DomainError;
 use crate::password::PasswordHasher;
 use crate::store::Store;
 use crate::time::Timestamp;
-use crate::tokens::{AccessClaims, KeySet, TokenError, TokenVerifier};
+use crate::tokens::{AccessClaims, KeySet, TokenError, TokenVerifier, VerifiedCache};
 
 /// The first-party public client used when a login names none.
 pub const DEFAULT_CLIENT_ID: &str = "warden";
@@ -38,6 +38,7 @@ pub struct Settings {
 pub struct Tokens {
     verifier: TokenVerifier,
     keys: RwLock<Arc<KeySet>>,
+    verified: VerifiedCache,
 }
 
 impl Tokens {
@@ -46,6 +47,7 @@ impl Tokens {
         Self {
             verifier,
             keys: RwLock::new(Arc::new(keys)),
+            verified: VerifiedCache::default(),
         }
     }
 
@@ -63,7 +65,13 @@ impl Tokens {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
+        // Tokens verified before stay verified unless a key they may use is gone.
+        let kept = keys.verifies_every_key_of(&guard);
         *guard = Arc::new(keys);
+        drop(guard);
+        if !kept {
+            self.verified.clear();
+        }
     }
 
     /// Signs claims.
@@ -71,9 +79,16 @@ impl Tokens {
         self.verifier.sign(&self.keys(), claims)
     }
 
-    /// Verifies a token.
+    /// Verifies a token; a token verified before is answered from the cache until it
+    /// expires.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        self.verifier.verify(&self.keys(), token, Timestamp::now())
+        let now = Timestamp::now();
+        if let Some(claims) = self.verified.get(token, now.seconds()) {
+            return Ok(claims);
+        }
+        let claims = self.verifier.verify(&self.keys(), token, now)?;
+        self.verified.put(token, &claims, now.seconds());
+        Ok(claims)
     }
 
     /// The issuer URL.

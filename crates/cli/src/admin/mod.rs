@@ -3,6 +3,7 @@
 
 mod identity;
 mod machines;
+mod policies;
 
 pub use identity::{
     account, member, role, user, AccountCommand, MemberCommand, RoleCommand, UserCommand,
@@ -10,6 +11,7 @@ pub use identity::{
 pub use machines::{
     api_key, audit, client, keys, ApiKeyCommand, AuditCommand, ClientCommand, KeysCommand,
 };
+pub use policies::{policy, PolicyCommand};
 
 use anyhow::{bail, Context};
 use warden_core::identity::{canonicalize, AccountName};

@@ -6,6 +6,7 @@ mod decide;
 mod grants;
 pub mod policy;
 mod snapshot;
+pub mod suite;
 
 use std::collections::HashMap;
 use std::sync::Arc;

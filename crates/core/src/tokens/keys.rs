@@ -285,7 +285,16 @@ impl KeySet {
         &self.signing
     }
 
-    /// The verification key for `kid`, if it is one of ours.
+    /// Whether every key `other` verifies with is still here (a token it verified still
+    /// verifies).
+    pub fn verifies_every_key_of(&self, other: &KeySet) -> bool {
+        other
+            .verifying
+            .keys()
+            .all(|kid| self.verifying.contains_key(kid))
+    }
+
+    /// The verifying key with id `kid`.
     pub fn verifying(&self, kid: &str) -> Option<&(SigningAlgorithm, DecodingKey)> {
         self.verifying.get(kid)
     }

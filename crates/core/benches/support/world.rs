@@ -1,0 +1,120 @@
+//! A synthetic authorization world for benchmarks: accounts, roles with inheritance, users
+//! holding two roles each, and Cedar policies spread over accounts and actions.
+
+use std::sync::Arc;
+
+use warden_core::engine::{
+    compile, AccountEntry, CompiledPolicy, PolicyIndex, RoleIndex, Snapshot, UserEntry,
+};
+use warden_core::identity::RoleName;
+use warden_core::ids::{AccountId, PolicyId, RoleId, UserId};
+use warden_core::model::Role;
+use warden_core::permission::Permission;
+use warden_core::time::Timestamp;
+
+/// Accounts in the world.
+pub const ACCOUNTS: usize = 100;
+/// Distinct actions policies are written for.
+pub const ACTIONS: usize = 50;
+
+/// The world and a user to ask about.
+pub struct World {
+    pub snapshot: Snapshot,
+    pub user: UserId,
+    pub account: AccountId,
+}
+
+fn role(name: &str, account: AccountId, permissions: &[&str], inherits: &[RoleId]) -> Role {
+    let now = Timestamp::now();
+    Role {
+        id: RoleId::new(),
+        account_id: Some(account),
+        name: RoleName::parse(name).expect("role name"),
+        description: String::new(),
+        permissions: permissions
+            .iter()
+            .map(|p| Permission::parse(p).expect("permission"))
+            .collect(),
+        inherits: inherits.to_vec(),
+        builtin: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Builds `users` users (two roles each, in one of [`ACCOUNTS`] accounts) and `policies`
+/// policies spread round-robin over the accounts and [`ACTIONS`] actions.
+pub fn build(users: usize, policies: usize) -> World {
+    let accounts: Vec<AccountId> = (0..ACCOUNTS).map(|_| AccountId::new()).collect();
+    let mut roles = Vec::new();
+    let mut per_account = Vec::new();
+    for account in &accounts {
+        let viewer = role("viewer", *account, &["documents:read", "comments:*"], &[]);
+        let editor = role("editor", *account, &["documents:edit"], &[viewer.id]);
+        let admin = role(
+            "admin",
+            *account,
+            &["documents:*", "billing:read"],
+            &[editor.id],
+        );
+        per_account.push((viewer.id, editor.id));
+        roles.extend([viewer, editor, admin]);
+    }
+    let mut snapshot = Snapshot {
+        roles: Arc::new(RoleIndex::build(roles)),
+        ..Snapshot::default()
+    };
+    snapshot.accounts = snapshot.accounts.with(
+        accounts
+            .iter()
+            .map(|a| (*a, Some(AccountEntry { active: true }))),
+    );
+    let mut first = None;
+    let chunk = 100_000;
+    for start in (0..users).step_by(chunk) {
+        let batch: Vec<_> = (start..(start + chunk).min(users))
+            .map(|i| {
+                let id = UserId::new();
+                let a = i % ACCOUNTS;
+                let (viewer, editor) = per_account[a];
+                let entry = UserEntry {
+                    active: true,
+                    email: format!("user{i}@example.com").into(),
+                    attributes: None,
+                    assignments: vec![(Some(accounts[a]), viewer), (Some(accounts[a]), editor)]
+                        .into(),
+                };
+                if i == 0 {
+                    first = Some(id);
+                }
+                (id, Some(Arc::new(entry)))
+            })
+            .collect();
+        snapshot.users = snapshot.users.with(batch);
+    }
+    let compiled = (0..policies).map(|i| {
+        let id = PolicyId::new();
+        let action = format!("res{}:act", i % ACTIONS);
+        let text = if i % 10 == 9 {
+            format!(
+                r#"forbid(principal, action == Action::"{action}", resource) when {{ resource has locked && resource.locked }};"#
+            )
+        } else {
+            format!(
+                r#"permit(principal, action == Action::"{action}", resource) when {{ resource.owner_id == principal.id }};"#
+            )
+        };
+        Arc::new(CompiledPolicy {
+            id,
+            account: Some(accounts[i % ACCOUNTS]),
+            enabled: true,
+            statements: compile(&id, &text).expect("policy compiles"),
+        })
+    });
+    snapshot.policies = Arc::new(PolicyIndex::build(compiled));
+    World {
+        snapshot,
+        user: first.unwrap_or_else(UserId::new),
+        account: accounts[0],
+    }
+}

@@ -1,0 +1,128 @@
+//! Verified tokens, remembered until they expire, so a token presented again does not pay for
+//! signature verification again. Only successful verifications are kept; the cache is emptied
+//! whenever the key set changes.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Mutex, MutexGuard};
+
+use super::claims::AccessClaims;
+use super::verify::LEEWAY_SECONDS;
+
+const SHARDS: usize = 16;
+/// Entries per shard before expired ones are swept (and, if that is not enough, all dropped).
+const PER_SHARD: usize = 4096;
+
+/// One shard: token text to verified claims.
+type Shard = Mutex<HashMap<Box<str>, AccessClaims>>;
+
+/// A bounded map from token text to its verified claims.
+#[derive(Debug)]
+pub struct VerifiedCache {
+    shards: Box<[Shard]>,
+}
+
+impl Default for VerifiedCache {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl VerifiedCache {
+    fn shard(&self, token: &str) -> &Shard {
+        // The signature's tail is random: hashing it spreads tokens evenly and cheaply.
+        let tail = &token.as_bytes()[token.len().saturating_sub(16)..];
+        let mut hasher = DefaultHasher::new();
+        tail.hash(&mut hasher);
+        &self.shards[(hasher.finish() as usize) % SHARDS]
+    }
+
+    /// The claims of `token` if it was verified before and has not expired at `now` (seconds).
+    pub fn get(&self, token: &str, now: i64) -> Option<AccessClaims> {
+        let mut shard = lock(self.shard(token));
+        match shard.get(token) {
+            Some(claims) if now <= claims.exp + LEEWAY_SECONDS => Some(claims.clone()),
+            Some(_) => {
+                shard.remove(token);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Remembers that `token` verified to `claims`.
+    pub fn put(&self, token: &str, claims: &AccessClaims, now: i64) {
+        let mut shard = lock(self.shard(token));
+        if shard.len() >= PER_SHARD {
+            shard.retain(|_, c| now <= c.exp + LEEWAY_SECONDS);
+            if shard.len() >= PER_SHARD {
+                shard.clear();
+            }
+        }
+        shard.insert(token.into(), claims.clone());
+    }
+
+    /// Forgets everything (the key set changed).
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            lock(shard).clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> AccessClaims {
+        AccessClaims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            exp,
+            iat: 0,
+            nbf: 0,
+            jti: "j".into(),
+            client_id: "c".into(),
+            sid: "s".into(),
+            acct: None,
+            roles: Vec::new(),
+            scope: None,
+        }
+    }
+
+    #[test]
+    fn entries_live_until_their_token_expires() {
+        let cache = VerifiedCache::default();
+        cache.put("a.b.c", &claims(100), 50);
+        assert!(cache.get("a.b.c", 100 + LEEWAY_SECONDS).is_some());
+        assert!(cache.get("a.b.c", 101 + LEEWAY_SECONDS).is_none());
+        assert!(
+            cache.get("a.b.c", 50).is_none(),
+            "an expired entry is dropped"
+        );
+        assert!(cache.get("a.b.d", 50).is_none());
+        cache.put("a.b.c", &claims(100), 50);
+        cache.clear();
+        assert!(cache.get("a.b.c", 50).is_none());
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let cache = VerifiedCache::default();
+        for i in 0..(SHARDS * PER_SHARD * 2) {
+            cache.put(&format!("token-{i:08}"), &claims(100), 0);
+        }
+        let total: usize = cache.shards.iter().map(|s| lock(s).len()).sum();
+        assert!(total <= SHARDS * PER_SHARD, "{total}");
+    }
+}
