@@ -51,12 +51,12 @@ fn main() {
     let rounds = 100;
     let mut snapshot = w.snapshot.clone();
     for i in 0..rounds {
-        let entry = UserEntry {
-            active: true,
-            email: format!("new{i}@example.com").into(),
-            attributes: None,
-            assignments: Box::new([]),
-        };
+        let entry = UserEntry::build(
+            true,
+            &format!("new{i}@example.com"),
+            &serde_json::Map::new(),
+            [],
+        );
         let mut next = snapshot.clone();
         next.users = next.users.with([(UserId::new(), Some(Arc::new(entry)))]);
         snapshot = next;

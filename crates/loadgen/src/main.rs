@@ -17,6 +17,8 @@ enum Mode {
     Refresh,
     /// `grant_type=client_credentials` with HTTP Basic.
     ClientCredentials,
+    /// `POST /v1/check` with a bearer token (one login per worker, then the same token).
+    Check,
 }
 
 /// Load generator for Warden.
@@ -55,6 +57,11 @@ struct Tally {
 }
 
 async fn login(client: &reqwest::Client, args: &Args) -> anyhow::Result<String> {
+    login_for(client, args, "refresh_token").await
+}
+
+/// Logs in with the password grant and returns the named token of the reply.
+async fn login_for(client: &reqwest::Client, args: &Args, field: &str) -> anyhow::Result<String> {
     let form = [
         ("grant_type", "password"),
         ("username", args.username.as_str()),
@@ -67,10 +74,10 @@ async fn login(client: &reqwest::Client, args: &Args) -> anyhow::Result<String> 
         .await?
         .json()
         .await?;
-    reply["refresh_token"]
+    reply[field]
         .as_str()
         .map(str::to_owned)
-        .context("login returned no refresh_token")
+        .with_context(|| format!("login returned no {field}: {reply}"))
 }
 
 async fn worker(args: &Args, until: Instant) -> anyhow::Result<Tally> {
@@ -81,6 +88,15 @@ async fn worker(args: &Args, until: Instant) -> anyhow::Result<Tally> {
         Mode::Refresh => Some(login(&client, args).await?),
         _ => None,
     };
+    let bearer = match args.mode {
+        Mode::Check => login_for(&client, args, "access_token").await?,
+        _ => String::new(),
+    };
+    let check = serde_json::json!({
+        "action": "documents:read",
+        "resource": {"type": "document", "id": "42", "attributes": {"owner_id": "someone"}},
+        "context": {}
+    });
     let mut tally = Tally {
         ok: 0,
         failed: 0,
@@ -94,6 +110,10 @@ async fn worker(args: &Args, until: Instant) -> anyhow::Result<Tally> {
                 .post(format!("{}/oauth/token", args.url))
                 .basic_auth(&args.client_id, Some(&args.client_secret))
                 .form(&[("grant_type", "client_credentials")]),
+            Mode::Check => client
+                .post(format!("{}/v1/check", args.url))
+                .bearer_auth(&bearer)
+                .json(&check),
             Mode::Refresh => {
                 let token = refresh.clone().unwrap_or_default();
                 client.post(format!("{}/oauth/token", args.url)).form(&[

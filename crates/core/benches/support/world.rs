@@ -77,13 +77,12 @@ pub fn build(users: usize, policies: usize) -> World {
                 let id = UserId::new();
                 let a = i % ACCOUNTS;
                 let (viewer, editor) = per_account[a];
-                let entry = UserEntry {
-                    active: true,
-                    email: format!("user{i}@example.com").into(),
-                    attributes: None,
-                    assignments: vec![(Some(accounts[a]), viewer), (Some(accounts[a]), editor)]
-                        .into(),
-                };
+                let entry = UserEntry::build(
+                    true,
+                    &format!("user{i}@example.com"),
+                    &serde_json::Map::new(),
+                    [(Some(accounts[a]), viewer), (Some(accounts[a]), editor)],
+                );
                 if i == 0 {
                     first = Some(id);
                 }
@@ -94,7 +93,9 @@ pub fn build(users: usize, policies: usize) -> World {
     }
     let compiled = (0..policies).map(|i| {
         let id = PolicyId::new();
-        let action = format!("res{}:act", i % ACTIONS);
+        // Spread: policy i sits in account i % ACCOUNTS and action (i / ACCOUNTS) % ACTIONS,
+        // so no (account, action) cell holds two until every cell holds one.
+        let action = format!("res{}:act", (i / ACCOUNTS) % ACTIONS);
         let text = if i % 10 == 9 {
             format!(
                 r#"forbid(principal, action == Action::"{action}", resource) when {{ resource has locked && resource.locked }};"#

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::ids::{AccountId, PolicyId, RoleId};
 
 use super::policy::{evaluate, Verdict};
-use super::snapshot::{Principal, Resolved, Snapshot, Subject};
+use super::snapshot::{Principal, Resolved, Snapshot, Subject, UserEntry};
 
 /// A reference to an entity: its type and id.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -258,7 +258,7 @@ impl Snapshot {
             Subject::User(id) => {
                 let uid = uid(&names.user, &id.to_string());
                 let mut attrs = HashMap::new();
-                if let Some(text) = resolved.user.and_then(|u| u.attributes.as_deref()) {
+                if let Some(text) = resolved.user.and_then(UserEntry::attributes) {
                     if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
                         for (key, value) in &map {
                             // Attributes Cedar cannot hold (null, fractions) are left out.
@@ -271,7 +271,7 @@ impl Snapshot {
                 if let Some(user) = resolved.user {
                     attrs.insert(
                         "email".into(),
-                        RestrictedExpression::new_string(user.email.to_string()),
+                        RestrictedExpression::new_string(user.email().to_owned()),
                     );
                 }
                 attrs.insert(

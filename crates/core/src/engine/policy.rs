@@ -252,7 +252,8 @@ impl PolicyIndex {
 
 /// Evaluates `sets` for one request.
 pub fn evaluate(sets: &[&PolicySet], request: &Request, entities: &Entities) -> Verdict {
-    let authorizer = Authorizer::new();
+    static AUTHORIZER: std::sync::OnceLock<Authorizer> = std::sync::OnceLock::new();
+    let authorizer = AUTHORIZER.get_or_init(Authorizer::new);
     let mut verdict = Verdict::default();
     for set in sets {
         let response = authorizer.is_authorized(request, set, entities);

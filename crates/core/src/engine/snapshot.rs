@@ -194,35 +194,96 @@ impl RoleIndex {
     }
 }
 
+/// One role assignment: where (`None`: globally) and which role.
+pub type Assignment = (Option<AccountId>, RoleId);
+
+/// A user's assignments, stored inline for the common case of one or two (a million users
+/// must fit in a few hundred megabytes).
+#[derive(Debug, Clone)]
+enum Stored {
+    Zero,
+    One(Assignment),
+    Two([Assignment; 2]),
+    Many(Box<[Assignment]>),
+}
+
+impl Stored {
+    fn as_slice(&self) -> &[Assignment] {
+        match self {
+            Self::Zero => &[],
+            Self::One(a) => std::slice::from_ref(a),
+            Self::Two(pair) => pair,
+            Self::Many(all) => all,
+        }
+    }
+}
+
+impl FromIterator<Assignment> for Stored {
+    fn from_iter<I: IntoIterator<Item = Assignment>>(iter: I) -> Self {
+        let all: Vec<Assignment> = iter.into_iter().collect();
+        match all.as_slice() {
+            [] => Self::Zero,
+            [a] => Self::One(*a),
+            [a, b] => Self::Two([*a, *b]),
+            _ => Self::Many(all.into_boxed_slice()),
+        }
+    }
+}
+
 /// What the engine keeps of a user.
 #[derive(Debug, Clone)]
 pub struct UserEntry {
     /// Whether the user may act at all.
     pub active: bool,
-    /// Canonical email (a Cedar attribute).
-    pub email: Box<str>,
-    /// The user's free attributes as compact JSON, parsed only when a policy needs them.
-    pub attributes: Option<Box<str>>,
-    /// Role assignments: (account, role); `None` is a global assignment.
-    pub assignments: Box<[(Option<AccountId>, RoleId)]>,
+    /// The canonical email, then (after a newline, which an email never holds) the user's
+    /// free attributes as compact JSON, parsed only when a policy needs them.
+    text: Box<str>,
+    held: Stored,
 }
 
 impl UserEntry {
-    /// The entry for `user` holding `assignments`.
-    pub fn new(
-        user: &User,
-        assignments: impl IntoIterator<Item = (Option<AccountId>, RoleId)>,
+    /// An entry from its parts.
+    pub fn build(
+        active: bool,
+        email: &str,
+        attributes: &serde_json::Map<String, serde_json::Value>,
+        assignments: impl IntoIterator<Item = Assignment>,
     ) -> Self {
+        let text = if attributes.is_empty() {
+            email.into()
+        } else {
+            format!("{email}\n{}", serde_json::Value::Object(attributes.clone())).into()
+        };
         Self {
-            active: user.status == Status::Active,
-            email: user.email.as_str().into(),
-            attributes: (!user.attributes.is_empty()).then(|| {
-                serde_json::Value::Object(user.attributes.clone())
-                    .to_string()
-                    .into()
-            }),
-            assignments: assignments.into_iter().collect(),
+            active,
+            text,
+            held: assignments.into_iter().collect(),
         }
+    }
+
+    /// The entry for `user` holding `assignments`.
+    pub fn new(user: &User, assignments: impl IntoIterator<Item = Assignment>) -> Self {
+        Self::build(
+            user.status == Status::Active,
+            user.email.as_str(),
+            &user.attributes,
+            assignments,
+        )
+    }
+
+    /// Canonical email.
+    pub fn email(&self) -> &str {
+        self.text.split('\n').next().unwrap_or_default()
+    }
+
+    /// The free attributes as JSON text, if any.
+    pub fn attributes(&self) -> Option<&str> {
+        self.text.split_once('\n').map(|(_, json)| json)
+    }
+
+    /// Role assignments.
+    pub fn assignments(&self) -> &[Assignment] {
+        self.held.as_slice()
     }
 }
 
@@ -437,7 +498,7 @@ impl Snapshot {
                     return Err(Inactive::Disabled);
                 }
                 let direct = user
-                    .assignments
+                    .assignments()
                     .iter()
                     .filter(|(scope, _)| scope.is_none() || *scope == principal.account)
                     .copied()

@@ -234,13 +234,12 @@ fn run_case(
             },
         }
     }
-    let entry = UserEntry {
-        active: !p.disabled,
-        email: p.email.clone().unwrap_or_default().into(),
-        attributes: (!p.attributes.is_empty())
-            .then(|| Value::Object(p.attributes.clone()).to_string().into()),
-        assignments: assignments.into(),
-    };
+    let entry = UserEntry::build(
+        !p.disabled,
+        p.email.as_deref().unwrap_or_default(),
+        &p.attributes,
+        assignments,
+    );
     let mut snapshot = base.clone();
     snapshot.users = snapshot.users.with([(p.id, Some(Arc::new(entry)))]);
     if let Some(account) = p.account {

@@ -44,12 +44,15 @@ fn fixture(policies: &[(&str, Option<bool>)]) -> Fixture {
     let b = role("b", None, &["x:b"], &[a.id]);
     a.inherits = vec![b.id];
     let user = UserId::new();
-    let entry = UserEntry {
-        active: true,
-        email: "u@x.io".into(),
-        attributes: Some(r#"{"department":"eng"}"#.into()),
-        assignments: vec![(Some(account), editor.id), (None, a.id)].into(),
+    let Value::Object(attributes) = json!({"department": "eng"}) else {
+        unreachable!()
     };
+    let entry = UserEntry::build(
+        true,
+        "u@x.io",
+        &attributes,
+        [(Some(account), editor.id), (None, a.id)],
+    );
     let mut snapshot = Snapshot {
         roles: Arc::new(RoleIndex::build(vec![viewer, editor, lead, a, b])),
         ..Snapshot::default()
@@ -248,12 +251,7 @@ fn sharded_maps_copy_only_what_changes() {
     let other = UserId::new();
     let after = before.with([(
         other,
-        Some(Arc::new(UserEntry {
-            active: true,
-            email: "o@x.io".into(),
-            attributes: None,
-            assignments: Box::new([]),
-        })),
+        Some(Arc::new(UserEntry::build(true, "o@x.io", &Map::new(), []))),
     )]);
     assert_eq!(before.len(), 1);
     assert_eq!(after.len(), 2);
