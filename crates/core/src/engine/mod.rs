@@ -44,11 +44,62 @@ pub struct Change {
     pub key: String,
 }
 
+/// How long a hole in the change log may stay open before it is taken for a rolled-back
+/// transaction. On PostgreSQL `seq` values are handed out at insert time, so a transaction
+/// may commit after another that took a higher `seq`: the reader keeps its position below
+/// such a hole and re-reads past it until the hole fills or times out.
+const GAP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How many change-log entries before the head a freshly loaded node re-reads, for
+/// transactions that were still in flight while it loaded.
+const RELOAD_OVERLAP: i64 = 1000;
+
+/// The reader's position past the snapshot's `seq`: entries applied above a hole, and since
+/// when the lowest hole has been open.
+#[derive(Debug, Default)]
+struct Tail {
+    applied: std::collections::BTreeSet<i64>,
+    hole_since: Option<(i64, std::time::Instant)>,
+}
+
+impl Tail {
+    /// Moves `low` over applied entries, and over a hole older than [`GAP_TIMEOUT`].
+    fn advance(&mut self, mut low: i64) -> i64 {
+        loop {
+            if self.applied.remove(&(low + 1)) {
+                low += 1;
+                continue;
+            }
+            let Some(&next) = self.applied.iter().next() else {
+                self.hole_since = None;
+                return low;
+            };
+            match self.hole_since {
+                Some((start, since)) if start == low + 1 => {
+                    if since.elapsed() < GAP_TIMEOUT {
+                        return low;
+                    }
+                    tracing::debug!(
+                        from = low + 1,
+                        to = next - 1,
+                        "change-log hole closed as rolled back"
+                    );
+                    self.hole_since = None;
+                    low = next - 1;
+                }
+                _ => {
+                    self.hole_since = Some((low + 1, std::time::Instant::now()));
+                    return low;
+                }
+            }
+        }
+    }
+}
+
 /// The engine: the current snapshot, swapped atomically.
 pub struct Engine {
     current: ArcSwap<Snapshot>,
-    /// Serializes catch-ups so two never apply the same changes at once.
-    applying: tokio::sync::Mutex<()>,
+    /// Serializes catch-ups, and remembers what was applied past the snapshot's position.
+    applying: tokio::sync::Mutex<Tail>,
     /// How long an ended session is remembered: an access token's longest life plus leeway.
     session_memory_ms: i64,
 }
@@ -67,7 +118,7 @@ impl Engine {
     pub fn new(access_token_ttl: i64) -> Self {
         Self {
             current: ArcSwap::from_pointee(Snapshot::default()),
-            applying: tokio::sync::Mutex::new(()),
+            applying: tokio::sync::Mutex::new(Tail::default()),
             session_memory_ms: (access_token_ttl + 60) * 1000,
         }
     }
@@ -86,8 +137,11 @@ impl Engine {
     /// committed during the load are applied again by the next catch-up (applying a change is
     /// idempotent: it re-reads the record).
     pub async fn load(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let _guard = self.applying.lock().await;
-        let seq = store.change_head().await?;
+        let mut tail = self.applying.lock().await;
+        *tail = Tail::default();
+        // Start a little before the head: entries of transactions still in flight now may
+        // commit below it. Re-applying an entry is harmless.
+        let seq = (store.change_head().await? - RELOAD_OVERLAP).max(0);
         let mut snapshot = Snapshot {
             seq,
             roles: Arc::new(load_roles(store).await?),
@@ -191,21 +245,32 @@ impl Engine {
 
     /// Applies every change committed since the snapshot's position; returns how many.
     pub async fn catch_up(&self, store: &dyn Store) -> Result<usize, StoreError> {
-        let _guard = self.applying.lock().await;
+        let mut tail = self.applying.lock().await;
         let mut applied = 0;
+        // From the snapshot's position: entries in a hole's shadow are read again, and those
+        // already applied skipped.
+        let mut from = self.snapshot().seq;
         loop {
+            let rows = store.changes_after(from, CHANGE_BATCH).await?;
+            let fresh: Vec<Change> = rows
+                .iter()
+                .filter(|c| !tail.applied.contains(&c.seq))
+                .cloned()
+                .collect();
             let base = self.snapshot();
-            let changes = store.changes_after(base.seq, CHANGE_BATCH).await?;
-            let Some(last) = changes.last().map(|c| c.seq) else {
-                break;
-            };
             let mut next = (*base).clone();
-            self.apply(&mut next, &changes, store).await?;
-            next.seq = last;
-            self.current.store(Arc::new(next));
-            applied += changes.len();
-            if changes.len() < CHANGE_BATCH as usize {
-                break;
+            if !fresh.is_empty() {
+                self.apply(&mut next, &fresh, store).await?;
+                tail.applied.extend(fresh.iter().map(|c| c.seq));
+                applied += fresh.len();
+            }
+            next.seq = tail.advance(base.seq);
+            if !fresh.is_empty() || next.seq != base.seq {
+                self.current.store(Arc::new(next));
+            }
+            match rows.last() {
+                Some(last) if rows.len() == CHANGE_BATCH as usize => from = last.seq,
+                _ => break,
             }
         }
         Ok(applied)

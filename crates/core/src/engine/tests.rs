@@ -258,3 +258,21 @@ fn sharded_maps_copy_only_what_changes() {
     assert!(before.get(&other).is_none() && after.get(&other).is_some());
     assert_eq!(after.with([(other, None)]).len(), 1);
 }
+
+#[test]
+fn the_change_log_reader_waits_at_a_hole_then_closes_it() {
+    let mut tail = super::Tail::default();
+    tail.applied.extend([1, 2, 4, 5]);
+    // 3 is in flight: the position stops below it.
+    assert_eq!(tail.advance(0), 2);
+    assert_eq!(tail.advance(2), 2);
+    // It commits and is applied: the position moves over it and what follows.
+    tail.applied.insert(3);
+    assert_eq!(tail.advance(2), 5);
+    assert!(tail.applied.is_empty());
+    // A hole that never fills is closed after the timeout.
+    tail.applied.insert(7);
+    assert_eq!(tail.advance(5), 5);
+    tail.hole_since = Some((6, std::time::Instant::now() - super::GAP_TIMEOUT));
+    assert_eq!(tail.advance(5), 7);
+}

@@ -9,6 +9,7 @@ mod helpers;
 
 mod accounts;
 mod api_keys;
+mod attacks;
 mod audit;
 mod bearer;
 mod client_principals;
