@@ -121,6 +121,7 @@ pub async fn client_credentials_grant(
     services: &Services,
     identity: &ClientIdentity,
     scope: Option<&str>,
+    ip: std::net::IpAddr,
 ) -> Result<IssuedToken, GrantError> {
     identity.require_grant("client_credentials")?;
     let ClientIdentity::Confidential(client) = identity else {
@@ -134,9 +135,14 @@ pub async fn client_credentials_grant(
             .account(account)
             .await
             .map_err(DomainError::from)?;
-        if !found.is_some_and(|a| a.status == Status::Active) {
+        let Some(found) = found.filter(|a| a.status == Status::Active) else {
             return Err(GrantError::InvalidGrant(
                 "the client's account is disabled".into(),
+            ));
+        };
+        if !crate::net::allowed(&found.allowed_ips, ip) {
+            return Err(GrantError::InvalidGrant(
+                crate::login::ADDRESS_REFUSED.into(),
             ));
         }
     }

@@ -27,7 +27,12 @@ pub struct PasswordGrant {
     pub client: crate::client_auth::ClientIdentity,
     /// Space-separated role names to narrow the token to.
     pub scope: Option<String>,
+    /// The requester's address (for the account's allow-list).
+    pub ip: std::net::IpAddr,
 }
+
+/// What a grant answers when the account's allow-list refuses the requester's address.
+pub const ADDRESS_REFUSED: &str = "the account does not accept tokens for this address";
 
 /// A successful grant.
 #[derive(Debug)]
@@ -208,6 +213,12 @@ pub async fn password_grant(
     };
     if account.as_ref().is_some_and(|a| a.status != Status::Active) {
         return Err(GrantError::InvalidGrant("that account is disabled".into()));
+    }
+    if account
+        .as_ref()
+        .is_some_and(|a| !crate::net::allowed(&a.allowed_ips, grant.ip))
+    {
+        return Err(GrantError::InvalidGrant(ADDRESS_REFUSED.into()));
     }
     let account_id = account.as_ref().map(|a| a.id);
 

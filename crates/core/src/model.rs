@@ -95,6 +95,10 @@ pub struct Account {
     /// Attributes for ABAC policies.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub attributes: Map<String, Value>,
+    /// Addresses tokens of this account may be issued to and its API keys used from; empty
+    /// means any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub allowed_ips: Vec<Cidr>,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.

@@ -27,6 +27,7 @@ pub async fn refresh_grant(
     value: &str,
     client: &crate::client_auth::ClientIdentity,
     scope: Option<&str>,
+    ip: std::net::IpAddr,
 ) -> Result<IssuedToken, GrantError> {
     client.require_grant("refresh_token")?;
     let client_id = client.client_id();
@@ -60,6 +61,16 @@ pub async fn refresh_grant(
     }
     if token.expires_at <= now || session.expires_at.is_some_and(|end| end <= now) {
         return Err(invalid());
+    }
+    if let Some(account) = &session.account_id {
+        // The account's allow-list applies to every token issued in it; the refresh token
+        // stays unused.
+        let found = store.account(account).await.map_err(DomainError::from)?;
+        if found.is_some_and(|a| !crate::net::allowed(&a.allowed_ips, ip)) {
+            return Err(GrantError::InvalidGrant(
+                crate::login::ADDRESS_REFUSED.into(),
+            ));
+        }
     }
     let (successor_value, successor) = new_refresh_token(services, &session, now);
     let sealed = services

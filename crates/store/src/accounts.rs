@@ -17,10 +17,19 @@ fn attributes_json(account: &Account) -> String {
     serde_json::Value::Object(account.attributes.clone()).to_string()
 }
 
+fn allowed_ips_json(account: &Account) -> String {
+    let texts: Vec<String> = account
+        .allowed_ips
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    serde_json::Value::from(texts).to_string()
+}
+
 pub(crate) async fn insert(pool: &AnyPool, account: &Account) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO accounts (id, name, display_name, description, status, attributes, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO accounts (id, name, display_name, description, status, attributes, created_at, updated_at, allowed_ips)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(account.id.to_string())
     .bind(account.name.as_str())
@@ -30,6 +39,7 @@ pub(crate) async fn insert(pool: &AnyPool, account: &Account) -> Result<(), Stor
     .bind(attributes_json(account))
     .bind(account.created_at.millis())
     .bind(account.updated_at.millis())
+    .bind(allowed_ips_json(account))
     .execute(pool)
     .await
     .map_err(on_error)?;
@@ -87,7 +97,7 @@ pub(crate) async fn list(
 
 pub(crate) async fn update(pool: &AnyPool, account: &Account) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE accounts SET name = $2, display_name = $3, description = $4, status = $5, attributes = $6, updated_at = $7 WHERE id = $1",
+        "UPDATE accounts SET name = $2, display_name = $3, description = $4, status = $5, attributes = $6, updated_at = $7, allowed_ips = $8 WHERE id = $1",
     )
     .bind(account.id.to_string())
     .bind(account.name.as_str())
@@ -96,6 +106,7 @@ pub(crate) async fn update(pool: &AnyPool, account: &Account) -> Result<bool, St
     .bind(account.status.as_str())
     .bind(attributes_json(account))
     .bind(account.updated_at.millis())
+    .bind(allowed_ips_json(account))
     .execute(pool)
     .await
     .map_err(on_error)?;

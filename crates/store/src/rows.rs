@@ -88,7 +88,7 @@ pub(crate) fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
 }
 
 pub(crate) const ACCOUNT_COLUMNS: &str =
-    "id, name, display_name, description, status, attributes, created_at, updated_at";
+    "id, name, display_name, description, status, attributes, allowed_ips, created_at, updated_at";
 
 pub(crate) fn account(row: &AnyRow) -> Result<Account, StoreError> {
     Ok(Account {
@@ -98,6 +98,15 @@ pub(crate) fn account(row: &AnyRow) -> Result<Account, StoreError> {
         description: text(row, "description")?,
         status: parse(row, "status", Status::parse)?,
         attributes: json_object(row, "attributes")?,
+        allowed_ips: {
+            let texts: Vec<String> = serde_json::from_str(&text(row, "allowed_ips")?)
+                .map_err(|err| corrupt("allowed_ips")(err.to_string()))?;
+            texts
+                .iter()
+                .map(|c| warden_core::net::Cidr::parse(c))
+                .collect::<Result<_, _>>()
+                .map_err(corrupt("allowed_ips"))?
+        },
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })

@@ -225,6 +225,7 @@ pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result
     match command {
         AccountCommand::Create { name, display_name } => {
             let input = accounts::CreateAccount {
+                allowed_ips: Vec::new(),
                 name,
                 display_name,
                 description: None,

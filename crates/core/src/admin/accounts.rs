@@ -32,6 +32,10 @@ pub struct CreateAccount {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub attributes: Option<Map<String, Value>>,
+    /// CIDR blocks tokens of this account may be issued to and its API keys used from
+    /// (none: any address).
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
 }
 
 /// Changes to an account.
@@ -56,6 +60,9 @@ pub struct UpdateAccount {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub attributes: Option<Map<String, Value>>,
+    /// Replaces the IP allow-list.
+    #[serde(default)]
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 /// Creates an account (global administrators only).
@@ -75,6 +82,7 @@ pub async fn create(
         .and_then(|d| problems.check("description", display_text(&d, 2000)));
     let attributes = input.attributes.unwrap_or_default();
     problems.check("attributes", check_attributes(&attributes));
+    let allowed_ips = super::parse_ips(&mut problems, &input.allowed_ips);
     problems.finish()?;
     let Some(name) = name else {
         return Err(DomainError::invalid("name", "is required"));
@@ -89,6 +97,7 @@ pub async fn create(
         description: description.unwrap_or_default(),
         status: Status::Active,
         attributes,
+        allowed_ips,
         created_at: now,
         updated_at: now,
     };
@@ -179,6 +188,9 @@ pub async fn update(
     if let Some(attributes) = patch.attributes {
         problems.check("attributes", check_attributes(&attributes));
         account.attributes = attributes;
+    }
+    if let Some(ips) = patch.allowed_ips {
+        account.allowed_ips = super::parse_ips(&mut problems, &ips);
     }
     problems.finish()?;
     account.updated_at = Timestamp::now();

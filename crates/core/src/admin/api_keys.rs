@@ -277,6 +277,17 @@ pub async fn authenticate(
     if !owner_active {
         return Ok(None);
     }
+    // The key's account holds it to the account's allow-list as well.
+    if let Some(account) = &key.account_id {
+        if services
+            .store
+            .account(account)
+            .await?
+            .is_some_and(|a| !allowed(&a.allowed_ips, ip))
+        {
+            return Ok(None);
+        }
+    }
     let graph = RoleGraph::new(
         services
             .store

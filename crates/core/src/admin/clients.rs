@@ -8,7 +8,6 @@ use crate::error::{DomainError, Problems};
 use crate::identity::display_text;
 use crate::ids::{AccountId, ClientKey, RoleId};
 use crate::model::{Client, ClientRecord, Status};
-use crate::net::Cidr;
 use crate::page::{Page, PageRequest};
 use crate::services::Services;
 use crate::time::Timestamp;
@@ -81,18 +80,6 @@ pub struct ClientWithSecret {
     pub client: Client,
     /// The secret: shown this once, stored only as a hash.
     pub client_secret: String,
-}
-
-fn parse_ips(problems: &mut Problems, texts: &[String]) -> Vec<Cidr> {
-    if texts.len() > 100 {
-        problems.push("allowed_ips", "must list at most 100 blocks");
-        return Vec::new();
-    }
-    texts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| problems.check(&format!("allowed_ips[{i}]"), Cidr::parse(t)))
-        .collect()
 }
 
 fn parse_grants(problems: &mut Problems, texts: Option<Vec<String>>) -> Vec<String> {
@@ -171,7 +158,7 @@ pub async fn create(
     if name.as_deref() == Some("") {
         problems.push("name", "is required");
     }
-    let allowed_ips = parse_ips(&mut problems, &input.allowed_ips);
+    let allowed_ips = super::parse_ips(&mut problems, &input.allowed_ips);
     let grant_types = parse_grants(&mut problems, input.grant_types);
     problems.finish()?;
     check_roles(services, actor, &input.roles, account.as_ref()).await?;
@@ -273,7 +260,7 @@ pub async fn update(
             .unwrap_or_default();
     }
     if let Some(ips) = patch.allowed_ips {
-        client.allowed_ips = parse_ips(&mut problems, &ips);
+        client.allowed_ips = super::parse_ips(&mut problems, &ips);
     }
     if let Some(grants) = patch.grant_types {
         client.grant_types = parse_grants(&mut problems, Some(grants));

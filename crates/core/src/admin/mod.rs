@@ -22,6 +22,24 @@ use crate::ids::{AccountId, UserId};
 use crate::model::UserRecord;
 use crate::services::Services;
 
+/// Parses an IP allow-list: at most 100 CIDR blocks.
+pub(crate) fn parse_ips(
+    problems: &mut crate::error::Problems,
+    texts: &[String],
+) -> Vec<crate::net::Cidr> {
+    if texts.len() > 100 {
+        problems.push("allowed_ips", "must list at most 100 blocks");
+        return Vec::new();
+    }
+    texts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            problems.check(&format!("allowed_ips[{i}]"), crate::net::Cidr::parse(t))
+        })
+        .collect()
+}
+
 /// Deserializes a field that distinguishes "absent" (`None`) from `null` (`Some(None)`).
 pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     de: D,

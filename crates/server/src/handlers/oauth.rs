@@ -332,14 +332,17 @@ pub async fn token(
                 account: params.remove("account"),
                 client,
                 scope,
+                ip,
             };
             password_grant(services, grant).await
         }
         Some("refresh_token") => {
             let value = params.remove("refresh_token").unwrap_or_default();
-            refresh_grant(services, &value, &client, scope.as_deref()).await
+            refresh_grant(services, &value, &client, scope.as_deref(), ip).await
         }
-        Some("client_credentials") => client_credentials_grant(services, &client, scope.as_deref()).await,
+        Some("client_credentials") => {
+            client_credentials_grant(services, &client, scope.as_deref(), ip).await
+        }
         Some(other) => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,

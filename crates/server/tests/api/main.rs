@@ -8,6 +8,7 @@
 mod helpers;
 
 mod accounts;
+mod allowlists;
 mod api_keys;
 mod attacks;
 mod audit;
