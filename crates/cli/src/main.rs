@@ -135,7 +135,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(config.request_timeout),
     );
     tracing::info!(address = %bound, backend = opened.store.backend().name(), "Warden is listening");
-    warden_server::serve(listener, app, shutdown_signal()).await?;
+    warden_server::serve_with(listener, app, shutdown_signal(), config.limits()).await?;
     // Requests have drained; write the audit events they queued.
     state.services().audit.flush().await;
     opened.store.close().await;

@@ -398,6 +398,9 @@ pub async fn list(
         },
         crate::authz::Reach::All | crate::authz::Reach::Nowhere => {}
     }
+    // Events this node queued before the request are written first: a reader sees its own
+    // node's history up to now (the writer batches appends off the request path).
+    services.audit.flush().await;
     let mut rows = services
         .store
         .audit(&filter, after.unwrap_or(0), i64::from(limit) + 1)

@@ -65,6 +65,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("max_body_bytes", Kind::Int),
     ("request_timeout", Kind::Int),
     ("change_poll_ms", Kind::Int),
+    ("header_read_timeout", Kind::Int),
+    ("max_header_bytes", Kind::Int),
     ("db_max_connections", Kind::Int),
     ("log_format", Kind::Text),
     ("trusted_proxies", Kind::Text),
@@ -99,6 +101,8 @@ struct Raw {
     max_body_bytes: Option<i64>,
     request_timeout: Option<i64>,
     change_poll_ms: Option<i64>,
+    header_read_timeout: Option<i64>,
+    max_header_bytes: Option<i64>,
     db_max_connections: Option<i64>,
     log_format: Option<String>,
     trusted_proxies: Option<String>,
@@ -157,6 +161,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Request timeout, seconds.
     pub request_timeout: u64,
+    /// Seconds a client may take to send its request headers.
+    pub header_read_timeout: u64,
+    /// Largest request line plus headers, bytes.
+    pub max_header_bytes: usize,
     /// How often each node reads the change log, milliseconds (changes made elsewhere are
     /// visible within this plus one query).
     pub change_poll_ms: u64,
@@ -179,6 +187,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The connection-level limits to serve with.
+    pub fn limits(&self) -> crate::Limits {
+        crate::Limits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout),
+            max_header_bytes: self.max_header_bytes,
+            ..crate::Limits::default()
+        }
+    }
+
     /// Loads defaults, then `file` (if any), then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let env: BTreeMap<String, String> = std::env::vars().collect();
@@ -296,6 +313,13 @@ impl Config {
         );
         let request_timeout = int("request_timeout", raw.request_timeout, 30, 1..=600);
         let change_poll_ms = int("change_poll_ms", raw.change_poll_ms, 200, 10..=900);
+        let header_read_timeout = int("header_read_timeout", raw.header_read_timeout, 10, 1..=300);
+        let max_header_bytes = int(
+            "max_header_bytes",
+            raw.max_header_bytes,
+            16 * 1024,
+            8 * 1024..=1024 * 1024,
+        );
         let db_max_connections = int("db_max_connections", raw.db_max_connections, 20, 1..=1000);
         let argon2 = HashParams {
             memory_kib: int(
@@ -384,6 +408,8 @@ impl Config {
             max_body_bytes: max_body_bytes as usize,
             request_timeout: request_timeout as u64,
             change_poll_ms: change_poll_ms as u64,
+            header_read_timeout: header_read_timeout as u64,
+            max_header_bytes: max_header_bytes as usize,
             db_max_connections: db_max_connections as u32,
             log_format,
             trusted_proxies,
@@ -429,6 +455,8 @@ impl Config {
             "max_body_bytes": self.max_body_bytes,
             "request_timeout": self.request_timeout,
             "change_poll_ms": self.change_poll_ms,
+            "header_read_timeout": self.header_read_timeout,
+            "max_header_bytes": self.max_header_bytes,
             "db_max_connections": self.db_max_connections,
             "log_format": match self.log_format { LogFormat::Text => "text", LogFormat::Json => "json" },
             "argon2_memory_kib": self.argon2.memory_kib,

@@ -152,11 +152,17 @@ impl TestApp {
             config.max_body_bytes,
             Duration::from_secs(config.request_timeout),
         );
+        let limits = config.limits();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = warden_server::serve(listener, app, async move {
-                let _ = rx.await;
-            })
+            let _ = warden_server::serve_with(
+                listener,
+                app,
+                async move {
+                    let _ = rx.await;
+                },
+                limits,
+            )
             .await;
         });
         let client = reqwest::Client::builder()

@@ -93,3 +93,52 @@ crate::both!(
     health_readiness_and_unknown_routes,
     restarting_keeps_the_admin_and_the_keys,
 );
+
+/// Connection limits hold before any handler runs: oversized headers get 431, and a client
+/// that sends its headers too slowly is disconnected. Not store-facing: SQLite only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_slow_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("WARDEN_HEADER_READ_TIMEOUT", "1"),
+            ("WARDEN_MAX_HEADER_BYTES", "8192"),
+        ],
+    )
+    .await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+
+    let mut big = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    // The server may close before reading everything; what it answered is what counts.
+    let _ = big.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = big.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buffer = [0u8; 256];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), slow.read(&mut buffer))
+        .await
+        .expect("the server closes a slow connection well before 10 s");
+    // Closed (0 bytes, or a reset), or a 408 before closing: never a served request.
+    match read {
+        Ok(0) | Err(_) => {}
+        Ok(n) => {
+            let text = String::from_utf8_lossy(&buffer[..n]);
+            assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        }
+    }
+
+    // A normal request still works.
+    let ok = app.get_json("/healthz").await;
+    assert_eq!(ok["status"], "ok", "{ok}");
+}
