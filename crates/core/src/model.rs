@@ -99,6 +99,8 @@ pub struct Account {
     /// means any.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub allowed_ips: Vec<Cidr>,
+    /// A Cedar schema (Cedar schema syntax) the account's policies must validate against.
+    pub policy_schema: Option<String>,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.

@@ -28,8 +28,8 @@ fn allowed_ips_json(account: &Account) -> String {
 
 pub(crate) async fn insert(pool: &AnyPool, account: &Account) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO accounts (id, name, display_name, description, status, attributes, created_at, updated_at, allowed_ips)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO accounts (id, name, display_name, description, status, attributes, created_at, updated_at, allowed_ips, policy_schema)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(account.id.to_string())
     .bind(account.name.as_str())
@@ -40,6 +40,7 @@ pub(crate) async fn insert(pool: &AnyPool, account: &Account) -> Result<(), Stor
     .bind(account.created_at.millis())
     .bind(account.updated_at.millis())
     .bind(allowed_ips_json(account))
+    .bind(account.policy_schema.as_deref())
     .execute(pool)
     .await
     .map_err(on_error)?;
@@ -97,7 +98,7 @@ pub(crate) async fn list(
 
 pub(crate) async fn update(pool: &AnyPool, account: &Account) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE accounts SET name = $2, display_name = $3, description = $4, status = $5, attributes = $6, updated_at = $7, allowed_ips = $8 WHERE id = $1",
+        "UPDATE accounts SET name = $2, display_name = $3, description = $4, status = $5, attributes = $6, updated_at = $7, allowed_ips = $8, policy_schema = $9 WHERE id = $1",
     )
     .bind(account.id.to_string())
     .bind(account.name.as_str())
@@ -107,6 +108,7 @@ pub(crate) async fn update(pool: &AnyPool, account: &Account) -> Result<bool, St
     .bind(attributes_json(account))
     .bind(account.updated_at.millis())
     .bind(allowed_ips_json(account))
+    .bind(account.policy_schema.as_deref())
     .execute(pool)
     .await
     .map_err(on_error)?;

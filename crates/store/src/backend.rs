@@ -29,7 +29,7 @@ migrations!(
     (7, "login_throttle", "0007_login_throttle.sql"),
     (8, "audit", "0008_audit.sql"),
     (9, "policies_and_changes", "0009_policies_and_changes.sql"),
-    (10, "account_allowed_ips", "0010_account_allowed_ips.sql"),
+    (10, "account_settings", "0010_account_settings.sql"),
 );
 
 /// The database engine behind a store.

@@ -226,6 +226,7 @@ pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result
         AccountCommand::Create { name, display_name } => {
             let input = accounts::CreateAccount {
                 allowed_ips: Vec::new(),
+                policy_schema: None,
                 name,
                 display_name,
                 description: None,

@@ -36,6 +36,9 @@ pub struct CreateAccount {
     /// (none: any address).
     #[serde(default)]
     pub allowed_ips: Vec<String>,
+    /// A Cedar schema (Cedar schema syntax) the account's policies must validate against.
+    #[serde(default)]
+    pub policy_schema: Option<String>,
 }
 
 /// Changes to an account.
@@ -63,6 +66,10 @@ pub struct UpdateAccount {
     /// Replaces the IP allow-list.
     #[serde(default)]
     pub allowed_ips: Option<Vec<String>>,
+    /// Sets the Cedar schema for the account's policies; `null` removes it.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub policy_schema: Option<Option<String>>,
 }
 
 /// Creates an account (global administrators only).
@@ -84,6 +91,9 @@ pub async fn create(
     problems.check("attributes", check_attributes(&attributes));
     let allowed_ips = super::parse_ips(&mut problems, &input.allowed_ips);
     problems.finish()?;
+    if let Some(schema) = &input.policy_schema {
+        crate::engine::policy::parse_schema(schema).map_err(DomainError::Validation)?;
+    }
     let Some(name) = name else {
         return Err(DomainError::invalid("name", "is required"));
     };
@@ -98,6 +108,7 @@ pub async fn create(
         status: Status::Active,
         attributes,
         allowed_ips,
+        policy_schema: input.policy_schema,
         created_at: now,
         updated_at: now,
     };
@@ -191,6 +202,12 @@ pub async fn update(
     }
     if let Some(ips) = patch.allowed_ips {
         account.allowed_ips = super::parse_ips(&mut problems, &ips);
+    }
+    if let Some(schema) = patch.policy_schema {
+        if let Some(text) = &schema {
+            crate::engine::policy::parse_schema(text).map_err(DomainError::Validation)?;
+        }
+        account.policy_schema = schema;
     }
     problems.finish()?;
     account.updated_at = Timestamp::now();

@@ -56,6 +56,28 @@ fn validate(id: &PolicyId, cedar: &str) -> Result<(), DomainError> {
         .map_err(DomainError::Validation)
 }
 
+/// Validates policy text against its account's schema, when the account has one.
+async fn check_schema(
+    services: &Services,
+    account: Option<&AccountId>,
+    id: &PolicyId,
+    cedar: &str,
+) -> Result<(), DomainError> {
+    let Some(account) = account else {
+        return Ok(());
+    };
+    let schema = services
+        .store
+        .account(account)
+        .await?
+        .and_then(|a| a.policy_schema);
+    match schema {
+        Some(schema) => crate::engine::policy::validate_with_schema(id, cedar, &schema)
+            .map_err(DomainError::Validation),
+        None => Ok(()),
+    }
+}
+
 fn description(text: Option<String>) -> Result<String, DomainError> {
     match text {
         None => Ok(String::new()),
@@ -82,6 +104,7 @@ pub async fn create(
     }
     let id = PolicyId::new();
     validate(&id, &input.cedar)?;
+    check_schema(services, account.as_ref(), &id, &input.cedar).await?;
     let now = Timestamp::now();
     let policy = Policy {
         id,
@@ -177,6 +200,7 @@ pub async fn update(
     let before = policy.clone();
     if let Some(cedar) = patch.cedar {
         validate(id, &cedar)?;
+        check_schema(services, policy.account_id.as_ref(), id, &cedar).await?;
         policy.cedar = cedar;
     }
     if patch.description.is_some() {

@@ -41,10 +41,7 @@ pub fn compile(id: &PolicyId, text: &str) -> Result<Vec<cedar_policy::Policy>, V
         errors
             .iter()
             .map(|error| {
-                let offset = miette::Diagnostic::labels(error)
-                    .and_then(|mut labels| labels.next())
-                    .map_or(0, |label| label.offset());
-                let (line, column) = line_and_column(text, offset);
+                let (line, column) = position(error, text);
                 FieldError::at("cedar", error.to_string(), line, column)
             })
             .collect::<Vec<_>>()
@@ -88,6 +85,68 @@ pub fn compile(id: &PolicyId, text: &str) -> Result<Vec<cedar_policy::Policy>, V
             policy.new_id(cedar_policy::PolicyId::new(name))
         })
         .collect())
+}
+
+/// The longest schema text accepted, in bytes.
+pub const MAX_SCHEMA_BYTES: usize = 256 * 1024;
+
+/// The 1-based position of a diagnostic's first label in `text`.
+fn position(diagnostic: &dyn miette::Diagnostic, text: &str) -> (usize, usize) {
+    let offset = diagnostic
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map_or(0, |label| label.offset());
+    line_and_column(text, offset)
+}
+
+/// Parses a Cedar schema (Cedar schema syntax), or says what is wrong and where.
+pub fn parse_schema(text: &str) -> Result<cedar_policy::Schema, Vec<FieldError>> {
+    if text.len() > MAX_SCHEMA_BYTES {
+        return Err(vec![FieldError::new(
+            "policy_schema",
+            format!("the schema is longer than {MAX_SCHEMA_BYTES} bytes"),
+        )]);
+    }
+    cedar_policy::Schema::from_cedarschema_str(text)
+        .map(|(schema, _warnings)| schema)
+        .map_err(|error| {
+            let (line, column) = position(&error, text);
+            vec![FieldError::at(
+                "policy_schema",
+                error.to_string(),
+                line,
+                column,
+            )]
+        })
+}
+
+/// Validates policy text against an account's schema (strict mode), naming the line and
+/// column of each problem in the policy text.
+pub fn validate_with_schema(
+    id: &PolicyId,
+    text: &str,
+    schema_text: &str,
+) -> Result<(), Vec<FieldError>> {
+    let schema = parse_schema(schema_text)?;
+    let mut set = PolicySet::new();
+    for statement in compile(id, text)? {
+        // Ids are unique by construction.
+        let _ = set.add(statement);
+    }
+    let result =
+        cedar_policy::Validator::new(schema).validate(&set, cedar_policy::ValidationMode::Strict);
+    let errors: Vec<FieldError> = result
+        .validation_errors()
+        .map(|error| {
+            let (line, column) = position(error, text);
+            FieldError::at("cedar", error.to_string(), line, column)
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.

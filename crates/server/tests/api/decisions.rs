@@ -718,7 +718,89 @@ async fn a_change_on_one_node_is_honoured_by_another_within_a_second(backend: Ba
     }
 }
 
+async fn an_account_schema_validates_its_policies(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let t = app.admin_token.clone();
+    let schema = r#"
+entity Role;
+entity User in [Role] { id: String, email: String, roles: Set<String> };
+entity document { owner_id: String };
+action "documents:edit" appliesTo { principal: [User], resource: [document] };
+"#;
+    let broken = app
+        .patch(
+            &format!("/v1/accounts/{}", w.acme),
+            &t,
+            json!({"policy_schema": "entity User { id: };"}),
+        )
+        .await;
+    assert_eq!(
+        broken.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        broken.body
+    );
+    assert_eq!(broken.body["errors"][0]["field"], "policy_schema");
+    assert!(broken.body["errors"][0]["line"].is_u64(), "{}", broken.body);
+    let set = app
+        .patch(
+            &format!("/v1/accounts/{}", w.acme),
+            &t,
+            json!({"policy_schema": schema}),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    let typo = app
+        .post(
+            "/v1/policies",
+            &t,
+            json!({"account_id": w.acme, "cedar": "permit(principal, action == Action::\"documents:edit\", resource)\nwhen { resource.owner == principal.id };"}),
+        )
+        .await;
+    assert_eq!(
+        typo.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        typo.body
+    );
+    assert_eq!(typo.body["errors"][0]["line"], 2, "{}", typo.body);
+    let good = policy(
+        app,
+        &t,
+        Some(&w.acme),
+        r#"permit(principal, action == Action::"documents:edit", resource) when { resource.owner_id == principal.id };"#,
+    )
+    .await;
+    // Global policies are not bound by an account's schema.
+    policy(
+        app,
+        &t,
+        None,
+        "forbid(principal, action, resource) when { resource has nothing && resource.nothing };",
+    )
+    .await;
+    let cleared = app
+        .patch(
+            &format!("/v1/accounts/{}", w.acme),
+            &t,
+            json!({"policy_schema": null}),
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::OK);
+    assert_eq!(cleared.body["policy_schema"], Value::Null);
+    let loose = app
+        .patch(
+            &format!("/v1/policies/{good}"),
+            &t,
+            json!({"cedar": "permit(principal, action, resource) when { resource.anything == 1 };"}),
+        )
+        .await;
+    assert_eq!(loose.status, StatusCode::OK, "{}", loose.body);
+}
+
 crate::both!(
+    an_account_schema_validates_its_policies,
     roles_grant_through_inheritance_and_wildcards,
     the_owner_rule_is_one_policy,
     a_forbid_overrides_a_role_and_an_erroring_forbid_denies,
