@@ -29,12 +29,16 @@ pub enum PrincipalRef {
     Text(String),
     /// Typed.
     Typed {
-        /// `user` or `client` (any case).
-        #[serde(rename = "type")]
+        /// `user` (the default) or `client`, in any case.
+        #[serde(rename = "type", default = "user_kind")]
         kind: String,
         /// The user's id or the client's `client_id`.
         id: String,
     },
+}
+
+fn user_kind() -> String {
+    "user".to_owned()
 }
 
 /// One decision request.
@@ -42,11 +46,12 @@ pub enum PrincipalRef {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
-    /// Whom to decide for; absent: the caller itself.
-    #[serde(default)]
+    /// Whom to decide for; absent: the caller itself. (`user_id` is accepted as a synonym
+    /// for a user principal.)
+    #[serde(default, alias = "user_id")]
     pub principal: Option<PrincipalRef>,
     /// The account to decide in (with `principal`); absent: the caller's token's account.
-    #[serde(default)]
+    #[serde(default, alias = "account")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub account_id: Option<AccountId>,
     /// A concrete permission, `resource:action`.
@@ -80,10 +85,10 @@ pub struct BatchItem {
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// Whom to decide for; absent: the caller itself.
-    #[serde(default)]
+    #[serde(default, alias = "user_id")]
     pub principal: Option<PrincipalRef>,
     /// The account to decide in (with `principal`).
-    #[serde(default)]
+    #[serde(default, alias = "account")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub account_id: Option<AccountId>,
     /// The checks, answered in order.

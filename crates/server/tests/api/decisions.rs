@@ -416,6 +416,15 @@ async fn explicit_principals_need_check_any_and_batches_answer_in_order(backend:
         )
         .await;
     assert_eq!(typed.body["allowed"], false);
+    // The type defaults to user; `user_id` and `account` are accepted synonyms.
+    for body in [
+        json!({"principal": {"id": w.alice}, "action": "documents:read", "resource": doc("1", json!({}))}),
+        json!({"user_id": w.alice, "account": w.acme, "action": "documents:read", "resource": doc("1", json!({}))}),
+    ] {
+        let reply = app.post("/v1/check", &service, body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body["allowed"], true, "{}", reply.body);
+    }
     // Only in its own account.
     let globex = app.create_account("globex").await;
     let foreign = app
