@@ -90,7 +90,13 @@ pub async fn record(services: &Services, event: Event<'_>) {
         actor: event.actor,
         action: event.action.to_owned(),
         account_id: event.account,
-        target: event.target,
+        // Targets may carry request text (a resource id): no control characters reach the
+        // store, which may refuse them (PostgreSQL refuses NUL) and would stall the writer.
+        target: event.target.map(|t| {
+            t.chars()
+                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                .collect()
+        }),
         details: event.details,
     };
     services.audit.record(pending).await;
@@ -118,6 +124,28 @@ pub struct Pending {
 enum Message {
     Event(Pending),
     Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// After repeated failures, writes a batch one event at a time. When some events are written
+/// and others refused, the store is up and the refused ones can never be written: they are
+/// dropped with an error in the log, so one bad event cannot stall the chain. When every
+/// event is refused the store is down: all are kept for the next retry.
+async fn set_aside_poison(store: &dyn crate::store::Store, batch: Vec<Pending>) -> Vec<Pending> {
+    let mut refused = Vec::new();
+    let mut written = 0;
+    for event in batch {
+        match store.append_audit(std::slice::from_ref(&event)).await {
+            Ok(()) => written += 1,
+            Err(_) => refused.push(event),
+        }
+    }
+    if written == 0 {
+        return refused;
+    }
+    for event in &refused {
+        tracing::error!(action = %event.action, id = %event.id, "the store refuses this audit event; dropped");
+    }
+    Vec::new()
 }
 
 /// The node's audit writer: events are queued by requests and appended in batches, each batch
@@ -158,6 +186,9 @@ impl AuditLog {
                         Err(err) => {
                             attempt += 1;
                             tracing::error!(error = %err, events = batch.len(), attempt, "could not write the audit log; retrying");
+                            if attempt % 5 == 0 && batch.len() > 1 {
+                                batch = set_aside_poison(store.as_ref(), batch).await;
+                            }
                             tokio::time::sleep(std::time::Duration::from_millis(
                                 (50 * attempt).min(1000),
                             ))

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::authz::{Actor, Reach};
-use crate::engine::{BadQuery, Decision, Principal, Query, Resource, Subject};
+use crate::engine::{BadQuery, Decision, Principal, Query, Reason, Resource, Subject};
 use crate::error::{DomainError, FieldError};
 use crate::ids::{AccountId, UserId};
 use crate::permission::{builtin as p, Permission};
@@ -118,10 +118,29 @@ pub struct Permissions {
     pub permissions: Vec<String>,
 }
 
-/// Who a request decides for, and whether the caller vouches for the context's `ip`.
+/// Who a request decides for, whether the caller vouches for the context's `ip`, and, for a
+/// caller limited to one account, that account: it sees only reasons from its own tenant.
 struct Asked {
     principal: Principal,
     explicit: bool,
+    limited_to: Option<AccountId>,
+}
+
+impl Asked {
+    /// Hides what a caller limited to one account may not learn about a principal it named:
+    /// roles held elsewhere or globally, other scopes' policies, and the principal's state
+    /// (which would tell whether a foreign id exists). The decision itself is unchanged.
+    fn redact(&self, snapshot: &crate::engine::Snapshot, decision: &mut Decision) {
+        let Some(mine) = self.limited_to else { return };
+        let ours =
+            |policy: &crate::ids::PolicyId| snapshot.policies.scope_of(policy) == Some(Some(mine));
+        decision.reasons.retain(|reason| match reason {
+            Reason::Role { account_id, .. } => *account_id == Some(mine),
+            Reason::Policy { policy_id, .. } => ours(policy_id),
+            Reason::Principal { .. } => false,
+        });
+        decision.errors.retain(|fault| ours(&fault.policy_id));
+    }
 }
 
 fn parse_principal(reference: &PrincipalRef) -> Result<Subject, DomainError> {
@@ -169,10 +188,15 @@ fn principal_for(
         return Ok(Asked {
             principal,
             explicit: false,
+            limited_to: None,
         });
     };
     let subject = parse_principal(named)?;
     // Naming a principal needs `warden.check:any`: everywhere, or in the caller's account.
+    let limited_to = match actor.reach(p::CHECK_ANY) {
+        Reach::Account(mine) => Some(mine),
+        Reach::All | Reach::Nowhere => None,
+    };
     let account = match (actor.reach(p::CHECK_ANY), account) {
         (Reach::All, account) => account,
         (Reach::Account(mine), None) => Some(mine),
@@ -193,6 +217,7 @@ fn principal_for(
             scoped_to: None,
         },
         explicit: true,
+        limited_to,
     })
 }
 
@@ -268,9 +293,10 @@ pub async fn check(
         ip: ip_for(&asked, &request.context, peer),
         time: Timestamp::now().millis() / 1000,
     };
-    let decision = snapshot
+    let mut decision = snapshot
         .decide(&asked.principal, &query)
         .map_err(|err| bad_query("", err))?;
+    asked.redact(&snapshot, &mut decision);
     if !decision.allowed {
         audit_denial(
             services,
@@ -313,9 +339,10 @@ pub async fn check_batch(
             ip: ip_for(&asked, &item.context, peer),
             time: now,
         };
-        let decision = snapshot
+        let mut decision = snapshot
             .decide(&asked.principal, &query)
             .map_err(|err| bad_query(&format!("checks[{i}]."), err))?;
+        asked.redact(&snapshot, &mut decision);
         results.push(decision);
     }
     for (item, decision) in request.checks.iter().zip(&results) {
@@ -335,8 +362,9 @@ pub async fn check_batch(
 }
 
 /// A user's effective roles and permissions in `account` (global ones included). The user
-/// themself may always ask; others need `warden.users:read` there.
-pub fn permissions(
+/// themself may always ask; others need `warden.users:read` there, and a caller limited to
+/// its account sees only that account's members (others answer 404).
+pub async fn permissions(
     services: &Services,
     actor: &Actor,
     user: &UserId,
@@ -346,6 +374,11 @@ pub fn permissions(
         match &account {
             Some(account) => actor.require_in(p::USERS_READ, account)?,
             None => actor.require(p::USERS_READ, None)?,
+        }
+        if let Reach::Account(mine) = actor.reach(p::USERS_READ) {
+            if !services.store.memberships(user).await?.contains(&mine) {
+                return Err(DomainError::NotFound("user"));
+            }
         }
     }
     let snapshot = services.engine.snapshot();

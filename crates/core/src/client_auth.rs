@@ -176,5 +176,6 @@ pub async fn client_credentials_grant(
         roles,
         scope,
         now,
+        None,
     )?)
 }

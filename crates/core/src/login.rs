@@ -214,11 +214,21 @@ pub async fn password_grant(
     if account.as_ref().is_some_and(|a| a.status != Status::Active) {
         return Err(GrantError::InvalidGrant("that account is disabled".into()));
     }
-    if account
+    if let Some(refusing) = account
         .as_ref()
-        .is_some_and(|a| !crate::net::allowed(&a.allowed_ips, grant.ip))
+        .filter(|a| !crate::net::allowed(&a.allowed_ips, grant.ip))
     {
-        return Err(GrantError::InvalidGrant(ADDRESS_REFUSED.into()));
+        // The same answer as a wrong password: a distinct one would tell someone at a refused
+        // address that the password was right. The audit log has the reason.
+        let event = crate::audit::Event {
+            actor: format!("user:{}", user.id),
+            action: "login.refused_address",
+            account: Some(refusing.id),
+            target: None,
+            details: serde_json::json!({ "ip": grant.ip.to_string() }),
+        };
+        crate::audit::record(services, event).await;
+        return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
     }
     let account_id = account.as_ref().map(|a| a.id);
 
@@ -270,6 +280,7 @@ pub async fn password_grant(
         roles,
         scope,
         now,
+        session.expires_at,
     )?;
     issued.refresh_token = refresh_value;
     let details = serde_json::json!({ "client_id": issued.claims.client_id });
@@ -334,7 +345,8 @@ pub(crate) fn new_refresh_token(
     (value, token)
 }
 
-/// Signs an access token for a subject.
+/// Signs an access token for a subject, expiring after the configured lifetime or at
+/// `until` (the session's end), whichever comes first.
 #[expect(clippy::too_many_arguments, reason = "each argument is one claim")]
 pub fn issue(
     services: &Services,
@@ -345,8 +357,15 @@ pub fn issue(
     roles: Vec<String>,
     scope: Option<String>,
     now: Timestamp,
+    until: Option<Timestamp>,
 ) -> Result<IssuedToken, DomainError> {
-    let ttl = services.settings.access_token_ttl;
+    let ttl = until.map_or(services.settings.access_token_ttl, |end| {
+        services
+            .settings
+            .access_token_ttl
+            .min(end.seconds() - now.seconds())
+            .max(1)
+    });
     let claims = AccessClaims {
         iss: services.tokens.issuer().to_owned(),
         sub,

@@ -204,6 +204,7 @@ async fn access_for(
         roles,
         scope,
         now,
+        session.expires_at,
     )?)
 }
 

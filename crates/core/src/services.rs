@@ -86,8 +86,9 @@ impl Tokens {
         if let Some(claims) = self.verified.get(token, now.seconds()) {
             return Ok(claims);
         }
+        let generation = self.verified.generation();
         let claims = self.verifier.verify(&self.keys(), token, now)?;
-        self.verified.put(token, &claims, now.seconds());
+        self.verified.put(token, &claims, now.seconds(), generation);
         Ok(claims)
     }
 

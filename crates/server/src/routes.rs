@@ -180,7 +180,8 @@ async fn read_your_writes(
         "/oauth/token" | "/oauth/introspect" | "/v1/check" | "/v1/check/batch"
     );
     let response = next.run(request).await;
-    if writes {
+    // Only a successful write changed anything.
+    if writes && response.status().is_success() {
         state.catch_up().await;
     }
     response

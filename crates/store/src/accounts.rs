@@ -157,6 +157,17 @@ pub(crate) async fn remove_member(
         .execute(&mut *tx)
         .await
         .map_err(on_error)?;
+    // A former member keeps no session in the account: its tokens stop with it.
+    let now = warden_core::time::Timestamp::now().millis();
+    sqlx::query(
+        "UPDATE sessions SET ended_at = $3 WHERE account_id = $1 AND user_id = $2 AND ended_at IS NULL",
+    )
+    .bind(account.to_string())
+    .bind(user.to_string())
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(on_error)?;
     tx.commit().await.map_err(on_error)?;
     Ok(done.rows_affected() == 1)
 }

@@ -49,11 +49,36 @@ pub struct UpdatePolicy {
     pub enabled: Option<bool>,
 }
 
-/// Refuses Cedar text that does not compile, naming line and column.
+/// Refuses Cedar text that does not compile (naming line and column) or holds control
+/// characters other than line breaks and tabs.
 fn validate(id: &PolicyId, cedar: &str) -> Result<(), DomainError> {
+    if cedar
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(DomainError::invalid(
+            "cedar",
+            "control characters other than line breaks and tabs are not allowed",
+        ));
+    }
     crate::engine::compile(id, cedar)
         .map(|_| ())
         .map_err(DomainError::Validation)
+}
+
+/// No escalation through policies: whoever writes a `permit` must hold, in the policy's
+/// account, every permission it may allow (a `permit` naming no action needs `*`).
+fn require_permits_covered(
+    actor: &Actor,
+    id: &PolicyId,
+    cedar: &str,
+    account: Option<&AccountId>,
+) -> Result<(), DomainError> {
+    let statements = crate::engine::compile(id, cedar).map_err(DomainError::Validation)?;
+    actor.require_covers(
+        &crate::engine::policy::permitted_actions(&statements),
+        account,
+    )
 }
 
 /// Validates policy text against its account's schema, when the account has one.
@@ -104,6 +129,7 @@ pub async fn create(
     }
     let id = PolicyId::new();
     validate(&id, &input.cedar)?;
+    require_permits_covered(actor, &id, &input.cedar, account.as_ref())?;
     check_schema(services, account.as_ref(), &id, &input.cedar).await?;
     let now = Timestamp::now();
     let policy = Policy {
@@ -208,6 +234,9 @@ pub async fn update(
     }
     if let Some(enabled) = patch.enabled {
         policy.enabled = enabled;
+    }
+    if policy.enabled {
+        require_permits_covered(actor, id, &policy.cedar, policy.account_id.as_ref())?;
     }
     policy.updated_at = Timestamp::now();
     if !services.store.update_policy(&policy).await? {

@@ -475,8 +475,40 @@ fn check_value(value: &Value, field: &str) -> Result<(), BadQuery> {
     }
 }
 
-/// Refuses a query Cedar could not represent.
+/// Whether `id` is an acceptable entity id: at most 1 KiB, no control characters.
+fn is_entity_id(id: &str) -> bool {
+    id.len() <= 1024 && !id.chars().any(char::is_control)
+}
+
+/// Entity types Warden defines itself: a request may not declare entities of these types, or
+/// it could give `Role` or `Action` entities parents and so forge role membership.
+const RESERVED_TYPES: [&str; 2] = ["Role", "Action"];
+
+/// Refuses a query Cedar could not represent, or that would declare Warden's own entities.
 fn validate(query: &Query<'_>) -> Result<(), BadQuery> {
+    if RESERVED_TYPES.contains(&query.resource.kind.as_str()) {
+        return Err(BadQuery::new(
+            "resource.type",
+            "`Role` and `Action` are Warden's own entity types; name your resource type",
+        ));
+    }
+    if !is_entity_id(&query.resource.id) {
+        return Err(BadQuery::new(
+            "resource.id",
+            "at most 1024 bytes, without control characters",
+        ));
+    }
+    for (i, parent) in query.resource.parents.iter().enumerate() {
+        if RESERVED_TYPES.contains(&parent.kind.as_str()) || !is_entity_id(&parent.id) {
+            return Err(BadQuery::new(
+                format!("resource.parents[{i}]"),
+                "a parent may not be a `Role` or an `Action`, and its id is at most 1024 bytes without control characters",
+            ));
+        }
+    }
+    if query.resource.parents.len() > 64 {
+        return Err(BadQuery::new("resource.parents", "at most 64 parents"));
+    }
     if !is_type_name(&query.resource.kind) {
         return Err(BadQuery::new(
             "resource.type",

@@ -59,7 +59,16 @@ const RELOAD_OVERLAP: i64 = 1000;
 struct Tail {
     applied: std::collections::BTreeSet<i64>,
     hole_since: Option<(i64, std::time::Instant)>,
+    /// A hole was closed by timeout: the entries it stood for may have committed late, so
+    /// the next catch-up reloads everything rather than trust the log.
+    reload: bool,
+    /// When the log was last read successfully.
+    last_read: Option<std::time::Instant>,
 }
+
+/// A node that could not read the change log for this long may have missed entries already
+/// pruned; it reloads everything.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Tail {
     /// Moves `low` over applied entries, and over a hole older than [`GAP_TIMEOUT`].
@@ -81,9 +90,10 @@ impl Tail {
                     tracing::debug!(
                         from = low + 1,
                         to = next - 1,
-                        "change-log hole closed as rolled back"
+                        "change-log hole timed out; reloading"
                     );
                     self.hole_since = None;
+                    self.reload = true;
                     low = next - 1;
                 }
                 _ => {
@@ -138,7 +148,15 @@ impl Engine {
     /// idempotent: it re-reads the record).
     pub async fn load(&self, store: &dyn Store) -> Result<(), StoreError> {
         let mut tail = self.applying.lock().await;
-        *tail = Tail::default();
+        self.load_locked(&mut tail, store).await
+    }
+
+    /// [`Engine::load`] with the catch-up lock held.
+    async fn load_locked(&self, tail: &mut Tail, store: &dyn Store) -> Result<(), StoreError> {
+        *tail = Tail {
+            last_read: Some(std::time::Instant::now()),
+            ..Tail::default()
+        };
         // Start a little before the head: entries of transactions still in flight now may
         // commit below it. Re-applying an entry is harmless.
         let seq = (store.change_head().await? - RELOAD_OVERLAP).max(0);
@@ -246,6 +264,10 @@ impl Engine {
     /// Applies every change committed since the snapshot's position; returns how many.
     pub async fn catch_up(&self, store: &dyn Store) -> Result<usize, StoreError> {
         let mut tail = self.applying.lock().await;
+        if tail.reload || tail.last_read.is_some_and(|at| at.elapsed() > STALE_AFTER) {
+            self.load_locked(&mut tail, store).await?;
+            return Ok(0);
+        }
         let mut applied = 0;
         // From the snapshot's position: entries in a hole's shadow are read again, and those
         // already applied skipped.
@@ -273,6 +295,7 @@ impl Engine {
                 _ => break,
             }
         }
+        tail.last_read = Some(std::time::Instant::now());
         Ok(applied)
     }
 

@@ -87,6 +87,30 @@ pub fn compile(id: &PolicyId, text: &str) -> Result<Vec<cedar_policy::Policy>, V
         .collect())
 }
 
+/// The actions `permit` statements may allow, as permission patterns: a statement that names no
+/// action may allow anything (`*`). Action ids that are not permissions can never be asked
+/// about and are left out.
+pub fn permitted_actions(statements: &[cedar_policy::Policy]) -> crate::permission::PermissionSet {
+    use crate::permission::Permission;
+    let mut out = Vec::new();
+    for statement in statements.iter().filter(|p| p.effect() == Effect::Permit) {
+        let named = match statement.action_constraint() {
+            ActionConstraint::Any => {
+                out.push(Permission::known("*"));
+                continue;
+            }
+            ActionConstraint::Eq(action) => vec![action],
+            ActionConstraint::In(actions) => actions,
+        };
+        out.extend(
+            named
+                .iter()
+                .filter_map(|action| Permission::parse(action.id().unescaped()).ok()),
+        );
+    }
+    out.into_iter().collect()
+}
+
 /// The longest schema text accepted, in bytes.
 pub const MAX_SCHEMA_BYTES: usize = 256 * 1024;
 
@@ -270,6 +294,11 @@ impl PolicyIndex {
             None => all.remove(&id),
         };
         Self::build(all.into_values())
+    }
+
+    /// The scope of a policy: `Some(None)` global, `Some(Some(a))` account `a`'s.
+    pub fn scope_of(&self, id: &PolicyId) -> Option<Option<AccountId>> {
+        self.policies.get(id).map(|p| p.account)
     }
 
     /// The ids of every indexed policy.

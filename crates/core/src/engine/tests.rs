@@ -275,4 +275,8 @@ fn the_change_log_reader_waits_at_a_hole_then_closes_it() {
     assert_eq!(tail.advance(5), 5);
     tail.hole_since = Some((6, std::time::Instant::now() - super::GAP_TIMEOUT));
     assert_eq!(tail.advance(5), 7);
+    assert!(
+        tail.reload,
+        "a timed-out hole makes the next catch-up reload everything"
+    );
 }

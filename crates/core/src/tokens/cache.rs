@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::claims::AccessClaims;
@@ -20,12 +21,16 @@ type Shard = Mutex<HashMap<Box<str>, AccessClaims>>;
 #[derive(Debug)]
 pub struct VerifiedCache {
     shards: Box<[Shard]>,
+    /// Bumped by every `clear`: a verification that started before a clear must not be
+    /// remembered after it (it may have used a key that is now gone).
+    generation: AtomicU64,
 }
 
 impl Default for VerifiedCache {
     fn default() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            generation: AtomicU64::new(0),
         }
     }
 }
@@ -59,9 +64,18 @@ impl VerifiedCache {
         }
     }
 
-    /// Remembers that `token` verified to `claims`.
-    pub fn put(&self, token: &str, claims: &AccessClaims, now: i64) {
+    /// The current generation, read before verifying a token to [`VerifiedCache::put`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Remembers that `token` verified to `claims`, unless the cache was cleared since
+    /// `generation` was read.
+    pub fn put(&self, token: &str, claims: &AccessClaims, now: i64, generation: u64) {
         let mut shard = lock(self.shard(token));
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
         if shard.len() >= PER_SHARD {
             shard.retain(|_, c| now <= c.exp + LEEWAY_SECONDS);
             if shard.len() >= PER_SHARD {
@@ -73,6 +87,7 @@ impl VerifiedCache {
 
     /// Forgets everything (the key set changed).
     pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         for shard in self.shards.iter() {
             lock(shard).clear();
         }
@@ -103,7 +118,7 @@ mod tests {
     #[test]
     fn entries_live_until_their_token_expires() {
         let cache = VerifiedCache::default();
-        cache.put("a.b.c", &claims(100), 50);
+        cache.put("a.b.c", &claims(100), 50, cache.generation());
         assert!(cache.get("a.b.c", 100 + LEEWAY_SECONDS).is_some());
         assert!(cache.get("a.b.c", 101 + LEEWAY_SECONDS).is_none());
         assert!(
@@ -111,8 +126,13 @@ mod tests {
             "an expired entry is dropped"
         );
         assert!(cache.get("a.b.d", 50).is_none());
-        cache.put("a.b.c", &claims(100), 50);
+        cache.put("a.b.c", &claims(100), 50, cache.generation());
         cache.clear();
+        assert!(cache.get("a.b.c", 50).is_none());
+        // A verification that began before a clear is not remembered after it.
+        let before = cache.generation();
+        cache.clear();
+        cache.put("a.b.c", &claims(100), 50, before);
         assert!(cache.get("a.b.c", 50).is_none());
     }
 
@@ -120,7 +140,12 @@ mod tests {
     fn the_cache_stays_bounded() {
         let cache = VerifiedCache::default();
         for i in 0..(SHARDS * PER_SHARD * 2) {
-            cache.put(&format!("token-{i:08}"), &claims(100), 0);
+            cache.put(
+                &format!("token-{i:08}"),
+                &claims(100),
+                0,
+                cache.generation(),
+            );
         }
         let total: usize = cache.shards.iter().map(|s| lock(s).len()).sum();
         assert!(total <= SHARDS * PER_SHARD, "{total}");

@@ -68,12 +68,9 @@ pub async fn of_user(
 ) -> Result<Json<Permissions>, ApiError> {
     let id = path_id(&id, UserId::parse)?;
     let account = account_param(q.account.as_deref())?;
-    Ok(Json(check::permissions(
-        state.services(),
-        &auth.0,
-        &id,
-        account,
-    )?))
+    Ok(Json(
+        check::permissions(state.services(), &auth.0, &id, account).await?,
+    ))
 }
 
 /// The caller's own effective roles and permissions, in its token's account unless another
@@ -87,10 +84,7 @@ pub async fn mine(
 ) -> Result<Json<Permissions>, ApiError> {
     let caller = auth.user()?;
     let account = account_param(q.account.as_deref())?.or(caller.account);
-    Ok(Json(check::permissions(
-        state.services(),
-        &auth.0,
-        &caller.user_id,
-        account,
-    )?))
+    Ok(Json(
+        check::permissions(state.services(), &auth.0, &caller.user_id, account).await?,
+    ))
 }

@@ -314,8 +314,31 @@ async fn policies_are_validated_and_tenant_scoped(backend: Backend) {
     // An account admin writes its account's policies only.
     let (_, admin) = app.account_admin("admin@acme.io", &w.acme).await;
     let globex = app.create_account("globex").await;
-    let cedar = "permit(principal, action == Action::\"a:b\", resource);";
+    let cedar = "forbid(principal, action == Action::\"a:b\", resource);";
     let own = policy(app, &admin, Some(&w.acme), cedar).await;
+    // No escalation through policies: a permit needs every permission it may allow.
+    for escalating in [
+        "permit(principal, action == Action::\"billing:refund\", resource);",
+        "permit(principal, action, resource);",
+        "permit(principal, action in [Action::\"documents:read\", Action::\"billing:refund\"], resource);",
+    ] {
+        let reply = app
+            .post(
+                "/v1/policies",
+                &admin,
+                json!({"account_id": w.acme, "cedar": escalating}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{escalating}: {}", reply.body);
+    }
+    let nul = app
+        .post(
+            "/v1/policies",
+            &t,
+            json!({"cedar": "permit(principal, action, resource); // \u{0}"}),
+        )
+        .await;
+    assert_eq!(nul.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", nul.body);
     let foreign = app
         .post(
             "/v1/policies",
@@ -453,9 +476,52 @@ async fn explicit_principals_need_check_any_and_batches_answer_in_order(backend:
         )
         .await;
     assert_eq!(denied.body["allowed"], false);
+    // An account-limited caller learns nothing about the principal's state...
+    assert_eq!(denied.body["reasons"], json!([]), "{}", denied.body);
+    // ...a global one does.
+    let global = app
+        .post(
+            "/v1/check",
+            &t,
+            json!({"principal": w.alice, "action": "documents:read", "resource": doc("1", json!({}))}),
+        )
+        .await;
     assert_eq!(
-        denied.body["reasons"],
+        global.body["reasons"],
         json!([{"type": "principal", "code": "principal_disabled"}])
+    );
+    // Nor whether a foreign id exists, nor its roles elsewhere.
+    let elsewhere = app.create_account("elsewhere").await;
+    let stranger = app.create_user("stranger@else.io", Some(&elsewhere)).await;
+    let auditor = app
+        .create_role("auditor", Some(&elsewhere), &["documents:*"], &[])
+        .await;
+    app.grant(&stranger, &auditor, Some(&elsewhere)).await;
+    let foreign_user = app
+        .post(
+            "/v1/check",
+            &service,
+            json!({"principal": stranger, "action": "documents:read", "resource": doc("1", json!({}))}),
+        )
+        .await;
+    assert_eq!(foreign_user.status, StatusCode::OK);
+    assert_eq!(
+        foreign_user.body["reasons"],
+        json!([]),
+        "{}",
+        foreign_user.body
+    );
+    let nobody = app
+        .post(
+            "/v1/check",
+            &service,
+            json!({"principal": "0190a5b0-0000-7000-8000-0000000000ff", "action": "documents:read", "resource": doc("1", json!({}))}),
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::OK);
+    assert_eq!(
+        nobody.body, foreign_user.body,
+        "an unknown id answers like a foreign one"
     );
 
     let checks: Vec<Value> = ["documents:read", "documents:edit", "billing:pay"]
@@ -577,6 +643,22 @@ async fn bad_decision_requests_get_clear_errors(backend: Backend) {
             "unknown resource field",
         ),
         (json!(["a"]), "not an object"),
+        (
+            json!({"action": "a:b", "resource": {"type": "Role", "id": "viewer", "parents": [{"type": "Role", "id": "finance"}]}}),
+            "a forged role",
+        ),
+        (
+            json!({"action": "a:b", "resource": {"type": "document", "id": "1", "parents": [{"type": "Action", "id": "x"}]}}),
+            "an action parent",
+        ),
+        (
+            json!({"action": "a:b", "resource": {"type": "document", "id": "a\u{0}b"}}),
+            "NUL in an id",
+        ),
+        (
+            json!({"action": "a:b", "resource": {"type": "document", "id": "x".repeat(2000)}}),
+            "a long id",
+        ),
     ] {
         let reply = app.post("/v1/check", t, body).await;
         assert!(
@@ -640,6 +722,23 @@ async fn bad_decision_requests_get_clear_errors(backend: Backend) {
     let admin = app.get(&path, &app.admin_token).await;
     assert_eq!(admin.status, StatusCode::OK);
     assert_eq!(admin.body["roles"], json!(["editor", "viewer"]));
+    // An account admin asking about someone outside its account gets 404, as for no one.
+    let (_, acme_admin) = app.account_admin("boss@acme.io", &w.acme).await;
+    let outsider = app.create_user("out@side.io", None).await;
+    let hidden = app
+        .get(
+            &format!("/v1/users/{outsider}/permissions?account={}", w.acme),
+            &acme_admin,
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.body);
+    let member = app
+        .get(
+            &format!("/v1/users/{}/permissions?account={}", w.alice, w.acme),
+            &acme_admin,
+        )
+        .await;
+    assert_eq!(member.status, StatusCode::OK, "{}", member.body);
     let bad = app
         .get(
             &format!("/v1/users/{}/permissions?account=x", w.alice),
@@ -722,6 +821,27 @@ async fn a_change_on_one_node_is_honoured_by_another_within_a_second(backend: Ba
         assert!(
             at.elapsed() < Duration::from_secs(1),
             "session still live on the peer"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A member removed from the account keeps no session there.
+    let removed = w
+        .app
+        .delete(
+            &format!("/v1/accounts/{}/members/{}", w.acme, w.bob),
+            &w.app.admin_token,
+        )
+        .await;
+    assert!(removed.status.is_success(), "{}", removed.status);
+    let at = Instant::now();
+    loop {
+        let reply = peer.get("/v1/users/me", &w.bob_token).await;
+        if reply.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            at.elapsed() < Duration::from_secs(1),
+            "a removed member's token still works"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
