@@ -253,7 +253,8 @@ fn ip_for(asked: &Asked, context: &Map<String, Value>, peer: IpAddr) -> Option<I
     }
 }
 
-async fn audit_denial(
+/// Audits a decision: every denial, and one allowed decision in `audit_allowed_every`.
+async fn audit_decision(
     services: &Services,
     actor: &Actor,
     principal: &Principal,
@@ -261,6 +262,14 @@ async fn audit_denial(
     resource: &Resource,
     decision: &Decision,
 ) {
+    static ALLOWED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if decision.allowed {
+        let every = services.settings.audit_allowed_every;
+        let n = ALLOWED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if every == 0 || n % every != 0 {
+            return;
+        }
+    }
     let subject = match &principal.subject {
         Subject::User(id) => format!("user:{id}"),
         Subject::Client(id) => format!("client:{id}"),
@@ -268,7 +277,11 @@ async fn audit_denial(
     crate::audit::note(
         services,
         crate::audit::actor_name(actor),
-        "check.denied",
+        if decision.allowed {
+            "check.allowed"
+        } else {
+            "check.denied"
+        },
         principal.account,
         format!("{}:{}", resource.kind, resource.id),
         json!({ "principal": subject, "action": action, "reasons": decision.reasons }),
@@ -297,17 +310,15 @@ pub async fn check(
         .decide(&asked.principal, &query)
         .map_err(|err| bad_query("", err))?;
     asked.redact(&snapshot, &mut decision);
-    if !decision.allowed {
-        audit_denial(
-            services,
-            actor,
-            &asked.principal,
-            &request.action,
-            &request.resource,
-            &decision,
-        )
-        .await;
-    }
+    audit_decision(
+        services,
+        actor,
+        &asked.principal,
+        &request.action,
+        &request.resource,
+        &decision,
+    )
+    .await;
     Ok(decision)
 }
 
@@ -346,17 +357,15 @@ pub async fn check_batch(
         results.push(decision);
     }
     for (item, decision) in request.checks.iter().zip(&results) {
-        if !decision.allowed {
-            audit_denial(
-                services,
-                actor,
-                &asked.principal,
-                &item.action,
-                &item.resource,
-                decision,
-            )
-            .await;
-        }
+        audit_decision(
+            services,
+            actor,
+            &asked.principal,
+            &item.action,
+            &item.resource,
+            decision,
+        )
+        .await;
     }
     Ok(BatchResponse { results })
 }

@@ -32,6 +32,8 @@ pub struct Settings {
     pub jwks_cache_ttl: i64,
     /// Algorithm of new signing keys.
     pub signing_algorithm: crate::tokens::SigningAlgorithm,
+    /// Audit one allowed decision in this many (0: none); denials are always audited.
+    pub audit_allowed_every: u64,
 }
 
 /// Issues and verifies access tokens with the current key set.

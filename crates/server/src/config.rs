@@ -65,6 +65,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("max_body_bytes", Kind::Int),
     ("request_timeout", Kind::Int),
     ("change_poll_ms", Kind::Int),
+    ("audit_allowed_every", Kind::Int),
     ("header_read_timeout", Kind::Int),
     ("max_header_bytes", Kind::Int),
     ("db_max_connections", Kind::Int),
@@ -101,6 +102,7 @@ struct Raw {
     max_body_bytes: Option<i64>,
     request_timeout: Option<i64>,
     change_poll_ms: Option<i64>,
+    audit_allowed_every: Option<i64>,
     header_read_timeout: Option<i64>,
     max_header_bytes: Option<i64>,
     db_max_connections: Option<i64>,
@@ -161,6 +163,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Request timeout, seconds.
     pub request_timeout: u64,
+    /// Audit one allowed decision in this many (0: none; denials are always audited).
+    pub audit_allowed_every: u64,
     /// Seconds a client may take to send its request headers.
     pub header_read_timeout: u64,
     /// Largest request line plus headers, bytes.
@@ -313,6 +317,12 @@ impl Config {
         );
         let request_timeout = int("request_timeout", raw.request_timeout, 30, 1..=600);
         let change_poll_ms = int("change_poll_ms", raw.change_poll_ms, 200, 10..=900);
+        let audit_allowed_every = int(
+            "audit_allowed_every",
+            raw.audit_allowed_every,
+            0,
+            0..=1_000_000,
+        );
         let header_read_timeout = int("header_read_timeout", raw.header_read_timeout, 10, 1..=300);
         let max_header_bytes = int(
             "max_header_bytes",
@@ -408,6 +418,7 @@ impl Config {
             max_body_bytes: max_body_bytes as usize,
             request_timeout: request_timeout as u64,
             change_poll_ms: change_poll_ms as u64,
+            audit_allowed_every: audit_allowed_every as u64,
             header_read_timeout: header_read_timeout as u64,
             max_header_bytes: max_header_bytes as usize,
             db_max_connections: db_max_connections as u32,
@@ -455,6 +466,7 @@ impl Config {
             "max_body_bytes": self.max_body_bytes,
             "request_timeout": self.request_timeout,
             "change_poll_ms": self.change_poll_ms,
+            "audit_allowed_every": self.audit_allowed_every,
             "header_read_timeout": self.header_read_timeout,
             "max_header_bytes": self.max_header_bytes,
             "db_max_connections": self.db_max_connections,

@@ -928,7 +928,20 @@ action "documents:edit" appliesTo { principal: [User], resource: [document] };
     assert_eq!(loose.status, StatusCode::OK, "{}", loose.body);
 }
 
+async fn allowed_decisions_are_audited_when_sampling_is_on(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("WARDEN_AUDIT_ALLOWED_EVERY", "1")]).await;
+    let t = app.admin_token.clone();
+    let allowed = check(&app, &t, "documents:read", doc("1", json!({}))).await;
+    assert_eq!(allowed["allowed"], true);
+    let log = app.get("/v1/audit?action=check.allowed", &t).await;
+    let items = log.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", log.body);
+    assert_eq!(items[0]["target"], "document:1");
+    assert_eq!(items[0]["details"]["action"], "documents:read");
+}
+
 crate::both!(
+    allowed_decisions_are_audited_when_sampling_is_on,
     an_account_schema_validates_its_policies,
     roles_grant_through_inheritance_and_wildcards,
     the_owner_rule_is_one_policy,
