@@ -29,58 +29,52 @@ fn resource(owner: &str) -> Resource {
     }
 }
 
-fn bench(c: &mut Criterion) {
+/// Measures one decision for the world's first user, in its account, on a document it owns.
+fn measure(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    size: usize,
+    w: &world::World,
+    action: &str,
+) {
     let context = Map::new();
+    let principal = Principal {
+        subject: Subject::User(w.user),
+        account: Some(w.account),
+        session: None,
+        scoped_to: None,
+    };
+    let doc = resource(&w.user.to_string());
+    group.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, _| {
+        b.iter(|| {
+            let query = Query {
+                action,
+                resource: &doc,
+                context: &context,
+                ip: None,
+                time: 0,
+            };
+            let decision = w.snapshot.decide(&principal, &query).expect("decides");
+            assert!(decision.allowed, "{decision:?}");
+        });
+    });
+}
+
+fn bench(c: &mut Criterion) {
     let mut rbac = c.benchmark_group("decide/rbac");
     for users in [1_000, 100_000, 1_000_000] {
-        let w = world::build(users, 0);
-        let principal = Principal {
-            subject: Subject::User(w.user),
-            account: Some(w.account),
-            session: None,
-            scoped_to: None,
-        };
-        let doc = resource(&w.user.to_string());
-        rbac.bench_with_input(BenchmarkId::from_parameter(users), &users, |b, _| {
-            b.iter(|| {
-                let query = Query {
-                    action: "documents:read",
-                    resource: &doc,
-                    context: &context,
-                    ip: None,
-                    time: 0,
-                };
-                let decision = w.snapshot.decide(&principal, &query).expect("decides");
-                assert!(decision.allowed);
-            });
-        });
+        measure(&mut rbac, users, &world::build(users, 0), "documents:read");
     }
     rbac.finish();
 
+    // `res0:act` in the first account: a permit owner rule applies and is evaluated.
     let mut cedar = c.benchmark_group("decide/policies");
     for policies in [10, 100, 1_000] {
-        let w = world::build(1_000, policies);
-        let principal = Principal {
-            subject: Subject::User(w.user),
-            account: Some(w.account),
-            session: None,
-            scoped_to: None,
-        };
-        let doc = resource(&w.user.to_string());
-        // `res0:act` in the first account: a permit owner rule applies and is evaluated.
-        cedar.bench_with_input(BenchmarkId::from_parameter(policies), &policies, |b, _| {
-            b.iter(|| {
-                let query = Query {
-                    action: "res0:act",
-                    resource: &doc,
-                    context: &context,
-                    ip: None,
-                    time: 0,
-                };
-                let decision = w.snapshot.decide(&principal, &query).expect("decides");
-                assert!(decision.allowed, "{decision:?}");
-            });
-        });
+        measure(
+            &mut cedar,
+            policies,
+            &world::build(1_000, policies),
+            "res0:act",
+        );
     }
     cedar.finish();
 }
