@@ -7,6 +7,7 @@ mod grants;
 pub mod policy;
 mod snapshot;
 pub mod suite;
+mod values;
 
 use std::collections::HashMap;
 use std::sync::Arc;

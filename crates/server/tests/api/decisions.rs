@@ -1,20 +1,18 @@
-//! `/v1/check`, `/v1/check/batch`, `/v1/policies` and the permissions listings: every branch
-//! of the combining rule, inheritance and wildcards, account and global roles, the seed's
-//! owner rule, explicit principals, bad input, and a change made on one node honoured by
-//! another within a second.
-
-use std::time::{Duration, Instant};
+//! `/v1/check`, `/v1/check/batch` and the permissions listings: every branch of the combining
+//! rule, inheritance and wildcards, account and global roles, the seed's owner rule, explicit
+//! principals and bad input. Policy management is in `policies.rs`, propagation between nodes
+//! in `propagation.rs`.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{basic, create_client, Backend, TestApp, PASSWORD};
 
-fn doc(id: &str, attributes: Value) -> Value {
+pub(crate) fn doc(id: &str, attributes: Value) -> Value {
     json!({"type": "document", "id": id, "attributes": attributes})
 }
 
-async fn check(app: &TestApp, token: &str, action: &str, resource: Value) -> Value {
+pub(crate) async fn check(app: &TestApp, token: &str, action: &str, resource: Value) -> Value {
     let reply = app
         .post(
             "/v1/check",
@@ -26,7 +24,12 @@ async fn check(app: &TestApp, token: &str, action: &str, resource: Value) -> Val
     reply.body
 }
 
-async fn policy(app: &TestApp, token: &str, account: Option<&str>, cedar: &str) -> String {
+pub(crate) async fn policy(
+    app: &TestApp,
+    token: &str,
+    account: Option<&str>,
+    cedar: &str,
+) -> String {
     let reply = app
         .post(
             "/v1/policies",
@@ -39,16 +42,16 @@ async fn policy(app: &TestApp, token: &str, account: Option<&str>, cedar: &str) 
 }
 
 /// An account `acme` where alice is an editor (editor inherits viewer), bob a plain member.
-struct World {
-    app: TestApp,
-    acme: String,
-    alice: String,
-    alice_token: String,
-    bob: String,
-    bob_token: String,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) acme: String,
+    pub(crate) alice: String,
+    pub(crate) alice_token: String,
+    pub(crate) bob: String,
+    pub(crate) bob_token: String,
 }
 
-async fn world(backend: Backend) -> World {
+pub(crate) async fn world(backend: Backend) -> World {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_account("acme").await;
     app.create_role("viewer", Some(&acme), &["documents:read"], &[])
@@ -267,140 +270,6 @@ async fn a_forbid_overrides_a_role_and_an_erroring_forbid_denies(backend: Backen
     assert_eq!(escalate.status, StatusCode::FORBIDDEN);
 }
 
-async fn policies_are_validated_and_tenant_scoped(backend: Backend) {
-    let w = world(backend).await;
-    let app = &w.app;
-    let t = app.admin_token.clone();
-    let bad = app
-        .post(
-            "/v1/policies",
-            &t,
-            json!({"cedar": "permit(principal, action, resource)\nwhen { resource.x == };"}),
-        )
-        .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
-    assert_eq!(bad.body["errors"][0]["field"], "cedar");
-    assert_eq!(bad.body["errors"][0]["line"], 2, "{}", bad.body);
-    assert!(bad.body["errors"][0]["column"].as_u64().unwrap() > 1);
-    for cedar in [
-        "",
-        "permit(principal == ?principal, action, resource);",
-        "not cedar at all",
-    ] {
-        let reply = app.post("/v1/policies", &t, json!({"cedar": cedar})).await;
-        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{cedar}");
-    }
-    let huge = "permit(principal, action, resource);".repeat(2000);
-    let reply = app.post("/v1/policies", &t, json!({"cedar": huge})).await;
-    assert!(reply.status.is_client_error(), "{}", reply.status);
-    let unknown = app
-        .post(
-            "/v1/policies",
-            &t,
-            json!({"cedar": "permit(principal, action, resource);", "id": "mine"}),
-        )
-        .await;
-    assert!(unknown.status.is_client_error());
-    let no_token = app
-        .call(
-            reqwest::Method::POST,
-            "/v1/policies",
-            None,
-            json!({"cedar": "permit(principal, action, resource);"}),
-        )
-        .await;
-    assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
-
-    // An account admin writes its account's policies only.
-    let (_, admin) = app.account_admin("admin@acme.io", &w.acme).await;
-    let globex = app.create_account("globex").await;
-    let cedar = "forbid(principal, action == Action::\"a:b\", resource);";
-    let own = policy(app, &admin, Some(&w.acme), cedar).await;
-    // No escalation through policies: a permit needs every permission it may allow.
-    for escalating in [
-        "permit(principal, action == Action::\"billing:refund\", resource);",
-        "permit(principal, action, resource);",
-        "permit(principal, action in [Action::\"documents:read\", Action::\"billing:refund\"], resource);",
-    ] {
-        let reply = app
-            .post(
-                "/v1/policies",
-                &admin,
-                json!({"account_id": w.acme, "cedar": escalating}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{escalating}: {}", reply.body);
-    }
-    let nul = app
-        .post(
-            "/v1/policies",
-            &t,
-            json!({"cedar": "permit(principal, action, resource); // \u{0}"}),
-        )
-        .await;
-    assert_eq!(nul.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", nul.body);
-    let foreign = app
-        .post(
-            "/v1/policies",
-            &admin,
-            json!({"account_id": globex, "cedar": cedar}),
-        )
-        .await;
-    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
-    let global = app
-        .post(
-            "/v1/policies",
-            &admin,
-            json!({"account_id": null, "cedar": cedar}),
-        )
-        .await;
-    assert_eq!(global.status, StatusCode::FORBIDDEN, "{}", global.body);
-    let theirs = policy(app, &t, Some(&globex), cedar).await;
-    for (method, path) in [
-        (reqwest::Method::GET, format!("/v1/policies/{theirs}")),
-        (reqwest::Method::PATCH, format!("/v1/policies/{theirs}")),
-        (reqwest::Method::DELETE, format!("/v1/policies/{theirs}")),
-    ] {
-        let body = if method == reqwest::Method::PATCH {
-            json!({"enabled": false})
-        } else {
-            Value::Null
-        };
-        let reply = app.call(method, &path, Some(&admin), body).await;
-        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
-    }
-    let listed = app.get("/v1/policies", &admin).await;
-    let ids: Vec<&str> = listed.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap())
-        .collect();
-    assert!(
-        ids.contains(&own.as_str()) && !ids.contains(&theirs.as_str()),
-        "{ids:?}"
-    );
-    let member = app
-        .post("/v1/policies", &w.bob_token, json!({"cedar": cedar}))
-        .await;
-    assert_eq!(member.status, StatusCode::FORBIDDEN);
-    let fix = app
-        .patch(
-            &format!("/v1/policies/{own}"),
-            &admin,
-            json!({"cedar": "permit(principal, action, resource) when {"}),
-        )
-        .await;
-    assert_eq!(fix.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let kept = app.get(&format!("/v1/policies/{own}"), &admin).await;
-    assert_eq!(
-        kept.body["cedar"], cedar,
-        "a refused change changes nothing"
-    );
-    let gone = app.delete(&format!("/v1/policies/{own}"), &admin).await;
-    assert_eq!(gone.status, StatusCode::NO_CONTENT);
-}
-
 async fn explicit_principals_need_check_any_and_batches_answer_in_order(backend: Backend) {
     let w = world(backend).await;
     let app = &w.app;
@@ -596,338 +465,6 @@ async fn explicit_principals_need_check_any_and_batches_answer_in_order(backend:
     );
 }
 
-async fn bad_decision_requests_get_clear_errors(backend: Backend) {
-    let w = world(backend).await;
-    let app = &w.app;
-    let t = &w.alice_token;
-    for (body, why) in [
-        (
-            json!({"action": "documents:*", "resource": doc("1", json!({}))}),
-            "wildcard action",
-        ),
-        (
-            json!({"action": "nope", "resource": doc("1", json!({}))}),
-            "not a permission",
-        ),
-        (
-            json!({"action": "a:b", "resource": {"type": "not a type", "id": "1"}}),
-            "bad type",
-        ),
-        (
-            json!({"action": "a:b", "resource": doc("1", json!({"x": null}))}),
-            "null attribute",
-        ),
-        (
-            json!({"action": "a:b", "resource": doc("1", json!({"x": 1.5}))}),
-            "fraction",
-        ),
-        (
-            json!({"action": "a:b", "resource": doc("1", json!({"x": {"__extn": {"fn": "exec", "arg": "x"}}}))}),
-            "extension",
-        ),
-        (
-            json!({"action": "a:b", "resource": doc("1", json!({})), "context": {"k": null}}),
-            "null context",
-        ),
-        (
-            json!({"action": "a:b", "resource": doc("1", json!({})), "principal": "not-an-id"}),
-            "principal",
-        ),
-        (json!({"action": "a:b"}), "no resource"),
-        (
-            json!({"action": "a:b", "resource": doc("1", json!({})), "extra": 1}),
-            "unknown field",
-        ),
-        (
-            json!({"action": "a:b", "resource": {"type": "document", "id": "1", "owner": "x"}}),
-            "unknown resource field",
-        ),
-        (json!(["a"]), "not an object"),
-        (
-            json!({"action": "a:b", "resource": {"type": "Role", "id": "viewer", "parents": [{"type": "Role", "id": "finance"}]}}),
-            "a forged role",
-        ),
-        (
-            json!({"action": "a:b", "resource": {"type": "document", "id": "1", "parents": [{"type": "Action", "id": "x"}]}}),
-            "an action parent",
-        ),
-        (
-            json!({"action": "a:b", "resource": {"type": "document", "id": "a\u{0}b"}}),
-            "NUL in an id",
-        ),
-        (
-            json!({"action": "a:b", "resource": {"type": "document", "id": "x".repeat(2000)}}),
-            "a long id",
-        ),
-    ] {
-        let reply = app.post("/v1/check", t, body).await;
-        assert!(
-            reply.status == StatusCode::UNPROCESSABLE_ENTITY
-                || reply.status == StatusCode::BAD_REQUEST,
-            "{why}: {} {}",
-            reply.status,
-            reply.body
-        );
-    }
-    // A policy that reads a typed context still works with typed values.
-    policy(
-        app,
-        &app.admin_token,
-        Some(&w.acme),
-        r#"permit(principal, action == Action::"vpn:use", resource) when { context.ip.isInRange(ip("127.0.0.0/8")) && context.time > 0 };"#,
-    )
-    .await;
-    let vpn = check(app, &w.bob_token, "vpn:use", doc("gw", json!({}))).await;
-    assert_eq!(vpn["allowed"], true, "{vpn}");
-    // Callers cannot spoof the address Warden adds.
-    let spoofed = app
-        .post(
-            "/v1/check",
-            &w.bob_token,
-            json!({"action": "vpn:use", "resource": doc("gw", json!({})), "context": {"ip": "10.0.0.1"}}),
-        )
-        .await;
-    assert_eq!(spoofed.body["allowed"], true, "{}", spoofed.body);
-    let no_token = app
-        .call(
-            reqwest::Method::POST,
-            "/v1/check",
-            None,
-            json!({"action": "a:b", "resource": doc("1", json!({}))}),
-        )
-        .await;
-    assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
-    let huge = json!({"action": "a:b", "resource": doc("1", json!({"x": "y".repeat(2 << 20)}))});
-    let oversized = app
-        .send_oversized(
-            app.client
-                .post(app.url("/v1/check"))
-                .bearer_auth(t)
-                .json(&huge),
-        )
-        .await;
-    assert!(
-        matches!(oversized, None | Some(StatusCode::PAYLOAD_TOO_LARGE)),
-        "{oversized:?}"
-    );
-
-    // Permissions of another user: their account's admin or a global reader only.
-    let globex = app.create_account("globex").await;
-    let (_, other_admin) = app.account_admin("boss@globex.io", &globex).await;
-    let path = format!("/v1/users/{}/permissions?account={}", w.alice, w.acme);
-    let foreign = app.get(&path, &other_admin).await;
-    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
-    let member = app.get(&path, &w.bob_token).await;
-    assert_eq!(member.status, StatusCode::FORBIDDEN);
-    let admin = app.get(&path, &app.admin_token).await;
-    assert_eq!(admin.status, StatusCode::OK);
-    assert_eq!(admin.body["roles"], json!(["editor", "viewer"]));
-    // An account admin asking about someone outside its account gets 404, as for no one.
-    let (_, acme_admin) = app.account_admin("boss@acme.io", &w.acme).await;
-    let outsider = app.create_user("out@side.io", None).await;
-    let hidden = app
-        .get(
-            &format!("/v1/users/{outsider}/permissions?account={}", w.acme),
-            &acme_admin,
-        )
-        .await;
-    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.body);
-    let member = app
-        .get(
-            &format!("/v1/users/{}/permissions?account={}", w.alice, w.acme),
-            &acme_admin,
-        )
-        .await;
-    assert_eq!(member.status, StatusCode::OK, "{}", member.body);
-    let bad = app
-        .get(
-            &format!("/v1/users/{}/permissions?account=x", w.alice),
-            &app.admin_token,
-        )
-        .await;
-    assert!(bad.status.is_client_error());
-}
-
-async fn a_change_on_one_node_is_honoured_by_another_within_a_second(backend: Backend) {
-    let w = world(backend).await;
-    let peer = w.app.spawn_peer().await;
-    let ask = |token: String| {
-        let peer = &peer;
-        async move {
-            check(peer, &token, "invoices:approve", doc("7", json!({}))).await["allowed"]
-                .as_bool()
-                .unwrap()
-        }
-    };
-    assert!(!ask(w.bob_token.clone()).await);
-    let approver = w
-        .app
-        .create_role("approver", Some(&w.acme), &["invoices:approve"], &[])
-        .await;
-    w.app.grant(&w.bob, &approver, Some(&w.acme)).await;
-    let granted = Instant::now();
-    while !ask(w.bob_token.clone()).await {
-        assert!(
-            granted.elapsed() < Duration::from_secs(1),
-            "the peer did not honour the grant within a second"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // And a revocation, the other way round.
-    let revoke = peer
-        .delete(
-            &format!("/v1/users/{}/roles/{approver}?account_id={}", w.bob, w.acme),
-            &peer.admin_token,
-        )
-        .await;
-    assert_eq!(revoke.status, StatusCode::NO_CONTENT, "{}", revoke.body);
-    let revoked = Instant::now();
-    loop {
-        let allowed = check(
-            &w.app,
-            &w.bob_token,
-            "invoices:approve",
-            doc("7", json!({})),
-        )
-        .await["allowed"]
-            .as_bool()
-            .unwrap();
-        if !allowed {
-            break;
-        }
-        assert!(
-            revoked.elapsed() < Duration::from_secs(1),
-            "the first node did not honour the revocation within a second"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // A session ended on one node stops its tokens on the other.
-    let sessions = w.app.get("/v1/users/me/sessions", &w.alice_token).await;
-    assert_eq!(sessions.status, StatusCode::OK);
-    let ended = w
-        .app
-        .delete(
-            &format!("/v1/users/{}/sessions", w.alice),
-            &w.app.admin_token,
-        )
-        .await;
-    assert!(ended.status.is_success(), "{}", ended.status);
-    let at = Instant::now();
-    loop {
-        let reply = peer.get("/v1/users/me", &w.alice_token).await;
-        if reply.status == StatusCode::UNAUTHORIZED {
-            break;
-        }
-        assert!(
-            at.elapsed() < Duration::from_secs(1),
-            "session still live on the peer"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // A member removed from the account keeps no session there.
-    let removed = w
-        .app
-        .delete(
-            &format!("/v1/accounts/{}/members/{}", w.acme, w.bob),
-            &w.app.admin_token,
-        )
-        .await;
-    assert!(removed.status.is_success(), "{}", removed.status);
-    let at = Instant::now();
-    loop {
-        let reply = peer.get("/v1/users/me", &w.bob_token).await;
-        if reply.status == StatusCode::UNAUTHORIZED {
-            break;
-        }
-        assert!(
-            at.elapsed() < Duration::from_secs(1),
-            "a removed member's token still works"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn an_account_schema_validates_its_policies(backend: Backend) {
-    let w = world(backend).await;
-    let app = &w.app;
-    let t = app.admin_token.clone();
-    let schema = r#"
-entity Role;
-entity User in [Role] { id: String, email: String, roles: Set<String> };
-entity document { owner_id: String };
-action "documents:edit" appliesTo { principal: [User], resource: [document] };
-"#;
-    let broken = app
-        .patch(
-            &format!("/v1/accounts/{}", w.acme),
-            &t,
-            json!({"policy_schema": "entity User { id: };"}),
-        )
-        .await;
-    assert_eq!(
-        broken.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        broken.body
-    );
-    assert_eq!(broken.body["errors"][0]["field"], "policy_schema");
-    assert!(broken.body["errors"][0]["line"].is_u64(), "{}", broken.body);
-    let set = app
-        .patch(
-            &format!("/v1/accounts/{}", w.acme),
-            &t,
-            json!({"policy_schema": schema}),
-        )
-        .await;
-    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
-    let typo = app
-        .post(
-            "/v1/policies",
-            &t,
-            json!({"account_id": w.acme, "cedar": "permit(principal, action == Action::\"documents:edit\", resource)\nwhen { resource.owner == principal.id };"}),
-        )
-        .await;
-    assert_eq!(
-        typo.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        typo.body
-    );
-    assert_eq!(typo.body["errors"][0]["line"], 2, "{}", typo.body);
-    let good = policy(
-        app,
-        &t,
-        Some(&w.acme),
-        r#"permit(principal, action == Action::"documents:edit", resource) when { resource.owner_id == principal.id };"#,
-    )
-    .await;
-    // Global policies are not bound by an account's schema.
-    policy(
-        app,
-        &t,
-        None,
-        "forbid(principal, action, resource) when { resource has nothing && resource.nothing };",
-    )
-    .await;
-    let cleared = app
-        .patch(
-            &format!("/v1/accounts/{}", w.acme),
-            &t,
-            json!({"policy_schema": null}),
-        )
-        .await;
-    assert_eq!(cleared.status, StatusCode::OK);
-    assert_eq!(cleared.body["policy_schema"], Value::Null);
-    let loose = app
-        .patch(
-            &format!("/v1/policies/{good}"),
-            &t,
-            json!({"cedar": "permit(principal, action, resource) when { resource.anything == 1 };"}),
-        )
-        .await;
-    assert_eq!(loose.status, StatusCode::OK, "{}", loose.body);
-}
-
 async fn allowed_decisions_are_audited_when_sampling_is_on(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("WARDEN_AUDIT_ALLOWED_EVERY", "1")]).await;
     let t = app.admin_token.clone();
@@ -942,12 +479,8 @@ async fn allowed_decisions_are_audited_when_sampling_is_on(backend: Backend) {
 
 crate::both!(
     allowed_decisions_are_audited_when_sampling_is_on,
-    an_account_schema_validates_its_policies,
     roles_grant_through_inheritance_and_wildcards,
     the_owner_rule_is_one_policy,
     a_forbid_overrides_a_role_and_an_erroring_forbid_denies,
-    policies_are_validated_and_tenant_scoped,
     explicit_principals_need_check_any_and_batches_answer_in_order,
-    bad_decision_requests_get_clear_errors,
-    a_change_on_one_node_is_honoured_by_another_within_a_second,
 );
