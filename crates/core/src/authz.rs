@@ -157,11 +157,6 @@ impl Caller {
             scoped_to: self.scoped_to.clone(),
         }
     }
-
-    /// Whether the caller holds any global permission at all (a cross-tenant operator).
-    pub fn is_global(&self) -> bool {
-        self.global.iter().next().is_some()
-    }
 }
 
 /// A service client acting on Warden's API, with the permissions of its roles (in its account,

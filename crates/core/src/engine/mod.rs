@@ -139,11 +139,6 @@ impl Engine {
         self.current.load_full()
     }
 
-    /// Replaces the snapshot (for tests and benchmarks that build one directly).
-    pub fn replace(&self, snapshot: Snapshot) {
-        self.current.store(Arc::new(snapshot));
-    }
-
     /// Loads everything from the store. The change-log position is read first, so changes
     /// committed during the load are applied again by the next catch-up (applying a change is
     /// idempotent: it re-reads the record).

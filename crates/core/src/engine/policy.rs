@@ -301,13 +301,6 @@ impl PolicyIndex {
         self.policies.get(id).map(|p| p.account)
     }
 
-    /// The ids of every indexed policy.
-    pub fn ids(&self) -> Vec<PolicyId> {
-        let mut ids: Vec<PolicyId> = self.policies.keys().copied().collect();
-        ids.sort();
-        ids
-    }
-
     /// How many policies are indexed.
     pub fn len(&self) -> usize {
         self.policies.len()

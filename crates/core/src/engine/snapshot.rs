@@ -8,7 +8,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::authz::RoleGraph;
-use crate::ids::{AccountId, ClientKey, PolicyId, RoleId, SessionId, UserId};
+use crate::ids::{AccountId, ClientKey, RoleId, SessionId, UserId};
 use crate::model::{Client, Role, Status, User};
 use crate::permission::PermissionSet;
 
@@ -559,10 +559,5 @@ impl Snapshot {
             }
         }
         Ok(Resolved { held, user })
-    }
-
-    /// The ids of the policies in force, for listings and tests.
-    pub fn policy_ids(&self) -> Vec<PolicyId> {
-        self.policies.ids()
     }
 }
