@@ -152,7 +152,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a role and its assignments; [`StoreError::Conflict`] if another role inherits it.
     async fn delete_role(&self, id: &RoleId) -> Result<bool, StoreError>;
 
-    /// Grants a role; [`StoreError::Conflict`] if already held there.
+    /// Grants a role; [`StoreError::Conflict`] if already held there,
+    /// [`StoreError::MissingReference`] if an account grant's user is not (or no longer) a
+    /// member, checked atomically with the insert.
     async fn insert_assignment(&self, assignment: &Assignment) -> Result<(), StoreError>;
     /// Revokes a role. With `keep_one`, refuses ([`StoreError::Conflict`]) to remove the last
     /// holder, checking and deleting atomically.

@@ -188,7 +188,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_assignment(&self, assignment: &Assignment) -> Result<(), StoreError> {
-        roles::insert_assignment(&self.pool, assignment).await
+        roles::insert_assignment(self, assignment).await
     }
     async fn delete_assignment(
         &self,

@@ -193,19 +193,44 @@ pub(crate) async fn delete(store: &SqlStore, id: &RoleId) -> Result<bool, StoreE
 }
 
 pub(crate) async fn insert_assignment(
-    pool: &AnyPool,
+    store: &SqlStore,
     assignment: &Assignment,
 ) -> Result<(), StoreError> {
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
+    if let Some(account) = &assignment.account_id {
+        // The membership must exist, and stay until this grant commits: a concurrent removal
+        // of the member waits for it, then removes this assignment too. (SQLite's write
+        // transaction is exclusive already.)
+        let lock = match store.backend {
+            crate::Backend::Postgres => " FOR SHARE",
+            crate::Backend::Sqlite => "",
+        };
+        let member = sqlx::query(&format!(
+            "SELECT user_id FROM memberships WHERE account_id = $1 AND user_id = $2{lock}"
+        ))
+        .bind(account.to_string())
+        .bind(assignment.user_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(on_error)?;
+        if member.is_none() {
+            return Err(StoreError::MissingReference);
+        }
+    }
     sqlx::query("INSERT INTO role_assignments (user_id, role_id, account_id, scope, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(assignment.user_id.to_string())
         .bind(assignment.role_id.to_string())
         .bind(assignment.account_id.map(|a| a.to_string()))
         .bind(scope_of(assignment.account_id.as_ref()))
         .bind(assignment.created_at.millis())
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .map_err(on_error)?;
-    Ok(())
+    tx.commit().await.map_err(on_error)
 }
 
 pub(crate) async fn delete_assignment(

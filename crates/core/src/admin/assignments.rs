@@ -65,11 +65,16 @@ pub async fn grant(
         .store
         .insert_assignment(&assignment)
         .await
-        .map_err(|err| match DomainError::from(err) {
-            DomainError::Conflict(_) => {
-                DomainError::Conflict("the user already holds this role there".into())
-            }
-            other => other,
+        .map_err(|err| match err {
+            crate::StoreError::MissingReference => DomainError::Conflict(
+                "the user is not a member of that account; add them first".into(),
+            ),
+            err => match DomainError::from(err) {
+                DomainError::Conflict(_) => {
+                    DomainError::Conflict("the user already holds this role there".into())
+                }
+                other => other,
+            },
         })?;
     crate::audit::change::<(), _>(
         services,

@@ -152,7 +152,34 @@ async fn bad_permissions_are_refused_with_the_offending_index(backend: Backend) 
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// The store itself refuses an account grant to a non-member (checked atomically with the
+/// insert, so a grant racing the member's removal cannot leave an orphan assignment).
+async fn the_store_refuses_account_grants_to_non_members(backend: Backend) {
+    use warden_core::ids::{AccountId, RoleId, UserId};
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let role = app
+        .create_role("editor", Some(&acme), &["documents:edit"], &[])
+        .await;
+    let outsider = app.create_user("out@side.io", None).await;
+    let store = app.state.services().store.clone();
+    let grant = warden_core::model::Assignment {
+        user_id: UserId::parse(&outsider).unwrap(),
+        role_id: RoleId::parse(&role).unwrap(),
+        account_id: Some(AccountId::parse(&acme).unwrap()),
+        created_at: warden_core::time::Timestamp::now(),
+    };
+    let refused = store.insert_assignment(&grant).await;
+    assert!(
+        matches!(refused, Err(warden_core::StoreError::MissingReference)),
+        "{refused:?}"
+    );
+    let held = store.assignments(&grant.user_id).await.unwrap();
+    assert!(held.is_empty(), "nothing was written");
+}
+
 crate::both!(
     roles_are_unique_per_scope_and_inherit_without_cycles,
-    bad_permissions_are_refused_with_the_offending_index
+    bad_permissions_are_refused_with_the_offending_index,
+    the_store_refuses_account_grants_to_non_members,
 );
