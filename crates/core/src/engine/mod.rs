@@ -401,21 +401,24 @@ async fn load_roles(store: &dyn Store) -> Result<RoleIndex, StoreError> {
     Ok(RoleIndex::build(roles))
 }
 
-/// A stored policy compiled for the index; a policy that no longer compiles (it was valid
-/// when written) is left out and logged.
+/// A stored policy compiled for the index. A policy that no longer compiles (it was valid
+/// when written; only a Cedar upgrade changing the grammar could do this) fails closed: it
+/// stands as a `forbid` of everything in its scope, with its own id in the reasons, and the
+/// error is logged until someone fixes or removes it.
 fn compiled(policy: &crate::model::Policy) -> Option<Arc<CompiledPolicy>> {
-    match compile(&policy.id, &policy.cedar) {
-        Ok(statements) => Some(Arc::new(CompiledPolicy {
-            id: policy.id,
-            account: policy.account_id,
-            enabled: policy.enabled,
-            statements,
-        })),
+    let statements = match compile(&policy.id, &policy.cedar) {
+        Ok(statements) => statements,
         Err(errors) => {
-            tracing::error!(policy = %policy.id, ?errors, "stored policy does not compile; ignored");
-            None
+            tracing::error!(policy = %policy.id, ?errors, "stored policy does not compile; it denies everything in its scope until fixed");
+            compile(&policy.id, "forbid(principal, action, resource);").ok()?
         }
-    }
+    };
+    Some(Arc::new(CompiledPolicy {
+        id: policy.id,
+        account: policy.account_id,
+        enabled: policy.enabled,
+        statements,
+    }))
 }
 
 #[cfg(test)]

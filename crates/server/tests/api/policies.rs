@@ -222,7 +222,45 @@ action "documents:edit" appliesTo { principal: [User], resource: [document] };
     assert_eq!(loose.status, StatusCode::OK, "{}", loose.body);
 }
 
+/// A stored policy that no longer compiles (written around the API here, as a Cedar upgrade
+/// could leave one) fails closed in its scope only.
+async fn a_stored_policy_that_no_longer_compiles_fails_closed(backend: Backend) {
+    use crate::decisions::{check, doc};
+    let w = world(backend).await;
+    let app = &w.app;
+    let now = warden_core::time::Timestamp::now();
+    let id = warden_core::ids::PolicyId::new();
+    let broken = warden_core::model::Policy {
+        id,
+        account_id: Some(warden_core::ids::AccountId::parse(&w.acme).unwrap()),
+        description: String::new(),
+        cedar: "permit(principal, action, resource) when {".into(),
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    };
+    app.state
+        .services()
+        .store
+        .insert_policy(&broken)
+        .await
+        .unwrap();
+    app.state.catch_up().await;
+    let denied = check(app, &w.alice_token, "documents:read", doc("1", json!({}))).await;
+    assert_eq!(denied["allowed"], false, "{denied}");
+    assert_eq!(denied["reasons"][0]["policy_id"], id.to_string());
+    let globex = app.create_account("globex").await;
+    let (_, carol) = app.member("carol@globex.io", &globex).await;
+    let other = check(app, &carol, "accounts:read", doc("1", json!({}))).await;
+    assert!(other["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["type"] != "policy"));
+}
+
 crate::both!(
+    a_stored_policy_that_no_longer_compiles_fails_closed,
     policies_are_validated_and_tenant_scoped,
     an_account_schema_validates_its_policies,
 );
