@@ -323,7 +323,7 @@ impl Config {
             0,
             0..=1_000_000,
         );
-        let header_read_timeout = int("header_read_timeout", raw.header_read_timeout, 10, 1..=300);
+        let header_read_timeout = int("header_read_timeout", raw.header_read_timeout, 30, 1..=300);
         let max_header_bytes = int(
             "max_header_bytes",
             raw.max_header_bytes,

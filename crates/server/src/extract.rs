@@ -134,6 +134,15 @@ impl FromRequestParts<AppState> for Authenticated {
             }
             _ => return Err(ApiError::Unauthenticated(None)),
         };
+        // A node that has not read the change log for this long no longer trusts its
+        // authorization data: 503 until it catches up.
+        if !state
+            .services()
+            .engine
+            .is_fresh(std::time::Duration::from_secs(30))
+        {
+            return Err(warden_core::DomainError::Busy(5).into());
+        }
         if token.starts_with(warden_core::admin::api_keys::PREFIX) {
             let token = token.to_owned();
             return api_key_caller(parts, state, &token).await.map(Self);

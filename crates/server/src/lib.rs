@@ -32,7 +32,8 @@ use tower::{Service, ServiceExt};
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Longest time a client may take to send its request line and headers (slow-header
-    /// protection); the connection is closed past it.
+    /// protection); the connection is closed past it. It also bounds how long an idle
+    /// keep-alive connection stays open.
     pub header_read_timeout: Duration,
     /// Largest request line plus headers, bytes; past it the request is answered 431.
     pub max_header_bytes: usize,
@@ -45,7 +46,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             drain_timeout: Duration::from_secs(30),
@@ -73,8 +74,11 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
     let graceful = GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // Reap finished connections so the set holds only live ones.
+        while connections.try_join_next().is_some() {}
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -97,7 +101,7 @@ pub async fn serve_with(
             .max_buf_size(limits.max_header_bytes.max(8192))
             .max_headers(limits.max_headers);
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
@@ -107,8 +111,10 @@ pub async fn serve_with(
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(limits.drain_timeout) => {
-            tracing::warn!("in-flight requests did not finish in time; closing them");
+            tracing::warn!(open = connections.len(), "in-flight requests did not finish in time; closing them");
+            connections.abort_all();
         }
     }
+    while connections.join_next().await.is_some() {}
     Ok(())
 }

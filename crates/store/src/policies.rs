@@ -156,7 +156,7 @@ pub(crate) async fn assignments_between(
     last: &UserId,
 ) -> Result<Vec<Assignment>, StoreError> {
     let found = sqlx::query(
-        "SELECT user_id, role_id, account_id, created_at FROM role_assignments WHERE user_id >= $1 AND user_id <= $2",
+        "SELECT user_id, role_id, account_id, created_at FROM role_assignments WHERE user_id >= $1 AND user_id <= $2 ORDER BY user_id, scope, role_id",
     )
     .bind(first.to_string())
     .bind(last.to_string())

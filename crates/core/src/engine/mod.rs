@@ -29,6 +29,9 @@ pub use snapshot::{
     RoleIndex, Sharded, Snapshot, Subject, UserEntry,
 };
 
+/// The longest access-token lifetime configuration allows, seconds.
+const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;
+
 /// Rows read per query while loading.
 const LOAD_PAGE: u32 = 1000;
 /// Changes applied per catch-up round.
@@ -65,6 +68,10 @@ struct Tail {
     reload: bool,
     /// When the log was last read successfully.
     last_read: Option<std::time::Instant>,
+    /// The head when the snapshot was loaded: holes at or below it were already there (pruned
+    /// or rolled-back entries, or transactions in flight during the load, which the overlap
+    /// re-reads) and close quietly; only a hole above it can hide a change the load missed.
+    quiet_below: i64,
 }
 
 /// A node that could not read the change log for this long may have missed entries already
@@ -88,13 +95,15 @@ impl Tail {
                     if since.elapsed() < GAP_TIMEOUT {
                         return low;
                     }
-                    tracing::debug!(
-                        from = low + 1,
-                        to = next - 1,
-                        "change-log hole timed out; reloading"
-                    );
+                    if low + 1 > self.quiet_below {
+                        tracing::info!(
+                            from = low + 1,
+                            to = next - 1,
+                            "change-log hole timed out; reloading"
+                        );
+                        self.reload = true;
+                    }
                     self.hole_since = None;
-                    self.reload = true;
                     low = next - 1;
                 }
                 _ => {
@@ -113,6 +122,8 @@ pub struct Engine {
     applying: tokio::sync::Mutex<Tail>,
     /// How long an ended session is remembered: an access token's longest life plus leeway.
     session_memory_ms: i64,
+    /// When the snapshot last reflected the store (milliseconds; 0: never loaded).
+    fresh_at_ms: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -130,13 +141,32 @@ impl Engine {
         Self {
             current: ArcSwap::from_pointee(Snapshot::default()),
             applying: tokio::sync::Mutex::new(Tail::default()),
-            session_memory_ms: (access_token_ttl + 60) * 1000,
+            // Long enough for the longest lifetime an access token can have been issued with,
+            // whatever this node's current setting.
+            session_memory_ms: (access_token_ttl.max(MAX_ACCESS_TOKEN_TTL) + 60) * 1000,
+            fresh_at_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
     /// The current snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// Whether the snapshot was loaded and has reflected the store within `max_age`. A node
+    /// that cannot read the change log stops trusting its snapshot after that long, rather
+    /// than go on honouring disabled users or ended sessions indefinitely.
+    pub fn is_fresh(&self, max_age: std::time::Duration) -> bool {
+        let at = self.fresh_at_ms.load(std::sync::atomic::Ordering::Acquire);
+        let age = Timestamp::now().millis() - at;
+        at > 0 && age <= i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn mark_fresh(&self) {
+        self.fresh_at_ms.store(
+            Timestamp::now().millis(),
+            std::sync::atomic::Ordering::Release,
+        );
     }
 
     /// Loads everything from the store. The change-log position is read first, so changes
@@ -149,13 +179,10 @@ impl Engine {
 
     /// [`Engine::load`] with the catch-up lock held.
     async fn load_locked(&self, tail: &mut Tail, store: &dyn Store) -> Result<(), StoreError> {
-        *tail = Tail {
-            last_read: Some(std::time::Instant::now()),
-            ..Tail::default()
-        };
         // Start a little before the head: entries of transactions still in flight now may
         // commit below it. Re-applying an entry is harmless.
-        let seq = (store.change_head().await? - RELOAD_OVERLAP).max(0);
+        let head = store.change_head().await?;
+        let seq = (head - RELOAD_OVERLAP).max(0);
         let mut snapshot = Snapshot {
             seq,
             roles: Arc::new(load_roles(store).await?),
@@ -253,7 +280,15 @@ impl Engine {
             seq,
             "authorization snapshot loaded"
         );
+        // Only a load that succeeded replaces the reader's state (a failed one leaves the
+        // reload pending).
+        *tail = Tail {
+            last_read: Some(std::time::Instant::now()),
+            quiet_below: head,
+            ..Tail::default()
+        };
         self.current.store(Arc::new(snapshot));
+        self.mark_fresh();
         Ok(())
     }
 
@@ -292,6 +327,7 @@ impl Engine {
             }
         }
         tail.last_read = Some(std::time::Instant::now());
+        self.mark_fresh();
         Ok(applied)
     }
 

@@ -101,6 +101,16 @@ impl<K: ShardKey, V: Clone> Sharded<K, V> {
         }
     }
 
+    /// How many shards `self` and `other` share (the same allocation).
+    #[cfg(test)]
+    pub(crate) fn shared_shards(&self, other: &Self) -> usize {
+        self.shards
+            .iter()
+            .zip(other.shards.iter())
+            .filter(|(a, b)| Arc::ptr_eq(a, b))
+            .count()
+    }
+
     /// A map without the entries `keep` refuses, copying only the shards that lose some.
     pub fn retain(&self, keep: impl Fn(&K, &V) -> bool) -> Self {
         let shards: Vec<Arc<HashMap<K, V>>> = self
@@ -547,7 +557,9 @@ impl Snapshot {
                 Some(names) => {
                     for inherited in role.closure.iter().filter_map(|id| self.roles.get(id)) {
                         if names.iter().any(|n| **n == *inherited.name)
-                            && !held.iter().any(|h| h.role.id == inherited.id)
+                            && !held
+                                .iter()
+                                .any(|h| h.role.id == inherited.id && h.account == scope)
                         {
                             held.push(Held {
                                 role: inherited,

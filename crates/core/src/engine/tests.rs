@@ -255,6 +255,11 @@ fn sharded_maps_copy_only_what_changes() {
     )]);
     assert_eq!(before.len(), 1);
     assert_eq!(after.len(), 2);
+    assert_eq!(
+        before.shared_shards(&after),
+        255,
+        "one change copies one shard of 256, and shares the rest"
+    );
     assert!(before.get(&other).is_none() && after.get(&other).is_some());
     assert_eq!(after.with([(other, None)]).len(), 1);
 }
@@ -278,5 +283,18 @@ fn the_change_log_reader_waits_at_a_hole_then_closes_it() {
     assert!(
         tail.reload,
         "a timed-out hole makes the next catch-up reload everything"
+    );
+    // Holes that were there when the snapshot loaded close quietly.
+    let mut loaded = super::Tail {
+        quiet_below: 10,
+        ..super::Tail::default()
+    };
+    loaded.applied.insert(9);
+    assert_eq!(loaded.advance(7), 7);
+    loaded.hole_since = Some((8, std::time::Instant::now() - super::GAP_TIMEOUT));
+    assert_eq!(loaded.advance(7), 9);
+    assert!(
+        !loaded.reload,
+        "no reload loop over holes the load already saw"
     );
 }

@@ -59,6 +59,40 @@ async fn ecdsa_zero_signatures_and_embedded_keys_are_refused(backend: Backend) {
         // The header changed, so the signature no longer matches: refused either way.
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{extra}");
     }
+    // The real attack: a token signed by the attacker's own key, which it embeds as `jwk`,
+    // under the server's `kid` or its own. A verifier that trusted the embedded key would
+    // accept it; Warden verifies only with its own keys.
+    let master = warden_core::crypto::MasterKey::generate();
+    let now = warden_core::time::Timestamp::now();
+    let evil = warden_core::tokens::keys_generate(
+        warden_core::tokens::SigningAlgorithm::ES256,
+        &master,
+        now,
+        now,
+    )
+    .unwrap();
+    let evil_set =
+        warden_core::tokens::KeySet::open(std::slice::from_ref(&evil), &master, now).unwrap();
+    let evil_jwk = evil_set.jwks()["keys"][0].clone();
+    let evil_key = jsonwebtoken::EncodingKey::from_ec_der(
+        &master.open(&evil.kid, &evil.private_sealed).unwrap(),
+    );
+    for kid in [header["kid"].clone(), json!(evil.kid)] {
+        let forged_header = json!({"alg": "ES256", "typ": "at+jwt", "kid": kid, "jwk": evil_jwk});
+        let signed = format!("{}.{payload}", b64(&forged_header));
+        let signature = jsonwebtoken::crypto::sign(
+            signed.as_bytes(),
+            &evil_key,
+            jsonwebtoken::Algorithm::ES256,
+        )
+        .unwrap();
+        refused(
+            &app,
+            &format!("{signed}.{signature}"),
+            "attacker-signed, embedded jwk",
+        )
+        .await;
+    }
     // A refresh token is not an access token.
     let login = app
         .token_request(&[

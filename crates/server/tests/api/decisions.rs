@@ -393,7 +393,12 @@ async fn explicit_principals_need_check_any_and_batches_answer_in_order(backend:
         "an unknown id answers like a foreign one"
     );
 
-    let checks: Vec<Value> = ["documents:read", "documents:edit", "billing:pay"]
+    // Bob reads documents: the answers must come back in the order asked.
+    let reader = app
+        .create_role("reader", Some(&w.acme), &["documents:read"], &[])
+        .await;
+    app.grant(&w.bob, &reader, Some(&w.acme)).await;
+    let checks: Vec<Value> = ["documents:edit", "documents:read", "billing:pay"]
         .iter()
         .map(|a| json!({"action": a, "resource": doc("1", json!({}))}))
         .collect();
@@ -405,8 +410,13 @@ async fn explicit_principals_need_check_any_and_batches_answer_in_order(backend:
         )
         .await;
     assert_eq!(batch.status, StatusCode::OK, "{}", batch.body);
-    let results = batch.body["results"].as_array().unwrap();
-    assert_eq!(results.len(), 3);
+    let order: Vec<bool> = batch.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["allowed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(order, vec![false, true, false], "{}", batch.body);
     let mine = app
         .post(
             "/v1/check/batch",
@@ -456,13 +466,15 @@ async fn explicit_principals_need_check_any_and_batches_answer_in_order(backend:
     assert_eq!(full.status, StatusCode::OK);
     assert_eq!(full.body["results"].as_array().unwrap().len(), 1000);
 
-    // Denials are audited, allowed decisions are not.
+    // Denials are audited, allowed decisions are not (sampling is off by default).
     let audit = app.get("/v1/audit?action=check.denied", &t).await;
     assert!(
         !audit.body["items"].as_array().unwrap().is_empty(),
         "{}",
         audit.body
     );
+    let allowed = app.get("/v1/audit?action=check.allowed", &t).await;
+    assert_eq!(allowed.body["items"], json!([]), "{}", allowed.body);
 }
 
 async fn allowed_decisions_are_audited_when_sampling_is_on(backend: Backend) {

@@ -119,7 +119,13 @@ async fn oversized_and_slow_headers_are_cut_off() {
     let mut answer = Vec::new();
     let _ = big.read_to_end(&mut answer).await;
     let text = String::from_utf8_lossy(&answer);
-    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+    // The server answers 431 and closes; with part of the request still unread the kernel may
+    // reset the connection before the answer is read. Either way the request is not served.
+    assert!(
+        text.starts_with("HTTP/1.1 431") || answer.is_empty(),
+        "{text}"
+    );
+    assert!(!text.contains("\"ok\""), "an oversized request was served");
 
     let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
