@@ -293,6 +293,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<crate::engine::Change>, StoreError>;
     /// Deletes change-log entries written before `before_ms`; returns how many.
     async fn prune_changes(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Returns when the change log may have grown (a notification, where the backend has
+    /// them) or after `timeout`, whichever comes first.
+    async fn wait_for_changes(&self, timeout: std::time::Duration) {
+        tokio::time::sleep(timeout).await;
+    }
 
     /// Appends a batch to the audit chain in one transaction holding the chain's head.
     async fn append_audit(&self, batch: &[crate::audit::Pending]) -> Result<(), StoreError>;

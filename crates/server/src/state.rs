@@ -64,12 +64,12 @@ impl AppState {
         let services = self.services();
         services.engine.load(services.store.as_ref()).await?;
         let weak = Arc::downgrade(&self.0);
+        let store = services.store.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut last_cleanup = std::time::Instant::now();
             loop {
-                tick.tick().await;
+                // A notification (PostgreSQL) wakes the node early; the poll is the guarantee.
+                store.wait_for_changes(every).await;
                 let Some(inner) = weak.upgrade() else { break };
                 let services = &inner.services;
                 if let Err(err) = services.engine.catch_up(services.store.as_ref()).await {

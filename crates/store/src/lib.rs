@@ -41,6 +41,10 @@ pub use error::ConnectError;
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// The URL, for the PostgreSQL change listener's own connection.
+    url: std::sync::Arc<str>,
+    /// On PostgreSQL, a `LISTEN warden_changes` connection, opened on first use.
+    listener: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgListener>>>,
 }
 
 impl SqlStore {
@@ -48,7 +52,12 @@ impl SqlStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
         let backend = Backend::from_url(url)?;
         let pool = backend.pool(url, max_connections).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.into(),
+            listener: std::sync::Arc::new(tokio::sync::Mutex::new(None)),
+        })
     }
 
     /// Applies pending migrations; returns how many ran.
@@ -355,6 +364,13 @@ impl Store for SqlStore {
     }
     async fn prune_changes(&self, before_ms: i64) -> Result<u64, StoreError> {
         policies::prune_changes(&self.pool, before_ms).await
+    }
+
+    async fn wait_for_changes(&self, timeout: std::time::Duration) {
+        match self.backend {
+            Backend::Sqlite => tokio::time::sleep(timeout).await,
+            Backend::Postgres => policies::wait_for_notify(self, timeout).await,
+        }
     }
 
     async fn append_audit(&self, batch: &[warden_core::audit::Pending]) -> Result<(), StoreError> {

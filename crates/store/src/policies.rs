@@ -150,6 +150,39 @@ pub(crate) async fn prune_changes(pool: &AnyPool, before_ms: i64) -> Result<u64,
     Ok(done.rows_affected())
 }
 
+/// Waits up to `timeout` for a `NOTIFY warden_changes` (sent by the change-log trigger at
+/// commit), so a node applies changes made elsewhere at once instead of at its next poll. On
+/// any listener error the connection is dropped, reopened next time, and the full timeout
+/// waited: polling remains the guarantee.
+pub(crate) async fn wait_for_notify(store: &crate::SqlStore, timeout: std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut guard = store.listener.lock().await;
+    if guard.is_none() {
+        match sqlx::postgres::PgListener::connect(&store.url).await {
+            Ok(mut listener) => match listener.listen("warden_changes").await {
+                Ok(()) => *guard = Some(listener),
+                Err(err) => tracing::debug!(error = %err, "cannot LISTEN for changes"),
+            },
+            Err(err) => tracing::debug!(error = %err, "cannot open the change listener"),
+        }
+    }
+    let left = timeout.saturating_sub(started.elapsed());
+    let Some(listener) = guard.as_mut() else {
+        drop(guard);
+        tokio::time::sleep(left).await;
+        return;
+    };
+    match tokio::time::timeout(left, listener.recv()).await {
+        Ok(Ok(_)) | Err(_) => {}
+        Ok(Err(err)) => {
+            tracing::debug!(error = %err, "change listener failed; polling");
+            *guard = None;
+            drop(guard);
+            tokio::time::sleep(timeout.saturating_sub(started.elapsed())).await;
+        }
+    }
+}
+
 pub(crate) async fn assignments_between(
     pool: &AnyPool,
     first: &UserId,

@@ -110,3 +110,29 @@ async fn a_change_on_one_node_is_honoured_by_another_within_a_second(backend: Ba
 }
 
 crate::both!(a_change_on_one_node_is_honoured_by_another_within_a_second);
+
+/// On PostgreSQL a committed change wakes waiting nodes at once (LISTEN/NOTIFY) instead of at
+/// their next poll: a 60 s wait returns as soon as another node writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_notifies_waiting_nodes_of_changes() {
+    use warden_core::store::Store;
+    let app = crate::helpers::TestApp::spawn(Backend::Postgres).await;
+    // Another node's store: its own listener, so this node's poll loop cannot take the wake-up.
+    let store = warden_store::SqlStore::connect(&app.database_url(), 1)
+        .await
+        .unwrap();
+    // The first wait opens the listener; later ones are woken by NOTIFY.
+    store.wait_for_changes(Duration::from_millis(50)).await;
+    let waiter = tokio::spawn(async move {
+        let started = Instant::now();
+        store.wait_for_changes(Duration::from_secs(60)).await;
+        started.elapsed()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.create_account("notified").await;
+    let waited = tokio::time::timeout(Duration::from_secs(20), waiter)
+        .await
+        .expect("the wait returned long before its 60 s timeout")
+        .unwrap();
+    assert!(waited < Duration::from_secs(20), "{waited:?}");
+}
