@@ -192,15 +192,12 @@ fn principal_for(
         });
     };
     let subject = parse_principal(named)?;
-    // Naming a principal needs `warden.check:any`: everywhere, or in the caller's account.
-    let limited_to = match actor.reach(p::CHECK_ANY) {
-        Reach::Account(mine) => Some(mine),
-        Reach::All | Reach::Nowhere => None,
-    };
-    let account = match (actor.reach(p::CHECK_ANY), account) {
-        (Reach::All, account) => account,
-        (Reach::Account(mine), None) => Some(mine),
-        (Reach::Account(mine), Some(asked)) if asked == mine => Some(mine),
+    // Naming a principal needs `warden.check:any`: everywhere, or in the caller's account
+    // (which then limits what the answer shows).
+    let (account, limited_to) = match (actor.reach(p::CHECK_ANY), account) {
+        (Reach::All, account) => (account, None),
+        (Reach::Account(mine), None) => (Some(mine), Some(mine)),
+        (Reach::Account(mine), Some(asked)) if asked == mine => (Some(mine), Some(mine)),
         (Reach::Account(_), Some(_)) => return Err(DomainError::NotFound("account")),
         (Reach::Nowhere, _) => {
             return Err(DomainError::Forbidden(format!(
