@@ -71,23 +71,15 @@ fn test(file: &Path) -> anyhow::Result<()> {
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     for outcome in &outcomes {
         let status = if outcome.passed { "ok  " } else { "FAIL" };
-        match &outcome.decision {
-            Ok(decision) => {
-                let reasons = serde_json::to_string(&decision.reasons)?;
-                println!(
-                    "{status} {}: {} {reasons}",
-                    outcome.name,
-                    if decision.allowed { "allow" } else { "deny" }
-                );
-                for error in &decision.errors {
-                    println!(
-                        "       policy error in {}: {}",
-                        error.policy_id, error.message
-                    );
-                }
-            }
-            Err(why) => println!("{status} {}: {why}", outcome.name),
-        }
+        let verdict = match &outcome.decision {
+            Ok(decision) if decision.allowed => "allow",
+            Ok(_) => "deny",
+            Err(_) => "error",
+        };
+        println!(
+            "{status} {}: {verdict} ({})",
+            outcome.name, outcome.explanation
+        );
     }
     println!(
         "{} cases: {} passed, {failed} failed",

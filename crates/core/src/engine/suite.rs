@@ -119,6 +119,41 @@ pub struct Outcome {
     pub passed: bool,
     /// The decision, or why the case could not run.
     pub decision: Result<Decision, String>,
+    /// The decision's reasons and policy errors in words, policies named as in the suite.
+    pub explanation: String,
+}
+
+/// The reasons and errors of `decision`, with policies under their suite names.
+fn explain(decision: &Decision, names: &HashMap<PolicyId, String>) -> String {
+    let name = |id: &PolicyId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let mut parts: Vec<String> = decision
+        .reasons
+        .iter()
+        .map(|reason| match reason {
+            super::Reason::Role { role, .. } => format!("role {role}"),
+            super::Reason::Policy {
+                policy_id,
+                effect,
+                failed,
+            } => format!(
+                "{effect} in {}{}",
+                name(policy_id),
+                if *failed { " (failed to evaluate)" } else { "" }
+            ),
+            super::Reason::Principal { code } => code.to_string(),
+        })
+        .collect();
+    parts.extend(
+        decision
+            .errors
+            .iter()
+            .map(|fault| format!("error in {}: {}", name(&fault.policy_id), fault.message)),
+    );
+    if parts.is_empty() {
+        "nothing grants it".into()
+    } else {
+        parts.join("; ")
+    }
 }
 
 fn role_of(
@@ -168,6 +203,7 @@ impl Suite {
             .map(|r| role_of(r, &ids))
             .collect::<Result<Vec<_>, _>>()?;
         let mut compiled = Vec::new();
+        let mut names = HashMap::new();
         for (i, policy) in self.policies.iter().enumerate() {
             let label = policy
                 .name
@@ -188,6 +224,7 @@ impl Suite {
                     .collect();
                 format!("{label}: {}", list.join("; "))
             })?;
+            names.insert(id, label);
             compiled.push(Arc::new(CompiledPolicy {
                 id,
                 account: policy.account,
@@ -203,7 +240,7 @@ impl Suite {
         Ok(self
             .cases
             .iter()
-            .map(|case| run_case(&base, &ids, case))
+            .map(|case| run_case(&base, &ids, &names, case))
             .collect())
     }
 }
@@ -211,11 +248,13 @@ impl Suite {
 fn run_case(
     base: &Snapshot,
     ids: &HashMap<(Option<AccountId>, String), RoleId>,
+    names: &HashMap<PolicyId, String>,
     case: &Case,
 ) -> Outcome {
     let failed = |why: String| Outcome {
         name: case.name.clone(),
         passed: false,
+        explanation: why.clone(),
         decision: Err(why),
     };
     let expect = match case.expect.as_str() {
@@ -274,6 +313,7 @@ fn run_case(
         Ok(decision) => Outcome {
             name: case.name.clone(),
             passed: decision.decision == expect,
+            explanation: explain(&decision, names),
             decision: Ok(decision),
         },
         Err(err) => failed(format!("{}: {}", err.field, err.message)),
