@@ -249,6 +249,25 @@ impl Snapshot {
         resolved: &Resolved<'_>,
         query: &Query<'_>,
     ) -> Result<(Request, Entities), BadQuery> {
+        let principal_entity = match &principal.subject {
+            Subject::User(id) => match self.users.get(id) {
+                Some(user) => PRINCIPALS.get_or_build(principal, user, &self.roles, || {
+                    self.principal_entity(principal, resolved)
+                })?,
+                None => self.principal_entity(principal, resolved)?,
+            },
+            Subject::Client(_) => self.principal_entity(principal, resolved)?,
+        };
+        let principal_uid = principal_entity.uid();
+        self.finish_request(principal, principal_entity, principal_uid, query)
+    }
+
+    /// The principal's Cedar entity: its attributes and its roles as parents.
+    fn principal_entity(
+        &self,
+        principal: &Principal,
+        resolved: &Resolved<'_>,
+    ) -> Result<Entity, BadQuery> {
         let names = TypeNames::get();
         let role_names = resolved.role_names(&self.roles);
         let parents: HashSet<EntityUid> = role_names
@@ -304,9 +323,19 @@ impl Snapshot {
                     .map(|name| RestrictedExpression::new_string(name.to_string())),
             ),
         );
-        let principal_entity = Entity::new(principal_uid.clone(), attrs, parents)
-            .map_err(|err| BadQuery::new("principal", err.to_string()))?;
+        Entity::new(principal_uid, attrs, parents)
+            .map_err(|err| BadQuery::new("principal", err.to_string()))
+    }
 
+    /// The resource entity, the context and the request around a principal entity.
+    fn finish_request(
+        &self,
+        principal: &Principal,
+        principal_entity: Entity,
+        principal_uid: EntityUid,
+        query: &Query<'_>,
+    ) -> Result<(Request, Entities), BadQuery> {
+        let names = TypeNames::get();
         let resource_type = EntityTypeName::from_str(&query.resource.kind).map_err(|_| {
             BadQuery::new(
                 "resource.type",
@@ -384,6 +413,75 @@ impl Decision {
             reasons,
             errors,
         }
+    }
+}
+
+/// Principal entities already built, reused while the user's entry and the role index they were
+/// built from are unchanged. Entries hold those `Arc`s, so an identity check is sound (a
+/// freed entry's address cannot come back while the cache holds it). Bounded: a full shard is
+/// emptied.
+struct PrincipalCache {
+    shards: Vec<std::sync::Mutex<HashMap<PrincipalKey, CachedPrincipal>>>,
+}
+
+type PrincipalKey = (crate::ids::UserId, Option<AccountId>, Option<Vec<String>>);
+
+struct CachedPrincipal {
+    user: std::sync::Arc<UserEntry>,
+    roles: std::sync::Arc<super::snapshot::RoleIndex>,
+    entity: Entity,
+}
+
+const PRINCIPAL_SHARDS: usize = 16;
+const PRINCIPALS_PER_SHARD: usize = 1024;
+
+static PRINCIPALS: std::sync::LazyLock<PrincipalCache> =
+    std::sync::LazyLock::new(|| PrincipalCache {
+        shards: (0..PRINCIPAL_SHARDS)
+            .map(|_| std::sync::Mutex::new(HashMap::new()))
+            .collect(),
+    });
+
+impl PrincipalCache {
+    fn get_or_build(
+        &self,
+        principal: &Principal,
+        user: &std::sync::Arc<UserEntry>,
+        roles: &std::sync::Arc<super::snapshot::RoleIndex>,
+        build: impl FnOnce() -> Result<Entity, BadQuery>,
+    ) -> Result<Entity, BadQuery> {
+        let Subject::User(id) = &principal.subject else {
+            return build();
+        };
+        let key: PrincipalKey = (*id, principal.account, principal.scoped_to.clone());
+        let shard = &self.shards[id.shard() % PRINCIPAL_SHARDS];
+        if let Some(hit) = lock(shard).get(&key) {
+            if std::sync::Arc::ptr_eq(&hit.user, user) && std::sync::Arc::ptr_eq(&hit.roles, roles)
+            {
+                return Ok(hit.entity.clone());
+            }
+        }
+        let entity = build()?;
+        let mut map = lock(shard);
+        if map.len() >= PRINCIPALS_PER_SHARD {
+            map.clear();
+        }
+        map.insert(
+            key,
+            CachedPrincipal {
+                user: user.clone(),
+                roles: roles.clone(),
+                entity: entity.clone(),
+            },
+        );
+        Ok(entity)
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

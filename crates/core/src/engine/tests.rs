@@ -298,3 +298,29 @@ fn the_change_log_reader_waits_at_a_hole_then_closes_it() {
         "no reload loop over holes the load already saw"
     );
 }
+
+#[test]
+fn a_changed_user_is_never_answered_from_a_stale_principal_entity() {
+    let mut f = fixture(&[(
+        r#"permit(principal, action == Action::"billing:pay", resource) when { principal.department == "eng" };"#,
+        None,
+    )]);
+    assert!(ask(&f, "billing:pay", json!({})).allowed);
+    // The same user, now in another department: a new entry, so a fresh entity.
+    let Value::Object(ops) = json!({"department": "ops"}) else {
+        unreachable!()
+    };
+    let moved = UserEntry::build(
+        true,
+        "u@x.io",
+        &ops,
+        f.snapshot
+            .users
+            .get(&f.user)
+            .unwrap()
+            .assignments()
+            .to_vec(),
+    );
+    f.snapshot.users = f.snapshot.users.with([(f.user, Some(Arc::new(moved)))]);
+    assert!(!ask(&f, "billing:pay", json!({})).allowed);
+}
