@@ -29,6 +29,7 @@ pub mod refresh;
 pub mod revocations;
 pub mod services;
 pub mod store;
+mod sync;
 pub mod time;
 pub mod tokens;
 

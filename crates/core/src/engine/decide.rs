@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::ids::{AccountId, PolicyId, RoleId};
+use crate::sync::lock;
 
 use super::policy::{evaluate, Verdict};
 use super::snapshot::{Principal, Resolved, Snapshot, Subject, UserEntry};
@@ -475,13 +476,6 @@ impl PrincipalCache {
             },
         );
         Ok(entity)
-    }
-}
-
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

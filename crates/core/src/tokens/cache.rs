@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
+
+use crate::sync::lock;
 
 use super::claims::AccessClaims;
 use super::verify::LEEWAY_SECONDS;
@@ -32,13 +34,6 @@ impl Default for VerifiedCache {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             generation: AtomicU64::new(0),
         }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
