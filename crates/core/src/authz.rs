@@ -350,6 +350,40 @@ impl Actor {
         }
     }
 
+    /// Visibility of a record that is global or belongs to one account (a role, a policy):
+    /// 404 when an account-limited actor's `permission` does not reach the owner.
+    pub fn require_sees(
+        &self,
+        permission: &'static str,
+        owner: Option<&AccountId>,
+        what: &'static str,
+    ) -> Result<(), DomainError> {
+        match (self.require_reach(permission)?, owner) {
+            (Reach::Account(mine), Some(owner)) if *owner != mine => {
+                Err(DomainError::NotFound(what))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// For a list of global and per-account records, filtered to `asked` (`Some(None)`:
+    /// global only; `Some(Some(a))`: account `a`'s): the account an account-limited actor sees
+    /// besides the global ones, or `None` for an actor that sees everything. Another
+    /// tenant's account answers 404.
+    pub fn list_scope(
+        &self,
+        permission: &'static str,
+        asked: Option<Option<AccountId>>,
+    ) -> Result<Option<AccountId>, DomainError> {
+        match self.require_reach(permission)? {
+            Reach::Account(mine) => match asked {
+                Some(Some(asked)) if asked != mine => Err(DomainError::NotFound("account")),
+                _ => Ok(Some(mine)),
+            },
+            Reach::All | Reach::Nowhere => Ok(None),
+        }
+    }
+
     /// Refuses unless the actor may exercise `permission` somewhere.
     pub fn require_reach(&self, permission: &'static str) -> Result<Reach, DomainError> {
         match self.reach(permission) {

@@ -22,6 +22,18 @@ use crate::ids::{AccountId, UserId};
 use crate::model::UserRecord;
 use crate::services::Services;
 
+/// Parses the `account_id` filter of lists of global and per-account records: `global`, or
+/// an account id.
+pub(crate) fn parse_scope(text: Option<&str>) -> Result<Option<Option<AccountId>>, DomainError> {
+    match text {
+        None => Ok(None),
+        Some("global") => Ok(Some(None)),
+        Some(text) => AccountId::parse(text)
+            .map(|id| Some(Some(id)))
+            .map_err(|err| DomainError::invalid("account_id", err)),
+    }
+}
+
 /// Parses an IP allow-list: at most 100 CIDR blocks.
 pub(crate) fn parse_ips(
     problems: &mut crate::error::Problems,

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::authz::{Actor, Reach};
+use crate::authz::Actor;
 use crate::error::DomainError;
 use crate::identity::display_text;
 use crate::ids::{AccountId, PolicyId};
@@ -162,18 +162,14 @@ async fn visible(
     permission: &'static str,
     id: &PolicyId,
 ) -> Result<Policy, DomainError> {
-    let reach = actor.require_reach(permission)?;
+    actor.require_reach(permission)?;
     let policy = services
         .store
         .policy(id)
         .await?
         .ok_or(DomainError::NotFound("policy"))?;
-    match (reach, &policy.account_id) {
-        (Reach::Account(mine), Some(owner)) if *owner != mine => {
-            Err(DomainError::NotFound("policy"))
-        }
-        _ => Ok(policy),
-    }
+    actor.require_sees(permission, policy.account_id.as_ref(), "policy")?;
+    Ok(policy)
 }
 
 /// Reads a policy.
@@ -189,27 +185,12 @@ pub async fn list(
     enabled: Option<bool>,
     page: PageRequest,
 ) -> Result<Page<Policy>, DomainError> {
-    let scope = match account_id.as_deref() {
-        None => None,
-        Some("global") => Some(None),
-        Some(text) => Some(Some(
-            AccountId::parse(text).map_err(|err| DomainError::invalid("account_id", err))?,
-        )),
-    };
-    let mut filter = PolicyFilter {
+    let scope = super::parse_scope(account_id.as_deref())?;
+    let filter = PolicyFilter {
+        visible_in: actor.list_scope(p::POLICIES_READ, scope)?,
         scope,
-        visible_in: None,
         enabled,
     };
-    match actor.require_reach(p::POLICIES_READ)? {
-        Reach::Account(mine) => {
-            if matches!(filter.scope, Some(Some(asked)) if asked != mine) {
-                return Err(DomainError::NotFound("account"));
-            }
-            filter.visible_in = Some(mine);
-        }
-        Reach::All | Reach::Nowhere => {}
-    }
     let rows = services.store.policies(&filter, &page).await?;
     Ok(Page::from_rows(rows, &page, |p| p.id.to_string()))
 }

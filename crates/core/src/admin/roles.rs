@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::authz::{Actor, Reach, RoleGraph};
+use crate::authz::{Actor, RoleGraph};
 use crate::error::{DomainError, Problems};
 use crate::identity::{display_text, RoleName};
 use crate::ids::{AccountId, RoleId};
@@ -218,16 +218,14 @@ async fn visible_role(
     permission: &'static str,
     id: &RoleId,
 ) -> Result<Role, DomainError> {
-    let reach = actor.require_reach(permission)?;
+    actor.require_reach(permission)?;
     let role = services
         .store
         .role(id)
         .await?
         .ok_or(DomainError::NotFound("role"))?;
-    match (reach, &role.account_id) {
-        (Reach::Account(mine), Some(owner)) if *owner != mine => Err(DomainError::NotFound("role")),
-        _ => Ok(role),
-    }
+    actor.require_sees(permission, role.account_id.as_ref(), "role")?;
+    Ok(role)
 }
 
 /// Reads a role.
@@ -245,28 +243,13 @@ pub async fn list(
 ) -> Result<Page<Role>, DomainError> {
     let mut problems = Problems::default();
     let name = name.and_then(|n| problems.check("name", RoleName::parse(&n)));
-    let scope = match account_id.as_deref() {
-        None => None,
-        Some("global") => Some(None),
-        Some(text) => problems
-            .check("account_id", AccountId::parse(text))
-            .map(Some),
-    };
     problems.finish()?;
-    let mut filter = RoleFilter {
+    let scope = super::parse_scope(account_id.as_deref())?;
+    let filter = RoleFilter {
         name,
+        visible_in: actor.list_scope(p::ROLES_READ, scope)?,
         scope,
-        visible_in: None,
     };
-    match actor.require_reach(p::ROLES_READ)? {
-        Reach::Account(mine) => {
-            if matches!(filter.scope, Some(Some(asked)) if asked != mine) {
-                return Err(DomainError::NotFound("account"));
-            }
-            filter.visible_in = Some(mine);
-        }
-        Reach::All | Reach::Nowhere => {}
-    }
     let rows = services.store.roles(&filter, &page).await?;
     Ok(Page::from_rows(rows, &page, |r| r.id.to_string()))
 }
