@@ -342,9 +342,7 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
             .await
             .map_err(explain)?;
             for role in &page.items {
-                let scope = role
-                    .account_id
-                    .map_or_else(|| "global".to_owned(), |a| a.to_string());
+                let scope = super::scope_label(role.account_id);
                 let perms: Vec<&str> = role.permissions.iter().map(|p| p.as_str()).collect();
                 println!(
                     "{}  {:<20} {:<36} {}",

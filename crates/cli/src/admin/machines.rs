@@ -91,9 +91,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                 .await
                 .map_err(explain)?;
             for c in &page.items {
-                let scope = c
-                    .account_id
-                    .map_or_else(|| "global".to_owned(), |a| a.to_string());
+                let scope = super::scope_label(c.account_id);
                 println!(
                     "{}  {:<24} {:<36} {}  {}",
                     c.client_id,

@@ -39,6 +39,12 @@ pub(crate) async fn open(config: &Config) -> anyhow::Result<AppState> {
     Ok(opened.state)
 }
 
+/// How a list shows where a record lives: its account id, or `global`.
+pub(crate) fn scope_label(account: Option<AccountId>) -> String {
+    account.map_or_else(|| "global".to_owned(), |a| a.to_string())
+}
+
+/// A domain error as a CLI message: each invalid field on its own line.
 pub(crate) fn explain(err: DomainError) -> anyhow::Error {
     match err {
         DomainError::Validation(fields) => {

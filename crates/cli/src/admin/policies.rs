@@ -129,9 +129,7 @@ pub async fn policy(config: &Config, command: PolicyCommand) -> anyhow::Result<(
             .await
             .map_err(explain)?;
             for p in &page.items {
-                let scope = p
-                    .account_id
-                    .map_or_else(|| "global".to_owned(), |a| a.to_string());
+                let scope = super::scope_label(p.account_id);
                 let state = if p.enabled { "enabled" } else { "disabled" };
                 println!("{}  {:<36} {:<8} {}", p.id, scope, state, p.description);
             }
