@@ -108,11 +108,31 @@ pub async fn authenticate(
         tracing::info!(client_id = %record.client.client_id, "disabled client refused");
         return Err(GrantError::InvalidClient);
     }
+    if !account_is_active(services, record.client.account_id.as_ref()).await? {
+        tracing::info!(client_id = %record.client.client_id, "client of a disabled account refused");
+        return Err(GrantError::InvalidClient);
+    }
     if !crate::net::allowed(&record.client.allowed_ips, ip) {
         tracing::info!(client_id = %record.client.client_id, %ip, "client refused from an address outside its allow-list");
         return Err(GrantError::InvalidClient);
     }
     Ok(ClientIdentity::Confidential(record.client))
+}
+
+/// Whether a client's account (none for a global client) exists and is active: a disabled
+/// account's clients cannot authenticate at all, for any grant or for introspection.
+async fn account_is_active(
+    services: &Services,
+    account: Option<&crate::ids::AccountId>,
+) -> Result<bool, DomainError> {
+    let Some(account) = account else {
+        return Ok(true);
+    };
+    Ok(services
+        .store
+        .account(account)
+        .await?
+        .is_some_and(|a| a.status == Status::Active))
 }
 
 /// The `client_credentials` grant: an access token for the client itself

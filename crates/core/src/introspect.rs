@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::crypto::sha256_b64;
 use crate::error::DomainError;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{AccountId, SessionId, UserId};
 use crate::model::Status;
 use crate::refresh::session_is_live;
 use crate::services::Services;
@@ -43,6 +43,13 @@ async fn access(services: &Services, token: &str) -> Result<Value, DomainError> 
     let Ok(claims) = services.tokens.verify(token) else {
         return Ok(inactive());
     };
+    // A token of an account that is disabled, or was disabled after the token was issued, is
+    // not active (a client's own token has no session that ended with the account).
+    if let Some(account) = &claims.acct {
+        if !account_accepts(services, account, claims.iat).await? {
+            return Ok(inactive());
+        }
+    }
     let live = match claims.sub.strip_prefix("client:") {
         Some(client_id) => services
             .store
@@ -73,6 +80,23 @@ async fn access(services: &Services, token: &str) -> Result<Value, DomainError> 
     Ok(answer)
 }
 
+/// Whether the account a token was issued in (by its id text) is active and has not been
+/// disabled since `issued_at` (seconds).
+async fn account_accepts(
+    services: &Services,
+    account: &str,
+    issued_at: i64,
+) -> Result<bool, DomainError> {
+    let Ok(id) = AccountId::parse(account) else {
+        return Ok(false);
+    };
+    Ok(services
+        .store
+        .account(&id)
+        .await?
+        .is_some_and(|a| a.accepts_token_issued_at(issued_at)))
+}
+
 async fn refresh(services: &Services, token: &str) -> Result<Value, DomainError> {
     let Some(record) = services
         .store
@@ -90,8 +114,15 @@ async fn refresh(services: &Services, token: &str) -> Result<Value, DomainError>
         .user(&session.user_id)
         .await?
         .is_some_and(|u| u.user.status == Status::Active);
+    let account_active = match &session.account_id {
+        Some(account) => {
+            account_accepts(services, &account.to_string(), record.created_at.seconds()).await?
+        }
+        None => true,
+    };
     let live = record.used_at.is_none()
         && record.expires_at > now
+        && account_active
         && user_active
         && session_is_live(services, &session.id, &session.user_id).await?;
     if !live {

@@ -5,6 +5,7 @@
 //! Nothing here knows about HTTP or SQL.
 
 pub mod admin;
+pub mod attempts;
 pub mod audit;
 pub mod authz;
 pub mod bootstrap;

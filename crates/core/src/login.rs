@@ -1,16 +1,19 @@
-//! The password grant: check the credentials in constant shape (unknown, wrong and disabled
-//! answer alike, a dummy hash running for unknown users), pick the account, open a session and
-//! sign an access token.
+//! The password grant: check the credentials in constant shape through the shared password
+//! gate (unknown, wrong, locked and disabled answer alike), pick the account, open the session
+//! in one transaction that re-checks what was verified, and sign an access token.
 
 use thiserror::Error;
 
+use crate::attempts::{check_password, identifier_key};
 use crate::authz::{effective_role_names, RoleGraph};
 use crate::error::DomainError;
 use crate::identity::{canonicalize, AccountName};
-use crate::ids::{AccountId, SessionId};
-use crate::model::{Account, RefreshToken, Session, Status};
+use crate::ids::{AccountId, RoleId, SessionId};
+use crate::model::{Account, Assignment, RefreshToken, Session, Status, User};
 use crate::password::Password;
+use crate::permission::{builtin, Permission};
 use crate::services::Services;
+use crate::store::NewLogin;
 use crate::time::Timestamp;
 use crate::tokens::AccessClaims;
 
@@ -72,149 +75,27 @@ pub enum GrantError {
     Domain(#[from] DomainError),
 }
 
-/// Failed attempts are counted per identifier over this window.
-pub const LOCK_WINDOW_MS: i64 = 3_600_000;
-/// Failures allowed before the first delay.
-pub const FREE_ATTEMPTS: i64 = 5;
-/// The longest delay: the lock is never permanent.
-pub const MAX_LOCK_MS: i64 = 15 * 60 * 1000;
-
-/// The lock ladder: after the free attempts, 1 s, 2 s, 4 s … doubling up to 15 minutes.
-/// Attempts during a lock are refused uncounted, so within an hour at most about twenty
-/// guesses are checked per identifier (far under 100), and the owner gets in once the delay
-/// passes.
-pub fn lock_after(failures: i64) -> i64 {
-    if failures <= FREE_ATTEMPTS {
-        return 0;
-    }
-    let exponent = (failures - FREE_ATTEMPTS - 1).min(20) as u32;
-    (1000_i64 << exponent).min(MAX_LOCK_MS)
-}
-
 /// The one answer for unknown user, wrong password and disabled user.
 pub const BAD_CREDENTIALS: &str = "the username or password is incorrect";
 
-/// Runs the password grant.
+/// Runs the password grant, step by step: read the request, check the password through the
+/// shared gate, pick the account, resolve the roles, open the session (one transaction), sign.
 pub async fn password_grant(
     services: &Services,
     grant: PasswordGrant,
 ) -> Result<IssuedToken, GrantError> {
     grant.client.require_grant("password")?;
-    let client_id = grant.client.client_id().to_owned();
-    if grant.username.is_empty() || grant.password.is_empty() {
-        return Err(GrantError::InvalidRequest(
-            "`username` and `password` are required".into(),
-        ));
-    }
-    let password = Password::presented(&grant.password)
-        .map_err(|_| GrantError::InvalidGrant(BAD_CREDENTIALS.into()))?;
-    let login = canonicalize(&grant.username).ok().filter(|l| !l.is_empty());
-    let record = match &login {
-        Some(login) => services
-            .store
-            .user_by_login(login)
-            .await
-            .map_err(DomainError::from)?,
-        None => None,
-    };
-    // Brute-force protection: a soft lock per identifier (known or not, so the lock reveals
-    // nothing), shared by every node through the store. While locked, the password is not
-    // checked, but the same hashing work runs, and the answer is the same as a wrong password.
-    let throttle_key = crate::crypto::sha256_b64(
-        format!("login:{}", login.as_deref().unwrap_or(&grant.username)).as_bytes(),
-    );
-    let now = Timestamp::now();
-    let locked = services
-        .store
-        .login_locked_until(&throttle_key)
-        .await
-        .map_err(DomainError::from)?
-        .is_some_and(|until| until > now.millis());
-    let stored_hash = if locked {
-        None
-    } else {
-        record.as_ref().and_then(|r| r.password_hash.clone())
-    };
-    let verified = services.hasher.verify(password, stored_hash).await?;
-    let user = match record {
-        Some(record) if verified && record.user.status == Status::Active => record.user,
-        _ => {
-            if !locked {
-                services
-                    .store
-                    .record_login_failure(&throttle_key, now.millis(), LOCK_WINDOW_MS, lock_after)
-                    .await
-                    .map_err(DomainError::from)?;
-            }
-            // The identifier is logged only as a hash: people type passwords into it.
-            let details =
-                serde_json::json!({ "identifier_sha256": throttle_key, "locked": locked });
-            crate::audit::record(
-                services,
-                crate::audit::Event {
-                    actor: "anonymous".into(),
-                    action: "login.failed",
-                    account: None,
-                    target: None,
-                    details,
-                },
-            )
-            .await;
-            return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
-        }
-    };
-    services
-        .store
-        .clear_login_failures(&throttle_key)
-        .await
-        .map_err(DomainError::from)?;
-
+    let presented = Presented::read(&grant)?;
+    let (user, password_hash) = verify(services, presented).await?;
     let store = services.store.as_ref();
     let assignments = store
         .assignments(&user.id)
         .await
         .map_err(DomainError::from)?;
-    let memberships = store
-        .memberships(&user.id)
-        .await
-        .map_err(DomainError::from)?;
-    let holds_global = assignments.iter().any(|a| a.account_id.is_none());
-    let account: Option<Account> = match grant.account.as_deref().filter(|a| !a.is_empty()) {
-        Some(wanted) => {
-            let found = match AccountId::parse(wanted) {
-                Ok(id) => store.account(&id).await.map_err(DomainError::from)?,
-                Err(_) => match AccountName::parse(wanted) {
-                    Ok(name) => store
-                        .account_by_name(&name)
-                        .await
-                        .map_err(DomainError::from)?,
-                    Err(_) => None,
-                },
-            };
-            match found {
-                Some(account) if holds_global || memberships.contains(&account.id) => Some(account),
-                _ => {
-                    return Err(GrantError::InvalidGrant(
-                        "the user is not a member of that account".into(),
-                    ))
-                }
-            }
-        }
-        None => {
-            match memberships.as_slice() {
-                [] => None,
-                [only] => store.account(only).await.map_err(DomainError::from)?,
-                _ => return Err(GrantError::InvalidRequest(
-                    "the user belongs to several accounts: name one with the `account` parameter"
-                        .into(),
-                )),
-            }
-        }
-    };
-    if account.as_ref().is_some_and(|a| a.status != Status::Active) {
-        return Err(GrantError::InvalidGrant("that account is disabled".into()));
-    }
-    if let Some(refusing) = account
+    let entry = enter_account(services, &user, &assignments, grant.account.as_deref()).await?;
+    let account_id = entry.account.as_ref().map(|a| a.id);
+    if let Some(refusing) = entry
+        .account
         .as_ref()
         .filter(|a| !crate::net::allowed(&a.allowed_ips, grant.ip))
     {
@@ -230,51 +111,42 @@ pub async fn password_grant(
         crate::audit::record(services, event).await;
         return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
     }
-    let account_id = account.as_ref().map(|a| a.id);
-
-    let graph = RoleGraph::new(
-        store
-            .roles_in_scope(account_id.as_ref())
-            .await
-            .map_err(DomainError::from)?,
-    );
-    let held = effective_role_names(&graph, &assignments, account_id.as_ref());
+    let held = effective_role_names(&entry.graph, &assignments, account_id.as_ref());
     let (roles, scope) = narrow(held, None, grant.scope.as_deref())?;
 
     let now = Timestamp::now();
-    let settings = &services.settings;
     let session = Session {
         id: SessionId::new(),
         user_id: user.id,
         account_id,
-        client_id: client_id.clone(),
+        client_id: grant.client.client_id().to_owned(),
         created_at: now,
         ended_at: None,
-        expires_at: Some(now.plus_seconds(settings.refresh_absolute_ttl)),
+        expires_at: Some(now.plus_seconds(services.settings.refresh_absolute_ttl)),
         scope: scope.clone(),
     };
-    store
-        .insert_session(&session)
+    let refresh = grant
+        .client
+        .allows("refresh_token")
+        .then(|| new_refresh_token(services, &session, now));
+    let opened = store
+        .open_login(&NewLogin {
+            session: &session,
+            refresh: refresh.as_ref().map(|(_, stored)| stored),
+            password_hash: &password_hash,
+            member: entry.member,
+        })
         .await
         .map_err(DomainError::from)?;
-    let refresh_value = if grant.client.allows("refresh_token") {
-        let (value, refresh) = new_refresh_token(services, &session, now);
-        store
-            .insert_refresh(&refresh)
-            .await
-            .map_err(DomainError::from)?;
-        Some(value)
-    } else {
-        None
-    };
-    store
-        .record_login(&user.id, now)
-        .await
-        .map_err(DomainError::from)?;
+    if !opened {
+        // The password changed, or the user or account was disabled, while this login was
+        // being checked: what it verified is no longer current.
+        return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
+    }
     let mut issued = issue(
         services,
         user.id.to_string(),
-        client_id,
+        session.client_id.clone(),
         session.id,
         account_id,
         roles,
@@ -282,7 +154,7 @@ pub async fn password_grant(
         now,
         session.expires_at,
     )?;
-    issued.refresh_token = refresh_value;
+    issued.refresh_token = refresh.map(|(value, _)| value);
     let details = serde_json::json!({ "client_id": issued.claims.client_id });
     let target = Some(format!("session:{}", issued.claims.sid));
     let event = crate::audit::Event {
@@ -294,6 +166,170 @@ pub async fn password_grant(
     };
     crate::audit::record(services, event).await;
     Ok(issued)
+}
+
+/// The credentials of a password grant, read and canonicalized.
+struct Presented {
+    /// The canonical login (email or username), when the text has one.
+    login: Option<String>,
+    /// The lock key of the identifier as typed.
+    key: String,
+    password: Password,
+}
+
+impl Presented {
+    fn read(grant: &PasswordGrant) -> Result<Self, GrantError> {
+        if grant.username.is_empty() || grant.password.is_empty() {
+            return Err(GrantError::InvalidRequest(
+                "`username` and `password` are required".into(),
+            ));
+        }
+        let password = Password::presented(&grant.password)
+            .map_err(|_| GrantError::InvalidGrant(BAD_CREDENTIALS.into()))?;
+        let login = canonicalize(&grant.username).ok().filter(|l| !l.is_empty());
+        let key = identifier_key(login.as_deref().unwrap_or(&grant.username));
+        Ok(Self {
+            login,
+            key,
+            password,
+        })
+    }
+}
+
+/// Checks the password through the shared gate (lock, capped hashing, dummy hash for unknown
+/// users): unknown, wrong, locked and disabled answer alike, and each failure is audited. The
+/// stored hash comes back so the session is opened only while it is still current.
+async fn verify(services: &Services, presented: Presented) -> Result<(User, String), GrantError> {
+    let record = match &presented.login {
+        Some(login) => services
+            .store
+            .user_by_login(login)
+            .await
+            .map_err(DomainError::from)?,
+        None => None,
+    };
+    let stored = record.as_ref().and_then(|r| r.password_hash.clone());
+    let checked = check_password(
+        services,
+        std::slice::from_ref(&presented.key),
+        stored.clone(),
+        presented.password,
+    )
+    .await?;
+    match (record, stored) {
+        (Some(record), Some(hash)) if checked.verified && record.user.status == Status::Active => {
+            Ok((record.user, hash))
+        }
+        _ => {
+            // The identifier is logged only as a hash: people type passwords into it.
+            let details = serde_json::json!({
+                "identifier_sha256": presented.key,
+                "locked": checked.locked,
+            });
+            crate::audit::record(
+                services,
+                crate::audit::Event {
+                    actor: "anonymous".into(),
+                    action: "login.failed",
+                    account: None,
+                    target: None,
+                    details,
+                },
+            )
+            .await;
+            Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()))
+        }
+    }
+}
+
+/// The account a login acts in, the roles visible there, and what entitles the user to it.
+struct Entry {
+    account: Option<Account>,
+    graph: RoleGraph,
+    /// Entry rests on a membership (which the session's transaction checks again).
+    member: bool,
+}
+
+/// Picks the account: the one named (by id or name), or the user's only one. Entering an
+/// account takes membership in it, or a global role granting `warden.accounts:enter`; a user
+/// holding only some other global role (a support reader, say) is not let into every tenant.
+async fn enter_account(
+    services: &Services,
+    user: &User,
+    assignments: &[Assignment],
+    wanted: Option<&str>,
+) -> Result<Entry, GrantError> {
+    let store = services.store.as_ref();
+    let memberships = store
+        .memberships(&user.id)
+        .await
+        .map_err(DomainError::from)?;
+    let account =
+        match wanted.filter(|a| !a.is_empty()) {
+            Some(wanted) => {
+                let found = match AccountId::parse(wanted) {
+                    Ok(id) => store.account(&id).await.map_err(DomainError::from)?,
+                    Err(_) => match AccountName::parse(wanted) {
+                        Ok(name) => store
+                            .account_by_name(&name)
+                            .await
+                            .map_err(DomainError::from)?,
+                        Err(_) => None,
+                    },
+                };
+                Some(found.ok_or_else(not_a_member)?)
+            }
+            None => match memberships.as_slice() {
+                [] => None,
+                [only] => store.account(only).await.map_err(DomainError::from)?,
+                _ => return Err(GrantError::InvalidRequest(
+                    "the user belongs to several accounts: name one with the `account` parameter"
+                        .into(),
+                )),
+            },
+        };
+    let graph = RoleGraph::new(
+        store
+            .roles_in_scope(account.as_ref().map(|a| &a.id))
+            .await
+            .map_err(DomainError::from)?,
+    );
+    let Some(account) = account else {
+        return Ok(Entry {
+            account: None,
+            graph,
+            member: false,
+        });
+    };
+    let member = memberships.contains(&account.id);
+    if !member && !may_enter_any(&graph, assignments) {
+        return Err(not_a_member());
+    }
+    if account.status != Status::Active {
+        return Err(GrantError::InvalidGrant("that account is disabled".into()));
+    }
+    Ok(Entry {
+        account: Some(account),
+        graph,
+        member,
+    })
+}
+
+fn not_a_member() -> GrantError {
+    GrantError::InvalidGrant("the user is not a member of that account".into())
+}
+
+/// Whether the user's global roles grant entry to any account (`warden.accounts:enter`, which
+/// the super admin's `*` includes).
+pub(crate) fn may_enter_any(graph: &RoleGraph, assignments: &[Assignment]) -> bool {
+    let global: Vec<RoleId> = assignments
+        .iter()
+        .filter(|a| a.account_id.is_none())
+        .map(|a| a.role_id)
+        .collect();
+    graph
+        .permissions(&global)
+        .allows(&Permission::known(builtin::ACCOUNTS_ENTER))
 }
 
 /// Narrows the roles a token carries: to `ceiling` (the scope granted at login) when set, then
@@ -388,31 +424,4 @@ pub fn issue(
         refresh_token: None,
         claims,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_lock_ladder_grows_and_is_capped() {
-        assert_eq!(lock_after(1), 0);
-        assert_eq!(lock_after(5), 0);
-        assert_eq!(lock_after(6), 1000);
-        assert_eq!(lock_after(7), 2000);
-        assert_eq!(lock_after(15), 512_000);
-        assert_eq!(lock_after(16), MAX_LOCK_MS);
-        assert_eq!(lock_after(10_000), MAX_LOCK_MS);
-    }
-
-    #[test]
-    fn an_hour_of_guessing_checks_far_fewer_than_one_hundred_passwords() {
-        // Each checked failure is followed by its lock; count the checks that fit in an hour.
-        let (mut t, mut checked) = (0, 0);
-        while t < LOCK_WINDOW_MS {
-            checked += 1;
-            t += lock_after(checked).max(1);
-        }
-        assert!(checked < 100, "{checked}");
-    }
 }

@@ -101,10 +101,26 @@ pub struct Account {
     pub allowed_ips: Vec<Cidr>,
     /// A Cedar schema (Cedar schema syntax) the account's policies must validate against.
     pub policy_schema: Option<String>,
+    /// When the account was last disabled: tokens issued in it until then stay dead after it
+    /// is enabled again. Set by the store when the status turns to disabled.
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub tokens_valid_after: Option<Timestamp>,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
+}
+
+impl Account {
+    /// Whether the account is active and a token issued at `issued_at` (seconds, a JWT
+    /// `iat`) was issued after its last disabling.
+    pub fn accepts_token_issued_at(&self, issued_at: i64) -> bool {
+        self.status == Status::Active
+            && self
+                .tokens_valid_after
+                .is_none_or(|cut| issued_at.saturating_mul(1000) > cut.millis())
+    }
 }
 
 /// A user's membership of an account.

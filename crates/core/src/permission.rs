@@ -187,6 +187,9 @@ pub mod builtin {
     pub const ACCOUNTS_UPDATE: &str = "warden.accounts:update";
     /// Delete accounts.
     pub const ACCOUNTS_DELETE: &str = "warden.accounts:delete";
+    /// Log into any account without being a member of it (held globally; the super admin's
+    /// `*` includes it).
+    pub const ACCOUNTS_ENTER: &str = "warden.accounts:enter";
     /// Read memberships.
     pub const MEMBERS_READ: &str = "warden.members:read";
     /// Add members.
@@ -247,6 +250,7 @@ mod builtin_tests {
             ACCOUNTS_CREATE,
             ACCOUNTS_UPDATE,
             ACCOUNTS_DELETE,
+            ACCOUNTS_ENTER,
             MEMBERS_READ,
             MEMBERS_CREATE,
             MEMBERS_DELETE,

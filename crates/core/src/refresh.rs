@@ -72,6 +72,8 @@ pub async fn refresh_grant(
             ));
         }
     }
+    // Everything the answer depends on is checked before the token is used up.
+    let plan = plan_access(services, &session, scope).await?;
     let (successor_value, successor) = new_refresh_token(services, &session, now);
     let sealed = services
         .sealer
@@ -87,9 +89,13 @@ pub async fn refresh_grant(
             .await
             .map_err(DomainError::from)?
             .ok_or_else(invalid)?;
+        if used.used_at.is_none() {
+            // Not used by another request: the session ended meanwhile.
+            return Err(invalid());
+        }
         return retry_or_reuse(services, &used, &session, now, scope).await;
     }
-    let mut issued = access_for(services, &session, now, scope).await?;
+    let mut issued = sign(services, &session, plan, now)?;
     issued.refresh_token = Some(successor_value);
     let event = crate::audit::Event {
         actor: format!("user:{}", session.user_id),
@@ -159,6 +165,23 @@ async fn access_for(
     now: Timestamp,
     scope: Option<&str>,
 ) -> Result<IssuedToken, GrantError> {
+    let plan = plan_access(services, session, scope).await?;
+    sign(services, session, plan, now)
+}
+
+/// What a refresh will issue: checked in full (user active, account active and still
+/// entered, scope within the session's) before anything is rotated, so a refused request
+/// changes nothing.
+struct Plan {
+    roles: Vec<String>,
+    scope: Option<String>,
+}
+
+async fn plan_access(
+    services: &Services,
+    session: &Session,
+    scope: Option<&str>,
+) -> Result<Plan, GrantError> {
     let store = services.store.as_ref();
     let user = store
         .user(&session.user_id)
@@ -173,11 +196,17 @@ async fn access_for(
         .assignments(&user.user.id)
         .await
         .map_err(DomainError::from)?;
+    let graph = RoleGraph::new(
+        store
+            .roles_in_scope(account.as_ref())
+            .await
+            .map_err(DomainError::from)?,
+    );
     if let Some(account) = &account {
-        // Still a member (or a global operator) of a still-active account.
+        // Still a member (or a global operator entitled to every account) of a still-active
+        // account.
         let found = store.account(account).await.map_err(DomainError::from)?;
-        let global = assignments.iter().any(|a| a.account_id.is_none());
-        let member = global
+        let member = crate::login::may_enter_any(&graph, &assignments)
             || store
                 .memberships(&user.user.id)
                 .await
@@ -187,22 +216,25 @@ async fn access_for(
             return Err(invalid());
         }
     }
-    let graph = RoleGraph::new(
-        store
-            .roles_in_scope(account.as_ref())
-            .await
-            .map_err(DomainError::from)?,
-    );
     let held = effective_role_names(&graph, &assignments, account.as_ref());
     let (roles, scope) = narrow(held, session.scope.as_deref(), scope)?;
+    Ok(Plan { roles, scope })
+}
+
+fn sign(
+    services: &Services,
+    session: &Session,
+    plan: Plan,
+    now: Timestamp,
+) -> Result<IssuedToken, GrantError> {
     Ok(issue(
         services,
-        user.user.id.to_string(),
+        session.user_id.to_string(),
         session.client_id.clone(),
         session.id,
-        account,
-        roles,
-        scope,
+        session.account_id,
+        plan.roles,
+        plan.scope,
         now,
         session.expires_at,
     )?)

@@ -65,6 +65,20 @@ pub struct Bootstrap {
     pub master_key_check: String,
 }
 
+/// What a login writes, together (see [`Store::open_login`]).
+#[derive(Debug)]
+pub struct NewLogin<'a> {
+    /// The session to open.
+    pub session: &'a Session,
+    /// Its first refresh token, when the client may refresh.
+    pub refresh: Option<&'a RefreshToken>,
+    /// The stored password hash the login was verified against.
+    pub password_hash: &'a str,
+    /// Whether entering the session's account rests on a membership (rather than a global
+    /// permission), which must still hold.
+    pub member: bool,
+}
+
 /// The storage port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -169,6 +183,12 @@ pub trait Store: Send + Sync + 'static {
     async fn assignments(&self, user: &UserId) -> Result<Vec<Assignment>, StoreError>;
     /// Records a new login session.
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// Opens a login's session in one transaction: checks that the user is still active with
+    /// the password hash the login verified, that the account (if any) is still active and,
+    /// when `member` is set, that the user is still a member of it; then stores the session,
+    /// its first refresh token and the last-login time. `false` (nothing written) when a check
+    /// fails: a password changed or an account disabled while the login was hashing.
+    async fn open_login(&self, login: &NewLogin<'_>) -> Result<bool, StoreError>;
     /// A session by id.
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     /// A user's sessions that have not ended, newest first.
@@ -196,8 +216,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
     /// A refresh token by the hash of its value.
     async fn refresh_by_hash(&self, hash: &str) -> Result<Option<RefreshToken>, StoreError>;
-    /// Atomically marks `used` as used (only if it still is unused) and stores `successor`;
-    /// `false` when another request used it first. Of N concurrent calls, exactly one wins.
+    /// Atomically marks `used` as used (only if it still is unused and its session has not
+    /// ended) and stores `successor`; `false` when another request used it first or the session
+    /// ended. Of N concurrent calls, exactly one wins.
     async fn rotate_refresh(
         &self,
         used: &RefreshToken,
@@ -246,19 +267,18 @@ pub trait Store: Send + Sync + 'static {
     /// Records a use of an API key.
     async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<(), StoreError>;
 
-    /// When logins for this identifier are locked until (milliseconds), if at all.
-    async fn login_locked_until(&self, key_hash: &str) -> Result<Option<i64>, StoreError>;
-    /// Records a failed login atomically: counts it in the current window (restarting the
-    /// window when older than `window_ms`), sets `locked_until` from the count with `lock`,
-    /// and returns the new count.
-    async fn record_login_failure(
+    /// Reserves one password check for an identifier, atomically: `false` while it is locked
+    /// (nothing counted); otherwise the attempt is counted as a failure in the current window
+    /// (restarting the window when older than `window_ms`) and `locked_until` is set from the
+    /// new count with `lock`, before the password is hashed.
+    async fn reserve_login_attempt(
         &self,
         key_hash: &str,
         now_ms: i64,
         window_ms: i64,
         lock: fn(i64) -> i64,
-    ) -> Result<i64, StoreError>;
-    /// Forgets the failures of an identifier after a successful login.
+    ) -> Result<bool, StoreError>;
+    /// Forgets the failures of an identifier after a successful password check.
     async fn clear_login_failures(&self, key_hash: &str) -> Result<(), StoreError>;
 
     /// Every assignment of the users whose ids lie in `first..=last` (bulk loading).

@@ -33,6 +33,8 @@ pub enum ApiError {
     Request(StatusCode, &'static str, String),
     /// No valid bearer credentials (RFC 6750): `None` when none were sent.
     Unauthenticated(Option<String>),
+    /// This address sent too many password checks; retry after this many seconds.
+    RateLimited(u64),
 }
 
 impl From<DomainError> for ApiError {
@@ -68,6 +70,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             Self::Request(status, slug, detail) => problem(status, slug, detail, Vec::new()),
+            Self::RateLimited(seconds) => {
+                let mut response = problem(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "too many password checks from this address; retry later".into(),
+                    Vec::new(),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                response
+            }
             Self::Unauthenticated(reason) => {
                 let (challenge, detail) = match &reason {
                     None => ("Bearer realm=\"warden\"".to_owned(), "this endpoint needs a bearer access token".to_owned()),

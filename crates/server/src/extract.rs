@@ -156,6 +156,18 @@ impl FromRequestParts<AppState> for Authenticated {
         // Everything below reads the authorization snapshot, never the database.
         let snapshot = services.engine.snapshot();
         let scoped_to = claims.scope.is_some().then(|| claims.roles.clone());
+        // A token issued in an account before it was last disabled stays dead, even once the
+        // account is enabled again (a client's own token has no session that ended with it).
+        if let Some(account) = claims.acct.as_deref() {
+            let account =
+                AccountId::parse(account).map_err(|_| invalid("the token's account is invalid"))?;
+            if !snapshot.account_accepts(&account, claims.iat) {
+                return Err(inactive(
+                    warden_core::engine::Inactive::AccountInactive,
+                    "account",
+                ));
+            }
+        }
         if let Some(client_id) = claims.sub.strip_prefix("client:") {
             // A service client's own token: no session; the client must still be active.
             let caller = ClientCaller::resolve(&snapshot, client_id, scoped_to)

@@ -3,7 +3,7 @@
 use sqlx::{AnyPool, Row};
 use warden_core::identity::AccountName;
 use warden_core::ids::{AccountId, UserId};
-use warden_core::model::{Account, Membership};
+use warden_core::model::{Account, Membership, Status};
 use warden_core::page::PageRequest;
 use warden_core::store::AccountFilter;
 use warden_core::StoreError;
@@ -96,22 +96,44 @@ pub(crate) async fn list(
     found.iter().map(rows::account).collect()
 }
 
-pub(crate) async fn update(pool: &AnyPool, account: &Account) -> Result<bool, StoreError> {
+/// Writes an account. Turning it to disabled also stamps `tokens_valid_after` and ends every
+/// session in it, in the same transaction: nothing issued in a disabled account lives on.
+pub(crate) async fn update(store: &SqlStore, account: &Account) -> Result<bool, StoreError> {
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
+    let id = account.id.to_string();
+    let now = account.updated_at.millis();
+    let disabling = account.status == Status::Disabled;
     let done = sqlx::query(
-        "UPDATE accounts SET name = $2, display_name = $3, description = $4, status = $5, attributes = $6, updated_at = $7, allowed_ips = $8, policy_schema = $9 WHERE id = $1",
+        "UPDATE accounts SET name = $2, display_name = $3, description = $4, status = $5, attributes = $6, updated_at = $7, allowed_ips = $8, policy_schema = $9,
+         tokens_valid_after = CASE WHEN $10 = 1 AND status <> 'disabled' THEN $7 ELSE tokens_valid_after END
+         WHERE id = $1",
     )
-    .bind(account.id.to_string())
+    .bind(&id)
     .bind(account.name.as_str())
     .bind(account.display_name.as_str())
     .bind(account.description.as_str())
     .bind(account.status.as_str())
     .bind(attributes_json(account))
-    .bind(account.updated_at.millis())
+    .bind(now)
     .bind(allowed_ips_json(account))
     .bind(account.policy_schema.as_deref())
-    .execute(pool)
+    .bind(i64::from(disabling))
+    .execute(&mut *tx)
     .await
     .map_err(on_error)?;
+    if disabling {
+        sqlx::query("UPDATE sessions SET ended_at = $2 WHERE account_id = $1 AND ended_at IS NULL")
+            .bind(&id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(on_error)?;
+    }
+    tx.commit().await.map_err(on_error)?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -30,6 +30,7 @@ migrations!(
     (8, "audit", "0008_audit.sql"),
     (9, "policies_and_changes", "0009_policies_and_changes.sql"),
     (10, "account_settings", "0010_account_settings.sql"),
+    (11, "account_revocation", "0011_account_revocation.sql"),
 );
 
 /// The database engine behind a store.
@@ -116,10 +117,33 @@ impl Backend {
         column: &'static str,
         value: &str,
     ) -> Result<(), sqlx::Error> {
+        self.lock_row(tx, table, column, value, "FOR UPDATE").await
+    }
+
+    /// Like [`Backend::lock_key`], but shared: other readers that share it go on, a writer of
+    /// the row waits (and is waited for) until the transaction ends.
+    pub(crate) async fn share_key(
+        self,
+        tx: &mut Transaction<'static, sqlx::Any>,
+        table: &'static str,
+        column: &'static str,
+        value: &str,
+    ) -> Result<(), sqlx::Error> {
+        self.lock_row(tx, table, column, value, "FOR SHARE").await
+    }
+
+    async fn lock_row(
+        self,
+        tx: &mut Transaction<'static, sqlx::Any>,
+        table: &'static str,
+        column: &'static str,
+        value: &str,
+        mode: &'static str,
+    ) -> Result<(), sqlx::Error> {
         match self {
             Self::Sqlite => Ok(()),
             Self::Postgres => {
-                let sql = format!("SELECT {column} FROM {table} WHERE {column} = $1 FOR UPDATE");
+                let sql = format!("SELECT {column} FROM {table} WHERE {column} = $1 {mode}");
                 sqlx::query(&sql)
                     .bind(value)
                     .fetch_optional(&mut **tx)

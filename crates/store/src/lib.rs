@@ -28,7 +28,9 @@ use warden_core::model::{
     Role, Session, User, UserRecord,
 };
 use warden_core::page::PageRequest;
-use warden_core::store::{AccountFilter, Bootstrap, PolicyFilter, RoleFilter, Store, UserFilter};
+use warden_core::store::{
+    AccountFilter, Bootstrap, NewLogin, PolicyFilter, RoleFilter, Store, UserFilter,
+};
 use warden_core::time::Timestamp;
 use warden_core::tokens::KeyRecord;
 use warden_core::StoreError;
@@ -150,7 +152,7 @@ impl Store for SqlStore {
         accounts::list(&self.pool, filter, page).await
     }
     async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
-        accounts::update(&self.pool, account).await
+        accounts::update(self, account).await
     }
     async fn delete_account(&self, id: &AccountId) -> Result<bool, StoreError> {
         accounts::delete(&self.pool, id).await
@@ -214,6 +216,9 @@ impl Store for SqlStore {
 
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
         sessions::insert(&self.pool, session).await
+    }
+    async fn open_login(&self, login: &NewLogin<'_>) -> Result<bool, StoreError> {
+        sessions::open_login(self, login).await
     }
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         sessions::by_id(&self.pool, id).await
@@ -308,17 +313,14 @@ impl Store for SqlStore {
         api_keys::touch(&self.pool, id, at).await
     }
 
-    async fn login_locked_until(&self, key_hash: &str) -> Result<Option<i64>, StoreError> {
-        throttle::locked_until(&self.pool, key_hash).await
-    }
-    async fn record_login_failure(
+    async fn reserve_login_attempt(
         &self,
         key_hash: &str,
         now_ms: i64,
         window_ms: i64,
         lock: fn(i64) -> i64,
-    ) -> Result<i64, StoreError> {
-        throttle::record_failure(self, key_hash, now_ms, window_ms, lock).await
+    ) -> Result<bool, StoreError> {
+        throttle::reserve(self, key_hash, now_ms, window_ms, lock).await
     }
     async fn clear_login_failures(&self, key_hash: &str) -> Result<(), StoreError> {
         throttle::clear(&self.pool, key_hash).await

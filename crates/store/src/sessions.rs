@@ -6,10 +6,12 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool};
 use warden_core::ids::{AccountId, SessionId, UserId};
-use warden_core::model::{RefreshToken, Session};
+use warden_core::model::{RefreshToken, Session, Status};
+use warden_core::store::NewLogin;
 use warden_core::time::Timestamp;
 use warden_core::StoreError;
 
+use crate::backend::Backend;
 use crate::error::on_error;
 use crate::rows;
 use crate::SqlStore;
@@ -31,6 +33,11 @@ fn session(row: &AnyRow) -> Result<Session, StoreError> {
 }
 
 pub(crate) async fn insert(pool: &AnyPool, s: &Session) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await.map_err(on_error)?;
+    insert_on(&mut conn, s).await
+}
+
+async fn insert_on(conn: &mut AnyConnection, s: &Session) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO sessions (id, user_id, account_id, client_id, created_at, ended_at, expires_at, scope)
          VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)",
@@ -42,10 +49,89 @@ pub(crate) async fn insert(pool: &AnyPool, s: &Session) -> Result<(), StoreError
     .bind(s.created_at.millis())
     .bind(s.expires_at.map(Timestamp::millis))
     .bind(s.scope.as_deref())
-    .execute(pool)
+    .execute(conn)
     .await
     .map_err(on_error)?;
     Ok(())
+}
+
+/// The login's checks and writes in one transaction. The user row is locked first (a password
+/// change or a disable updates it, so it waits for this login or this login sees its result),
+/// then the account and membership rows are shared (disabling the account or removing the
+/// member waits, and then ends the session this login opened).
+pub(crate) async fn open_login(store: &SqlStore, login: &NewLogin<'_>) -> Result<bool, StoreError> {
+    let session = login.session;
+    let user = session.user_id.to_string();
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
+    let backend = store.backend;
+    backend
+        .lock_key(&mut tx, "users", "id", &user)
+        .await
+        .map_err(on_error)?;
+    let current = sqlx::query("SELECT status, password_hash FROM users WHERE id = $1")
+        .bind(&user)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    let unchanged = match &current {
+        Some(row) => {
+            rows::text(row, "status")? == Status::Active.as_str()
+                && rows::opt_text(row, "password_hash")?.as_deref() == Some(login.password_hash)
+        }
+        None => false,
+    };
+    if !unchanged {
+        return Ok(false);
+    }
+    if let Some(account) = &session.account_id {
+        let account = account.to_string();
+        backend
+            .share_key(&mut tx, "accounts", "id", &account)
+            .await
+            .map_err(on_error)?;
+        let active = sqlx::query("SELECT status FROM accounts WHERE id = $1")
+            .bind(&account)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(on_error)?
+            .map(|row| rows::text(&row, "status"))
+            .transpose()?
+            .is_some_and(|status| status == Status::Active.as_str());
+        if !active {
+            return Ok(false);
+        }
+        if login.member {
+            let member = match backend {
+                Backend::Sqlite => "SELECT 1 AS one FROM memberships WHERE account_id = $1 AND user_id = $2",
+                Backend::Postgres => "SELECT 1 AS one FROM memberships WHERE account_id = $1 AND user_id = $2 FOR SHARE",
+            };
+            let found = sqlx::query(member)
+                .bind(&account)
+                .bind(&user)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(on_error)?;
+            if found.is_none() {
+                return Ok(false);
+            }
+        }
+    }
+    insert_on(&mut tx, session).await?;
+    if let Some(refresh) = login.refresh {
+        insert_refresh_on(&mut tx, refresh).await?;
+    }
+    sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+        .bind(&user)
+        .bind(session.created_at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    tx.commit().await.map_err(on_error)?;
+    Ok(true)
 }
 
 pub(crate) async fn by_id(pool: &AnyPool, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -194,6 +280,22 @@ pub(crate) async fn rotate(
         .begin_write(&store.pool)
         .await
         .map_err(on_error)?;
+    // The session must still be live when the token is used: ending it (logout, a password
+    // change, a disabled account) waits for this rotation or is seen by it.
+    let session = used.session_id.to_string();
+    store
+        .backend
+        .share_key(&mut tx, "sessions", "id", &session)
+        .await
+        .map_err(on_error)?;
+    let live = sqlx::query("SELECT id FROM sessions WHERE id = $1 AND ended_at IS NULL")
+        .bind(&session)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    if live.is_none() {
+        return Ok(false);
+    }
     let done = sqlx::query("UPDATE refresh_tokens SET used_at = $2, successor_sealed = $3 WHERE id = $1 AND used_at IS NULL")
         .bind(used.id.as_str())
         .bind(at.millis())

@@ -1,6 +1,6 @@
-//! Failed-login counters, shared by every node through the store. The read-modify-write of a
-//! counter runs in a write transaction (`BEGIN IMMEDIATE` on SQLite; a row lock on
-//! PostgreSQL), so concurrent failures are all counted.
+//! Password-check counters, shared by every node through the store. Each check is reserved
+//! (counted) before hashing, in a write transaction (`BEGIN IMMEDIATE` on SQLite; a row lock
+//! on PostgreSQL), so concurrent guesses are all counted and none slips past a lock.
 
 use sqlx::AnyPool;
 use warden_core::StoreError;
@@ -9,27 +9,18 @@ use crate::error::on_error;
 use crate::rows;
 use crate::SqlStore;
 
-pub(crate) async fn locked_until(
-    pool: &AnyPool,
-    key_hash: &str,
-) -> Result<Option<i64>, StoreError> {
-    let row = sqlx::query("SELECT locked_until FROM login_throttle WHERE key_hash = $1")
-        .bind(key_hash)
-        .fetch_optional(pool)
-        .await
-        .map_err(on_error)?;
-    row.as_ref()
-        .map(|r| rows::int(r, "locked_until"))
-        .transpose()
-}
-
-pub(crate) async fn record_failure(
+/// Reserves one password check for `key_hash`: refused (`false`, nothing counted) while the
+/// identifier is locked; otherwise the attempt is counted as a failure before any hashing,
+/// and the lock it earns is set, in one write transaction. A success clears the count
+/// afterwards. So a burst of concurrent guesses is checked no further than the same guesses
+/// sent one after another, on one node or many.
+pub(crate) async fn reserve(
     store: &SqlStore,
     key_hash: &str,
     now_ms: i64,
     window_ms: i64,
     lock: fn(i64) -> i64,
-) -> Result<i64, StoreError> {
+) -> Result<bool, StoreError> {
     let mut tx = store
         .backend
         .begin_write(&store.pool)
@@ -50,30 +41,40 @@ pub(crate) async fn record_failure(
         .lock_key(&mut tx, "login_throttle", "key_hash", key_hash)
         .await
         .map_err(on_error)?;
-    let row = sqlx::query("SELECT failures, window_start FROM login_throttle WHERE key_hash = $1")
-        .bind(key_hash)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(on_error)?;
+    let row = sqlx::query(
+        "SELECT failures, window_start, locked_until FROM login_throttle WHERE key_hash = $1",
+    )
+    .bind(key_hash)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(on_error)?;
     let (mut failures, mut window_start) = (
         rows::int(&row, "failures")?,
         rows::int(&row, "window_start")?,
     );
+    if rows::int(&row, "locked_until")? > now_ms {
+        tx.commit().await.map_err(on_error)?;
+        return Ok(false);
+    }
     if now_ms - window_start > window_ms {
         failures = 0;
         window_start = now_ms;
     }
     failures += 1;
+    // No delay earned: no lock at all, so a concurrent attempt whose clock read came a moment
+    // earlier is not taken for locked.
+    let delay = lock(failures);
+    let locked_until = if delay > 0 { now_ms + delay } else { 0 };
     sqlx::query("UPDATE login_throttle SET failures = $2, window_start = $3, locked_until = $4 WHERE key_hash = $1")
         .bind(key_hash)
         .bind(failures)
         .bind(window_start)
-        .bind(now_ms + lock(failures))
+        .bind(locked_until)
         .execute(&mut *tx)
         .await
         .map_err(on_error)?;
     tx.commit().await.map_err(on_error)?;
-    Ok(failures)
+    Ok(true)
 }
 
 pub(crate) async fn clear(pool: &AnyPool, key_hash: &str) -> Result<(), StoreError> {

@@ -64,11 +64,15 @@ pub fn build(users: usize, policies: usize) -> World {
         roles: Arc::new(RoleIndex::build(roles)),
         ..Snapshot::default()
     };
-    snapshot.accounts = snapshot.accounts.with(
-        accounts
-            .iter()
-            .map(|a| (*a, Some(AccountEntry { active: true }))),
-    );
+    snapshot.accounts = snapshot.accounts.with(accounts.iter().map(|a| {
+        (
+            *a,
+            Some(AccountEntry {
+                active: true,
+                tokens_valid_after: 0,
+            }),
+        )
+    }));
     let mut first = None;
     let chunk = 100_000;
     for start in (0..users).step_by(chunk) {

@@ -109,6 +109,7 @@ pub async fn create(
         attributes,
         allowed_ips,
         policy_schema: input.policy_schema,
+        tokens_valid_after: None,
         created_at: now,
         updated_at: now,
     };

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::users::{apply_patch, optional_text, UpdateUser};
+use crate::attempts::{check_password, identifier_key};
 use crate::authz::Caller;
 use crate::error::{DomainError, Problems};
 use crate::identity::{Email, Username};
@@ -103,11 +104,22 @@ pub async fn change_password(
         .map_err(|err| DomainError::invalid("new_password", err))?;
     let current = Password::presented(&input.current_password)
         .map_err(|_| DomainError::invalid("current_password", "is incorrect"))?;
-    if !services
-        .hasher
-        .verify(current, record.password_hash)
-        .await?
-    {
+    // The same gate as login, under the locks of every identifier the user logs in with: a
+    // stolen access token is no way around the lock.
+    let keys = login_keys(&record.user);
+    let checked = check_password(services, &keys, record.password_hash, current).await?;
+    if !checked.verified {
+        let actor = format!("user:{}", caller.user_id);
+        let details = serde_json::json!({ "locked": checked.locked });
+        crate::audit::note(
+            services,
+            actor.clone(),
+            "user.password_check_failed",
+            caller.account,
+            actor,
+            details,
+        )
+        .await;
         return Err(DomainError::invalid("current_password", "is incorrect"));
     }
     let hash = services.hasher.hash(new_password).await?;
@@ -133,6 +145,19 @@ pub async fn change_password(
     )
     .await;
     Ok(())
+}
+
+/// The lock keys of every identifier `user` can log in with (email, and username if set).
+fn login_keys(user: &User) -> Vec<String> {
+    let mut keys = vec![identifier_key(&canonical(user.email.as_str()))];
+    if let Some(username) = &user.username {
+        keys.push(identifier_key(&canonical(username.as_str())));
+    }
+    keys
+}
+
+fn canonical(login: &str) -> String {
+    crate::identity::canonicalize(login).unwrap_or_else(|_| login.to_owned())
 }
 
 /// Registers a new user when registration is open. Answers the same whether or not the email

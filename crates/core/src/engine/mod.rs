@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 
 use crate::error::StoreError;
 use crate::ids::{AccountId, ClientKey, PolicyId, RoleId, SessionId, UserId};
-use crate::model::{Assignment, Status};
+use crate::model::Assignment;
 use crate::page::PageRequest;
 use crate::store::{AccountFilter, PolicyFilter, RoleFilter, Store, UserFilter};
 use crate::time::Timestamp;
@@ -195,14 +195,7 @@ impl Engine {
             let rows = store.accounts(&AccountFilter::default(), &page).await?;
             let done = rows.len() < LOAD_PAGE as usize;
             page.after = rows.last().map(|a| a.id.to_string());
-            accounts.extend(rows.into_iter().map(|a| {
-                (
-                    a.id,
-                    Some(AccountEntry {
-                        active: a.status == Status::Active,
-                    }),
-                )
-            }));
+            accounts.extend(rows.into_iter().map(|a| (a.id, Some(AccountEntry::of(&a)))));
             if done {
                 break;
             }
@@ -378,9 +371,7 @@ impl Engine {
                     let Ok(id) = AccountId::parse(&change.key) else {
                         continue;
                     };
-                    let entry = store.account(&id).await?.map(|a| AccountEntry {
-                        active: a.status == Status::Active,
-                    });
+                    let entry = store.account(&id).await?.map(|a| AccountEntry::of(&a));
                     accounts.push((id, entry));
                 }
                 "role" => roles_changed = true,

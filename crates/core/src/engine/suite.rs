@@ -282,9 +282,13 @@ fn run_case(
     let mut snapshot = base.clone();
     snapshot.users = snapshot.users.with([(p.id, Some(Arc::new(entry)))]);
     if let Some(account) = p.account {
-        snapshot.accounts = snapshot
-            .accounts
-            .with([(account, Some(AccountEntry { active: true }))]);
+        snapshot.accounts = snapshot.accounts.with([(
+            account,
+            Some(AccountEntry {
+                active: true,
+                tokens_valid_after: 0,
+            }),
+        )]);
     }
     let principal = Principal {
         subject: Subject::User(p.id),

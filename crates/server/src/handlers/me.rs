@@ -10,7 +10,7 @@ use warden_core::ids::SessionId;
 use warden_core::model::User;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Authenticated, Body};
+use crate::extract::{path_id, Authenticated, Body, ClientAddr};
 use crate::state::AppState;
 
 /// The caller's own profile.
@@ -38,12 +38,18 @@ pub async fn update(
 
 /// Changes the caller's password; the current one is required.
 #[utoipa::path(post, path = "/v1/users/me/password", tag = "self-service", request_body = ChangePassword, security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn change_password(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     auth: Authenticated,
     Body(input): Body<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
+    // A password check costs a hash: the same per-address budget as the token endpoint.
+    state
+        .token_limiter()
+        .check(ip)
+        .map_err(ApiError::RateLimited)?;
     me::change_password(state.services(), auth.user()?, input).await?;
     Ok(StatusCode::NO_CONTENT)
 }

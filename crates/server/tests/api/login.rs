@@ -318,7 +318,46 @@ async fn metadata_and_jwks_are_published_with_public_members_only(backend: Backe
     }
 }
 
+async fn a_global_role_alone_does_not_open_every_account(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    // A global support role that reads users everywhere, but is no member of acme.
+    let support = app
+        .create_role("support", None, &["warden.users:read"], &[])
+        .await;
+    let sam = app.create_user("sam@x.io", None).await;
+    app.grant(&sam, &support, None).await;
+    for account in ["acme", acme.as_str()] {
+        let refused = app
+            .token_request(&[
+                ("grant_type", "password"),
+                ("username", "sam@x.io"),
+                ("password", PASSWORD),
+                ("account", account),
+            ])
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert_eq!(refused.body["error"], "invalid_grant");
+    }
+    // A global permission that explicitly spans accounts lets an operator in…
+    let operator = app
+        .create_role("operator", None, &["warden.accounts:enter"], &[])
+        .await;
+    app.grant(&sam, &operator, None).await;
+    app.login_to("sam@x.io", PASSWORD, Some("acme")).await;
+    // …as does the super admin's `*`, and membership, of course.
+    app.login_to(
+        crate::helpers::ADMIN_EMAIL,
+        crate::helpers::ADMIN_PASSWORD,
+        Some("acme"),
+    )
+    .await;
+    app.create_user("mia@acme.io", Some(&acme)).await;
+    app.login_to("mia@acme.io", PASSWORD, Some("acme")).await;
+}
+
 crate::both!(
+    a_global_role_alone_does_not_open_every_account,
     a_login_returns_an_rfc6749_response_with_an_at_jwt_verifiable_through_the_jwks,
     the_form_fastapi_sends_is_accepted_as_is,
     json_bodies_and_usernames_in_any_case_log_in_too,

@@ -387,7 +387,42 @@ async fn revocation_ends_the_session_of_a_refresh_or_access_token(backend: Backe
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
 }
 
+async fn a_refused_refresh_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("r@x.io", None).await;
+    let login = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "r@x.io"),
+            ("password", PASSWORD),
+        ])
+        .await;
+    let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
+    // A scope the session does not hold: refused before the token is used up.
+    let refused = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("scope", "super_admin"),
+        ])
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(refused.body["error"], "invalid_scope");
+    // The same token, asked properly, still works: no rotation, no false reuse alarm.
+    let retried = app
+        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
+    let alarms = app
+        .get("/v1/audit?action=token.reuse_detected", &app.admin_token)
+        .await;
+    assert_eq!(alarms.body["items"], json!([]), "{}", alarms.body);
+    let access = retried.body["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/v1/users/me", access).await.status, StatusCode::OK);
+}
+
 crate::both!(
+    a_refused_refresh_changes_nothing,
     refresh_tokens_rotate_on_every_use_within_the_session,
     reusing_a_rotated_token_revokes_the_whole_session,
     an_identical_retry_inside_the_grace_window_gets_the_same_successor,

@@ -1,0 +1,255 @@
+//! Disabling an account ends everything issued in it: its sessions (listed in the revocation
+//! feed), its users' and clients' grants, and what introspection says of its tokens, and
+//! enabling it again revives none of it.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{basic, create_client, Backend, Creds, TestApp, PASSWORD};
+
+async fn introspect(app: &TestApp, by: &Creds, token: &str) -> Reply {
+    let response = app
+        .client
+        .post(app.url("/oauth/introspect"))
+        .basic_auth(&by.client_id, Some(&by.secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    TestApp::read(response).await
+}
+
+use crate::helpers::Reply;
+
+fn text(body: &Value, key: &str) -> String {
+    body[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key}: {body}"))
+        .to_owned()
+}
+
+async fn set_status(app: &TestApp, account: &str, status: &str) {
+    let reply = app
+        .patch(
+            &format!("/v1/accounts/{account}"),
+            &app.admin_token,
+            json!({"status": status}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+async fn a_disabled_accounts_credentials_are_dead_and_stay_dead(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    app.create_user("ann@acme.io", Some(&acme)).await;
+    // A global verifier, another tenant's verifier, and acme's own service client.
+    let global = create_client(&app, &app.admin_token, json!({"name": "gateway"})).await;
+    let globex = app.create_account("globex").await;
+    let foreign = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "globex-api", "account_id": globex}),
+    )
+    .await;
+    let own = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "acme-web", "account_id": acme,
+               "grant_types": ["password", "refresh_token", "client_credentials"]}),
+    )
+    .await;
+    let login = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "ann@acme.io"),
+            ("password", PASSWORD),
+        ])
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let (access, refresh) = (
+        text(&login.body, "access_token"),
+        text(&login.body, "refresh_token"),
+    );
+    let cc = basic(
+        &app,
+        &own.client_id,
+        &own.secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(cc.status, StatusCode::OK, "{}", cc.body);
+    let client_token = text(&cc.body, "access_token");
+    for token in [&access, &refresh, &client_token] {
+        assert_eq!(introspect(&app, &global, token).await.body["active"], true);
+    }
+    let feed_cursor = {
+        let reply = TestApp::read(
+            app.client
+                .get(app.url("/v1/revocations"))
+                .basic_auth(&global.client_id, Some(&global.secret))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        text(&reply.body, "next_cursor")
+    };
+
+    set_status(&app, &acme, "disabled").await;
+
+    for token in [&access, &refresh, &client_token] {
+        for verifier in [&global, &foreign] {
+            let answer = introspect(&app, verifier, token).await;
+            assert_eq!(answer.status, StatusCode::OK);
+            assert_eq!(answer.body, json!({"active": false}), "RFC 7662 §2.2");
+        }
+    }
+    // The account's own client no longer authenticates: not for introspection, not for its own
+    // token, not to log its users in.
+    assert_eq!(
+        introspect(&app, &own, &access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let cc = basic(
+        &app,
+        &own.client_id,
+        &own.secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(cc.status, StatusCode::UNAUTHORIZED, "{}", cc.body);
+    assert_eq!(cc.body["error"], "invalid_client");
+    let through_client = basic(
+        &app,
+        &own.client_id,
+        &own.secret,
+        &[
+            ("grant_type", "password"),
+            ("username", "ann@acme.io"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(
+        through_client.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        through_client.body
+    );
+    let direct = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "ann@acme.io"),
+            ("password", PASSWORD),
+        ])
+        .await;
+    assert_eq!(direct.status, StatusCode::BAD_REQUEST, "{}", direct.body);
+    let refreshed = app
+        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(
+        refreshed.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        refreshed.body
+    );
+    // The session is in the revocation feed, for verifiers that never call Warden.
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let feed = TestApp::read(
+        app.client
+            .get(app.url(&format!("/v1/revocations?since={feed_cursor}")))
+            .basic_auth(&global.client_id, Some(&global.secret))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let sid = crate::helpers::claims(&access)["sid"].clone();
+    assert!(
+        feed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["sid"] == sid),
+        "{}",
+        feed.body
+    );
+
+    // Enabling the account again revives nothing issued before.
+    set_status(&app, &acme, "active").await;
+    for token in [&access, &refresh, &client_token] {
+        assert_eq!(
+            introspect(&app, &global, token).await.body,
+            json!({"active": false})
+        );
+    }
+    assert_eq!(
+        app.get("/v1/users/me", &access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/v1/users/me", &client_token).await.status,
+        StatusCode::UNAUTHORIZED,
+        "a client's own token from before the disabling stays dead"
+    );
+    let refreshed = app
+        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(refreshed.status, StatusCode::BAD_REQUEST);
+    // New credentials work again, after a second so that `iat` lies past the disabling.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cc = basic(
+        &app,
+        &own.client_id,
+        &own.secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(cc.status, StatusCode::OK, "{}", cc.body);
+    assert_eq!(
+        introspect(&app, &global, &text(&cc.body, "access_token"))
+            .await
+            .body["active"],
+        true
+    );
+    let fresh = app.login("ann@acme.io", PASSWORD).await;
+    assert_eq!(introspect(&app, &global, &fresh).await.body["active"], true);
+}
+
+async fn an_account_disabled_while_a_login_is_in_flight_keeps_no_session(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("WARDEN_TOKEN_RATE", "1000"),
+            ("WARDEN_TOKEN_BURST", "1000"),
+        ],
+    )
+    .await;
+    let acme = app.create_account("acme").await;
+    app.create_user("bo@acme.io", Some(&acme)).await;
+    let form = [
+        ("grant_type", "password"),
+        ("username", "bo@acme.io"),
+        ("password", PASSWORD),
+    ];
+    let logins = futures_util::future::join_all((0..8).map(|_| app.token_request(&form)));
+    let (logins, ()) = tokio::join!(logins, set_status(&app, &acme, "disabled"));
+    let rs = create_client(&app, &app.admin_token, json!({"name": "rs"})).await;
+    for login in logins.iter().filter(|l| l.status == StatusCode::OK) {
+        for key in ["access_token", "refresh_token"] {
+            let token = text(&login.body, key);
+            assert_eq!(
+                introspect(&app, &rs, &token).await.body,
+                json!({"active": false})
+            );
+        }
+    }
+}
+
+crate::both!(
+    a_disabled_accounts_credentials_are_dead_and_stay_dead,
+    an_account_disabled_while_a_login_is_in_flight_keeps_no_session,
+);
