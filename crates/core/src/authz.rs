@@ -47,6 +47,19 @@ impl RoleGraph {
         global
     }
 
+    /// The names of every role reachable from the roles named `names` in `account` (the
+    /// account's own role first, then the global one), those included.
+    pub fn names_reached(&self, names: &[&str], account: Option<&AccountId>) -> Vec<String> {
+        let start: Vec<RoleId> = names
+            .iter()
+            .filter_map(|name| self.by_name(name, account).map(|role| role.id))
+            .collect();
+        self.closure(&start)
+            .iter()
+            .map(|role| role.name.as_str().to_owned())
+            .collect()
+    }
+
     /// Every role reachable from `start` through inheritance, `start` included.
     pub fn closure<'a>(&'a self, start: impl IntoIterator<Item = &'a RoleId>) -> Vec<&'a Role> {
         let mut seen = HashSet::new();

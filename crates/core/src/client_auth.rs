@@ -185,7 +185,8 @@ pub async fn client_credentials_grant(
         })
         .collect();
     let names = effective_role_names(&graph, &held, account.as_ref());
-    let (roles, scope) = narrow(names, None, scope)?;
+    let expand = |names: &[&str]| graph.names_reached(names, account.as_ref());
+    let (roles, scope) = narrow(names, None, scope, expand)?;
     // Client tokens belong to no login session; `sid` is unique per token.
     Ok(issue(
         services,

@@ -112,7 +112,8 @@ pub async fn password_grant(
         return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
     }
     let held = effective_role_names(&entry.graph, &assignments, account_id.as_ref());
-    let (roles, scope) = narrow(held, None, grant.scope.as_deref())?;
+    let expand = |names: &[&str]| entry.graph.names_reached(names, account_id.as_ref());
+    let (roles, scope) = narrow(held, None, grant.scope.as_deref(), expand)?;
 
     let now = Timestamp::now();
     let session = Session {
@@ -333,15 +334,20 @@ pub(crate) fn may_enter_any(graph: &RoleGraph, assignments: &[Assignment]) -> bo
 }
 
 /// Narrows the roles a token carries: to `ceiling` (the scope granted at login) when set, then
-/// to the requested scope, which may not name anything outside what remains.
+/// to the requested scope, which may not name anything outside what remains. A kept role keeps
+/// what it inherits (`expand` gives the names a set of role names reaches), so a token
+/// narrowed to `editor` carries `viewer` too, exactly as an unnarrowed one does; the `scope`
+/// answered is the names asked for.
 pub(crate) fn narrow(
     mut roles: Vec<String>,
     ceiling: Option<&str>,
     requested: Option<&str>,
+    expand: impl Fn(&[&str]) -> Vec<String>,
 ) -> Result<(Vec<String>, Option<String>), GrantError> {
     if let Some(ceiling) = ceiling {
-        let allowed: Vec<&str> = ceiling.split(' ').collect();
-        roles.retain(|r| allowed.contains(&r.as_str()));
+        let named: Vec<&str> = ceiling.split(' ').filter(|s| !s.is_empty()).collect();
+        let allowed = expand(&named);
+        roles.retain(|r| allowed.contains(r));
     }
     let requested = requested.map(str::trim).filter(|s| !s.is_empty());
     let Some(requested) = requested else {
@@ -354,8 +360,14 @@ pub(crate) fn narrow(
             crate::identity::clip(extra)
         )));
     }
-    roles.retain(|r| wanted.contains(&r.as_str()));
-    let scope = roles.join(" ");
+    let kept: Vec<&str> = roles
+        .iter()
+        .map(String::as_str)
+        .filter(|r| wanted.contains(r))
+        .collect();
+    let scope = kept.join(" ");
+    let reach = expand(&kept);
+    roles.retain(|r| reach.contains(r));
     Ok((roles, Some(scope)))
 }
 

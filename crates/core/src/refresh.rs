@@ -217,7 +217,8 @@ async fn plan_access(
         }
     }
     let held = effective_role_names(&graph, &assignments, account.as_ref());
-    let (roles, scope) = narrow(held, session.scope.as_deref(), scope)?;
+    let expand = |names: &[&str]| graph.names_reached(names, account.as_ref());
+    let (roles, scope) = narrow(held, session.scope.as_deref(), scope, expand)?;
     Ok(Plan { roles, scope })
 }
 

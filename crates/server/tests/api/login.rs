@@ -299,6 +299,61 @@ async fn scope_narrows_the_token_to_some_of_the_users_roles(backend: Backend) {
     assert_eq!(decode_part(token, 1)["roles"], json!(["viewer"]));
 }
 
+async fn a_narrowed_token_keeps_what_its_roles_inherit(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let user = app.create_user("gus@x.io", Some(&acme)).await;
+    app.create_role("viewer", Some(&acme), &["documents:read"], &[])
+        .await;
+    let editor = app
+        .create_role("editor", Some(&acme), &["documents:edit"], &["viewer"])
+        .await;
+    app.create_role("auditor", Some(&acme), &["logs:read"], &[])
+        .await;
+    let auditor = app.role_id("auditor").await;
+    app.grant(&user, &editor, Some(&acme)).await;
+    app.grant(&user, &auditor, Some(&acme)).await;
+    let narrow = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "gus@x.io"),
+            ("password", PASSWORD),
+            ("scope", "editor"),
+        ])
+        .await;
+    assert_eq!(narrow.status, StatusCode::OK, "{}", narrow.body);
+    assert_eq!(narrow.body["scope"], "editor");
+    let token = narrow.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        decode_part(token, 1)["roles"],
+        json!(["editor", "viewer"]),
+        "a service checking `viewer` accepts an editor, narrowed or not"
+    );
+    // Refreshing keeps the closure, and may narrow further to an inherited role, never wider.
+    let refresh = narrow.body["refresh_token"].as_str().unwrap();
+    let refreshed = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("scope", "viewer"),
+        ])
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    let token = refreshed.body["access_token"].as_str().unwrap();
+    assert_eq!(decode_part(token, 1)["roles"], json!(["viewer"]));
+    let wider = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                refreshed.body["refresh_token"].as_str().unwrap(),
+            ),
+            ("scope", "auditor"),
+        ])
+        .await;
+    assert_eq!(wider.body["error"], "invalid_scope", "{}", wider.body);
+}
+
 async fn metadata_and_jwks_are_published_with_public_members_only(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let meta: Value = app
@@ -358,6 +413,7 @@ async fn a_global_role_alone_does_not_open_every_account(backend: Backend) {
 
 crate::both!(
     a_global_role_alone_does_not_open_every_account,
+    a_narrowed_token_keeps_what_its_roles_inherit,
     a_login_returns_an_rfc6749_response_with_an_at_jwt_verifiable_through_the_jwks,
     the_form_fastapi_sends_is_accepted_as_is,
     json_bodies_and_usernames_in_any_case_log_in_too,
