@@ -18,6 +18,7 @@ mod client_principals;
 mod clients;
 mod decisions;
 mod escalation;
+mod hygiene;
 mod introspection;
 mod keys;
 mod login;

@@ -1,0 +1,100 @@
+//! Hygiene under abuse: secrets sent by mistake stay out of the server log.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{basic, create_client, Backend, TestApp};
+
+/// Everything logged in this process, at `debug`, as an operator's `WARDEN_LOG=debug` shows
+/// it. Installed once, process-wide, so events of every runtime thread are caught; each test
+/// looks for its own unique secrets only.
+fn captured_log() -> Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        log
+    })
+    .clone()
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn log_text(log: &Mutex<Vec<u8>>) -> String {
+    String::from_utf8_lossy(&log.lock().unwrap()).into_owned()
+}
+
+async fn secrets_sent_by_mistake_never_reach_the_log(backend: Backend) {
+    let log = captured_log();
+    let app = TestApp::spawn(backend).await;
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let query_token = format!("QUERYTOKEN{unique}");
+    let query_cursor = format!("QUERYCURSOR{unique}");
+    let typed_secret = format!("TYPEDSECRET{unique}");
+
+    // A token in the query string is refused, and the refused request is still logged.
+    let refused = app
+        .get(
+            &format!("/v1/users/me?access_token={query_token}&cursor={query_cursor}"),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    // A client secret typed into the client id field, in HTTP Basic and in the body.
+    let grant = [("grant_type", "client_credentials")];
+    let basic_reply = basic(&app, &typed_secret, "whatever", &grant).await;
+    assert_eq!(basic_reply.status, StatusCode::UNAUTHORIZED);
+    let body_reply = app
+        .token_request(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &typed_secret),
+            ("client_secret", "whatever"),
+        ])
+        .await;
+    assert_eq!(body_reply.body["error"], "invalid_client");
+    // A real client with a wrong secret is named: its id is no secret.
+    let known = create_client(&app, &app.admin_token, json!({"name": "billing"})).await;
+    let wrong = basic(&app, &known.client_id, "wrong secret", &grant).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+
+    let text = log_text(&log);
+    assert!(
+        text.contains("/v1/users/me"),
+        "debug logging was captured, request paths included"
+    );
+    assert!(text.contains("client authentication failed"));
+    assert!(
+        text.contains(&known.client_id),
+        "an existing client is named"
+    );
+    assert!(
+        !text.contains(&unique),
+        "a secret reached the log:\n{}",
+        text.lines()
+            .filter(|line| line.contains(&unique))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+crate::both!(secrets_sent_by_mistake_never_reach_the_log);
