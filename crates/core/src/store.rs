@@ -184,13 +184,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64, StoreError>;
 
     /// Sessions ended in `since_ms..=until_ms` and after the `(ended_at, id)` position `after`,
-    /// in order of ending: the revocation feed.
+    /// in order of ending: the revocation feed. With `account`, only sessions in that account.
     async fn ended_sessions(
         &self,
         since_ms: i64,
         until_ms: i64,
         after: Option<(i64, String)>,
         limit: i64,
+        account: Option<&AccountId>,
     ) -> Result<Vec<(SessionId, Timestamp)>, StoreError>;
     /// Stores a new refresh token.
     async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;

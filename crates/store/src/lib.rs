@@ -238,8 +238,9 @@ impl Store for SqlStore {
         until_ms: i64,
         after: Option<(i64, String)>,
         limit: i64,
+        account: Option<&AccountId>,
     ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
-        sessions::ended(&self.pool, since_ms, until_ms, after, limit).await
+        sessions::ended(&self.pool, since_ms, until_ms, after, limit, account).await
     }
     async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
         sessions::insert_refresh(&self.pool, token).await

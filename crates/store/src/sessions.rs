@@ -12,6 +12,7 @@ use warden_core::StoreError;
 
 use crate::error::on_error;
 use crate::rows;
+use crate::sql::{Arg, Sql};
 use crate::SqlStore;
 
 const SESSION_COLUMNS: &str =
@@ -106,20 +107,28 @@ pub(crate) async fn ended(
     until_ms: i64,
     after: Option<(i64, String)>,
     limit: i64,
+    account: Option<&AccountId>,
 ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
     let (after_ms, after_id) = after.unwrap_or((i64::MIN, String::new()));
-    let found = sqlx::query(
-        "SELECT id, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= $1
-         AND (ended_at > $2 OR (ended_at = $2 AND id > $3)) AND ended_at <= $5 ORDER BY ended_at, id LIMIT $4",
-    )
-    .bind(since_ms)
-    .bind(after_ms)
-    .bind(after_id)
-    .bind(limit)
-    .bind(until_ms)
-    .fetch_all(pool)
-    .await
-    .map_err(on_error)?;
+    let mut sql =
+        Sql::new("SELECT id, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= ");
+    sql.bind(Arg::Int(since_ms))
+        .push(" AND ended_at <= ")
+        .bind(Arg::Int(until_ms))
+        .push(" AND (ended_at > ")
+        .bind(Arg::Int(after_ms))
+        .push(" OR (ended_at = ")
+        .bind(Arg::Int(after_ms))
+        .push(" AND id > ")
+        .bind(Arg::Text(after_id))
+        .push("))");
+    if let Some(account) = account {
+        sql.push(" AND account_id = ")
+            .bind(Arg::Text(account.to_string()));
+    }
+    sql.push(" ORDER BY ended_at, id LIMIT ")
+        .bind(Arg::Int(limit));
+    let found = sql.query().fetch_all(pool).await.map_err(on_error)?;
     found
         .iter()
         .map(|row| {

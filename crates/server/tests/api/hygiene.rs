@@ -1,12 +1,13 @@
-//! Hygiene under abuse: secrets sent by mistake stay out of the server log.
+//! Hygiene under abuse: secrets sent by mistake stay out of the server log, and the revocation
+//! feed keeps tenants apart.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::helpers::{basic, create_client, Backend, TestApp};
+use crate::helpers::{basic, claims, create_client, Backend, TestApp, PASSWORD};
 
 /// Everything logged in this process, at `debug`, as an operator's `WARDEN_LOG=debug` shows
 /// it. Installed once, process-wide, so events of every runtime thread are caught; each test
@@ -97,4 +98,83 @@ async fn secrets_sent_by_mistake_never_reach_the_log(backend: Backend) {
     );
 }
 
-crate::both!(secrets_sent_by_mistake_never_reach_the_log);
+/// Polls the revocation feed from the start as a service client; returns the session ids.
+async fn feed_as(app: &TestApp, client_id: &str, secret: &str) -> Vec<Value> {
+    let reply = TestApp::read(
+        app.client
+            .get(app.url("/v1/revocations"))
+            .basic_auth(client_id, Some(secret))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["sid"].clone())
+        .collect()
+}
+
+/// Logs in `email` and ends that session at once; returns its id.
+async fn ended_session(app: &TestApp, email: &str) -> Value {
+    let token = app.login(email, PASSWORD).await;
+    let sid = claims(&token)["sid"].clone();
+    let ended = app
+        .delete(
+            &format!("/v1/users/me/sessions/{}", sid.as_str().unwrap()),
+            &token,
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT, "{}", ended.body);
+    sid
+}
+
+async fn the_revocation_feed_shows_a_tenant_only_its_own_ended_sessions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let globex = app.create_account("globex").await;
+    app.create_user("a@acme.io", Some(&acme)).await;
+    app.create_user("g@globex.io", Some(&globex)).await;
+    app.create_user("loner@x.io", None).await;
+    let acme_sid = ended_session(&app, "a@acme.io").await;
+    let globex_sid = ended_session(&app, "g@globex.io").await;
+    let loner_sid = ended_session(&app, "loner@x.io").await;
+    let acme_gateway = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "acme-gateway", "account_id": acme}),
+    )
+    .await;
+    let gateway = create_client(&app, &app.admin_token, json!({"name": "gateway"})).await;
+    // Endings are listed once settled (two seconds).
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+
+    let acme_sees = feed_as(&app, &acme_gateway.client_id, &acme_gateway.secret).await;
+    assert_eq!(
+        acme_sees,
+        vec![acme_sid.clone()],
+        "acme's client sees acme's only"
+    );
+    let global_sees = feed_as(&app, &gateway.client_id, &gateway.secret).await;
+    for sid in [&acme_sid, &globex_sid, &loner_sid] {
+        assert!(
+            global_sees.contains(sid),
+            "a global client sees every ending"
+        );
+    }
+    let admin_sees = app.get("/v1/revocations", &app.admin_token).await;
+    assert_eq!(
+        admin_sees.body["items"].as_array().unwrap().len(),
+        global_sees.len(),
+        "{}",
+        admin_sees.body
+    );
+}
+
+crate::both!(
+    secrets_sent_by_mistake_never_reach_the_log,
+    the_revocation_feed_shows_a_tenant_only_its_own_ended_sessions,
+);
