@@ -1,11 +1,12 @@
-//! Hygiene under abuse: secrets sent by mistake stay out of the server log, and the revocation
-//! feed keeps tenants apart.
+//! Hygiene under abuse: secrets sent by mistake stay out of the server log, the revocation
+//! feed keeps tenants apart, and repeated denials cannot flood the audit log.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use warden_core::audit::{all, verify, Verdict};
 
 use crate::helpers::{basic, claims, create_client, Backend, TestApp, PASSWORD};
 
@@ -174,7 +175,84 @@ async fn the_revocation_feed_shows_a_tenant_only_its_own_ended_sessions(backend:
     );
 }
 
+/// The `check.denied` records about `target`, read as the super admin (which flushes).
+async fn denials_of(app: &TestApp, target: &str) -> Vec<Value> {
+    let log = app
+        .get("/v1/audit?action=check.denied&limit=1000", &app.admin_token)
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["target"] == target)
+        .cloned()
+        .collect()
+}
+
+fn total(records: &[Value]) -> u64 {
+    records
+        .iter()
+        .map(|r| r["details"]["count"].as_u64().expect("a count"))
+        .sum()
+}
+
+async fn identical_denials_are_recorded_once_with_their_count(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let (_, member) = app.member("m@acme.io", &acme).await;
+    let (_, other) = app.member("o@acme.io", &acme).await;
+    let same = json!({"action": "documents:edit", "resource": {"type": "document", "id": "1"}});
+    let batch = json!({ "checks": vec![same.clone(); 1000] });
+
+    let first = app.post("/v1/check/batch", &member, batch.clone()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert!(first.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["allowed"] == false));
+    let records = denials_of(&app, "document:1").await;
+    assert_eq!(records.len(), 1, "one record for 1,000 identical denials");
+    assert_eq!(records[0]["details"]["count"], 1000);
+    assert_eq!(records[0]["details"]["action"], "documents:edit");
+
+    // Four more batches within the window: a handful of records, every denial counted.
+    for _ in 0..4 {
+        let again = app.post("/v1/check/batch", &member, batch.clone()).await;
+        assert_eq!(again.status, StatusCode::OK);
+    }
+    let records = denials_of(&app, "document:1").await;
+    assert!(records.len() <= 3, "{records:?}");
+    assert_eq!(total(&records), 5000);
+
+    // Distinct denials stay distinct: another principal, resource or action.
+    let distinct = json!({"checks": [
+        {"action": "documents:edit", "resource": {"type": "document", "id": "2"}},
+        {"action": "documents:delete", "resource": {"type": "document", "id": "3"}},
+        {"action": "documents:edit", "resource": {"type": "document", "id": "3"}},
+    ]});
+    app.post("/v1/check/batch", &member, distinct).await;
+    app.post("/v1/check", &other, same).await;
+    assert_eq!(total(&denials_of(&app, "document:2").await), 1);
+    let third = denials_of(&app, "document:3").await;
+    assert_eq!(third.len(), 2, "{third:?}");
+    assert_eq!(total(&third), 2);
+    let records = denials_of(&app, "document:1").await;
+    let by_other: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["details"]["count"] == 1)
+        .collect();
+    assert_eq!(by_other.len(), 1, "{records:?}");
+    assert_ne!(by_other[0]["actor"], records[0]["actor"]);
+    assert_eq!(total(&records), 5001);
+
+    let chain = all(app.state.services()).await.unwrap();
+    assert!(matches!(verify(chain), Verdict::Intact { .. }));
+}
+
 crate::both!(
     secrets_sent_by_mistake_never_reach_the_log,
     the_revocation_feed_shows_a_tenant_only_its_own_ended_sessions,
+    identical_denials_are_recorded_once_with_their_count,
 );
