@@ -257,6 +257,7 @@ pub async fn password_grant(
         .insert_session(&session)
         .await
         .map_err(DomainError::from)?;
+    crate::admin::sessions::enforce_session_limit(services, &user.id).await?;
     let refresh_value = if grant.client.allows("refresh_token") {
         let (value, refresh) = new_refresh_token(services, &session, now);
         store

@@ -173,6 +173,23 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     /// A user's sessions that have not ended, newest first.
     async fn active_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError>;
+    /// A page of a user's live sessions, newest first (the cursor names the last id seen);
+    /// with `account`, only the sessions in that account.
+    async fn active_sessions_page(
+        &self,
+        user: &UserId,
+        account: Option<&AccountId>,
+        page: &PageRequest,
+    ) -> Result<Vec<Session>, StoreError>;
+    /// Ends a user's live sessions beyond the newest `keep`, atomically: concurrent calls for
+    /// one user queue, so once they have all run at most `keep` remain. Returns the sessions
+    /// it ended, oldest first.
+    async fn end_oldest_sessions(
+        &self,
+        user: &UserId,
+        keep: u32,
+        at: Timestamp,
+    ) -> Result<Vec<Session>, StoreError>;
     /// Ends a session; `false` if it had already ended or does not exist.
     async fn end_session(&self, id: &SessionId, at: Timestamp) -> Result<bool, StoreError>;
     /// Ends every session of a user except `keep`; returns how many ended.

@@ -156,6 +156,7 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
             jwks_cache_ttl: config.jwks_cache_ttl,
             signing_algorithm: config.signing_algorithm,
             audit_allowed_every: config.audit_allowed_every,
+            max_sessions_per_user: config.max_sessions_per_user,
         },
         sealer: std::sync::Arc::new(master),
         engine: std::sync::Arc::new(warden_core::engine::Engine::new(config.access_token_ttl)),

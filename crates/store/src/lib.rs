@@ -221,6 +221,22 @@ impl Store for SqlStore {
     async fn active_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
         sessions::active(&self.pool, user).await
     }
+    async fn active_sessions_page(
+        &self,
+        user: &UserId,
+        account: Option<&AccountId>,
+        page: &PageRequest,
+    ) -> Result<Vec<Session>, StoreError> {
+        sessions::active_page(&self.pool, user, account, page).await
+    }
+    async fn end_oldest_sessions(
+        &self,
+        user: &UserId,
+        keep: u32,
+        at: Timestamp,
+    ) -> Result<Vec<Session>, StoreError> {
+        sessions::end_oldest(self, user, keep, at).await
+    }
     async fn end_session(&self, id: &SessionId, at: Timestamp) -> Result<bool, StoreError> {
         sessions::end(&self.pool, id, at).await
     }

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool};
 use warden_core::ids::{AccountId, SessionId, UserId};
 use warden_core::model::{RefreshToken, Session};
+use warden_core::page::PageRequest;
 use warden_core::time::Timestamp;
 use warden_core::StoreError;
 
@@ -71,6 +72,71 @@ pub(crate) async fn active(pool: &AnyPool, user: &UserId) -> Result<Vec<Session>
         .await
         .map_err(on_error)?;
     found.iter().map(session).collect()
+}
+
+/// A page of a user's live sessions, newest first; with `account`, only those in it.
+pub(crate) async fn active_page(
+    pool: &AnyPool,
+    user: &UserId,
+    account: Option<&AccountId>,
+    page: &PageRequest,
+) -> Result<Vec<Session>, StoreError> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE ended_at IS NULL AND user_id = "
+    ));
+    sql.bind(Arg::Text(user.to_string()))
+        .push(" AND (expires_at IS NULL OR expires_at > ")
+        .bind(Arg::Int(Timestamp::now().millis()))
+        .push(")");
+    if let Some(account) = account {
+        sql.push(" AND account_id = ")
+            .bind(Arg::Text(account.to_string()));
+    }
+    if let Some(after) = &page.after {
+        sql.push(" AND id < ").bind(Arg::Text(after.clone()));
+    }
+    sql.push(" ORDER BY id DESC LIMIT ")
+        .bind(Arg::Int(page.fetch()));
+    let found = sql.query().fetch_all(pool).await.map_err(on_error)?;
+    found.iter().map(session).collect()
+}
+
+/// Ends the live sessions of `user` beyond its newest `keep`, oldest first, in one write
+/// transaction that holds the user's row: concurrent calls for one user queue, and each sees
+/// every session opened before it started, so once all have run at most `keep` remain.
+pub(crate) async fn end_oldest(
+    store: &SqlStore,
+    user: &UserId,
+    keep: u32,
+    at: Timestamp,
+) -> Result<Vec<Session>, StoreError> {
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
+    store
+        .backend
+        .lock_key(&mut tx, "users", "id", &user.to_string())
+        .await
+        .map_err(on_error)?;
+    let live = "user_id = $2 AND ended_at IS NULL AND (expires_at IS NULL OR expires_at > $1)";
+    let sql = format!(
+        "UPDATE sessions SET ended_at = $1 WHERE {live} AND id NOT IN
+         (SELECT id FROM sessions WHERE {live} ORDER BY created_at DESC, id DESC LIMIT $3)
+         RETURNING {SESSION_COLUMNS}"
+    );
+    let ended = sqlx::query(&sql)
+        .bind(at.millis())
+        .bind(user.to_string())
+        .bind(i64::from(keep))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    tx.commit().await.map_err(on_error)?;
+    let mut ended = ended.iter().map(session).collect::<Result<Vec<_>, _>>()?;
+    ended.sort_by_key(|s| (s.created_at, s.id));
+    Ok(ended)
 }
 
 pub(crate) async fn end(pool: &AnyPool, id: &SessionId, at: Timestamp) -> Result<bool, StoreError> {

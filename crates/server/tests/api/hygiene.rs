@@ -1,5 +1,6 @@
 //! Hygiene under abuse: secrets sent by mistake stay out of the server log, the revocation
-//! feed keeps tenants apart, and repeated denials cannot flood the audit log.
+//! feed keeps tenants apart, repeated denials cannot flood the audit log, and one user cannot
+//! pile up sessions without bound.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -251,8 +252,150 @@ async fn identical_denials_are_recorded_once_with_their_count(backend: Backend) 
     assert!(matches!(verify(chain), Verdict::Intact { .. }));
 }
 
+/// Every page of a session list, following `next_cursor`.
+async fn every_page(app: &TestApp, path: &str, token: &str) -> Vec<Vec<Value>> {
+    let mut pages = Vec::new();
+    let mut next = format!("{path}?limit=2");
+    loop {
+        let reply = app.get(&next, token).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        pages.push(reply.body["items"].as_array().unwrap().clone());
+        match reply.body["next_cursor"].as_str() {
+            Some(cursor) => next = format!("{path}?limit=2&cursor={cursor}"),
+            None => return pages,
+        }
+    }
+}
+
+async fn session_lists_paginate_like_every_other_list(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.create_user("s@x.io", None).await;
+    let mut tokens = Vec::new();
+    for _ in 0..5 {
+        tokens.push(app.login("s@x.io", PASSWORD).await);
+    }
+    for (path, token) in [
+        ("/v1/users/me/sessions".to_owned(), tokens[0].clone()),
+        (
+            format!("/v1/users/{user}/sessions"),
+            app.admin_token.clone(),
+        ),
+    ] {
+        let pages = every_page(&app, &path, &token).await;
+        let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![2, 2, 1], "{path}");
+        let mut ids: Vec<&str> = pages
+            .iter()
+            .flatten()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 5, "{path}: every session once");
+        for bad in ["limit=0", "limit=1001", "cursor=nope"] {
+            let reply = app.get(&format!("{path}?{bad}"), &token).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}?{bad}"
+            );
+        }
+    }
+}
+
+/// The `session.evicted` records of the audit log.
+async fn evictions(app: &TestApp) -> Vec<Value> {
+    let log = app
+        .get(
+            "/v1/audit?action=session.evicted&limit=1000",
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    log.body["items"].as_array().unwrap().clone()
+}
+
+async fn logins_beyond_the_session_limit_end_the_oldest_sessions(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("WARDEN_MAX_SESSIONS_PER_USER", "3")]).await;
+    let user = app.create_user("many@x.io", None).await;
+    let mut sids = Vec::new();
+    for _ in 0..5 {
+        let token = app.login("many@x.io", PASSWORD).await;
+        sids.push(claims(&token)["sid"].as_str().unwrap().to_owned());
+    }
+    let listed = app
+        .get(&format!("/v1/users/{user}/sessions"), &app.admin_token)
+        .await;
+    let mut live: Vec<String> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    live.sort_unstable();
+    let mut newest = sids[2..].to_vec();
+    newest.sort_unstable();
+    assert_eq!(live, newest, "the newest three remain");
+    let mut evicted: Vec<String> = evictions(&app)
+        .await
+        .iter()
+        .map(|r| r["target"].as_str().unwrap().to_owned())
+        .collect();
+    evicted.sort_unstable();
+    let mut expected: Vec<String> = sids[..2].iter().map(|s| format!("session:{s}")).collect();
+    expected.sort_unstable();
+    assert_eq!(evicted, expected, "each eviction is audited");
+}
+
+async fn concurrent_logins_never_leave_more_sessions_than_the_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("WARDEN_MAX_SESSIONS_PER_USER", "3")]).await;
+    let user = app.create_user("rush@x.io", None).await;
+    let gateway = create_client(&app, &app.admin_token, json!({"name": "gateway"})).await;
+    let mut logins = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (client, url) = (app.client.clone(), app.url("/oauth/token"));
+        logins.spawn(async move {
+            let form = [
+                ("grant_type", "password"),
+                ("username", "rush@x.io"),
+                ("password", PASSWORD),
+            ];
+            let reply = TestApp::read(client.post(url).form(&form).send().await.unwrap()).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            claims(reply.body["access_token"].as_str().unwrap())["sid"].clone()
+        });
+    }
+    let mut sids = Vec::new();
+    while let Some(sid) = logins.join_next().await {
+        sids.push(sid.unwrap());
+    }
+    let listed = app
+        .get(
+            &format!("/v1/users/{user}/sessions?limit=1000"),
+            &app.admin_token,
+        )
+        .await;
+    let live = listed.body["items"].as_array().unwrap();
+    assert!(live.len() <= 3, "{} sessions remain", live.len());
+    assert_eq!(evictions(&app).await.len(), 10 - live.len());
+    // Verifiers following the feed learn of every eviction.
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    let revoked = feed_as(&app, &gateway.client_id, &gateway.secret).await;
+    let ended: Vec<&Value> = sids
+        .iter()
+        .filter(|sid| !live.iter().any(|s| s["id"] == **sid))
+        .collect();
+    assert_eq!(ended.len(), 10 - live.len());
+    for sid in ended {
+        assert!(revoked.contains(sid), "{sid} is in the feed");
+    }
+}
+
 crate::both!(
     secrets_sent_by_mistake_never_reach_the_log,
     the_revocation_feed_shows_a_tenant_only_its_own_ended_sessions,
     identical_denials_are_recorded_once_with_their_count,
+    session_lists_paginate_like_every_other_list,
+    logins_beyond_the_session_limit_end_the_oldest_sessions,
+    concurrent_logins_never_leave_more_sessions_than_the_limit,
 );
