@@ -3,6 +3,8 @@
 //! never hold credentials or tokens: identifiers typed at login and token references are
 //! hashed.
 
+mod repeats;
+
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -84,7 +86,18 @@ pub struct Event<'a> {
 
 /// Queues an event for the node's audit writer, which appends it within milliseconds.
 pub async fn record(services: &Services, event: Event<'_>) {
-    let pending = Pending {
+    services.audit.record(pending(event)).await;
+}
+
+/// Queues `count` identical occurrences of an event that a caller can repeat at will (a denied
+/// decision): identical events within the coalescing window become few records, each with
+/// the number of occurrences it stands for in `details.count`.
+pub async fn record_repeated(services: &Services, event: Event<'_>, count: u64) {
+    services.audit.record_repeated(pending(event), count).await;
+}
+
+fn pending(event: Event<'_>) -> Pending {
+    Pending {
         id: crate::ids::SessionId::new().to_string(),
         at: Timestamp::now(),
         actor: event.actor,
@@ -98,8 +111,7 @@ pub async fn record(services: &Services, event: Event<'_>) {
                 .collect()
         }),
         details: event.details,
-    };
-    services.audit.record(pending).await;
+    }
 }
 
 /// An event waiting to be chained and appended.
@@ -123,6 +135,8 @@ pub struct Pending {
 
 enum Message {
     Event(Pending),
+    /// An event and how many identical occurrences it stands for, to coalesce.
+    Repeated(Pending, u64),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -150,52 +164,55 @@ async fn set_aside_poison(store: &dyn crate::store::Store, batch: Vec<Pending>) 
 
 /// The node's audit writer: events are queued by requests and appended in batches, each batch
 /// in one transaction that holds the chain's head, so requests never wait on the chain and
-/// nodes sharing a store keep one chain.
+/// nodes sharing a store keep one chain. Repeated events are coalesced here (see `repeats`).
 #[derive(Clone)]
 pub struct AuditLog {
     queue: tokio::sync::mpsc::Sender<Message>,
 }
 
+/// Messages the writer takes, and events it writes, per batch at most.
+const BATCH: usize = 1000;
+
 impl AuditLog {
-    /// Starts the writer task over `store`.
-    pub fn start(store: std::sync::Arc<dyn crate::store::Store>) -> Self {
+    /// Starts the writer task over `store`; identical repeated events within `window` are
+    /// coalesced (zero: each is its own record).
+    pub fn start(
+        store: std::sync::Arc<dyn crate::store::Store>,
+        window: std::time::Duration,
+    ) -> Self {
         let (queue, mut inbox) = tokio::sync::mpsc::channel::<Message>(10_000);
         tokio::spawn(async move {
-            while let Some(first) = inbox.recv().await {
+            let mut repeats = repeats::Repeats::new(window, repeats::MAX_TRACKED);
+            let mut tick = tokio::time::interval(repeats.tick());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut open = true;
+            while open {
                 let mut batch = Vec::new();
                 let mut waiting = Vec::new();
-                let take = |message: Message, batch: &mut Vec<Pending>, waiting: &mut Vec<_>| {
-                    match message {
-                        Message::Event(event) => batch.push(event),
-                        Message::Flush(done) => waiting.push(done),
+                tokio::select! {
+                    message = inbox.recv() => match message {
+                        Some(message) => take(message, &mut batch, &mut waiting, &mut repeats),
+                        // Every sender is gone: write what is left, then stop.
+                        None => open = false,
+                    },
+                    _ = tick.tick() => {}
+                }
+                // Bounded by messages, not events: repeats add no event, and a steady stream
+                // of them must not keep the writer from writing and answering flushes.
+                for _ in 1..BATCH {
+                    if !open || batch.len() >= BATCH {
+                        break;
                     }
-                };
-                take(first, &mut batch, &mut waiting);
-                while batch.len() < 1000 {
                     match inbox.try_recv() {
-                        Ok(message) => take(message, &mut batch, &mut waiting),
+                        Ok(message) => take(message, &mut batch, &mut waiting, &mut repeats),
                         Err(_) => break,
                     }
                 }
-                // Never drop events: retry with a capped backoff until the store takes them.
+                // A flush (or the end) also records the repeats counted so far.
+                let everything = !waiting.is_empty() || !open;
+                batch.extend(repeats.due(Timestamp::now().millis(), everything));
+                write(store.as_ref(), batch).await;
                 // Flushes are answered only once everything before them is written.
-                let mut attempt: u64 = 0;
-                while !batch.is_empty() {
-                    match store.append_audit(&batch).await {
-                        Ok(()) => break,
-                        Err(err) => {
-                            attempt += 1;
-                            tracing::error!(error = %err, events = batch.len(), attempt, "could not write the audit log; retrying");
-                            if attempt % 5 == 0 && batch.len() > 1 {
-                                batch = set_aside_poison(store.as_ref(), batch).await;
-                            }
-                            tokio::time::sleep(std::time::Duration::from_millis(
-                                (50 * attempt).min(1000),
-                            ))
-                            .await;
-                        }
-                    }
-                }
                 for done in waiting {
                     let _ = done.send(());
                 }
@@ -211,11 +228,59 @@ impl AuditLog {
         }
     }
 
+    /// Queues `count` identical occurrences of `event`, to coalesce.
+    pub async fn record_repeated(&self, event: Pending, count: u64) {
+        if self
+            .queue
+            .send(Message::Repeated(event, count))
+            .await
+            .is_err()
+        {
+            tracing::error!("the audit writer has stopped; an event was not recorded");
+        }
+    }
+
     /// Waits until every event queued before this call is written.
     pub async fn flush(&self) {
         let (done, wait) = tokio::sync::oneshot::channel();
         if self.queue.send(Message::Flush(done)).await.is_ok() {
             let _ = wait.await;
+        }
+    }
+}
+
+/// Sorts one message into the batch, the waiting flushes, or the repeat windows.
+fn take(
+    message: Message,
+    batch: &mut Vec<Pending>,
+    waiting: &mut Vec<tokio::sync::oneshot::Sender<()>>,
+    repeats: &mut repeats::Repeats,
+) {
+    match message {
+        Message::Event(event) => batch.push(event),
+        Message::Repeated(event, count) => {
+            batch.extend(repeats.observe(event, count, Timestamp::now().millis()));
+        }
+        Message::Flush(done) => waiting.push(done),
+    }
+}
+
+/// Appends `batch`. Never drops events: retries with a capped backoff until the store takes
+/// them (setting aside, after repeated failures, events the store refuses for good).
+async fn write(store: &dyn crate::store::Store, mut batch: Vec<Pending>) {
+    let mut attempt: u64 = 0;
+    while !batch.is_empty() {
+        match store.append_audit(&batch).await {
+            Ok(()) => break,
+            Err(err) => {
+                attempt += 1;
+                tracing::error!(error = %err, events = batch.len(), attempt, "could not write the audit log; retrying");
+                if attempt % 5 == 0 && batch.len() > 1 {
+                    batch = set_aside_poison(store, batch).await;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis((50 * attempt).min(1000)))
+                    .await;
+            }
         }
     }
 }

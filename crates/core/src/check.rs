@@ -1,7 +1,7 @@
 //! The decision use cases behind `POST /v1/check`, `POST /v1/check/batch` and the
 //! permissions listings: who the principal is (the caller, or one it names when it holds
 //! `warden.check:any`), then the engine's answer from the in-memory snapshot. Denials are
-//! audited.
+//! audited, identical ones coalesced so that repeating a request cannot flood the log.
 
 use std::net::IpAddr;
 
@@ -250,40 +250,67 @@ fn ip_for(asked: &Asked, context: &Map<String, Value>, peer: IpAddr) -> Option<I
     }
 }
 
-/// Audits a decision: every denial, and one allowed decision in `audit_allowed_every`.
-async fn audit_decision(
-    services: &Services,
+/// The audit event of a decision.
+fn decision_event(
     actor: &Actor,
     principal: &Principal,
     action: &str,
     resource: &Resource,
     decision: &Decision,
-) {
-    static ALLOWED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    if decision.allowed {
-        let every = services.settings.audit_allowed_every;
-        let n = ALLOWED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if every == 0 || n % every != 0 {
-            return;
-        }
-    }
+) -> crate::audit::Event<'static> {
     let subject = match &principal.subject {
         Subject::User(id) => format!("user:{id}"),
         Subject::Client(id) => format!("client:{id}"),
     };
-    crate::audit::note(
-        services,
-        crate::audit::actor_name(actor),
-        if decision.allowed {
+    crate::audit::Event {
+        actor: crate::audit::actor_name(actor),
+        action: if decision.allowed {
             "check.allowed"
         } else {
             "check.denied"
         },
-        principal.account,
-        format!("{}:{}", resource.kind, resource.id),
-        json!({ "principal": subject, "action": action, "reasons": decision.reasons }),
-    )
-    .await;
+        account: principal.account,
+        target: Some(format!("{}:{}", resource.kind, resource.id)),
+        details: json!({ "principal": subject, "action": action, "reasons": decision.reasons }),
+    }
+}
+
+/// Audits decisions: every denial (identical ones coalesced, with their count), and one
+/// allowed decision in `audit_allowed_every`.
+async fn audit_decisions(
+    services: &Services,
+    actor: &Actor,
+    principal: &Principal,
+    decisions: &[(&str, &Resource, &Decision)],
+) {
+    static ALLOWED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    // Identical denials of one request are one event, in order of first appearance.
+    let mut denials: Vec<(crate::audit::Event<'static>, u64)> = Vec::new();
+    let mut seen: std::collections::HashMap<(Option<String>, String), usize> =
+        std::collections::HashMap::new();
+    for &(action, resource, decision) in decisions {
+        if decision.allowed {
+            let every = services.settings.audit_allowed_every;
+            let n = ALLOWED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if every != 0 && n % every == 0 {
+                let event = decision_event(actor, principal, action, resource, decision);
+                crate::audit::record(services, event).await;
+            }
+            continue;
+        }
+        let event = decision_event(actor, principal, action, resource, decision);
+        let key = (event.target.clone(), event.details.to_string());
+        match seen.get(&key) {
+            Some(&i) => denials[i].1 += 1,
+            None => {
+                seen.insert(key, denials.len());
+                denials.push((event, 1));
+            }
+        }
+    }
+    for (event, count) in denials {
+        crate::audit::record_repeated(services, event, count).await;
+    }
 }
 
 /// Decides one request.
@@ -307,13 +334,11 @@ pub async fn check(
         .decide(&asked.principal, &query)
         .map_err(|err| bad_query("", err))?;
     asked.redact(&snapshot, &mut decision);
-    audit_decision(
+    audit_decisions(
         services,
         actor,
         &asked.principal,
-        &request.action,
-        &request.resource,
-        &decision,
+        &[(request.action.as_str(), &request.resource, &decision)],
     )
     .await;
     Ok(decision)
@@ -353,17 +378,13 @@ pub async fn check_batch(
         asked.redact(&snapshot, &mut decision);
         results.push(decision);
     }
-    for (item, decision) in request.checks.iter().zip(&results) {
-        audit_decision(
-            services,
-            actor,
-            &asked.principal,
-            &item.action,
-            &item.resource,
-            decision,
-        )
-        .await;
-    }
+    let decided: Vec<(&str, &Resource, &Decision)> = request
+        .checks
+        .iter()
+        .zip(&results)
+        .map(|(item, decision)| (item.action.as_str(), &item.resource, decision))
+        .collect();
+    audit_decisions(services, actor, &asked.principal, &decided).await;
     Ok(BatchResponse { results })
 }
 

@@ -100,9 +100,19 @@ pub async fn authenticate(
         stored_hash.as_bytes(),
     )
     .is_ok();
-    let Some(record) = record.filter(|_| matches) else {
-        tracing::info!(client_id = %crate::identity::clip(&client_id), "client authentication failed");
-        return Err(GrantError::InvalidClient);
+    let record = match record {
+        Some(record) if matches => record,
+        // People type secrets into the client id field: only an existing client's id is
+        // logged as is, anything else as a hash, as login identifiers are.
+        Some(known) => {
+            tracing::info!(client_id = %known.client.client_id, "client authentication failed: wrong secret");
+            return Err(GrantError::InvalidClient);
+        }
+        None => {
+            let client_id_sha256 = sha256_b64(format!("client:{client_id}").as_bytes());
+            tracing::info!(%client_id_sha256, "client authentication failed: no such client");
+            return Err(GrantError::InvalidClient);
+        }
     };
     if record.client.status != Status::Active {
         tracing::info!(client_id = %record.client.client_id, "disabled client refused");

@@ -144,6 +144,7 @@ pub async fn password_grant(
         // being checked: what it verified is no longer current.
         return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
     }
+    crate::admin::sessions::enforce_session_limit(services, &user.id).await?;
     let mut issued = issue(
         services,
         user.id.to_string(),

@@ -1,13 +1,16 @@
 //! The revocation feed: ended sessions, each listed until the last access token it may have
 //! issued expires, so verifiers that follow the feed refuse revoked tokens without a call per
-//! request.
+//! request. A tenant's verifier reads its own account's endings only.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
+use crate::authz::{Actor, Reach};
 use crate::error::DomainError;
-use crate::ids::SessionId;
+use crate::ids::{AccountId, SessionId};
+use crate::model::Client;
+use crate::permission::builtin::SESSIONS_READ;
 use crate::services::Services;
 use crate::time::Timestamp;
 use crate::tokens::LEEWAY_SECONDS;
@@ -38,6 +41,34 @@ pub struct Feed {
     pub next_cursor: String,
 }
 
+/// Who reads the feed, and so which endings it sees: only values made from an authenticated
+/// caller exist.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader {
+    /// `None`: every account's endings (and those of sessions in no account).
+    account: Option<AccountId>,
+}
+
+impl Reader {
+    /// A service client that proved its secret: its account's endings, or every ending for a
+    /// global client.
+    pub fn client(client: &Client) -> Self {
+        Self {
+            account: client.account_id,
+        }
+    }
+
+    /// A caller holding `warden.sessions:read` globally: every ending.
+    pub fn administrator(actor: &Actor) -> Result<Self, DomainError> {
+        match actor.reach(SESSIONS_READ) {
+            Reach::All => Ok(Self { account: None }),
+            Reach::Account(_) | Reach::Nowhere => Err(DomainError::Forbidden(format!(
+                "this needs the permission `{SESSIONS_READ}` globally"
+            ))),
+        }
+    }
+}
+
 fn encode(ended_ms: i64, sid: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{ended_ms}:{sid}"))
 }
@@ -54,9 +85,11 @@ fn decode(cursor: &str) -> Result<(i64, String), DomainError> {
     Ok((ms, sid.to_owned()))
 }
 
-/// Reads the feed from `since` (absent: every revocation whose tokens may still be alive).
+/// Reads the feed from `since` (absent: every revocation whose tokens may still be alive), as
+/// far as `reader` sees.
 pub async fn feed(
     services: &Services,
+    reader: Reader,
     since: Option<&str>,
     limit: u32,
 ) -> Result<Feed, DomainError> {
@@ -70,7 +103,13 @@ pub async fn feed(
     let until = now.plus_seconds(-SETTLE_SECONDS).millis();
     let rows = services
         .store
-        .ended_sessions(horizon, until, after.clone(), i64::from(limit))
+        .ended_sessions(
+            horizon,
+            until,
+            after.clone(),
+            i64::from(limit),
+            reader.account.as_ref(),
+        )
         .await?;
     let next_cursor = match rows.last() {
         Some((sid, ended)) => encode(ended.millis(), &sid.to_string()),

@@ -34,6 +34,8 @@ pub struct Settings {
     pub signing_algorithm: crate::tokens::SigningAlgorithm,
     /// Audit one allowed decision in this many (0: none); denials are always audited.
     pub audit_allowed_every: u64,
+    /// Most live sessions of one user: a login past it ends the oldest.
+    pub max_sessions_per_user: u32,
 }
 
 /// Issues and verifies access tokens with the current key set.

@@ -117,8 +117,6 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
         keep: Option<&SessionId>,
     ) -> Result<bool, StoreError>;
-    /// Records a successful login.
-    async fn record_login(&self, id: &UserId, at: Timestamp) -> Result<(), StoreError>;
     /// Deletes a user with its memberships, assignments and sessions.
     async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError>;
 
@@ -181,8 +179,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Every role a user holds, in every account and globally.
     async fn assignments(&self, user: &UserId) -> Result<Vec<Assignment>, StoreError>;
-    /// Records a new login session.
-    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
     /// Opens a login's session in one transaction: checks that the user is still active with
     /// the password hash the login verified, that the account (if any) is still active and,
     /// when `member` is set, that the user is still a member of it; then stores the session,
@@ -193,6 +189,23 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     /// A user's sessions that have not ended, newest first.
     async fn active_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError>;
+    /// A page of a user's live sessions, newest first (the cursor names the last id seen);
+    /// with `account`, only the sessions in that account.
+    async fn active_sessions_page(
+        &self,
+        user: &UserId,
+        account: Option<&AccountId>,
+        page: &PageRequest,
+    ) -> Result<Vec<Session>, StoreError>;
+    /// Ends a user's live sessions beyond the newest `keep`, atomically: concurrent calls for
+    /// one user queue, so once they have all run at most `keep` remain. Returns the sessions
+    /// it ended, oldest first.
+    async fn end_oldest_sessions(
+        &self,
+        user: &UserId,
+        keep: u32,
+        at: Timestamp,
+    ) -> Result<Vec<Session>, StoreError>;
     /// Ends a session; `false` if it had already ended or does not exist.
     async fn end_session(&self, id: &SessionId, at: Timestamp) -> Result<bool, StoreError>;
     /// Ends every session of a user except `keep`; returns how many ended.
@@ -204,16 +217,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64, StoreError>;
 
     /// Sessions ended in `since_ms..=until_ms` and after the `(ended_at, id)` position `after`,
-    /// in order of ending: the revocation feed.
+    /// in order of ending: the revocation feed. With `account`, only sessions in that account.
     async fn ended_sessions(
         &self,
         since_ms: i64,
         until_ms: i64,
         after: Option<(i64, String)>,
         limit: i64,
+        account: Option<&AccountId>,
     ) -> Result<Vec<(SessionId, Timestamp)>, StoreError>;
-    /// Stores a new refresh token.
-    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
     /// A refresh token by the hash of its value.
     async fn refresh_by_hash(&self, hash: &str) -> Result<Option<RefreshToken>, StoreError>;
     /// Atomically marks `used` as used (only if it still is unused and its session has not

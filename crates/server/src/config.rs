@@ -66,6 +66,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("request_timeout", Kind::Int),
     ("change_poll_ms", Kind::Int),
     ("audit_allowed_every", Kind::Int),
+    ("audit_denial_window", Kind::Int),
+    ("max_sessions_per_user", Kind::Int),
     ("header_read_timeout", Kind::Int),
     ("max_header_bytes", Kind::Int),
     ("db_max_connections", Kind::Int),
@@ -103,6 +105,8 @@ struct Raw {
     request_timeout: Option<i64>,
     change_poll_ms: Option<i64>,
     audit_allowed_every: Option<i64>,
+    audit_denial_window: Option<i64>,
+    max_sessions_per_user: Option<i64>,
     header_read_timeout: Option<i64>,
     max_header_bytes: Option<i64>,
     db_max_connections: Option<i64>,
@@ -165,6 +169,11 @@ pub struct Config {
     pub request_timeout: u64,
     /// Audit one allowed decision in this many (0: none; denials are always audited).
     pub audit_allowed_every: u64,
+    /// Seconds in which identical denials of one principal are coalesced into one audit
+    /// record with their count (0: one record each).
+    pub audit_denial_window: u64,
+    /// Most live sessions of one user; a login past it ends the oldest.
+    pub max_sessions_per_user: u32,
     /// Seconds a client may take to send its request headers.
     pub header_read_timeout: u64,
     /// Largest request line plus headers, bytes.
@@ -323,6 +332,13 @@ impl Config {
             0,
             0..=1_000_000,
         );
+        let audit_denial_window = int("audit_denial_window", raw.audit_denial_window, 10, 0..=3600);
+        let max_sessions_per_user = int(
+            "max_sessions_per_user",
+            raw.max_sessions_per_user,
+            100,
+            1..=100_000,
+        );
         let header_read_timeout = int("header_read_timeout", raw.header_read_timeout, 30, 1..=300);
         let max_header_bytes = int(
             "max_header_bytes",
@@ -419,6 +435,8 @@ impl Config {
             request_timeout: request_timeout as u64,
             change_poll_ms: change_poll_ms as u64,
             audit_allowed_every: audit_allowed_every as u64,
+            audit_denial_window: audit_denial_window as u64,
+            max_sessions_per_user: max_sessions_per_user as u32,
             header_read_timeout: header_read_timeout as u64,
             max_header_bytes: max_header_bytes as usize,
             db_max_connections: db_max_connections as u32,
@@ -467,6 +485,8 @@ impl Config {
             "request_timeout": self.request_timeout,
             "change_poll_ms": self.change_poll_ms,
             "audit_allowed_every": self.audit_allowed_every,
+            "audit_denial_window": self.audit_denial_window,
+            "max_sessions_per_user": self.max_sessions_per_user,
             "header_read_timeout": self.header_read_timeout,
             "max_header_bytes": self.max_header_bytes,
             "db_max_connections": self.db_max_connections,

@@ -13,6 +13,7 @@ pub mod ratelimit;
 mod routes;
 mod startup;
 pub mod state;
+pub mod telemetry;
 
 pub use routes::router;
 pub use startup::{open, open_store, Opened, StartError};

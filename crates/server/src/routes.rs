@@ -144,7 +144,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::RequestSpan))
         .with_state(state)
 }
 

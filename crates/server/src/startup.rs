@@ -139,7 +139,10 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
     let keys = KeySet::open(&records, &master, Timestamp::now())?;
     let shared: std::sync::Arc<dyn warden_core::store::Store> = std::sync::Arc::new(store.clone());
     let services = Services {
-        audit: warden_core::audit::AuditLog::start(shared.clone()),
+        audit: warden_core::audit::AuditLog::start(
+            shared.clone(),
+            std::time::Duration::from_secs(config.audit_denial_window),
+        ),
         store: shared,
         hasher,
         tokens: Tokens::new(TokenVerifier::new(issuer, config.audience.clone()), keys),
@@ -153,6 +156,7 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
             jwks_cache_ttl: config.jwks_cache_ttl,
             signing_algorithm: config.signing_algorithm,
             audit_allowed_every: config.audit_allowed_every,
+            max_sessions_per_user: config.max_sessions_per_user,
         },
         sealer: std::sync::Arc::new(master),
         engine: std::sync::Arc::new(warden_core::engine::Engine::new(config.access_token_ttl)),

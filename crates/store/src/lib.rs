@@ -128,9 +128,6 @@ impl Store for SqlStore {
     ) -> Result<bool, StoreError> {
         users::set_password(self, id, hash, at, keep).await
     }
-    async fn record_login(&self, id: &UserId, at: Timestamp) -> Result<(), StoreError> {
-        users::record_login(&self.pool, id, at).await
-    }
     async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError> {
         users::delete(&self.pool, id).await
     }
@@ -214,9 +211,6 @@ impl Store for SqlStore {
         roles::assignments(&self.pool, user).await
     }
 
-    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
-        sessions::insert(&self.pool, session).await
-    }
     async fn open_login(&self, login: &NewLogin<'_>) -> Result<bool, StoreError> {
         sessions::open_login(self, login).await
     }
@@ -225,6 +219,22 @@ impl Store for SqlStore {
     }
     async fn active_sessions(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
         sessions::active(&self.pool, user).await
+    }
+    async fn active_sessions_page(
+        &self,
+        user: &UserId,
+        account: Option<&AccountId>,
+        page: &PageRequest,
+    ) -> Result<Vec<Session>, StoreError> {
+        sessions::active_page(&self.pool, user, account, page).await
+    }
+    async fn end_oldest_sessions(
+        &self,
+        user: &UserId,
+        keep: u32,
+        at: Timestamp,
+    ) -> Result<Vec<Session>, StoreError> {
+        sessions::end_oldest(self, user, keep, at).await
     }
     async fn end_session(&self, id: &SessionId, at: Timestamp) -> Result<bool, StoreError> {
         sessions::end(&self.pool, id, at).await
@@ -243,11 +253,9 @@ impl Store for SqlStore {
         until_ms: i64,
         after: Option<(i64, String)>,
         limit: i64,
+        account: Option<&AccountId>,
     ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
-        sessions::ended(&self.pool, since_ms, until_ms, after, limit).await
-    }
-    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
-        sessions::insert_refresh(&self.pool, token).await
+        sessions::ended(&self.pool, since_ms, until_ms, after, limit, account).await
     }
     async fn refresh_by_hash(&self, hash: &str) -> Result<Option<RefreshToken>, StoreError> {
         sessions::refresh_by_hash(&self.pool, hash).await

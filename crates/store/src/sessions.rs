@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool};
 use warden_core::ids::{AccountId, SessionId, UserId};
 use warden_core::model::{RefreshToken, Session, Status};
+use warden_core::page::PageRequest;
 use warden_core::store::NewLogin;
 use warden_core::time::Timestamp;
 use warden_core::StoreError;
@@ -14,6 +15,7 @@ use warden_core::StoreError;
 use crate::backend::Backend;
 use crate::error::on_error;
 use crate::rows;
+use crate::sql::{Arg, Sql};
 use crate::SqlStore;
 
 const SESSION_COLUMNS: &str =
@@ -30,11 +32,6 @@ fn session(row: &AnyRow) -> Result<Session, StoreError> {
         expires_at: rows::opt_time(row, "expires_at")?,
         scope: rows::opt_text(row, "scope")?,
     })
-}
-
-pub(crate) async fn insert(pool: &AnyPool, s: &Session) -> Result<(), StoreError> {
-    let mut conn = pool.acquire().await.map_err(on_error)?;
-    insert_on(&mut conn, s).await
 }
 
 async fn insert_on(conn: &mut AnyConnection, s: &Session) -> Result<(), StoreError> {
@@ -158,6 +155,71 @@ pub(crate) async fn active(pool: &AnyPool, user: &UserId) -> Result<Vec<Session>
     found.iter().map(session).collect()
 }
 
+/// A page of a user's live sessions, newest first; with `account`, only those in it.
+pub(crate) async fn active_page(
+    pool: &AnyPool,
+    user: &UserId,
+    account: Option<&AccountId>,
+    page: &PageRequest,
+) -> Result<Vec<Session>, StoreError> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE ended_at IS NULL AND user_id = "
+    ));
+    sql.bind(Arg::Text(user.to_string()))
+        .push(" AND (expires_at IS NULL OR expires_at > ")
+        .bind(Arg::Int(Timestamp::now().millis()))
+        .push(")");
+    if let Some(account) = account {
+        sql.push(" AND account_id = ")
+            .bind(Arg::Text(account.to_string()));
+    }
+    if let Some(after) = &page.after {
+        sql.push(" AND id < ").bind(Arg::Text(after.clone()));
+    }
+    sql.push(" ORDER BY id DESC LIMIT ")
+        .bind(Arg::Int(page.fetch()));
+    let found = sql.query().fetch_all(pool).await.map_err(on_error)?;
+    found.iter().map(session).collect()
+}
+
+/// Ends the live sessions of `user` beyond its newest `keep`, oldest first, in one write
+/// transaction that holds the user's row: concurrent calls for one user queue, and each sees
+/// every session opened before it started, so once all have run at most `keep` remain.
+pub(crate) async fn end_oldest(
+    store: &SqlStore,
+    user: &UserId,
+    keep: u32,
+    at: Timestamp,
+) -> Result<Vec<Session>, StoreError> {
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
+    store
+        .backend
+        .lock_key(&mut tx, "users", "id", &user.to_string())
+        .await
+        .map_err(on_error)?;
+    let live = "user_id = $2 AND ended_at IS NULL AND (expires_at IS NULL OR expires_at > $1)";
+    let sql = format!(
+        "UPDATE sessions SET ended_at = $1 WHERE {live} AND id NOT IN
+         (SELECT id FROM sessions WHERE {live} ORDER BY created_at DESC, id DESC LIMIT $3)
+         RETURNING {SESSION_COLUMNS}"
+    );
+    let ended = sqlx::query(&sql)
+        .bind(at.millis())
+        .bind(user.to_string())
+        .bind(i64::from(keep))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(on_error)?;
+    tx.commit().await.map_err(on_error)?;
+    let mut ended = ended.iter().map(session).collect::<Result<Vec<_>, _>>()?;
+    ended.sort_by_key(|s| (s.created_at, s.id));
+    Ok(ended)
+}
+
 pub(crate) async fn end(pool: &AnyPool, id: &SessionId, at: Timestamp) -> Result<bool, StoreError> {
     let done = sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
         .bind(id.to_string())
@@ -192,20 +254,28 @@ pub(crate) async fn ended(
     until_ms: i64,
     after: Option<(i64, String)>,
     limit: i64,
+    account: Option<&AccountId>,
 ) -> Result<Vec<(SessionId, Timestamp)>, StoreError> {
     let (after_ms, after_id) = after.unwrap_or((i64::MIN, String::new()));
-    let found = sqlx::query(
-        "SELECT id, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= $1
-         AND (ended_at > $2 OR (ended_at = $2 AND id > $3)) AND ended_at <= $5 ORDER BY ended_at, id LIMIT $4",
-    )
-    .bind(since_ms)
-    .bind(after_ms)
-    .bind(after_id)
-    .bind(limit)
-    .bind(until_ms)
-    .fetch_all(pool)
-    .await
-    .map_err(on_error)?;
+    let mut sql =
+        Sql::new("SELECT id, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= ");
+    sql.bind(Arg::Int(since_ms))
+        .push(" AND ended_at <= ")
+        .bind(Arg::Int(until_ms))
+        .push(" AND (ended_at > ")
+        .bind(Arg::Int(after_ms))
+        .push(" OR (ended_at = ")
+        .bind(Arg::Int(after_ms))
+        .push(" AND id > ")
+        .bind(Arg::Text(after_id))
+        .push("))");
+    if let Some(account) = account {
+        sql.push(" AND account_id = ")
+            .bind(Arg::Text(account.to_string()));
+    }
+    sql.push(" ORDER BY ended_at, id LIMIT ")
+        .bind(Arg::Int(limit));
+    let found = sql.query().fetch_all(pool).await.map_err(on_error)?;
     found
         .iter()
         .map(|row| {
@@ -248,11 +318,6 @@ async fn insert_refresh_on(conn: &mut AnyConnection, t: &RefreshToken) -> Result
     .await
     .map_err(on_error)?;
     Ok(())
-}
-
-pub(crate) async fn insert_refresh(pool: &AnyPool, token: &RefreshToken) -> Result<(), StoreError> {
-    let mut conn = pool.acquire().await.map_err(on_error)?;
-    insert_refresh_on(&mut conn, token).await
 }
 
 pub(crate) async fn refresh_by_hash(

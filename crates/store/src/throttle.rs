@@ -77,8 +77,10 @@ pub(crate) async fn reserve(
     Ok(true)
 }
 
+/// Resets the count after a success. The row is reset, not deleted: a concurrent reservation
+/// that made sure of the row and is waiting for its lock must still find it.
 pub(crate) async fn clear(pool: &AnyPool, key_hash: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM login_throttle WHERE key_hash = $1")
+    sqlx::query("UPDATE login_throttle SET failures = 0, locked_until = 0 WHERE key_hash = $1")
         .bind(key_hash)
         .execute(pool)
         .await

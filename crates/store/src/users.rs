@@ -166,20 +166,6 @@ pub(crate) async fn set_password(
     Ok(done.rows_affected() == 1)
 }
 
-pub(crate) async fn record_login(
-    pool: &AnyPool,
-    id: &UserId,
-    at: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
-        .bind(id.to_string())
-        .bind(at.millis())
-        .execute(pool)
-        .await
-        .map_err(on_error)?;
-    Ok(())
-}
-
 pub(crate) async fn delete(pool: &AnyPool, id: &UserId) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id.to_string())

@@ -1,4 +1,5 @@
-//! Login sessions: users list and end their own; administrators list and end a user's.
+//! Login sessions: users list and end their own; administrators list and end a user's. A user
+//! holds at most `max_sessions_per_user` live sessions: opening one past it ends the oldest.
 
 use serde::Serialize;
 
@@ -7,6 +8,7 @@ use crate::authz::{Actor, Caller, Reach};
 use crate::error::DomainError;
 use crate::ids::{SessionId, UserId};
 use crate::model::Session;
+use crate::page::{Page, PageRequest};
 use crate::permission::builtin as p;
 use crate::services::Services;
 use crate::time::Timestamp;
@@ -22,24 +24,68 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
-fn info(sessions: Vec<Session>, current: Option<&SessionId>) -> Vec<SessionInfo> {
-    sessions
-        .into_iter()
-        .map(|session| SessionInfo {
+/// A page of `user`'s live sessions (only those in `account`, when set), newest first.
+async fn page(
+    services: &Services,
+    user: &UserId,
+    account: Option<&crate::ids::AccountId>,
+    request: &PageRequest,
+    current: Option<&SessionId>,
+) -> Result<Page<SessionInfo>, DomainError> {
+    let rows = services
+        .store
+        .active_sessions_page(user, account, request)
+        .await?;
+    Ok(
+        Page::from_rows(rows, request, |s| s.id.to_string()).map(|session| SessionInfo {
             current: Some(&session.id) == current,
             session,
-        })
-        .collect()
+        }),
+    )
 }
 
-/// The caller's live sessions.
+/// A page of the caller's live sessions, newest first.
 pub async fn list_mine(
     services: &Services,
     caller: &Caller,
-) -> Result<Vec<SessionInfo>, DomainError> {
+    request: PageRequest,
+) -> Result<Page<SessionInfo>, DomainError> {
     crate::authz::require_login(caller)?;
-    let sessions = services.store.active_sessions(&caller.user_id).await?;
-    Ok(info(sessions, Some(&caller.session_id)))
+    page(
+        services,
+        &caller.user_id,
+        None,
+        &request,
+        Some(&caller.session_id),
+    )
+    .await
+}
+
+/// Holds `user` to `max_sessions_per_user` live sessions: ends the oldest beyond it and
+/// audits each as `session.evicted`. Every path that opens a session calls this right after;
+/// concurrent calls for one user queue in the store, so once they have all returned no more
+/// than the limit remain. Returns the sessions ended.
+pub async fn enforce_session_limit(
+    services: &Services,
+    user: &UserId,
+) -> Result<Vec<SessionId>, DomainError> {
+    let limit = services.settings.max_sessions_per_user;
+    let ended = services
+        .store
+        .end_oldest_sessions(user, limit, Timestamp::now())
+        .await?;
+    for session in &ended {
+        crate::audit::note(
+            services,
+            "system".into(),
+            "session.evicted",
+            session.account_id,
+            format!("session:{}", session.id),
+            serde_json::json!({ "user_id": user, "reason": "session limit", "limit": limit }),
+        )
+        .await;
+    }
+    Ok(ended.into_iter().map(|s| s.id).collect())
 }
 
 /// Ends one of the caller's sessions (the current one included: that is a logout).
@@ -92,23 +138,24 @@ pub async fn end_my_others(services: &Services, caller: &Caller) -> Result<u64, 
     Ok(ended)
 }
 
-/// A user's live sessions, as far as the actor reaches (its account only, for account admins).
+/// A page of a user's live sessions, newest first, as far as the actor reaches (its account
+/// only, for account admins).
 pub async fn list_for(
     services: &Services,
     actor: &Actor,
     user: &UserId,
-) -> Result<Vec<SessionInfo>, DomainError> {
+    request: PageRequest,
+) -> Result<Page<SessionInfo>, DomainError> {
     visible_user(services, actor, p::USERS_READ, user).await?;
-    let reach = actor.require_reach(p::SESSIONS_READ)?;
-    let mut sessions = services.store.active_sessions(user).await?;
-    if let Reach::Account(mine) = reach {
-        sessions.retain(|s| s.account_id == Some(mine));
-    }
+    let account = match actor.require_reach(p::SESSIONS_READ)? {
+        Reach::Account(mine) => Some(mine),
+        Reach::All | Reach::Nowhere => None,
+    };
     let current = match actor {
         Actor::Caller(caller) => Some(caller.session_id),
         Actor::System | Actor::Client(_) => None,
     };
-    Ok(info(sessions, current.as_ref()))
+    page(services, user, account.as_ref(), &request, current.as_ref()).await
 }
 
 /// Ends a user's sessions (within the actor's reach); returns how many ended.

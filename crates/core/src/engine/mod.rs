@@ -255,7 +255,7 @@ impl Engine {
         let mut after = None;
         loop {
             let rows = store
-                .ended_sessions(since, i64::MAX, after.clone(), i64::from(LOAD_PAGE))
+                .ended_sessions(since, i64::MAX, after.clone(), i64::from(LOAD_PAGE), None)
                 .await?;
             let done = rows.len() < LOAD_PAGE as usize;
             after = rows.last().map(|(id, at)| (at.millis(), id.to_string()));

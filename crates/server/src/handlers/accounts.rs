@@ -28,14 +28,14 @@ pub struct ListAccounts {
     status: Option<String>,
 }
 
-/// Query of member lists.
+/// Query of member and session lists.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListPage {
     /// Page size, 1..=1000 (default 50).
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     /// Cursor from the previous page.
-    cursor: Option<String>,
+    pub cursor: Option<String>,
 }
 
 /// Creates an account (global administrators).

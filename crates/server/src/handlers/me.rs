@@ -8,9 +8,11 @@ use warden_core::admin::me::{self, ChangePassword, Register, UpdateMe};
 use warden_core::admin::sessions::{self, SessionInfo};
 use warden_core::ids::SessionId;
 use warden_core::model::User;
+use warden_core::page::{Page, PageRequest};
 
+use super::accounts::ListPage;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Authenticated, Body, ClientAddr};
+use crate::extract::{path_id, Authenticated, Body, ClientAddr, Params};
 use crate::state::AppState;
 
 /// The caller's own profile.
@@ -71,15 +73,18 @@ pub async fn register(
     ))
 }
 
-/// The caller's live sessions; `current` marks the one this token belongs to.
-#[utoipa::path(get, path = "/v1/users/me/sessions", tag = "sessions", security(("bearer" = [])),
-    responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = Problem)))]
+/// The caller's live sessions, newest first; `current` marks the one this token belongs to.
+#[utoipa::path(get, path = "/v1/users/me/sessions", tag = "sessions", params(ListPage), security(("bearer" = [])),
+    responses((status = 200, body = Page<SessionInfo>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Value>, ApiError> {
-    let items = sessions::list_mine(state.services(), auth.user()?).await?;
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Params(q): Params<ListPage>,
+) -> Result<Json<Page<SessionInfo>>, ApiError> {
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
+    Ok(Json(
+        sessions::list_mine(state.services(), auth.user()?, page).await?,
+    ))
 }
 
 /// Ends every session of the caller except the current one.

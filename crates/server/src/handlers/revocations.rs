@@ -4,10 +4,8 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::Json;
 use serde::Deserialize;
-use warden_core::authz::Reach;
 use warden_core::client_auth::{authenticate, ClientIdentity, Presented};
-use warden_core::permission::builtin::SESSIONS_READ;
-use warden_core::revocations::{feed, Feed};
+use warden_core::revocations::{feed, Feed, Reader};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ClientAddr, Params};
@@ -24,7 +22,8 @@ pub struct FeedQuery {
 }
 
 /// Ended sessions since the cursor, each until its last access token expires. Readable by a
-/// service client (HTTP Basic) or a global administrator (bearer with `warden.sessions:read`).
+/// service client (HTTP Basic), which sees its own account's sessions only (a global client:
+/// all), or a global administrator (bearer with `warden.sessions:read`).
 #[utoipa::path(get, path = "/v1/revocations", tag = "sessions", params(FeedQuery),
     responses((status = 200, body = Feed), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(State(state): State<AppState>, request: Request) -> Result<Json<Feed>, ApiError> {
@@ -37,7 +36,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Result<Jso
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
         .map(|(_, encoded)| encoded.trim().to_owned());
-    match basic {
+    let reader = match basic {
         Some(encoded) => {
             use base64::Engine;
             let unauthenticated =
@@ -59,23 +58,19 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Result<Jso
             let ClientAddr(ip) = ClientAddr::from_request_parts(&mut parts, &state).await?;
             let presented = Presented::Secret { client_id, secret };
             match authenticate(state.services(), presented, ip).await {
-                Ok(ClientIdentity::Confidential(_)) => {}
+                Ok(ClientIdentity::Confidential(client)) => Reader::client(&client),
                 _ => return Err(unauthenticated()),
             }
         }
         None => {
             let auth = Authenticated::from_request_parts(&mut parts, &state).await?;
-            if auth.actor().reach(SESSIONS_READ) != Reach::All {
-                return Err(warden_core::DomainError::Forbidden(format!(
-                    "this needs the permission `{SESSIONS_READ}` globally"
-                ))
-                .into());
-            }
+            Reader::administrator(&auth.actor())?
         }
-    }
+    };
     Ok(Json(
         feed(
             state.services(),
+            reader,
             query.since.as_deref(),
             query.limit.unwrap_or(1000),
         )

@@ -11,6 +11,7 @@ use warden_core::ids::{AccountId, RoleId, UserId};
 use warden_core::model::{Assignment, User};
 use warden_core::page::{Page, PageRequest};
 
+use super::accounts::ListPage;
 use crate::error::{ApiError, Problem};
 use crate::extract::{path_id, Authenticated, Body, Params};
 use crate::state::AppState;
@@ -179,18 +180,19 @@ pub async fn revoke_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A user's live sessions (account administrators: those in their account).
-#[utoipa::path(get, path = "/v1/users/{id}/sessions", tag = "sessions", security(("bearer" = [])),
-    responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// A user's live sessions, newest first (account administrators: those in their account).
+#[utoipa::path(get, path = "/v1/users/{id}/sessions", tag = "sessions", params(ListPage), security(("bearer" = [])),
+    responses((status = 200, body = Page<SessionInfo>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    Params(q): Params<ListPage>,
+) -> Result<Json<Page<SessionInfo>>, ApiError> {
     let id = path_id(&id, UserId::parse)?;
-    let items = sessions::list_for(state.services(), &auth.actor(), &id).await?;
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
-        serde_json::json!({ "items": items, "next_cursor": null }),
+        sessions::list_for(state.services(), &auth.actor(), &id, page).await?,
     ))
 }
 

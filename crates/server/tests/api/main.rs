@@ -20,6 +20,7 @@ mod decisions;
 mod disabling;
 mod escalation;
 mod guessing;
+mod hygiene;
 mod introspection;
 mod keys;
 mod login;
