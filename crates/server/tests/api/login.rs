@@ -354,6 +354,61 @@ async fn a_narrowed_token_keeps_what_its_roles_inherit(backend: Backend) {
     assert_eq!(wider.body["error"], "invalid_scope", "{}", wider.body);
 }
 
+async fn a_login_whose_writes_fail_leaves_nothing_half_written(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.create_user("hal@x.io", None).await;
+    // Make the refresh token's insert fail, after the session's insert in the same login.
+    let url = app.database_url();
+    match backend {
+        Backend::Sqlite => {
+            warden_testkit::execute(&url, "CREATE TRIGGER refuse_refresh BEFORE INSERT ON refresh_tokens BEGIN SELECT RAISE(ABORT, 'injected failure'); END").await;
+        }
+        Backend::Postgres => {
+            warden_testkit::execute(&url, "CREATE FUNCTION refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$").await;
+            warden_testkit::execute(&url, "CREATE TRIGGER refuse_refresh BEFORE INSERT ON refresh_tokens FOR EACH ROW EXECUTE FUNCTION refuse_insert()").await;
+        }
+    }
+    let failed = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "hal@x.io"),
+            ("password", PASSWORD),
+        ])
+        .await;
+    assert_eq!(
+        failed.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        failed.body
+    );
+    assert!(
+        !failed.body.to_string().contains("injected"),
+        "no database text in answers"
+    );
+    let sessions = app
+        .get(&format!("/v1/users/{user}/sessions"), &app.admin_token)
+        .await;
+    assert_eq!(
+        sessions.body["items"],
+        json!([]),
+        "no session without its refresh token"
+    );
+    let record = app
+        .get(&format!("/v1/users/{user}"), &app.admin_token)
+        .await;
+    assert_eq!(
+        record.body["last_login_at"],
+        Value::Null,
+        "no half-recorded login"
+    );
+    let drop = match backend {
+        Backend::Sqlite => "DROP TRIGGER refuse_refresh",
+        Backend::Postgres => "DROP TRIGGER refuse_refresh ON refresh_tokens",
+    };
+    warden_testkit::execute(&url, drop).await;
+    app.login("hal@x.io", PASSWORD).await;
+}
+
 async fn metadata_and_jwks_are_published_with_public_members_only(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let meta: Value = app
@@ -414,6 +469,7 @@ async fn a_global_role_alone_does_not_open_every_account(backend: Backend) {
 crate::both!(
     a_global_role_alone_does_not_open_every_account,
     a_narrowed_token_keeps_what_its_roles_inherit,
+    a_login_whose_writes_fail_leaves_nothing_half_written,
     a_login_returns_an_rfc6749_response_with_an_at_jwt_verifiable_through_the_jwks,
     the_form_fastapi_sends_is_accepted_as_is,
     json_bodies_and_usernames_in_any_case_log_in_too,
