@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
 use warden_core::ids::{AccountId, RoleId, UserId};
 use warden_core::model::{Assignment, Role};
 use warden_core::page::PageRequest;
@@ -120,12 +120,49 @@ async fn write_edges(conn: &mut AnyConnection, role: &Role) -> Result<(), StoreE
     Ok(())
 }
 
-pub(crate) async fn insert(store: &SqlStore, role: &Role) -> Result<(), StoreError> {
+/// Starts a transaction that changes roles: every such transaction holds one lock, so the
+/// checks that span roles (names across scopes, inheritance cycles) see every committed change
+/// and no other role write lands before this one commits. Role writes are rare.
+async fn begin_role_write(store: &SqlStore) -> Result<Transaction<'static, Any>, StoreError> {
     let mut tx = store
         .backend
         .begin_write(&store.pool)
         .await
         .map_err(on_error)?;
+    store
+        .backend
+        .lock_named(&mut tx, "roles")
+        .await
+        .map_err(on_error)?;
+    Ok(tx)
+}
+
+/// Role names travel in tokens' `roles` claim, so they are never shadowed: an account role
+/// takes no global role's name, a global role no role's name at all (the same scope is the
+/// unique constraint's). Runs under the roles lock, so two racing writers cannot both pass.
+async fn check_name_free(conn: &mut AnyConnection, role: &Role) -> Result<(), StoreError> {
+    let only_global = if role.account_id.is_some() {
+        " AND scope = ''"
+    } else {
+        ""
+    };
+    let clash = sqlx::query(&format!(
+        "SELECT id FROM roles WHERE name = $1 AND id <> $2{only_global} LIMIT 1"
+    ))
+    .bind(role.name.as_str())
+    .bind(role.id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(on_error)?;
+    match clash {
+        Some(_) => Err(StoreError::Conflict("name".into())),
+        None => Ok(()),
+    }
+}
+
+pub(crate) async fn insert(store: &SqlStore, role: &Role) -> Result<(), StoreError> {
+    let mut tx = begin_role_write(store).await?;
+    check_name_free(&mut tx, role).await?;
     sqlx::query(
         "INSERT INTO roles (id, account_id, scope, name, description, permissions, builtin, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -147,11 +184,18 @@ pub(crate) async fn insert(store: &SqlStore, role: &Role) -> Result<(), StoreErr
 }
 
 pub(crate) async fn update(store: &SqlStore, role: &Role) -> Result<bool, StoreError> {
-    let mut tx = store
-        .backend
-        .begin_write(&store.pool)
+    let mut tx = begin_role_write(store).await?;
+    let stored = sqlx::query("SELECT name FROM roles WHERE id = $1")
+        .bind(role.id.to_string())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(on_error)?;
+    let Some(stored) = stored else {
+        return Ok(false);
+    };
+    if rows::text(&stored, "name")? != role.name.as_str() {
+        check_name_free(&mut tx, role).await?;
+    }
     let done = sqlx::query("UPDATE roles SET name = $2, description = $3, permissions = $4, updated_at = $5 WHERE id = $1")
         .bind(role.id.to_string())
         .bind(role.name.as_str())
@@ -170,11 +214,7 @@ pub(crate) async fn update(store: &SqlStore, role: &Role) -> Result<bool, StoreE
 }
 
 pub(crate) async fn delete(store: &SqlStore, id: &RoleId) -> Result<bool, StoreError> {
-    let mut tx = store
-        .backend
-        .begin_write(&store.pool)
-        .await
-        .map_err(on_error)?;
+    let mut tx = begin_role_write(store).await?;
     let inherited = sqlx::query("SELECT role_id FROM role_inherits WHERE parent_id = $1")
         .bind(id.to_string())
         .fetch_optional(&mut *tx)
