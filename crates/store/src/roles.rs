@@ -1,6 +1,6 @@
 //! Roles, their inheritance edges, and role assignments.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
 use warden_core::ids::{AccountId, RoleId, UserId};
@@ -209,8 +209,57 @@ pub(crate) async fn update(store: &SqlStore, role: &Role) -> Result<bool, StoreE
         return Ok(false);
     }
     write_edges(&mut tx, role).await?;
+    check_acyclic(&mut tx, role).await?;
     tx.commit().await.map_err(on_error)?;
     Ok(true)
+}
+
+/// Refuses the edit if `role`, its new edges written, now reaches itself. Runs under the roles
+/// lock against the committed edges, so two edits that each close half of a cycle cannot both
+/// pass. Global roles inherit only global roles and account roles only global roles or their
+/// account's, so the edges of those two scopes hold every path back to `role`.
+async fn check_acyclic(conn: &mut AnyConnection, role: &Role) -> Result<(), StoreError> {
+    if role.inherits.is_empty() {
+        return Ok(());
+    }
+    let found = sqlx::query(
+        "SELECT ri.role_id, ri.parent_id FROM role_inherits ri JOIN roles r ON r.id = ri.role_id WHERE r.scope = '' OR r.scope = $1",
+    )
+    .bind(scope_of(role.account_id.as_ref()))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(on_error)?;
+    let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+    for row in &found {
+        parents
+            .entry(rows::text(row, "role_id")?)
+            .or_default()
+            .push(rows::text(row, "parent_id")?);
+    }
+    if reaches_itself(&parents, &role.id.to_string()) {
+        return Err(StoreError::InheritanceCycle);
+    }
+    Ok(())
+}
+
+/// Whether following `parents` from `start` leads back to `start`.
+fn reaches_itself(parents: &HashMap<String, Vec<String>>, start: &str) -> bool {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut stack: Vec<&str> = parents
+        .get(start)
+        .map(|list| list.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    while let Some(id) = stack.pop() {
+        if id == start {
+            return true;
+        }
+        if seen.insert(id) {
+            if let Some(list) = parents.get(id) {
+                stack.extend(list.iter().map(String::as_str));
+            }
+        }
+    }
+    false
 }
 
 pub(crate) async fn delete(store: &SqlStore, id: &RoleId) -> Result<bool, StoreError> {
@@ -330,4 +379,43 @@ pub(crate) async fn assignments(
     .await
     .map_err(on_error)?;
     found.iter().map(rows::assignment).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(edges: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+        let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+        for (child, parent) in edges {
+            parents
+                .entry((*child).to_owned())
+                .or_default()
+                .push((*parent).to_owned());
+        }
+        parents
+    }
+
+    #[test]
+    fn a_path_back_to_the_start_is_a_cycle() {
+        assert!(reaches_itself(&graph(&[("a", "a")]), "a"));
+        assert!(reaches_itself(&graph(&[("a", "b"), ("b", "a")]), "a"));
+        assert!(reaches_itself(
+            &graph(&[("a", "b"), ("b", "c"), ("c", "d"), ("d", "b"), ("c", "a")]),
+            "a"
+        ));
+    }
+
+    #[test]
+    fn shared_ancestors_and_other_cycles_are_not_this_roles_cycle() {
+        assert!(!reaches_itself(&graph(&[]), "a"));
+        assert!(!reaches_itself(
+            &graph(&[("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]),
+            "a"
+        ));
+        assert!(!reaches_itself(
+            &graph(&[("a", "b"), ("b", "c"), ("c", "b")]),
+            "a"
+        ));
+    }
 }

@@ -73,4 +73,81 @@ async fn an_account_role_and_a_global_role_of_one_name_never_both_exist(backend:
     }
 }
 
-crate::both!(an_account_role_and_a_global_role_of_one_name_never_both_exist,);
+async fn concurrent_edits_never_store_an_inheritance_cycle(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let t = app.admin_token.clone();
+    // Two pairs: one of account roles, one of global roles.
+    let pairs = [
+        (
+            app.create_role("left", Some(&acme), &[], &[]).await,
+            app.create_role("right", Some(&acme), &[], &[]).await,
+        ),
+        (
+            app.create_role("north", None, &[], &[]).await,
+            app.create_role("south", None, &[], &[]).await,
+        ),
+    ];
+    for (a, b) in &pairs {
+        for round in 0..12 {
+            for id in [a, b] {
+                let reset = app
+                    .patch(&format!("/v1/roles/{id}"), &t, json!({"inherits": []}))
+                    .await;
+                assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+            }
+            let replies = all_at_once(
+                &app,
+                &t,
+                vec![
+                    (
+                        Method::PATCH,
+                        format!("/v1/roles/{a}"),
+                        json!({"inherits": [b]}),
+                    ),
+                    (
+                        Method::PATCH,
+                        format!("/v1/roles/{b}"),
+                        json!({"inherits": [a]}),
+                    ),
+                ],
+            )
+            .await;
+            let won = replies
+                .iter()
+                .filter(|r| r.status == StatusCode::OK)
+                .count();
+            assert_eq!(won, 1, "round {round}: exactly one edit wins");
+            let lost = replies.iter().find(|r| r.status != StatusCode::OK).unwrap();
+            assert_eq!(
+                lost.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}",
+                lost.body
+            );
+            assert_eq!(lost.body["errors"][0]["field"], "inherits", "{}", lost.body);
+            let a_parents = app.get(&format!("/v1/roles/{a}"), &t).await.body["inherits"].clone();
+            let b_parents = app.get(&format!("/v1/roles/{b}"), &t).await.body["inherits"].clone();
+            assert!(
+                a_parents == json!([]) || b_parents == json!([]),
+                "round {round}: a cycle was stored: {a_parents} / {b_parents}"
+            );
+        }
+        // Both stay deletable: the child first, then its parent.
+        let a_parents = app.get(&format!("/v1/roles/{a}"), &t).await.body["inherits"].clone();
+        let order = if a_parents == json!([]) {
+            [b, a]
+        } else {
+            [a, b]
+        };
+        for id in order {
+            let deleted = app.delete(&format!("/v1/roles/{id}"), &t).await;
+            assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+        }
+    }
+}
+
+crate::both!(
+    an_account_role_and_a_global_role_of_one_name_never_both_exist,
+    concurrent_edits_never_store_an_inheritance_cycle,
+);
