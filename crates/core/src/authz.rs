@@ -296,6 +296,34 @@ impl Actor {
         }
     }
 
+    /// The role names a narrowed token (or an API key) limits the actor to, if any.
+    fn scoped_to(&self) -> Option<&[String]> {
+        match self {
+            Self::System => None,
+            Self::Caller(c) => c.scoped_to.as_deref(),
+            Self::Client(c) => c.scoped_to.as_deref(),
+        }
+    }
+
+    /// A narrowed actor mints only within the roles it carries: refuses any of `roles` (ids
+    /// looked up in `graph`) that its token's `roles` do not name. Comparing permissions is
+    /// not enough, since a role that grants nothing can still be what a policy allows.
+    /// Actors that are not narrowed, and ids not in `graph`, are left to the caller's checks.
+    pub fn require_carries(&self, graph: &RoleGraph, roles: &[RoleId]) -> Result<(), DomainError> {
+        let Some(carried) = self.scoped_to() else {
+            return Ok(());
+        };
+        for role in roles.iter().filter_map(|id| graph.get(id)) {
+            if !carried.iter().any(|name| name == role.name.as_str()) {
+                return Err(DomainError::Forbidden(format!(
+                    "this token carries only the roles it was narrowed to, not `{}`",
+                    role.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The acting service client, if any.
     pub fn client_key(&self) -> Option<crate::ids::ClientKey> {
         match self {
@@ -457,5 +485,53 @@ pub fn require_login(caller: &Caller) -> Result<(), DomainError> {
             "an API key cannot do this; log in to do that".into(),
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::RoleName;
+    use crate::time::Timestamp;
+
+    fn role(name: &str) -> Role {
+        Role {
+            id: RoleId::new(),
+            account_id: None,
+            name: RoleName::parse(name).unwrap(),
+            description: String::new(),
+            permissions: Vec::new(),
+            inherits: Vec::new(),
+            builtin: false,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        }
+    }
+
+    fn caller(scoped_to: Option<&[&str]>) -> Actor {
+        Actor::Caller(Caller {
+            user_id: UserId::new(),
+            session_id: SessionId::new(),
+            account: None,
+            api_key: None,
+            scoped_to: scoped_to.map(|names| names.iter().map(|n| (*n).to_owned()).collect()),
+            global: PermissionSet::new(),
+            local: PermissionSet::new(),
+        })
+    }
+
+    #[test]
+    fn a_narrowed_actor_carries_only_the_roles_it_names() {
+        let (member, vip) = (role("member"), role("vip"));
+        let ids = (member.id, vip.id);
+        let graph = RoleGraph::new(vec![member, vip]);
+        let narrowed = caller(Some(&["member"]));
+        assert!(narrowed.require_carries(&graph, &[ids.0]).is_ok());
+        assert!(matches!(
+            narrowed.require_carries(&graph, &[ids.0, ids.1]),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(caller(None).require_carries(&graph, &[ids.1]).is_ok());
+        assert!(Actor::System.require_carries(&graph, &[ids.1]).is_ok());
     }
 }

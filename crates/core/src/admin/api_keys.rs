@@ -88,15 +88,17 @@ pub async fn create(
             "an API key cannot create API keys; log in to do that".into(),
         ));
     }
-    // A token narrowed by scope cannot mint a key with more than the token itself holds.
+    // A token narrowed by scope cannot mint a key with more than the token itself carries:
+    // no role outside its scope, and no permission it does not hold.
     let graph = RoleGraph::new(
         services
             .store
             .roles_in_scope(caller.account.as_ref())
             .await?,
     );
-    crate::authz::Actor::Caller(caller.clone())
-        .require_covers(&graph.permissions(&input.roles), caller.account.as_ref())?;
+    let actor = crate::authz::Actor::Caller(caller.clone());
+    actor.require_carries(&graph, &input.roles)?;
+    actor.require_covers(&graph.permissions(&input.roles), caller.account.as_ref())?;
     create_for(
         services,
         KeyOwner::User(caller.user_id),

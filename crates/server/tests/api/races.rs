@@ -147,7 +147,77 @@ async fn concurrent_edits_never_store_an_inheritance_cycle(backend: Backend) {
     }
 }
 
+async fn a_narrowed_token_mints_keys_only_within_its_roles(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let (boss, _) = app.account_admin("boss@acme.io", &acme).await;
+    let member = app.role_id("member").await;
+    // `vip` grants no permission of its own; a policy gives it meaning.
+    let vip = app.create_role("vip", Some(&acme), &[], &[]).await;
+    app.grant(&boss, &member, Some(&acme)).await;
+    app.grant(&boss, &vip, Some(&acme)).await;
+    let policy = app
+        .post(
+            "/v1/policies",
+            &app.admin_token,
+            json!({"account_id": acme, "cedar": "permit(principal in Role::\"vip\", action == Action::\"vault:open\", resource);"}),
+        )
+        .await;
+    assert_eq!(policy.status, StatusCode::CREATED, "{}", policy.body);
+    let narrowed = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "boss@acme.io"),
+            ("password", crate::helpers::PASSWORD),
+            ("scope", "member"),
+        ])
+        .await;
+    let narrowed = narrowed.body["access_token"].as_str().unwrap().to_owned();
+    let vault = json!({"action": "vault:open", "resource": {"type": "vault", "id": "1"}});
+    let denied = app.post("/v1/check", &narrowed, vault.clone()).await;
+    assert_eq!(denied.body["allowed"], false, "{}", denied.body);
+
+    let beyond = app
+        .post(
+            "/v1/api-keys",
+            &narrowed,
+            json!({"name": "vip", "roles": [vip]}),
+        )
+        .await;
+    assert_eq!(
+        beyond.status,
+        StatusCode::FORBIDDEN,
+        "a role outside the token's scope: {}",
+        beyond.body
+    );
+    if let Some(key) = beyond.body["key"].as_str() {
+        let allowed = app.post("/v1/check", key, vault).await;
+        panic!("the key was minted and allows {}", allowed.body);
+    }
+    let within = app
+        .post(
+            "/v1/api-keys",
+            &narrowed,
+            json!({"name": "member", "roles": [member]}),
+        )
+        .await;
+    assert_eq!(within.status, StatusCode::CREATED, "{}", within.body);
+    let listed = app
+        .get(
+            "/v1/api-keys",
+            &app.login("boss@acme.io", crate::helpers::PASSWORD).await,
+        )
+        .await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        1,
+        "only the key within scope exists: {}",
+        listed.body
+    );
+}
+
 crate::both!(
     an_account_role_and_a_global_role_of_one_name_never_both_exist,
     concurrent_edits_never_store_an_inheritance_cycle,
+    a_narrowed_token_mints_keys_only_within_its_roles,
 );
