@@ -477,6 +477,20 @@ pub fn effective_role_names(
     names.into_iter().collect()
 }
 
+/// Credentials never manage credentials by self-service: a login manages its own API keys
+/// without any permission, a caller authenticated by an API key only when one of the key's
+/// roles grants `permission` explicitly.
+pub fn require_self_service(caller: &Caller, permission: &'static str) -> Result<(), DomainError> {
+    let wanted = Permission::known(permission);
+    if caller.api_key.is_none() || caller.global.allows(&wanted) || caller.local.allows(&wanted) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(format!(
+            "an API key manages keys only through the permission `{permission}`; log in to do that"
+        )))
+    }
+}
+
 /// Refuses callers authenticated by an API key: managing sessions, keys and credentials needs
 /// a login.
 pub fn require_login(caller: &Caller) -> Result<(), DomainError> {
@@ -533,5 +547,27 @@ mod tests {
         ));
         assert!(caller(None).require_carries(&graph, &[ids.1]).is_ok());
         assert!(Actor::System.require_carries(&graph, &[ids.1]).is_ok());
+    }
+
+    #[test]
+    fn an_api_key_manages_keys_only_through_an_explicit_permission() {
+        let Actor::Caller(mut login) = caller(None) else {
+            unreachable!()
+        };
+        assert!(require_self_service(&login, crate::permission::builtin::API_KEYS_DELETE).is_ok());
+        login.api_key = Some(crate::ids::ApiKeyId::new());
+        let key = login;
+        assert!(matches!(
+            require_self_service(&key, crate::permission::builtin::API_KEYS_DELETE),
+            Err(DomainError::Forbidden(_))
+        ));
+        let mut granted = key.clone();
+        granted.local = [Permission::known("warden.api_keys:*")]
+            .into_iter()
+            .collect();
+        assert!(
+            require_self_service(&granted, crate::permission::builtin::API_KEYS_DELETE).is_ok()
+        );
+        assert!(require_self_service(&granted, crate::permission::builtin::USERS_READ).is_err());
     }
 }

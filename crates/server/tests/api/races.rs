@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{Backend, Reply, TestApp};
+use crate::helpers::{basic, create_client, Backend, Reply, TestApp};
 
 /// Sends every request at once, each on its own task, and returns the replies in order.
 async fn all_at_once(
@@ -216,8 +216,165 @@ async fn a_narrowed_token_mints_keys_only_within_its_roles(backend: Backend) {
     );
 }
 
+async fn an_api_key_manages_its_owners_keys_only_through_an_explicit_permission(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let (boss, token) = app.account_admin("boss@acme.io", &acme).await;
+    let admin_role = app.role_id("account_admin").await;
+    let key = |name: &str, role: &str| {
+        let body = json!({"name": name, "roles": [role]});
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let reply = app.post("/v1/api-keys", &token, body).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            (
+                reply.body["id"].as_str().unwrap().to_owned(),
+                reply.body["key"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (_, admin_key) = key("admin", &admin_role).await;
+    let (other_id, other_key) = key("other", &admin_role).await;
+    let revoke = app
+        .delete(&format!("/v1/api-keys/{other_id}"), &admin_key)
+        .await;
+    assert_eq!(
+        revoke.status,
+        StatusCode::FORBIDDEN,
+        "an API key revokes no key by self-service: {}",
+        revoke.body
+    );
+    assert_eq!(
+        app.get("/v1/users", &other_key).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/api-keys", &admin_key).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // A role that says so explicitly lets a key list and revoke its owner's keys.
+    let keeper = app
+        .create_role(
+            "key_keeper",
+            Some(&acme),
+            &["warden.api_keys:read", "warden.api_keys:delete"],
+            &[],
+        )
+        .await;
+    app.grant(&boss, &keeper, Some(&acme)).await;
+    let (_, keeper_key) = key("keeper", &keeper).await;
+    let listed = app.get("/v1/api-keys", &keeper_key).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 3);
+    let revoke = app
+        .delete(&format!("/v1/api-keys/{other_id}"), &keeper_key)
+        .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT, "{}", revoke.body);
+    assert_eq!(
+        app.get("/v1/users", &other_key).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let minted = app
+        .post("/v1/api-keys", &keeper_key, json!({"name": "more"}))
+        .await;
+    assert_eq!(
+        minted.status,
+        StatusCode::FORBIDDEN,
+        "keys still mint no keys"
+    );
+}
+
+async fn a_client_neither_revokes_its_own_keys_nor_deletes_itself(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let admin_role = app.role_id("account_admin").await;
+    let member_role = app.role_id("member").await;
+    let ops = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "ops", "account_id": acme, "roles": [admin_role, member_role]}),
+    )
+    .await;
+    let worker = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "worker", "account_id": acme, "roles": [member_role]}),
+    )
+    .await;
+    let key_of = |client: &str, role: &str| {
+        let path = format!("/v1/clients/{client}/api-keys");
+        let body = json!({"name": "k", "roles": [role]});
+        let app = &app;
+        async move {
+            let reply = app.post(&path, &app.admin_token, body).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            (
+                reply.body["id"].as_str().unwrap().to_owned(),
+                reply.body["key"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (own_key_id, own_key) = key_of(&ops.id, &admin_role).await;
+    let (worker_key_id, _) = key_of(&worker.id, &member_role).await;
+    let token = basic(
+        &app,
+        &ops.client_id,
+        &ops.secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    let token = token.body["access_token"].as_str().unwrap().to_owned();
+    let own = format!("/v1/clients/{}", ops.id);
+    for credential in [&token, &own_key] {
+        let revoke = app
+            .delete(&format!("{own}/api-keys/{own_key_id}"), credential)
+            .await;
+        assert_eq!(
+            revoke.status,
+            StatusCode::FORBIDDEN,
+            "its own key: {}",
+            revoke.body
+        );
+        let delete = app.delete(&own, credential).await;
+        assert_eq!(
+            delete.status,
+            StatusCode::FORBIDDEN,
+            "itself: {}",
+            delete.body
+        );
+    }
+    assert_eq!(
+        app.get(&format!("/v1/accounts/{acme}"), &own_key)
+            .await
+            .status,
+        StatusCode::OK,
+        "the key still works"
+    );
+    // Its explicit `warden.clients:*` still manages other clients.
+    let revoke = app
+        .delete(
+            &format!("/v1/clients/{}/api-keys/{worker_key_id}", worker.id),
+            &token,
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT, "{}", revoke.body);
+    let delete = app
+        .delete(&format!("/v1/clients/{}", worker.id), &token)
+        .await;
+    assert_eq!(delete.status, StatusCode::NO_CONTENT, "{}", delete.body);
+    assert_eq!(
+        app.get(&own, &app.admin_token).await.status,
+        StatusCode::OK,
+        "the client still exists"
+    );
+}
+
 crate::both!(
     an_account_role_and_a_global_role_of_one_name_never_both_exist,
     concurrent_edits_never_store_an_inheritance_cycle,
     a_narrowed_token_mints_keys_only_within_its_roles,
+    an_api_key_manages_its_owners_keys_only_through_an_explicit_permission,
+    a_client_neither_revokes_its_own_keys_nor_deletes_itself,
 );
