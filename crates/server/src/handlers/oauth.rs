@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use warden_core::client_auth::{authenticate, client_credentials_grant, ClientIdentity, Presented};
 use warden_core::introspect::introspect as introspect_token;
+use warden_core::json::{storable, NUL_REFUSED};
 use warden_core::login::{password_grant, GrantError, PasswordGrant};
 use warden_core::refresh::{refresh_grant, revoke as revoke_token};
 use warden_core::DomainError;
@@ -262,6 +263,22 @@ async fn read_request(
         .map_err(|why| refuse(StatusCode::BAD_REQUEST, "invalid_request", why))?;
     let presented = presented_client(headers, &mut params)
         .map_err(|refusal| Box::new(refusal.into_response()))?;
+    // Client credentials are refused as such (`invalid_client`) when they hold what no client
+    // has; every other parameter is held to the text rule of every edge.
+    if let Some(name) = params
+        .iter()
+        .find(|(name, value)| !storable(name) || !storable(value))
+        .map(|(name, _)| name)
+    {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "the parameter `{}` {NUL_REFUSED}",
+                warden_core::identity::clip(&name.escape_debug().to_string())
+            ),
+        ));
+    }
     let client = authenticate(state.services(), presented, ip)
         .await
         .map_err(|err| Box::new(grant_error(err)))?;

@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{basic, create_client, Backend, Reply, TestApp};
+use crate::helpers::{basic, create_client, Backend, Reply, TestApp, ADMIN_PASSWORD};
 
 /// Sends every request at once, each on its own task, and returns the replies in order.
 async fn all_at_once(
@@ -371,10 +371,102 @@ async fn a_client_neither_revokes_its_own_keys_nor_deletes_itself(backend: Backe
     );
 }
 
+async fn a_nul_in_any_text_field_is_refused_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.admin_token.clone();
+    let acme = app.create_account("acme").await;
+    let cases = [
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{acme}"),
+            json!({"policy_schema": "entity User;\n// \u{0}"}),
+            "policy_schema",
+        ),
+        (
+            Method::POST,
+            "/v1/users".to_owned(),
+            json!({"email": "n@x.io", "password": crate::helpers::PASSWORD, "display_name": "N\u{0}"}),
+            "display_name",
+        ),
+        (
+            Method::POST,
+            "/v1/roles".to_owned(),
+            json!({"name": "nul", "description": "a\u{0}b"}),
+            "description",
+        ),
+        (
+            Method::POST,
+            "/v1/policies".to_owned(),
+            json!({"cedar": "permit(principal, action, resource) when { resource.x == \"\u{0}\" };"}),
+            "cedar",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{acme}"),
+            json!({"attributes": {"tier\u{0}": "gold"}}),
+            "attributes",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{acme}"),
+            json!({"attributes": {"tags": ["ok", "b\u{0}d"]}}),
+            "attributes.tags[1]",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let reply = app.call(method, &path, Some(&t), body.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            reply.body
+        );
+        assert_eq!(
+            reply.body["errors"][0]["field"], field,
+            "{body}: {}",
+            reply.body
+        );
+    }
+    let account = app.get(&format!("/v1/accounts/{acme}"), &t).await;
+    assert_eq!(
+        account.body["policy_schema"],
+        Value::Null,
+        "nothing changed"
+    );
+    assert_eq!(account.body["attributes"], json!({}), "nothing changed");
+    let query = app.get("/v1/users?email=a%00b@x.io", &t).await;
+    assert_eq!(
+        query.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        query.body
+    );
+    assert_eq!(query.body["errors"][0]["field"], "email", "{}", query.body);
+    let form = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "admin\u{0}@example.com"),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .await;
+    assert_eq!(form.status, StatusCode::BAD_REQUEST, "{}", form.body);
+    assert_eq!(form.body["error"], "invalid_request", "{}", form.body);
+    // Newlines and tabs are text, not control: policies keep them.
+    let lines = app
+        .post(
+            "/v1/policies",
+            &t,
+            json!({"description": "lines", "cedar": "permit(principal, action == Action::\"a:b\", resource)\r\n\twhen { true };"}),
+        )
+        .await;
+    assert_eq!(lines.status, StatusCode::CREATED, "{}", lines.body);
+}
+
 crate::both!(
     an_account_role_and_a_global_role_of_one_name_never_both_exist,
     concurrent_edits_never_store_an_inheritance_cycle,
     a_narrowed_token_mints_keys_only_within_its_roles,
     an_api_key_manages_its_owners_keys_only_through_an_explicit_permission,
     a_client_neither_revokes_its_own_keys_nor_deletes_itself,
+    a_nul_in_any_text_field_is_refused_naming_the_field,
 );
