@@ -1,7 +1,65 @@
-//! Text intake shared by every edge: the one rule for what text a store can hold, applied to
+//! JSON and text intake shared by every edge: objects whose names are unique (a token
+//! header, a token request), and the one rule for what text a store can hold, applied to
 //! every string and object key of a JSON body, form and query, so no field can forget it.
 
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
+use serde::Deserializer as _;
 use serde_json::Value;
+
+/// Why a text is not one JSON object with unique names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectError {
+    /// A name appears twice; the value is the name.
+    #[error("the name `{}` is repeated", crate::identity::clip(.0))]
+    Duplicate(String),
+    /// Not JSON, or not an object.
+    #[error("not a JSON object")]
+    NotAnObject,
+}
+
+/// Parses `bytes` as one JSON object whose names are unique, in order. `serde_json` keeps the
+/// last of repeated names, which would let a second value hide behind the first one a proxy
+/// or log saw.
+pub fn unique_object(bytes: &[u8]) -> Result<Vec<(String, Value)>, ObjectError> {
+    let mut duplicate = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = de.deserialize_map(UniqueNames {
+        duplicate: &mut duplicate,
+    });
+    if let Some(name) = duplicate {
+        return Err(ObjectError::Duplicate(name));
+    }
+    let fields = parsed.map_err(|_| ObjectError::NotAnObject)?;
+    de.end().map_err(|_| ObjectError::NotAnObject)?;
+    Ok(fields)
+}
+
+/// Collects an object's members, stopping at the first repeated name (kept in `duplicate`).
+struct UniqueNames<'a> {
+    duplicate: &'a mut Option<String>,
+}
+
+impl<'de> Visitor<'de> for UniqueNames<'_> {
+    type Value = Vec<(String, Value)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object without repeated names")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields: Vec<(String, Value)> = Vec::new();
+        while let Some((name, value)) = map.next_entry::<String, Value>()? {
+            if fields.iter().any(|(seen, _)| *seen == name) {
+                *self.duplicate = Some(name);
+                return Err(serde::de::Error::custom("repeated name"));
+            }
+            fields.push((name, value));
+        }
+        Ok(fields)
+    }
+}
 
 /// What a text the stores cannot hold is told.
 pub const NUL_REFUSED: &str = "must not contain the NUL character (U+0000)";
@@ -65,6 +123,25 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn objects_keep_their_order_and_refuse_repeated_names() {
+        let fields = unique_object(br#"{"b": 1, "a": {"x": 2}}"#).unwrap();
+        assert_eq!(
+            fields,
+            vec![
+                ("b".to_owned(), json!(1)),
+                ("a".to_owned(), json!({"x": 2}))
+            ]
+        );
+        assert_eq!(
+            unique_object(br#"{"u": "a", "p": "x", "u": "b"}"#),
+            Err(ObjectError::Duplicate("u".into()))
+        );
+        for bad in [&b"[1]"[..], b"\"s\"", b"{", b"{} {}", b""] {
+            assert_eq!(unique_object(bad), Err(ObjectError::NotAnObject), "{bad:?}");
+        }
+    }
 
     #[test]
     fn nul_is_refused_and_other_text_kept() {

@@ -3,14 +3,10 @@
 //! checked with a small fixed leeway, duplicate or critical header parameters refused, and
 //! `jku`/`x5u`/`jwk` headers never followed.
 
-use std::fmt;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Header, Validation};
-use serde::de::{MapAccess, Visitor};
-use serde::Deserializer as _;
 use serde_json::Value;
 use thiserror::Error;
 
@@ -162,11 +158,7 @@ fn strict_header(token: &str) -> Result<StrictHeader, TokenError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| TokenError::Malformed)?;
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let fields = de
-        .deserialize_map(UniqueKeys)
-        .map_err(|_| TokenError::Malformed)?;
-    de.end().map_err(|_| TokenError::Malformed)?;
+    let fields = crate::json::unique_object(&bytes).map_err(|_| TokenError::Malformed)?;
     let mut header = StrictHeader {
         alg: String::new(),
         typ: None,
@@ -182,25 +174,4 @@ fn strict_header(token: &str) -> Result<StrictHeader, TokenError> {
         }
     }
     Ok(header)
-}
-
-struct UniqueKeys;
-
-impl<'de> Visitor<'de> for UniqueKeys {
-    type Value = Vec<(String, Value)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object without duplicate names")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields: Vec<(String, Value)> = Vec::new();
-        while let Some((name, value)) = map.next_entry::<String, Value>()? {
-            if fields.iter().any(|(seen, _)| *seen == name) {
-                return Err(serde::de::Error::custom("duplicate header parameter"));
-            }
-            fields.push((name, value));
-        }
-        Ok(fields)
-    }
 }

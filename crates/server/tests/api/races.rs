@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{basic, create_client, Backend, Reply, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{basic, create_client, Backend, Reply, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// Sends every request at once, each on its own task, and returns the replies in order.
 async fn all_at_once(
@@ -462,6 +462,40 @@ async fn a_nul_in_any_text_field_is_refused_naming_the_field(backend: Backend) {
     assert_eq!(lines.status, StatusCode::CREATED, "{}", lines.body);
 }
 
+async fn a_json_token_request_with_a_duplicated_key_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let send = |body: String| {
+        let request = app
+            .client
+            .post(app.url("/oauth/token"))
+            .header("content-type", "application/json")
+            .body(body);
+        async move { TestApp::read(request.send().await.unwrap()).await }
+    };
+    let single = format!(
+        r#"{{"grant_type":"password","username":"{ADMIN_EMAIL}","password":"{ADMIN_PASSWORD}"}}"#
+    );
+    assert_eq!(send(single).await.status, StatusCode::OK);
+    let twice = format!(
+        r#"{{"grant_type":"password","username":"nobody@example.com","username":"{ADMIN_EMAIL}","password":"{ADMIN_PASSWORD}"}}"#
+    );
+    let reply = send(twice).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.body["error"], "invalid_request", "{}", reply.body);
+    assert!(reply.body["access_token"].is_null());
+    // As a repeated form parameter is.
+    let form = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "nobody@example.com"),
+            ("username", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .await;
+    assert_eq!(form.status, StatusCode::BAD_REQUEST);
+    assert_eq!(form.body["error"], "invalid_request");
+}
+
 crate::both!(
     an_account_role_and_a_global_role_of_one_name_never_both_exist,
     concurrent_edits_never_store_an_inheritance_cycle,
@@ -469,4 +503,5 @@ crate::both!(
     an_api_key_manages_its_owners_keys_only_through_an_explicit_permission,
     a_client_neither_revokes_its_own_keys_nor_deletes_itself,
     a_nul_in_any_text_field_is_refused_naming_the_field,
+    a_json_token_request_with_a_duplicated_key_is_refused,
 );
