@@ -3,6 +3,8 @@
 //! token's roles, credentials managing credentials, NUL characters the stores cannot hold,
 //! high-`s` ECDSA signatures and duplicated token-request parameters.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -462,6 +464,59 @@ async fn a_nul_in_any_text_field_is_refused_naming_the_field(backend: Backend) {
     assert_eq!(lines.status, StatusCode::CREATED, "{}", lines.body);
 }
 
+/// The order of the P-256 group, big-endian.
+const P256_N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+
+fn hex_to_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// `n - s` for 32-byte big-endian numbers with `s < n`.
+fn negate(s: &[u8]) -> Vec<u8> {
+    let n = hex_to_bytes(P256_N);
+    let mut out = vec![0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut d = i16::from(n[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(d < 0);
+        if d < 0 {
+            d += 256;
+        }
+        out[i] = u8::try_from(d).unwrap();
+    }
+    out
+}
+
+/// Whether a 32-byte big-endian `s` is at most n / 2.
+fn is_low(s: &[u8]) -> bool {
+    s <= negate(s).as_slice()
+}
+
+async fn high_s_ecdsa_signatures_are_refused(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("WARDEN_SIGNING_ALGORITHM", "ES256")]).await;
+    for attempt in 0..12 {
+        let token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert_eq!(signature.len(), 64, "JOSE r || s");
+        let (r, s) = signature.split_at(32);
+        assert!(is_low(s), "attempt {attempt}: Warden signs with a low s");
+        assert_eq!(app.get("/v1/users/me", &token).await.status, StatusCode::OK);
+        let flipped = [r, negate(s).as_slice()].concat();
+        let malleated = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(flipped));
+        let reply = app.get("/v1/users/me", &malleated).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}: the high-s twin is refused: {}",
+            reply.body
+        );
+    }
+}
+
 async fn a_json_token_request_with_a_duplicated_key_is_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let send = |body: String| {
@@ -503,5 +558,6 @@ crate::both!(
     an_api_key_manages_its_owners_keys_only_through_an_explicit_permission,
     a_client_neither_revokes_its_own_keys_nor_deletes_itself,
     a_nul_in_any_text_field_is_refused_naming_the_field,
+    high_s_ecdsa_signatures_are_refused,
     a_json_token_request_with_a_duplicated_key_is_refused,
 );
