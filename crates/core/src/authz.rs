@@ -309,6 +309,34 @@ impl Actor {
         }
     }
 
+    /// The role names a narrowed token (or an API key) limits the actor to, if any.
+    fn scoped_to(&self) -> Option<&[String]> {
+        match self {
+            Self::System => None,
+            Self::Caller(c) => c.scoped_to.as_deref(),
+            Self::Client(c) => c.scoped_to.as_deref(),
+        }
+    }
+
+    /// A narrowed actor mints only within the roles it carries: refuses any of `roles` (ids
+    /// looked up in `graph`) that its token's `roles` do not name. Comparing permissions is
+    /// not enough, since a role that grants nothing can still be what a policy allows.
+    /// Actors that are not narrowed, and ids not in `graph`, are left to the caller's checks.
+    pub fn require_carries(&self, graph: &RoleGraph, roles: &[RoleId]) -> Result<(), DomainError> {
+        let Some(carried) = self.scoped_to() else {
+            return Ok(());
+        };
+        for role in roles.iter().filter_map(|id| graph.get(id)) {
+            if !carried.iter().any(|name| name == role.name.as_str()) {
+                return Err(DomainError::Forbidden(format!(
+                    "this token carries only the roles it was narrowed to, not `{}`",
+                    role.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The acting service client, if any.
     pub fn client_key(&self) -> Option<crate::ids::ClientKey> {
         match self {
@@ -462,6 +490,20 @@ pub fn effective_role_names(
     names.into_iter().collect()
 }
 
+/// Credentials never manage credentials by self-service: a login manages its own API keys
+/// without any permission, a caller authenticated by an API key only when one of the key's
+/// roles grants `permission` explicitly.
+pub fn require_self_service(caller: &Caller, permission: &'static str) -> Result<(), DomainError> {
+    let wanted = Permission::known(permission);
+    if caller.api_key.is_none() || caller.global.allows(&wanted) || caller.local.allows(&wanted) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(format!(
+            "an API key manages keys only through the permission `{permission}`; log in to do that"
+        )))
+    }
+}
+
 /// Refuses callers authenticated by an API key: managing sessions, keys and credentials needs
 /// a login.
 pub fn require_login(caller: &Caller) -> Result<(), DomainError> {
@@ -470,5 +512,75 @@ pub fn require_login(caller: &Caller) -> Result<(), DomainError> {
             "an API key cannot do this; log in to do that".into(),
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::RoleName;
+    use crate::time::Timestamp;
+
+    fn role(name: &str) -> Role {
+        Role {
+            id: RoleId::new(),
+            account_id: None,
+            name: RoleName::parse(name).unwrap(),
+            description: String::new(),
+            permissions: Vec::new(),
+            inherits: Vec::new(),
+            builtin: false,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        }
+    }
+
+    fn caller(scoped_to: Option<&[&str]>) -> Actor {
+        Actor::Caller(Caller {
+            user_id: UserId::new(),
+            session_id: SessionId::new(),
+            account: None,
+            api_key: None,
+            scoped_to: scoped_to.map(|names| names.iter().map(|n| (*n).to_owned()).collect()),
+            global: PermissionSet::new(),
+            local: PermissionSet::new(),
+        })
+    }
+
+    #[test]
+    fn a_narrowed_actor_carries_only_the_roles_it_names() {
+        let (member, vip) = (role("member"), role("vip"));
+        let ids = (member.id, vip.id);
+        let graph = RoleGraph::new(vec![member, vip]);
+        let narrowed = caller(Some(&["member"]));
+        assert!(narrowed.require_carries(&graph, &[ids.0]).is_ok());
+        assert!(matches!(
+            narrowed.require_carries(&graph, &[ids.0, ids.1]),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(caller(None).require_carries(&graph, &[ids.1]).is_ok());
+        assert!(Actor::System.require_carries(&graph, &[ids.1]).is_ok());
+    }
+
+    #[test]
+    fn an_api_key_manages_keys_only_through_an_explicit_permission() {
+        let Actor::Caller(mut login) = caller(None) else {
+            unreachable!()
+        };
+        assert!(require_self_service(&login, crate::permission::builtin::API_KEYS_DELETE).is_ok());
+        login.api_key = Some(crate::ids::ApiKeyId::new());
+        let key = login;
+        assert!(matches!(
+            require_self_service(&key, crate::permission::builtin::API_KEYS_DELETE),
+            Err(DomainError::Forbidden(_))
+        ));
+        let mut granted = key.clone();
+        granted.local = [Permission::known("warden.api_keys:*")]
+            .into_iter()
+            .collect();
+        assert!(
+            require_self_service(&granted, crate::permission::builtin::API_KEYS_DELETE).is_ok()
+        );
+        assert!(require_self_service(&granted, crate::permission::builtin::USERS_READ).is_err());
     }
 }

@@ -49,6 +49,10 @@ pub enum StoreError {
     /// A uniqueness constraint refused the write; the value is the field that clashed.
     #[error("`{0}` is already taken")]
     Conflict(String),
+    /// The write would make a role inherit itself, found under the store's lock on the
+    /// inheritance graph.
+    #[error("the role would inherit itself")]
+    InheritanceCycle,
     /// A referenced row does not exist (foreign key).
     #[error("a referenced record does not exist")]
     MissingReference,
@@ -56,6 +60,9 @@ pub enum StoreError {
     #[error("storage failure: {0}")]
     Backend(String),
 }
+
+/// What a role edit that would close an inheritance cycle is told, on `inherits`.
+pub const INHERITANCE_CYCLE: &str = "would make the role inherit itself (a cycle)";
 
 /// Why a use case refused or failed.
 #[derive(Debug, Error)]
@@ -94,6 +101,7 @@ impl From<StoreError> for DomainError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict(field) => Self::Conflict(format!("`{field}` is already taken")),
+            StoreError::InheritanceCycle => Self::invalid("inherits", INHERITANCE_CYCLE),
             other => Self::Store(other),
         }
     }

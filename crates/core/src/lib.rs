@@ -17,6 +17,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod introspect;
+pub mod json;
 pub mod keys;
 pub mod login;
 pub mod model;

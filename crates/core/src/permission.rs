@@ -222,6 +222,10 @@ pub mod builtin {
     pub const POLICIES_UPDATE: &str = "warden.policies:update";
     /// Delete ABAC policies.
     pub const POLICIES_DELETE: &str = "warden.policies:delete";
+    /// List one's own API keys while authenticated by an API key (a login needs none).
+    pub const API_KEYS_READ: &str = "warden.api_keys:read";
+    /// Revoke one's own API keys while authenticated by an API key (a login needs none).
+    pub const API_KEYS_DELETE: &str = "warden.api_keys:delete";
     /// Ask for decisions about any principal (a service acting for its users).
     pub const CHECK_ANY: &str = "warden.check:any";
 }
@@ -267,6 +271,8 @@ mod builtin_tests {
             POLICIES_CREATE,
             POLICIES_UPDATE,
             POLICIES_DELETE,
+            API_KEYS_READ,
+            API_KEYS_DELETE,
             CHECK_ANY,
         ] {
             assert!(Permission::parse(text).is_ok(), "{text}");

@@ -9,22 +9,87 @@ use serde::de::DeserializeOwned;
 use warden_core::authz::{Actor, Caller, ClientCaller};
 use warden_core::ids::{AccountId, SessionId, UserId};
 use warden_core::model::Status;
+use warden_core::DomainError;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A JSON request body; unknown fields, syntax errors and oversized bodies become problems.
+/// A JSON request body; unknown fields, syntax errors and oversized bodies become problems,
+/// and so does any string or key no store can hold (a NUL), naming its field, whatever the
+/// body's type.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !json_content_type(req.headers()) {
+            return Err(unsupported_media_type());
+        }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(payload_too_large())
+            }
+            Err(rejection) => {
+                return Err(ApiError::bad_request(
+                    "unreadable-body",
+                    rejection.body_text(),
+                ))
+            }
+        };
+        refuse_unstorable(&bytes)?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// `application/json`, or any `application/…+json`, as axum's own JSON extractor accepts.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|media| media.trim().to_ascii_lowercase());
+    match media.as_deref().and_then(|media| media.split_once('/')) {
+        Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
+        _ => false,
+    }
+}
+
+/// Refuses a body holding a NUL in any string or key, naming the field (422). A NUL can only
+/// reach a JSON string escaped, so bodies without the escape skip the second parse; the
+/// decision itself is made on the parsed value, and a body that does not parse is left to the
+/// typed parse for its error.
+fn refuse_unstorable(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match warden_core::json::unstorable_field(&value) {
+        Some(field) => Err(DomainError::invalid(field, warden_core::json::NUL_REFUSED).into()),
+        None => Ok(()),
+    }
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::Request(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "send the body as JSON with `Content-Type: application/json`".into(),
+    )
+}
+
+fn payload_too_large() -> ApiError {
+    ApiError::Request(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "the request body is too large".into(),
+    )
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
@@ -37,16 +102,8 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonSyntaxError(err) => {
             ApiError::bad_request("malformed-json", body_text(&err.body_text()))
         }
-        JsonRejection::MissingJsonContentType(_) => ApiError::Request(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "send the body as JSON with `Content-Type: application/json`".into(),
-        ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::Request(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "the request body is too large".into(),
-        ),
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
         other => ApiError::bad_request("unreadable-body", other.body_text()),
     }
 }
@@ -66,6 +123,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        refuse_unstorable_query(parts.uri.query().unwrap_or_default())?;
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(err)) => {
@@ -73,6 +131,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
             }
             Err(other) => Err(ApiError::bad_request("invalid-query", other.body_text())),
         }
+    }
+}
+
+/// Refuses a query parameter (name or value) holding a NUL, naming it (422). A NUL can only
+/// arrive percent-encoded, so other queries skip the second parse.
+fn refuse_unstorable_query(query: &str) -> Result<(), ApiError> {
+    if !query.contains("%00") {
+        return Ok(());
+    }
+    let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query) else {
+        return Ok(());
+    };
+    use warden_core::json::{storable, NUL_REFUSED};
+    match pairs
+        .iter()
+        .find(|(name, value)| !storable(name) || !storable(value))
+    {
+        Some((name, _)) => {
+            Err(DomainError::invalid(name.escape_debug().to_string(), NUL_REFUSED).into())
+        }
+        None => Ok(()),
     }
 }
 

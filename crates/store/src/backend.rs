@@ -108,6 +108,31 @@ impl Backend {
         }
     }
 
+    /// Takes the lock `name` until the transaction ends: of the transactions that take it,
+    /// one runs at a time. For checks that span many rows, where no one row can be locked
+    /// (role names across scopes, the inheritance graph). SQLite's write transactions are
+    /// exclusive already; PostgreSQL locks a `warden_meta` row, made on first use (a row lock
+    /// rather than an advisory lock, so Postgres-compatible engines serialize alike).
+    pub(crate) async fn lock_named(
+        self,
+        tx: &mut Transaction<'static, sqlx::Any>,
+        name: &'static str,
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite => Ok(()),
+            Self::Postgres => {
+                let key = format!("lock:{name}");
+                sqlx::query(
+                    "INSERT INTO warden_meta (key, value) VALUES ($1, '') ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(&key)
+                .execute(&mut **tx)
+                .await?;
+                self.lock_key(tx, "warden_meta", "key", &key).await
+            }
+        }
+    }
+
     /// Locks one row of `table` (where `column` = `value`) until the transaction ends. SQLite's
     /// write transactions are exclusive already; PostgreSQL takes a row lock.
     pub(crate) async fn lock_key(

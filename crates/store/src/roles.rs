@@ -1,8 +1,8 @@
 //! Roles, their inheritance edges, and role assignments.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
 use warden_core::ids::{AccountId, RoleId, UserId};
 use warden_core::model::{Assignment, Role};
 use warden_core::page::PageRequest;
@@ -120,12 +120,49 @@ async fn write_edges(conn: &mut AnyConnection, role: &Role) -> Result<(), StoreE
     Ok(())
 }
 
-pub(crate) async fn insert(store: &SqlStore, role: &Role) -> Result<(), StoreError> {
+/// Starts a transaction that changes roles: every such transaction holds one lock, so the
+/// checks that span roles (names across scopes, inheritance cycles) see every committed change
+/// and no other role write lands before this one commits. Role writes are rare.
+async fn begin_role_write(store: &SqlStore) -> Result<Transaction<'static, Any>, StoreError> {
     let mut tx = store
         .backend
         .begin_write(&store.pool)
         .await
         .map_err(on_error)?;
+    store
+        .backend
+        .lock_named(&mut tx, "roles")
+        .await
+        .map_err(on_error)?;
+    Ok(tx)
+}
+
+/// Role names travel in tokens' `roles` claim, so they are never shadowed: an account role
+/// takes no global role's name, a global role no role's name at all (the same scope is the
+/// unique constraint's). Runs under the roles lock, so two racing writers cannot both pass.
+async fn check_name_free(conn: &mut AnyConnection, role: &Role) -> Result<(), StoreError> {
+    let only_global = if role.account_id.is_some() {
+        " AND scope = ''"
+    } else {
+        ""
+    };
+    let clash = sqlx::query(&format!(
+        "SELECT id FROM roles WHERE name = $1 AND id <> $2{only_global} LIMIT 1"
+    ))
+    .bind(role.name.as_str())
+    .bind(role.id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(on_error)?;
+    match clash {
+        Some(_) => Err(StoreError::Conflict("name".into())),
+        None => Ok(()),
+    }
+}
+
+pub(crate) async fn insert(store: &SqlStore, role: &Role) -> Result<(), StoreError> {
+    let mut tx = begin_role_write(store).await?;
+    check_name_free(&mut tx, role).await?;
     sqlx::query(
         "INSERT INTO roles (id, account_id, scope, name, description, permissions, builtin, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -147,11 +184,18 @@ pub(crate) async fn insert(store: &SqlStore, role: &Role) -> Result<(), StoreErr
 }
 
 pub(crate) async fn update(store: &SqlStore, role: &Role) -> Result<bool, StoreError> {
-    let mut tx = store
-        .backend
-        .begin_write(&store.pool)
+    let mut tx = begin_role_write(store).await?;
+    let stored = sqlx::query("SELECT name FROM roles WHERE id = $1")
+        .bind(role.id.to_string())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(on_error)?;
+    let Some(stored) = stored else {
+        return Ok(false);
+    };
+    if rows::text(&stored, "name")? != role.name.as_str() {
+        check_name_free(&mut tx, role).await?;
+    }
     let done = sqlx::query("UPDATE roles SET name = $2, description = $3, permissions = $4, updated_at = $5 WHERE id = $1")
         .bind(role.id.to_string())
         .bind(role.name.as_str())
@@ -165,16 +209,61 @@ pub(crate) async fn update(store: &SqlStore, role: &Role) -> Result<bool, StoreE
         return Ok(false);
     }
     write_edges(&mut tx, role).await?;
+    check_acyclic(&mut tx, role).await?;
     tx.commit().await.map_err(on_error)?;
     Ok(true)
 }
 
+/// Refuses the edit if `role`, its new edges written, now reaches itself. Runs under the roles
+/// lock against the committed edges, so two edits that each close half of a cycle cannot both
+/// pass. Global roles inherit only global roles and account roles only global roles or their
+/// account's, so the edges of those two scopes hold every path back to `role`.
+async fn check_acyclic(conn: &mut AnyConnection, role: &Role) -> Result<(), StoreError> {
+    if role.inherits.is_empty() {
+        return Ok(());
+    }
+    let found = sqlx::query(
+        "SELECT ri.role_id, ri.parent_id FROM role_inherits ri JOIN roles r ON r.id = ri.role_id WHERE r.scope = '' OR r.scope = $1",
+    )
+    .bind(scope_of(role.account_id.as_ref()))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(on_error)?;
+    let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+    for row in &found {
+        parents
+            .entry(rows::text(row, "role_id")?)
+            .or_default()
+            .push(rows::text(row, "parent_id")?);
+    }
+    if reaches_itself(&parents, &role.id.to_string()) {
+        return Err(StoreError::InheritanceCycle);
+    }
+    Ok(())
+}
+
+/// Whether following `parents` from `start` leads back to `start`.
+fn reaches_itself(parents: &HashMap<String, Vec<String>>, start: &str) -> bool {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut stack: Vec<&str> = parents
+        .get(start)
+        .map(|list| list.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    while let Some(id) = stack.pop() {
+        if id == start {
+            return true;
+        }
+        if seen.insert(id) {
+            if let Some(list) = parents.get(id) {
+                stack.extend(list.iter().map(String::as_str));
+            }
+        }
+    }
+    false
+}
+
 pub(crate) async fn delete(store: &SqlStore, id: &RoleId) -> Result<bool, StoreError> {
-    let mut tx = store
-        .backend
-        .begin_write(&store.pool)
-        .await
-        .map_err(on_error)?;
+    let mut tx = begin_role_write(store).await?;
     let inherited = sqlx::query("SELECT role_id FROM role_inherits WHERE parent_id = $1")
         .bind(id.to_string())
         .fetch_optional(&mut *tx)
@@ -290,4 +379,43 @@ pub(crate) async fn assignments(
     .await
     .map_err(on_error)?;
     found.iter().map(rows::assignment).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(edges: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+        let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+        for (child, parent) in edges {
+            parents
+                .entry((*child).to_owned())
+                .or_default()
+                .push((*parent).to_owned());
+        }
+        parents
+    }
+
+    #[test]
+    fn a_path_back_to_the_start_is_a_cycle() {
+        assert!(reaches_itself(&graph(&[("a", "a")]), "a"));
+        assert!(reaches_itself(&graph(&[("a", "b"), ("b", "a")]), "a"));
+        assert!(reaches_itself(
+            &graph(&[("a", "b"), ("b", "c"), ("c", "d"), ("d", "b"), ("c", "a")]),
+            "a"
+        ));
+    }
+
+    #[test]
+    fn shared_ancestors_and_other_cycles_are_not_this_roles_cycle() {
+        assert!(!reaches_itself(&graph(&[]), "a"));
+        assert!(!reaches_itself(
+            &graph(&[("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]),
+            "a"
+        ));
+        assert!(!reaches_itself(
+            &graph(&[("a", "b"), ("b", "c"), ("c", "b")]),
+            "a"
+        ));
+    }
 }

@@ -88,15 +88,17 @@ pub async fn create(
             "an API key cannot create API keys; log in to do that".into(),
         ));
     }
-    // A token narrowed by scope cannot mint a key with more than the token itself holds.
+    // A token narrowed by scope cannot mint a key with more than the token itself carries:
+    // no role outside its scope, and no permission it does not hold.
     let graph = RoleGraph::new(
         services
             .store
             .roles_in_scope(caller.account.as_ref())
             .await?,
     );
-    crate::authz::Actor::Caller(caller.clone())
-        .require_covers(&graph.permissions(&input.roles), caller.account.as_ref())?;
+    let actor = crate::authz::Actor::Caller(caller.clone());
+    actor.require_carries(&graph, &input.roles)?;
+    actor.require_covers(&graph.permissions(&input.roles), caller.account.as_ref())?;
     create_for(
         services,
         KeyOwner::User(caller.user_id),
@@ -198,21 +200,23 @@ pub async fn create_for(
     })
 }
 
-/// The caller's API keys.
+/// The caller's API keys (through an API key, only with `warden.api_keys:read`).
 pub async fn list(services: &Services, caller: &Caller) -> Result<Vec<ApiKey>, DomainError> {
-    crate::authz::require_login(caller)?;
+    crate::authz::require_self_service(caller, crate::permission::builtin::API_KEYS_READ)?;
     Ok(services
         .store
         .api_keys(&KeyOwner::User(caller.user_id))
         .await?)
 }
 
-/// Revokes one of the caller's API keys.
+/// Revokes one of the caller's API keys (through an API key, only with
+/// `warden.api_keys:delete`).
 pub async fn revoke(
     services: &Services,
     caller: &Caller,
     id: &ApiKeyId,
 ) -> Result<(), DomainError> {
+    crate::authz::require_self_service(caller, crate::permission::builtin::API_KEYS_DELETE)?;
     if services
         .store
         .revoke_api_key(&KeyOwner::User(caller.user_id), id, Timestamp::now())

@@ -98,12 +98,13 @@ fn parse_grants(problems: &mut Problems, texts: Option<Vec<String>>) -> Vec<Stri
     out
 }
 
-/// A client never changes itself: its roles, allow-list, grants, secret and keys are changed
-/// by someone else, as users never assign roles to themselves.
+/// A client never changes itself: its roles, allow-list, grants, secret and keys are changed,
+/// and it is deleted, by someone else, as users never assign roles to themselves. This holds
+/// through the client's own token and through its API keys, whatever permissions they carry.
 fn not_itself(actor: &Actor, id: &ClientKey) -> Result<(), DomainError> {
     if actor.client_key() == Some(*id) {
         return Err(DomainError::Forbidden(
-            "a client cannot change its own settings, secret or keys".into(),
+            "a client cannot change or delete itself, its secret or its keys".into(),
         ));
     }
     Ok(())
@@ -326,6 +327,7 @@ pub async fn rotate_secret(
 pub async fn delete(services: &Services, actor: &Actor, id: &ClientKey) -> Result<(), DomainError> {
     let client = visible(services, actor, CLIENTS_DELETE, id).await?;
     actor.require_scoped(CLIENTS_DELETE, client.account_id.as_ref())?;
+    not_itself(actor, id)?;
     if services.store.delete_client(id).await? {
         crate::audit::change::<_, ()>(
             services,
@@ -392,6 +394,7 @@ pub async fn revoke_key(
 ) -> Result<(), DomainError> {
     let client = visible(services, actor, CLIENTS_UPDATE, id).await?;
     actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
+    not_itself(actor, id)?;
     if services
         .store
         .revoke_api_key(

@@ -289,7 +289,8 @@ pub async fn update(
     if let Some(inherits) = patch.inherits {
         role.inherits = resolve_inherits(&mut problems, &graph, &inherits, account.as_ref());
         if graph.creates_cycle(&role.id, &role.inherits) {
-            problems.push("inherits", "would make the role inherit itself (a cycle)");
+            // The store checks again, under its lock, against the edges as committed.
+            problems.push("inherits", crate::error::INHERITANCE_CYCLE);
         }
     }
     problems.finish()?;

@@ -3,6 +3,7 @@
 
 mod cache;
 mod claims;
+mod ecdsa;
 mod keys;
 mod verify;
 

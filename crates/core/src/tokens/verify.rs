@@ -3,14 +3,10 @@
 //! checked with a small fixed leeway, duplicate or critical header parameters refused, and
 //! `jku`/`x5u`/`jwk` headers never followed.
 
-use std::fmt;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Header, Validation};
-use serde::de::{MapAccess, Visitor};
-use serde::Deserializer as _;
 use serde_json::Value;
 use thiserror::Error;
 
@@ -85,8 +81,12 @@ impl TokenVerifier {
         let mut header = Header::new(key.alg.jose());
         header.typ = Some("at+jwt".into());
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|err| DomainError::Internal(format!("signing: {err}")))
+        let token = jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|err| DomainError::Internal(format!("signing: {err}")))?;
+        match key.alg {
+            SigningAlgorithm::ES256 => low_s(token),
+            SigningAlgorithm::EdDSA | SigningAlgorithm::RS256 => Ok(token),
+        }
     }
 
     /// Verifies `token` and returns its claims.
@@ -118,6 +118,18 @@ impl TokenVerifier {
         if *key_alg != alg {
             return Err(TokenError::Algorithm);
         }
+        // Only the low-s form of an ECDSA signature is Warden's; its twin (r, n - s) would
+        // verify too, a second valid form of the same token.
+        if alg == SigningAlgorithm::ES256 {
+            let signature = token
+                .rsplit('.')
+                .next()
+                .and_then(|segment| URL_SAFE_NO_PAD.decode(segment).ok())
+                .ok_or(TokenError::Malformed)?;
+            if !super::ecdsa::is_low_s(&signature) {
+                return Err(TokenError::Signature);
+            }
+        }
         let mut validation = Validation::new(alg.jose());
         validation.leeway = LEEWAY_SECONDS as u64;
         validation.validate_nbf = true;
@@ -148,6 +160,19 @@ impl TokenVerifier {
     }
 }
 
+/// Rewrites a signed ES256 token's signature to its low-s form: the signer may produce
+/// either form, and verification accepts only the low one.
+fn low_s(token: String) -> Result<String, DomainError> {
+    let (signed, signature) = token
+        .rsplit_once('.')
+        .ok_or_else(|| DomainError::Internal("signing: no signature segment".into()))?;
+    let mut signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|err| DomainError::Internal(format!("signing: {err}")))?;
+    super::ecdsa::normalize_s(&mut signature);
+    Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature)))
+}
+
 /// The JOSE header fields we act on.
 #[derive(Debug)]
 struct StrictHeader {
@@ -162,11 +187,7 @@ fn strict_header(token: &str) -> Result<StrictHeader, TokenError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| TokenError::Malformed)?;
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let fields = de
-        .deserialize_map(UniqueKeys)
-        .map_err(|_| TokenError::Malformed)?;
-    de.end().map_err(|_| TokenError::Malformed)?;
+    let fields = crate::json::unique_object(&bytes).map_err(|_| TokenError::Malformed)?;
     let mut header = StrictHeader {
         alg: String::new(),
         typ: None,
@@ -184,23 +205,58 @@ fn strict_header(token: &str) -> Result<StrictHeader, TokenError> {
     Ok(header)
 }
 
-struct UniqueKeys;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+    use crate::tokens::keys_generate;
 
-impl<'de> Visitor<'de> for UniqueKeys {
-    type Value = Vec<(String, Value)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object without duplicate names")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields: Vec<(String, Value)> = Vec::new();
-        while let Some((name, value)) = map.next_entry::<String, Value>()? {
-            if fields.iter().any(|(seen, _)| *seen == name) {
-                return Err(serde::de::Error::custom("duplicate header parameter"));
+    #[test]
+    fn es256_tokens_are_signed_low_s_and_their_high_s_twins_refused() {
+        let master = MasterKey::generate();
+        let now = Timestamp::now();
+        let record = keys_generate(SigningAlgorithm::ES256, &master, now, now).unwrap();
+        let keys = KeySet::open(&[record], &master, now).unwrap();
+        let verifier = TokenVerifier::new("https://issuer.test", "warden");
+        let claims = AccessClaims {
+            iss: "https://issuer.test".into(),
+            sub: "s".into(),
+            aud: "warden".into(),
+            exp: now.seconds() + 60,
+            iat: now.seconds(),
+            nbf: now.seconds(),
+            jti: "j".into(),
+            client_id: "c".into(),
+            sid: "x".into(),
+            acct: None,
+            roles: vec![],
+            scope: None,
+        };
+        // A signer without normalization yields a high s about half the time.
+        for _ in 0..32 {
+            let token = verifier.sign(&keys, &claims).unwrap();
+            let (signed, signature) = token.rsplit_once('.').unwrap();
+            let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+            assert!(super::super::ecdsa::is_low_s(&signature));
+            assert!(verifier.verify(&keys, &token, now).is_ok());
+            // (r, n - s): the same signature in its other form.
+            let mut twin = signature.clone();
+            let order = [
+                0xffu8, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff,
+                0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca,
+                0xc2, 0xfc, 0x63, 0x25, 0x51,
+            ];
+            let mut borrow = 0i16;
+            for i in (0..32).rev() {
+                let d = i16::from(order[i]) - i16::from(signature[32 + i]) - borrow;
+                borrow = i16::from(d < 0);
+                twin[32 + i] = u8::try_from(d.rem_euclid(256)).unwrap();
             }
-            fields.push((name, value));
+            let twin = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(twin));
+            assert_eq!(
+                verifier.verify(&keys, &twin, now),
+                Err(TokenError::Signature)
+            );
         }
-        Ok(fields)
     }
 }

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use warden_core::client_auth::{authenticate, client_credentials_grant, ClientIdentity, Presented};
 use warden_core::introspect::introspect as introspect_token;
+use warden_core::json::{storable, unique_object, ObjectError, NUL_REFUSED};
 use warden_core::login::{password_grant, GrantError, PasswordGrant};
 use warden_core::refresh::{refresh_grant, revoke as revoke_token};
 use warden_core::DomainError;
@@ -130,33 +131,42 @@ fn parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let pairs: Vec<(String, String)> = match media.as_str() {
-        "application/x-www-form-urlencoded" => {
-            serde_urlencoded::from_bytes(body).map_err(|_| {
-                "the form body is not valid application/x-www-form-urlencoded".to_owned()
-            })?
-        }
-        "application/json" => {
-            let map: serde_json::Map<String, Value> = serde_json::from_slice(body)
-                .map_err(|_| "the JSON body must be an object of string parameters".to_owned())?;
-            map.into_iter()
-                .map(|(key, value)| match value {
-                    Value::String(text) => Ok((key, text)),
-                    Value::Null => Ok((key, String::new())),
-                    _ => Err(format!(
-                        "the parameter `{}` must be a string",
-                        warden_core::identity::clip(&key)
-                    )),
-                })
-                .collect::<Result<_, _>>()?
-        }
-        _ => {
-            return Err(
+    let pairs: Vec<(String, String)> =
+        match media.as_str() {
+            "application/x-www-form-urlencoded" => {
+                serde_urlencoded::from_bytes(body).map_err(|_| {
+                    "the form body is not valid application/x-www-form-urlencoded".to_owned()
+                })?
+            }
+            "application/json" => {
+                // A repeated name is refused as a repeated form parameter is, not resolved to
+                // its last value.
+                let fields = unique_object(body).map_err(|err| match err {
+                    ObjectError::Duplicate(name) => format!(
+                        "the parameter `{}` is repeated",
+                        warden_core::identity::clip(&name)
+                    ),
+                    ObjectError::NotAnObject => {
+                        "the JSON body must be an object of string parameters".to_owned()
+                    }
+                })?;
+                fields
+                    .into_iter()
+                    .map(|(key, value)| match value {
+                        Value::String(text) => Ok((key, text)),
+                        Value::Null => Ok((key, String::new())),
+                        _ => Err(format!(
+                            "the parameter `{}` must be a string",
+                            warden_core::identity::clip(&key)
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            _ => return Err(
                 "send the parameters as application/x-www-form-urlencoded (or application/json)"
                     .into(),
-            )
-        }
-    };
+            ),
+        };
     let mut out = HashMap::new();
     for (key, value) in pairs {
         if value.is_empty() {
@@ -262,6 +272,22 @@ async fn read_request(
         .map_err(|why| refuse(StatusCode::BAD_REQUEST, "invalid_request", why))?;
     let presented = presented_client(headers, &mut params)
         .map_err(|refusal| Box::new(refusal.into_response()))?;
+    // Client credentials are refused as such (`invalid_client`) when they hold what no client
+    // has; every other parameter is held to the text rule of every edge.
+    if let Some(name) = params
+        .iter()
+        .find(|(name, value)| !storable(name) || !storable(value))
+        .map(|(name, _)| name)
+    {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "the parameter `{}` {NUL_REFUSED}",
+                warden_core::identity::clip(&name.escape_debug().to_string())
+            ),
+        ));
+    }
     let client = authenticate(state.services(), presented, ip)
         .await
         .map_err(|err| Box::new(grant_error(err)))?;

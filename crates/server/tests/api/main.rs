@@ -27,6 +27,7 @@ mod login;
 mod me;
 mod policies;
 mod propagation;
+mod races;
 mod refresh;
 mod roles;
 mod system;
