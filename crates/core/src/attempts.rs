@@ -34,6 +34,11 @@ pub fn identifier_key(identifier: &str) -> String {
     crate::crypto::sha256_b64(format!("login:{identifier}").as_bytes())
 }
 
+/// The lock key every password check of one user shares, whichever identifier it came by.
+pub fn user_key(user: &crate::ids::UserId) -> String {
+    crate::crypto::sha256_b64(format!("user:{user}").as_bytes())
+}
+
 /// What a password check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checked {
@@ -43,9 +48,9 @@ pub struct Checked {
     pub locked: bool,
 }
 
-/// Checks `password` against `stored` under the locks of `keys` (every identifier the account
-/// can be logged into with; one is enough for an unknown user). Each key's attempt is reserved
-/// atomically in the store before hashing, so concurrent guesses, on one node or many, are
+/// Checks `password` against `stored` under the locks of `keys` (the identifier as typed and
+/// the user's own). The attempt is reserved under all of them atomically in the store before
+/// hashing, so concurrent guesses, on one node or many, are
 /// checked no further than the same guesses one after another; while any key is locked the
 /// password is not compared, but the same hashing work runs.
 pub async fn check_password(
@@ -55,13 +60,10 @@ pub async fn check_password(
     password: Password,
 ) -> Result<Checked, DomainError> {
     let now = Timestamp::now().millis();
-    let mut admitted = true;
-    for key in keys {
-        admitted &= services
-            .store
-            .reserve_login_attempt(key, now, LOCK_WINDOW_MS, lock_after)
-            .await?;
-    }
+    let admitted = services
+        .store
+        .reserve_login_attempt(keys, now, LOCK_WINDOW_MS, lock_after)
+        .await?;
     let stored = if admitted { stored } else { None };
     let verified = services.hasher.verify(password, stored).await?;
     if verified {

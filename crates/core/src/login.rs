@@ -4,7 +4,7 @@
 
 use thiserror::Error;
 
-use crate::attempts::{check_password, identifier_key};
+use crate::attempts::{check_password, identifier_key, user_key};
 use crate::authz::{effective_role_names, RoleGraph};
 use crate::error::DomainError;
 use crate::identity::{canonicalize, AccountName};
@@ -144,7 +144,10 @@ pub async fn password_grant(
         // being checked: what it verified is no longer current.
         return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
     }
-    crate::admin::sessions::enforce_session_limit(services, &user.id).await?;
+    // The login stands even if the bound cannot be applied now; the next login applies it.
+    if let Err(err) = crate::admin::sessions::enforce_session_limit(services, &user.id).await {
+        tracing::warn!(user = %user.id, error = %err, "could not apply the session limit");
+    }
     let mut issued = issue(
         services,
         user.id.to_string(),
@@ -211,13 +214,15 @@ async fn verify(services: &Services, presented: Presented) -> Result<(User, Stri
         None => None,
     };
     let stored = record.as_ref().and_then(|r| r.password_hash.clone());
-    let checked = check_password(
-        services,
-        std::slice::from_ref(&presented.key),
-        stored.clone(),
-        presented.password,
-    )
-    .await?;
+    // Two locks, known user or not (the same store work either way): the identifier as typed,
+    // and the user's own, which every identifier of theirs and the password change share, so
+    // switching between email and username buys no extra guesses.
+    let second = match &record {
+        Some(record) => user_key(&record.user.id),
+        None => identifier_key(&format!("unknown:{}", presented.key)),
+    };
+    let keys = [presented.key.clone(), second];
+    let checked = check_password(services, &keys, stored.clone(), presented.password).await?;
     match (record, stored) {
         (Some(record), Some(hash)) if checked.verified && record.user.status == Status::Active => {
             Ok((record.user, hash))

@@ -112,14 +112,20 @@ pub struct Account {
     pub updated_at: Timestamp,
 }
 
+/// How long after an account's disabling its tokens still count as issued before it: room for
+/// the clocks of the nodes, and for a grant that was checked just before the disabling
+/// committed.
+pub const DISABLE_MARGIN_MS: i64 = 2_000;
+
 impl Account {
     /// Whether the account is active and a token issued at `issued_at` (seconds, a JWT
     /// `iat`) was issued after its last disabling.
+    /// The cut-off carries [`DISABLE_MARGIN_MS`], since nodes' clocks differ a little.
     pub fn accepts_token_issued_at(&self, issued_at: i64) -> bool {
         self.status == Status::Active
             && self
                 .tokens_valid_after
-                .is_none_or(|cut| issued_at.saturating_mul(1000) > cut.millis())
+                .is_none_or(|cut| issued_at.saturating_mul(1000) > cut.millis() + DISABLE_MARGIN_MS)
     }
 }
 

@@ -128,7 +128,9 @@ async fn retry_or_reuse(
                 .refresh_by_hash(&sha256_b64(value.as_bytes()))
                 .await
                 .map_err(DomainError::from)?;
-            if successor.is_some_and(|s| s.used_at.is_none()) {
+            // The session may have ended since the first use: a retry answers only while it lives.
+            let live = session_is_live(services, &session.id, &session.user_id).await?;
+            if live && successor.is_some_and(|s| s.used_at.is_none()) {
                 let mut issued = access_for(services, session, now, scope).await?;
                 issued.refresh_token = Some(value);
                 return Ok(issued);

@@ -279,13 +279,13 @@ pub trait Store: Send + Sync + 'static {
     /// Records a use of an API key.
     async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<(), StoreError>;
 
-    /// Reserves one password check for an identifier, atomically: `false` while it is locked
-    /// (nothing counted); otherwise the attempt is counted as a failure in the current window
-    /// (restarting the window when older than `window_ms`) and `locked_until` is set from the
-    /// new count with `lock`, before the password is hashed.
+    /// Reserves one password check under every lock key of `keys`, atomically: `false` while
+    /// any is locked (nothing counted); otherwise the attempt is counted as a failure under each
+    /// key in its current window (restarting the window when older than `window_ms`) and each
+    /// `locked_until` is set from its new count with `lock`, before the password is hashed.
     async fn reserve_login_attempt(
         &self,
-        key_hash: &str,
+        keys: &[String],
         now_ms: i64,
         window_ms: i64,
         lock: fn(i64) -> i64,

@@ -8,7 +8,6 @@ use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 use warden_core::authz::{Actor, Caller, ClientCaller};
 use warden_core::ids::{AccountId, SessionId, UserId};
-use warden_core::model::Status;
 use warden_core::DomainError;
 
 use crate::error::ApiError;
@@ -303,7 +302,8 @@ async fn api_key_caller(
             .account(account)
             .await
             .map_err(warden_core::DomainError::from)?;
-        if !found.is_some_and(|a| a.status == Status::Active) {
+        // Nothing made in an account before it was last disabled lives on: not its keys either.
+        if !found.is_some_and(|a| a.accepts_token_issued_at(key.created_at.seconds())) {
             return Err(refused());
         }
     }

@@ -323,12 +323,12 @@ impl Store for SqlStore {
 
     async fn reserve_login_attempt(
         &self,
-        key_hash: &str,
+        keys: &[String],
         now_ms: i64,
         window_ms: i64,
         lock: fn(i64) -> i64,
     ) -> Result<bool, StoreError> {
-        throttle::reserve(self, key_hash, now_ms, window_ms, lock).await
+        throttle::reserve(self, keys, now_ms, window_ms, lock).await
     }
     async fn clear_login_failures(&self, key_hash: &str) -> Result<(), StoreError> {
         throttle::clear(&self.pool, key_hash).await

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::users::{apply_patch, optional_text, UpdateUser};
-use crate::attempts::{check_password, identifier_key};
+use crate::attempts::{check_password, user_key};
 use crate::authz::Caller;
 use crate::error::{DomainError, Problems};
 use crate::identity::{Email, Username};
@@ -104,9 +104,9 @@ pub async fn change_password(
         .map_err(|err| DomainError::invalid("new_password", err))?;
     let current = Password::presented(&input.current_password)
         .map_err(|_| DomainError::invalid("current_password", "is incorrect"))?;
-    // The same gate as login, under the locks of every identifier the user logs in with: a
-    // stolen access token is no way around the lock.
-    let keys = login_keys(&record.user);
+    // The same gate as login, under the user's own lock, which every login of theirs takes
+    // too: a stolen access token is no way around the lock.
+    let keys = [user_key(&caller.user_id)];
     let checked = check_password(services, &keys, record.password_hash, current).await?;
     if !checked.verified {
         let actor = format!("user:{}", caller.user_id);
@@ -145,19 +145,6 @@ pub async fn change_password(
     )
     .await;
     Ok(())
-}
-
-/// The lock keys of every identifier `user` can log in with (email, and username if set).
-fn login_keys(user: &User) -> Vec<String> {
-    let mut keys = vec![identifier_key(&canonical(user.email.as_str()))];
-    if let Some(username) = &user.username {
-        keys.push(identifier_key(&canonical(username.as_str())));
-    }
-    keys
-}
-
-fn canonical(login: &str) -> String {
-    crate::identity::canonicalize(login).unwrap_or_else(|_| login.to_owned())
 }
 
 /// Registers a new user when registration is open. Answers the same whether or not the email

@@ -393,11 +393,14 @@ impl AccountEntry {
 
 impl Snapshot {
     /// Whether a token issued at `issued_at` (seconds, a JWT `iat`) in `account` may still be
-    /// used: the account is active and was not disabled since.
+    /// used: the account is active and was not disabled since (with its margin).
     pub fn account_accepts(&self, account: &AccountId, issued_at: i64) -> bool {
-        self.accounts
-            .get(account)
-            .is_some_and(|a| a.active && issued_at.saturating_mul(1000) > a.tokens_valid_after)
+        self.accounts.get(account).is_some_and(|a| {
+            a.active
+                && (a.tokens_valid_after == 0
+                    || issued_at.saturating_mul(1000)
+                        > a.tokens_valid_after + crate::model::DISABLE_MARGIN_MS)
+        })
     }
 }
 

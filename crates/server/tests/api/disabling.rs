@@ -44,7 +44,9 @@ async fn set_status(app: &TestApp, account: &str, status: &str) {
 async fn a_disabled_accounts_credentials_are_dead_and_stay_dead(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_account("acme").await;
-    app.create_user("ann@acme.io", Some(&acme)).await;
+    let ann = app.create_user("ann@acme.io", Some(&acme)).await;
+    let member = app.role_id("member").await;
+    app.grant(&ann, &member, Some(&acme)).await;
     // A global verifier, another tenant's verifier, and acme's own service client.
     let global = create_client(&app, &app.admin_token, json!({"name": "gateway"})).await;
     let globex = app.create_account("globex").await;
@@ -82,6 +84,19 @@ async fn a_disabled_accounts_credentials_are_dead_and_stay_dead(backend: Backend
     .await;
     assert_eq!(cc.status, StatusCode::OK, "{}", cc.body);
     let client_token = text(&cc.body, "access_token");
+    let minted = app
+        .post(
+            "/v1/api-keys",
+            &access,
+            json!({"name": "ci", "roles": [member]}),
+        )
+        .await;
+    assert_eq!(minted.status, StatusCode::CREATED, "{}", minted.body);
+    let api_key = text(&minted.body, "key");
+    assert_eq!(
+        app.get("/v1/users/me", &api_key).await.status,
+        StatusCode::OK
+    );
     for token in [&access, &refresh, &client_token] {
         assert_eq!(introspect(&app, &global, token).await.body["active"], true);
     }
@@ -195,12 +210,17 @@ async fn a_disabled_accounts_credentials_are_dead_and_stay_dead(backend: Backend
         StatusCode::UNAUTHORIZED,
         "a client's own token from before the disabling stays dead"
     );
+    assert_eq!(
+        app.get("/v1/users/me", &api_key).await.status,
+        StatusCode::UNAUTHORIZED,
+        "an API key made before the disabling stays dead"
+    );
     let refreshed = app
         .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
         .await;
     assert_eq!(refreshed.status, StatusCode::BAD_REQUEST);
-    // New credentials work again, after a second so that `iat` lies past the disabling.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // New credentials work again once `iat` lies past the disabling and its two-second margin.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let cc = basic(
         &app,
         &own.client_id,
@@ -229,7 +249,7 @@ async fn an_account_disabled_while_a_login_is_in_flight_keeps_no_session(backend
     )
     .await;
     let acme = app.create_account("acme").await;
-    app.create_user("bo@acme.io", Some(&acme)).await;
+    let bo = app.create_user("bo@acme.io", Some(&acme)).await;
     let form = [
         ("grant_type", "password"),
         ("username", "bo@acme.io"),
@@ -237,15 +257,24 @@ async fn an_account_disabled_while_a_login_is_in_flight_keeps_no_session(backend
     ];
     let logins = futures_util::future::join_all((0..8).map(|_| app.token_request(&form)));
     let (logins, ()) = tokio::join!(logins, set_status(&app, &acme, "disabled"));
-    let rs = create_client(&app, &app.admin_token, json!({"name": "rs"})).await;
+    // Enabled again, the account must hold no session opened while the disabling ran: each
+    // login either committed first (and its session was ended) or saw the account disabled.
+    set_status(&app, &acme, "active").await;
+    let sessions = app
+        .get(&format!("/v1/users/{bo}/sessions"), &app.admin_token)
+        .await;
+    assert_eq!(sessions.body["items"], json!([]), "{}", sessions.body);
     for login in logins.iter().filter(|l| l.status == StatusCode::OK) {
-        for key in ["access_token", "refresh_token"] {
-            let token = text(&login.body, key);
-            assert_eq!(
-                introspect(&app, &rs, &token).await.body,
-                json!({"active": false})
-            );
-        }
+        let refresh = text(&login.body, "refresh_token");
+        let refreshed = app
+            .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+            .await;
+        assert_eq!(
+            refreshed.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            refreshed.body
+        );
     }
 }
 

@@ -86,6 +86,35 @@ async fn a_burst_of_concurrent_guesses_is_checked_no_further_than_the_lock_ladde
     assert_eq!(guess(&app, "victim@x.io", PASSWORD).await, StatusCode::OK);
 }
 
+async fn switching_between_email_and_username_buys_no_extra_guesses(backend: Backend) {
+    let app = TestApp::spawn_with(backend, MANY).await;
+    let reply = app
+        .post(
+            "/v1/users",
+            &app.admin_token,
+            json!({"email": "dual@x.io", "username": "dual", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    // Six failures, alternating the two identifiers: one lock for the user.
+    for i in 0..6 {
+        let login = if i % 2 == 0 { "dual@x.io" } else { "dual" };
+        assert_eq!(
+            guess(&app, login, "wrong guess here").await,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    for login in ["dual@x.io", "dual"] {
+        assert_eq!(
+            guess(&app, login, PASSWORD).await,
+            StatusCode::BAD_REQUEST,
+            "{login} is locked too"
+        );
+    }
+    let failures = audited(&app, "login.failed").await;
+    assert_eq!(checked(&failures), 6);
+}
+
 async fn an_unknown_identifier_locks_alike_under_a_burst(backend: Backend) {
     let app = TestApp::spawn_with(backend, MANY).await;
     let statuses = join_all((0..30).map(|_| guess(&app, "ghost@x.io", "wrong guess here"))).await;
@@ -224,6 +253,7 @@ async fn a_login_hashing_while_the_password_changes_opens_no_live_session(backen
 crate::both!(
     a_burst_of_concurrent_guesses_is_checked_no_further_than_the_lock_ladder,
     an_unknown_identifier_locks_alike_under_a_burst,
+    switching_between_email_and_username_buys_no_extra_guesses,
     the_self_service_password_change_is_behind_the_login_lock,
     the_password_change_endpoint_has_the_per_address_limit,
     a_login_hashing_while_the_password_changes_opens_no_live_session,
