@@ -240,11 +240,13 @@ async fn a_disabled_accounts_credentials_are_dead_and_stay_dead(backend: Backend
 }
 
 async fn an_account_disabled_while_a_login_is_in_flight_keeps_no_session(backend: Backend) {
+    // A costlier hash keeps logins in flight while the disabling commits.
     let app = TestApp::spawn_with(
         backend,
         &[
             ("WARDEN_TOKEN_RATE", "1000"),
             ("WARDEN_TOKEN_BURST", "1000"),
+            ("WARDEN_ARGON2_MEMORY_KIB", "8192"),
         ],
     )
     .await;
@@ -255,11 +257,19 @@ async fn an_account_disabled_while_a_login_is_in_flight_keeps_no_session(backend
         ("username", "bo@acme.io"),
         ("password", PASSWORD),
     ];
-    let logins = futures_util::future::join_all((0..8).map(|_| app.token_request(&form)));
-    let (logins, ()) = tokio::join!(logins, set_status(&app, &acme, "disabled"));
+    let (app, form) = (&app, &form);
+    let logins = futures_util::future::join_all((0..5u64).map(|i| async move {
+        tokio::time::sleep(Duration::from_millis(i * 4)).await;
+        app.token_request(form).await
+    }));
+    let disable = async {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        set_status(app, &acme, "disabled").await;
+    };
+    let (logins, ()) = tokio::join!(logins, disable);
     // Enabled again, the account must hold no session opened while the disabling ran: each
     // login either committed first (and its session was ended) or saw the account disabled.
-    set_status(&app, &acme, "active").await;
+    set_status(app, &acme, "active").await;
     let sessions = app
         .get(&format!("/v1/users/{bo}/sessions"), &app.admin_token)
         .await;

@@ -220,7 +220,13 @@ async fn a_login_hashing_while_the_password_changes_opens_no_live_session(backen
             ("username", email.as_str()),
             ("password", old_password),
         ];
-        let logins = join_all((0..4).map(|_| app.token_request(&form)));
+        // The change verifies and then hashes: logins started over that span each read the
+        // old hash, and some open their session while, or after, the new one is written.
+        let (app, form) = (&app, &form);
+        let logins = join_all((0..5u64).map(|i| async move {
+            tokio::time::sleep(Duration::from_millis(i * 6)).await;
+            app.token_request(form).await
+        }));
         let change = app.post(
             "/v1/users/me/password",
             &owner,
