@@ -3,6 +3,7 @@
 //! and tenant isolation.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::engine::{Inactive, Principal, Resolved, Snapshot, Subject};
 use crate::error::DomainError;
@@ -116,6 +117,9 @@ pub struct Caller {
     global: PermissionSet,
     /// Permissions from assignments in `account`.
     local: PermissionSet,
+    /// The snapshot the caller was resolved against: its policies on `warden.*` actions
+    /// decide the admin API with the same combining rule as every other decision.
+    snapshot: Option<Arc<Snapshot>>,
 }
 
 /// Splits the held roles' permissions into those granted globally and those granted in the
@@ -136,7 +140,7 @@ impl Caller {
     /// Resolves the caller from the authorization snapshot (never the database): refuses a
     /// disabled or unknown user, an ended session and an inactive account.
     pub fn resolve(
-        snapshot: &Snapshot,
+        snapshot: &Arc<Snapshot>,
         user_id: UserId,
         session: Option<SessionId>,
         account: Option<AccountId>,
@@ -158,6 +162,7 @@ impl Caller {
             scoped_to,
             global,
             local,
+            snapshot: Some(Arc::clone(snapshot)),
         })
     }
 
@@ -188,13 +193,14 @@ pub struct ClientCaller {
     pub scoped_to: Option<Vec<String>>,
     global: PermissionSet,
     local: PermissionSet,
+    snapshot: Option<Arc<Snapshot>>,
 }
 
 impl ClientCaller {
     /// Resolves a client from the authorization snapshot; with `scoped_to`, only through the
     /// roles it names.
     pub fn resolve(
-        snapshot: &Snapshot,
+        snapshot: &Arc<Snapshot>,
         client_id: &str,
         scoped_to: Option<Vec<String>>,
     ) -> Result<Self, Inactive> {
@@ -222,6 +228,7 @@ impl ClientCaller {
             scoped_to,
             global,
             local,
+            snapshot: Some(Arc::clone(snapshot)),
         })
     }
 
@@ -280,10 +287,76 @@ impl Actor {
         account: Option<&AccountId>,
     ) -> Result<(), DomainError> {
         if self.can(permission, account) {
-            Ok(())
+            self.require_unforbidden(permission, account)
         } else {
             Err(DomainError::Forbidden(format!(
                 "this needs the permission `{permission}`"
+            )))
+        }
+    }
+
+    /// The second half of the combining rule for Warden's own API: the actor holds
+    /// `permission` through its roles; a Cedar `forbid` on that action (global, or in the
+    /// actor's account) that names the action still denies, with the policies named. The resource is the account
+    /// acted on (`Account::"<id>"`), or `Warden::"global"`. The system (the CLI, the bootstrap)
+    /// is not subject to policies.
+    fn require_unforbidden(
+        &self,
+        permission: &'static str,
+        account: Option<&AccountId>,
+    ) -> Result<(), DomainError> {
+        let (snapshot, principal) = match self {
+            Self::System => return Ok(()),
+            Self::Caller(c) => (c.snapshot.as_ref(), c.principal()),
+            Self::Client(c) => (c.snapshot.as_ref(), c.principal()),
+        };
+        let Some(snapshot) = snapshot else {
+            return Ok(());
+        };
+        let resource = crate::engine::Resource {
+            kind: if account.is_some() {
+                "Account"
+            } else {
+                "Warden"
+            }
+            .to_owned(),
+            id: account.map_or_else(|| "global".to_owned(), ToString::to_string),
+            attributes: serde_json::Map::new(),
+            parents: Vec::new(),
+        };
+        let context = serde_json::Map::new();
+        let query = crate::engine::Query {
+            action: permission,
+            resource: &resource,
+            context: &context,
+            ip: None,
+            time: crate::time::Timestamp::now().seconds(),
+        };
+        let Ok(decision) = snapshot.decide(&principal, &query) else {
+            return Ok(());
+        };
+        let forbidding: Vec<String> = decision
+            .reasons
+            .iter()
+            .filter_map(|reason| match reason {
+                // Warden's own actions answer only to policies that name them: a statement
+                // with an unconstrained action is about the applications' actions.
+                crate::engine::Reason::Policy {
+                    policy_id,
+                    effect: "forbid",
+                    ..
+                } if snapshot.policies.names_action(policy_id, permission) => {
+                    Some(format!("`{policy_id}`"))
+                }
+                _ => None,
+            })
+            .collect();
+        if decision.allowed || forbidding.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(format!(
+                "a policy forbids `{permission}` here: {}",
+                forbidding.join(", ")
             )))
         }
     }
@@ -431,7 +504,14 @@ impl Actor {
             Reach::Nowhere => Err(DomainError::Forbidden(format!(
                 "this needs the permission `{permission}`"
             ))),
-            reach => Ok(reach),
+            Reach::Account(mine) => {
+                self.require_unforbidden(permission, Some(&mine))?;
+                Ok(Reach::Account(mine))
+            }
+            Reach::All => {
+                self.require_unforbidden(permission, None)?;
+                Ok(Reach::All)
+            }
         }
     }
 
@@ -443,8 +523,10 @@ impl Actor {
         account: &AccountId,
     ) -> Result<(), DomainError> {
         match self.reach(permission) {
-            Reach::All => Ok(()),
-            Reach::Account(mine) if mine == *account => Ok(()),
+            Reach::All => self.require_unforbidden(permission, Some(account)),
+            Reach::Account(mine) if mine == *account => {
+                self.require_unforbidden(permission, Some(account))
+            }
             Reach::Account(_) => Err(DomainError::NotFound("account")),
             // Another tenant's account is not even confirmed to exist.
             Reach::Nowhere => match self.grants() {
@@ -544,6 +626,7 @@ mod tests {
             scoped_to: scoped_to.map(|names| names.iter().map(|n| (*n).to_owned()).collect()),
             global: PermissionSet::new(),
             local: PermissionSet::new(),
+            snapshot: None,
         })
     }
 

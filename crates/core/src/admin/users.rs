@@ -113,6 +113,8 @@ pub async fn create(
         input.account_id,
         p::USERS_CREATE,
     )?;
+    // Tenant isolation and, through the engine, any `forbid` on the action in that scope.
+    actor.require_scoped(p::USERS_CREATE, account.as_ref())?;
     let mut problems = Problems::default();
     let email = problems.check("email", Email::parse(&input.email));
     let username = input

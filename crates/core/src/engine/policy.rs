@@ -296,6 +296,23 @@ impl PolicyIndex {
         Self::build(all.into_values())
     }
 
+    /// Whether a statement of policy `id` names `action` in its action scope (`action ==` or
+    /// `action in [...]`), rather than leaving the action unconstrained.
+    pub fn names_action(&self, id: &PolicyId, action: &str) -> bool {
+        self.policies.get(id).is_some_and(|policy| {
+            policy
+                .statements
+                .iter()
+                .any(|statement| match statement.action_constraint() {
+                    ActionConstraint::Any => false,
+                    ActionConstraint::Eq(named) => named.id().unescaped() == action,
+                    ActionConstraint::In(named) => {
+                        named.iter().any(|named| named.id().unescaped() == action)
+                    }
+                })
+        })
+    }
+
     /// The scope of a policy: `Some(None)` global, `Some(Some(a))` account `a`'s.
     pub fn scope_of(&self, id: &PolicyId) -> Option<Option<AccountId>> {
         self.policies.get(id).map(|p| p.account)

@@ -111,7 +111,9 @@ async fn bad_decision_requests_get_clear_errors(backend: Backend) {
     let huge = json!({"action": "a:b", "resource": doc("1", json!({"x": "y".repeat(2 << 20)}))});
     let oversized = app
         .send_oversized(
-            app.client
+            // A client of its own: the server closes the connection, which must not be a
+            // pooled one the next request reuses.
+            reqwest::Client::new()
                 .post(app.url("/v1/check"))
                 .bearer_auth(t)
                 .json(&huge),

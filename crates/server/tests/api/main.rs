@@ -8,6 +8,7 @@
 mod helpers;
 
 mod accounts;
+mod admin_policies;
 mod allowlists;
 mod api_keys;
 mod attacks;
