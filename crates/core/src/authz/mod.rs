@@ -2,103 +2,16 @@
 //! the caller's permissions per scope, and the two rules that hold everywhere — no escalation
 //! and tenant isolation.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+
+mod graph;
+
+pub use graph::{effective_role_names, RoleGraph};
 
 use crate::engine::{Inactive, Principal, Resolved, Snapshot, Subject};
 use crate::error::DomainError;
 use crate::ids::{AccountId, RoleId, SessionId, UserId};
-use crate::model::{Assignment, Role};
 use crate::permission::{Permission, PermissionSet};
-
-/// The roles visible in one scope, indexed for inheritance walks.
-#[derive(Debug, Default)]
-pub struct RoleGraph {
-    roles: HashMap<RoleId, Role>,
-}
-
-impl RoleGraph {
-    /// Indexes `roles`.
-    pub fn new(roles: Vec<Role>) -> Self {
-        Self {
-            roles: roles.into_iter().map(|role| (role.id, role)).collect(),
-        }
-    }
-
-    /// A role by id.
-    pub fn get(&self, id: &RoleId) -> Option<&Role> {
-        self.roles.get(id)
-    }
-
-    /// A role by name: the account's own role first, then the global one.
-    pub fn by_name(&self, name: &str, account: Option<&AccountId>) -> Option<&Role> {
-        let mut global = None;
-        for role in self
-            .roles
-            .values()
-            .filter(|role| role.name.as_str() == name)
-        {
-            if account.is_some() && role.account_id.as_ref() == account {
-                return Some(role);
-            }
-            if role.account_id.is_none() {
-                global = Some(role);
-            }
-        }
-        global
-    }
-
-    /// The names of every role reachable from the roles named `names` in `account` (the
-    /// account's own role first, then the global one), those included.
-    pub fn names_reached(&self, names: &[&str], account: Option<&AccountId>) -> Vec<String> {
-        let start: Vec<RoleId> = names
-            .iter()
-            .filter_map(|name| self.by_name(name, account).map(|role| role.id))
-            .collect();
-        self.closure(&start)
-            .iter()
-            .map(|role| role.name.as_str().to_owned())
-            .collect()
-    }
-
-    /// Every role reachable from `start` through inheritance, `start` included.
-    pub fn closure<'a>(&'a self, start: impl IntoIterator<Item = &'a RoleId>) -> Vec<&'a Role> {
-        let mut seen = HashSet::new();
-        let mut stack: Vec<&RoleId> = start.into_iter().collect();
-        let mut out = Vec::new();
-        while let Some(id) = stack.pop() {
-            if !seen.insert(*id) {
-                continue;
-            }
-            if let Some(role) = self.roles.get(id) {
-                out.push(role);
-                stack.extend(role.inherits.iter());
-            }
-        }
-        out
-    }
-
-    /// The permissions granted by `roles`, through inheritance.
-    pub fn permissions<'a>(&'a self, roles: impl IntoIterator<Item = &'a RoleId>) -> PermissionSet {
-        let mut set = PermissionSet::new();
-        for role in self.closure(roles) {
-            set.extend(&role.permissions);
-        }
-        set
-    }
-
-    /// The permissions a role would have with `permissions` and `inherits`.
-    pub fn permissions_of(&self, permissions: &[Permission], inherits: &[RoleId]) -> PermissionSet {
-        let mut set = self.permissions(inherits);
-        set.extend(permissions);
-        set
-    }
-
-    /// Whether giving `role` the parents `inherits` would close a cycle.
-    pub fn creates_cycle(&self, role: &RoleId, inherits: &[RoleId]) -> bool {
-        inherits.contains(role) || self.closure(inherits).iter().any(|r| r.id == *role)
-    }
-}
 
 /// An authenticated user acting through a token, with their permissions resolved.
 #[derive(Debug, Clone)]
@@ -552,26 +465,6 @@ pub enum Reach {
     Nowhere,
 }
 
-/// The names of the roles `assignments` make effective in `account` (global ones included),
-/// through inheritance, sorted.
-pub fn effective_role_names(
-    graph: &RoleGraph,
-    assignments: &[Assignment],
-    account: Option<&AccountId>,
-) -> Vec<String> {
-    let direct: Vec<RoleId> = assignments
-        .iter()
-        .filter(|a| a.account_id.is_none() || a.account_id.as_ref() == account)
-        .map(|a| a.role_id)
-        .collect();
-    let names: BTreeSet<String> = graph
-        .closure(&direct)
-        .iter()
-        .map(|role| role.name.as_str().to_owned())
-        .collect();
-    names.into_iter().collect()
-}
-
 /// Credentials never manage credentials by self-service: a login manages its own API keys
 /// without any permission, a caller authenticated by an API key only when one of the key's
 /// roles grants `permission` explicitly.
@@ -598,72 +491,4 @@ pub fn require_login(caller: &Caller) -> Result<(), DomainError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::RoleName;
-    use crate::time::Timestamp;
-
-    fn role(name: &str) -> Role {
-        Role {
-            id: RoleId::new(),
-            account_id: None,
-            name: RoleName::parse(name).unwrap(),
-            description: String::new(),
-            permissions: Vec::new(),
-            inherits: Vec::new(),
-            builtin: false,
-            created_at: Timestamp::now(),
-            updated_at: Timestamp::now(),
-        }
-    }
-
-    fn caller(scoped_to: Option<&[&str]>) -> Actor {
-        Actor::Caller(Caller {
-            user_id: UserId::new(),
-            session_id: SessionId::new(),
-            account: None,
-            api_key: None,
-            scoped_to: scoped_to.map(|names| names.iter().map(|n| (*n).to_owned()).collect()),
-            global: PermissionSet::new(),
-            local: PermissionSet::new(),
-            snapshot: None,
-        })
-    }
-
-    #[test]
-    fn a_narrowed_actor_carries_only_the_roles_it_names() {
-        let (member, vip) = (role("member"), role("vip"));
-        let ids = (member.id, vip.id);
-        let graph = RoleGraph::new(vec![member, vip]);
-        let narrowed = caller(Some(&["member"]));
-        assert!(narrowed.require_carries(&graph, &[ids.0]).is_ok());
-        assert!(matches!(
-            narrowed.require_carries(&graph, &[ids.0, ids.1]),
-            Err(DomainError::Forbidden(_))
-        ));
-        assert!(caller(None).require_carries(&graph, &[ids.1]).is_ok());
-        assert!(Actor::System.require_carries(&graph, &[ids.1]).is_ok());
-    }
-
-    #[test]
-    fn an_api_key_manages_keys_only_through_an_explicit_permission() {
-        let Actor::Caller(mut login) = caller(None) else {
-            unreachable!()
-        };
-        assert!(require_self_service(&login, crate::permission::builtin::API_KEYS_DELETE).is_ok());
-        login.api_key = Some(crate::ids::ApiKeyId::new());
-        let key = login;
-        assert!(matches!(
-            require_self_service(&key, crate::permission::builtin::API_KEYS_DELETE),
-            Err(DomainError::Forbidden(_))
-        ));
-        let mut granted = key.clone();
-        granted.local = [Permission::known("warden.api_keys:*")]
-            .into_iter()
-            .collect();
-        assert!(
-            require_self_service(&granted, crate::permission::builtin::API_KEYS_DELETE).is_ok()
-        );
-        assert!(require_self_service(&granted, crate::permission::builtin::USERS_READ).is_err());
-    }
-}
+mod tests;
