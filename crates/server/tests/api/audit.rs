@@ -186,6 +186,9 @@ async fn a_changed_or_removed_record_breaks_the_chain_and_is_named(backend: Back
     for i in 0..3 {
         other.create_user(&format!("u{i}@x.io"), None).await;
     }
+    // Events are written by a background writer: make sure record 3 is stored before it is
+    // removed.
+    other.state.services().audit.flush().await;
     warden_testkit::execute(
         &other.database_url(),
         "DELETE FROM audit_events WHERE seq = 3",
