@@ -2,6 +2,7 @@
 //! loaded once from the store and then kept current by tailing the change log, so a
 //! decision never touches the database.
 
+mod accounts;
 mod decide;
 mod grants;
 pub mod policy;
@@ -21,12 +22,13 @@ use crate::page::PageRequest;
 use crate::store::{AccountFilter, PolicyFilter, RoleFilter, Store, UserFilter};
 use crate::time::Timestamp;
 
+pub use accounts::AccountEntry;
 pub use decide::{BadQuery, Decision, Effect, EntityRef, PolicyFault, Query, Reason, Resource};
 pub use grants::Grants;
 pub use policy::{compile, CompiledPolicy, PolicyIndex};
 pub use snapshot::{
-    AccountEntry, ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry,
-    RoleIndex, Sharded, Snapshot, Subject, UserEntry,
+    ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry, RoleIndex, Sharded,
+    Snapshot, Subject, UserEntry,
 };
 
 /// The longest access-token lifetime configuration allows, seconds.

@@ -12,6 +12,7 @@ use crate::ids::{AccountId, ClientKey, RoleId, SessionId, UserId};
 use crate::model::{Client, Role, Status, User};
 use crate::permission::PermissionSet;
 
+use super::accounts::AccountEntry;
 use super::grants::Grants;
 use super::policy::PolicyIndex;
 
@@ -368,39 +369,6 @@ impl ClientIndex {
     /// A client by its public id.
     pub fn by_client_id(&self, client_id: &str) -> Option<&ClientEntry> {
         self.by_client_id.get(client_id).map(AsRef::as_ref)
-    }
-}
-
-/// What the engine keeps of an account.
-#[derive(Debug, Clone, Copy)]
-pub struct AccountEntry {
-    /// Whether it is active.
-    pub active: bool,
-    /// Tokens issued in the account at or before this (milliseconds; 0: none) are dead: it was
-    /// disabled then.
-    pub tokens_valid_after: i64,
-}
-
-impl AccountEntry {
-    /// What the engine keeps of `account`.
-    pub fn of(account: &crate::model::Account) -> Self {
-        Self {
-            active: account.status == crate::model::Status::Active,
-            tokens_valid_after: account.tokens_valid_after.map_or(0, |t| t.millis()),
-        }
-    }
-}
-
-impl Snapshot {
-    /// Whether a token issued at `issued_at` (seconds, a JWT `iat`) in `account` may still be
-    /// used: the account is active and was not disabled since (with its margin).
-    pub fn account_accepts(&self, account: &AccountId, issued_at: i64) -> bool {
-        self.accounts.get(account).is_some_and(|a| {
-            a.active
-                && (a.tokens_valid_after == 0
-                    || issued_at.saturating_mul(1000)
-                        > a.tokens_valid_after + crate::model::DISABLE_MARGIN_MS)
-        })
     }
 }
 

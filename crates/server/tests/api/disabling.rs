@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{basic, create_client, Backend, Creds, TestApp, PASSWORD};
+use crate::helpers::{basic, create_client, Backend, Creds, TestApp, PASSWORD, RACE_SETTINGS};
 
 async fn introspect(app: &TestApp, by: &Creds, token: &str) -> Reply {
     let response = app
@@ -22,6 +22,17 @@ async fn introspect(app: &TestApp, by: &Creds, token: &str) -> Reply {
 }
 
 use crate::helpers::Reply;
+
+/// A `client_credentials` request authenticated as `client`.
+async fn client_grant(app: &TestApp, client: &Creds) -> Reply {
+    basic(
+        app,
+        &client.client_id,
+        &client.secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+}
 
 fn text(body: &Value, key: &str) -> String {
     body[key]
@@ -75,13 +86,7 @@ async fn a_disabled_accounts_credentials_are_dead_and_stay_dead(backend: Backend
         text(&login.body, "access_token"),
         text(&login.body, "refresh_token"),
     );
-    let cc = basic(
-        &app,
-        &own.client_id,
-        &own.secret,
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let cc = client_grant(&app, &own).await;
     assert_eq!(cc.status, StatusCode::OK, "{}", cc.body);
     let client_token = text(&cc.body, "access_token");
     let minted = app
@@ -128,13 +133,7 @@ async fn a_disabled_accounts_credentials_are_dead_and_stay_dead(backend: Backend
         introspect(&app, &own, &access).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let cc = basic(
-        &app,
-        &own.client_id,
-        &own.secret,
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let cc = client_grant(&app, &own).await;
     assert_eq!(cc.status, StatusCode::UNAUTHORIZED, "{}", cc.body);
     assert_eq!(cc.body["error"], "invalid_client");
     let through_client = basic(
@@ -221,13 +220,7 @@ async fn a_disabled_accounts_credentials_are_dead_and_stay_dead(backend: Backend
     assert_eq!(refreshed.status, StatusCode::BAD_REQUEST);
     // New credentials work again once `iat` lies past the disabling and its two-second margin.
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    let cc = basic(
-        &app,
-        &own.client_id,
-        &own.secret,
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let cc = client_grant(&app, &own).await;
     assert_eq!(cc.status, StatusCode::OK, "{}", cc.body);
     assert_eq!(
         introspect(&app, &global, &text(&cc.body, "access_token"))
@@ -241,15 +234,7 @@ async fn a_disabled_accounts_credentials_are_dead_and_stay_dead(backend: Backend
 
 async fn an_account_disabled_while_a_login_is_in_flight_keeps_no_session(backend: Backend) {
     // A costlier hash keeps logins in flight while the disabling commits.
-    let app = TestApp::spawn_with(
-        backend,
-        &[
-            ("WARDEN_TOKEN_RATE", "1000"),
-            ("WARDEN_TOKEN_BURST", "1000"),
-            ("WARDEN_ARGON2_MEMORY_KIB", "8192"),
-        ],
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, RACE_SETTINGS).await;
     let acme = app.create_account("acme").await;
     let bo = app.create_user("bo@acme.io", Some(&acme)).await;
     let form = [

@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{Backend, TestApp, PASSWORD};
+use crate::helpers::{Backend, TestApp, PASSWORD, RACE_SETTINGS};
 
 /// Generous per-address limits: these tests are about the per-identifier lock.
 const MANY: &[(&str, &str)] = &[
@@ -199,15 +199,7 @@ async fn the_password_change_endpoint_has_the_per_address_limit(backend: Backend
 
 async fn a_login_hashing_while_the_password_changes_opens_no_live_session(backend: Backend) {
     // A costlier hash widens the window in which logins are in flight.
-    let app = TestApp::spawn_with(
-        backend,
-        &[
-            ("WARDEN_TOKEN_RATE", "1000"),
-            ("WARDEN_TOKEN_BURST", "1000"),
-            ("WARDEN_ARGON2_MEMORY_KIB", "8192"),
-        ],
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, RACE_SETTINGS).await;
     for round in 0..3 {
         // A user per round: logins that lose the race count as failures against the lock.
         let email = format!("racer{round}@x.io");

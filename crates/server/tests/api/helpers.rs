@@ -17,6 +17,14 @@ pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Settings for race tests: generous per-address limits, and a costlier hash that keeps
+/// logins in flight long enough for the competing request to land in between.
+pub const RACE_SETTINGS: &[(&str, &str)] = &[
+    ("WARDEN_TOKEN_RATE", "1000"),
+    ("WARDEN_TOKEN_BURST", "1000"),
+    ("WARDEN_ARGON2_MEMORY_KIB", "8192"),
+];
+
 /// Which store a test runs against.
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
