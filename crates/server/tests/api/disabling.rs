@@ -273,7 +273,53 @@ async fn an_account_disabled_while_a_login_is_in_flight_keeps_no_session(backend
     }
 }
 
+async fn a_member_removed_while_a_login_is_in_flight_keeps_no_session(backend: Backend) {
+    let app = TestApp::spawn_with(backend, RACE_SETTINGS).await;
+    let acme = app.create_account("acme").await;
+    let cy = app.create_user("cy@acme.io", Some(&acme)).await;
+    let form = [
+        ("grant_type", "password"),
+        ("username", "cy@acme.io"),
+        ("password", PASSWORD),
+        ("account", "acme"),
+    ];
+    let (app, form) = (&app, &form);
+    let logins = futures_util::future::join_all((0..5u64).map(|i| async move {
+        tokio::time::sleep(Duration::from_millis(i * 4)).await;
+        app.token_request(form).await
+    }));
+    let remove = async {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let reply = app
+            .delete(
+                &format!("/v1/accounts/{acme}/members/{cy}"),
+                &app.admin_token,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    };
+    let (logins, ()) = tokio::join!(logins, remove);
+    // Each login committed before the removal (which ended its session) or saw it.
+    let sessions = app
+        .get(&format!("/v1/users/{cy}/sessions"), &app.admin_token)
+        .await;
+    assert_eq!(sessions.body["items"], json!([]), "{}", sessions.body);
+    for login in logins.iter().filter(|l| l.status == StatusCode::OK) {
+        let refresh = text(&login.body, "refresh_token");
+        let refreshed = app
+            .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+            .await;
+        assert_eq!(
+            refreshed.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            refreshed.body
+        );
+    }
+}
+
 crate::both!(
+    a_member_removed_while_a_login_is_in_flight_keeps_no_session,
     a_disabled_accounts_credentials_are_dead_and_stay_dead,
     an_account_disabled_while_a_login_is_in_flight_keeps_no_session,
 );

@@ -421,8 +421,52 @@ async fn a_refused_refresh_changes_nothing(backend: Backend) {
     assert_eq!(app.get("/v1/users/me", access).await.status, StatusCode::OK);
 }
 
+async fn a_refresh_racing_a_revocation_leaves_nothing_alive(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("race@x.io", None).await;
+    for _ in 0..5 {
+        let login = app
+            .token_request(&[
+                ("grant_type", "password"),
+                ("username", "race@x.io"),
+                ("password", PASSWORD),
+            ])
+            .await;
+        let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ];
+        let refreshed = app.token_request(&form);
+        let revoke = app
+            .client
+            .post(app.url("/oauth/revoke"))
+            .form(&[("token", refresh.as_str())])
+            .send();
+        let (refreshed, revoked) = tokio::join!(refreshed, revoke);
+        assert_eq!(revoked.unwrap().status(), StatusCode::OK);
+        // Whichever ran first, the session is over: a successor, if one was issued, is dead.
+        if refreshed.status == StatusCode::OK {
+            let successor = refreshed.body["refresh_token"].as_str().unwrap();
+            let again = app
+                .token_request(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", successor),
+                ])
+                .await;
+            assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+            let access = refreshed.body["access_token"].as_str().unwrap();
+            assert_eq!(
+                app.get("/v1/users/me", access).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+    }
+}
+
 crate::both!(
     a_refused_refresh_changes_nothing,
+    a_refresh_racing_a_revocation_leaves_nothing_alive,
     refresh_tokens_rotate_on_every_use_within_the_session,
     reusing_a_rotated_token_revokes_the_whole_session,
     an_identical_retry_inside_the_grace_window_gets_the_same_successor,
