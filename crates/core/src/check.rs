@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::authz::{Actor, Reach};
+use crate::authz::{Access, Reach};
 use crate::engine::{BadQuery, Decision, Principal, Query, Reason, Resource, Subject};
 use crate::error::{DomainError, FieldError};
 use crate::ids::{AccountId, UserId};
@@ -165,15 +165,15 @@ fn parse_principal(reference: &PrincipalRef) -> Result<Subject, DomainError> {
 
 /// Decides who the request is about.
 fn principal_for(
-    actor: &Actor,
+    actor: &Access,
     named: Option<&PrincipalRef>,
     account: Option<AccountId>,
 ) -> Result<Asked, DomainError> {
     let Some(named) = named else {
         let principal = match actor {
-            Actor::Caller(caller) => caller.principal(),
-            Actor::Client(client) => client.principal(),
-            Actor::System => {
+            Access::Caller(caller) => caller.principal(),
+            Access::Client(client) => client.principal(),
+            Access::System => {
                 return Err(DomainError::invalid(
                     "principal",
                     "name the principal to decide for",
@@ -252,7 +252,7 @@ fn ip_for(asked: &Asked, context: &Map<String, Value>, peer: IpAddr) -> Option<I
 
 /// The audit event of a decision.
 fn decision_event(
-    actor: &Actor,
+    actor: &Access,
     principal: &Principal,
     action: &str,
     resource: &Resource,
@@ -279,7 +279,7 @@ fn decision_event(
 /// allowed decision in `audit_allowed_every`.
 async fn audit_decisions(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     principal: &Principal,
     decisions: &[(&str, &Resource, &Decision)],
 ) {
@@ -316,7 +316,7 @@ async fn audit_decisions(
 /// Decides one request.
 pub async fn check(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     peer: IpAddr,
     request: &CheckRequest,
 ) -> Result<Decision, DomainError> {
@@ -347,7 +347,7 @@ pub async fn check(
 /// Decides a batch, all against one snapshot.
 pub async fn check_batch(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     peer: IpAddr,
     request: &BatchRequest,
 ) -> Result<BatchResponse, DomainError> {
@@ -393,7 +393,7 @@ pub async fn check_batch(
 /// its account sees only that account's members (others answer 404).
 pub async fn permissions(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     user: &UserId,
     account: Option<AccountId>,
 ) -> Result<Permissions, DomainError> {

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::authz::Actor;
+use crate::authz::Access;
 use crate::error::DomainError;
 use crate::services::Services;
 use crate::time::Timestamp;
@@ -63,7 +63,7 @@ fn describe(records: &[KeyRecord], now: Timestamp) -> Vec<KeyInfo> {
 }
 
 /// Every key and its state.
-pub async fn list(services: &Services, actor: &Actor) -> Result<Vec<KeyInfo>, DomainError> {
+pub async fn list(services: &Services, actor: &Access) -> Result<Vec<KeyInfo>, DomainError> {
     actor.require(KEYS_READ, None)?;
     Ok(describe(&services.store.keys().await?, Timestamp::now()))
 }
@@ -72,7 +72,7 @@ pub async fn list(services: &Services, actor: &Actor) -> Result<Vec<KeyInfo>, Do
 /// last token they may sign has expired.
 pub async fn rotate(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     algorithm: Option<SigningAlgorithm>,
 ) -> Result<KeyInfo, DomainError> {
     actor.require(KEYS_ROTATE, None)?;

@@ -7,10 +7,10 @@
 pub mod admin;
 pub mod attempts;
 pub mod audit;
+pub mod authn;
 pub mod authz;
 pub mod bootstrap;
 pub mod check;
-pub mod client_auth;
 pub mod crypto;
 pub mod engine;
 pub mod error;

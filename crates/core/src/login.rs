@@ -5,13 +5,12 @@
 use thiserror::Error;
 
 use crate::attempts::{check_password, identifier_key, user_key};
-use crate::authz::{effective_role_names, RoleGraph};
+use crate::engine::Snapshot;
 use crate::error::DomainError;
 use crate::identity::{canonicalize, AccountName};
-use crate::ids::{AccountId, RoleId, SessionId};
-use crate::model::{Account, Assignment, RefreshToken, Session, Status, User};
+use crate::ids::{AccountId, SessionId};
+use crate::model::{Account, RefreshToken, Session, Status, User};
 use crate::password::Password;
-use crate::permission::{builtin, Permission};
 use crate::services::Services;
 use crate::store::NewLogin;
 use crate::time::Timestamp;
@@ -27,7 +26,7 @@ pub struct PasswordGrant {
     /// Account id or name.
     pub account: Option<String>,
     /// The authenticated client (the first-party client by default).
-    pub client: crate::client_auth::ClientIdentity,
+    pub client: crate::authn::client::ClientIdentity,
     /// Space-separated role names to narrow the token to.
     pub scope: Option<String>,
     /// The requester's address (for the account's allow-list).
@@ -88,11 +87,15 @@ pub async fn password_grant(
     let presented = Presented::read(&grant)?;
     let (user, password_hash) = verify(services, presented).await?;
     let store = services.store.as_ref();
-    let assignments = store
-        .assignments(&user.id)
+    // Roles come from the snapshot: bring it up to every change committed so far, wherever it
+    // was made (another node, the CLI), so a role granted just before is in this token.
+    services
+        .engine
+        .catch_up(store)
         .await
         .map_err(DomainError::from)?;
-    let entry = enter_account(services, &user, &assignments, grant.account.as_deref()).await?;
+    let snapshot = services.engine.snapshot();
+    let entry = enter_account(services, &snapshot, &user, grant.account.as_deref()).await?;
     let account_id = entry.account.as_ref().map(|a| a.id);
     if let Some(refusing) = entry
         .account
@@ -111,8 +114,10 @@ pub async fn password_grant(
         crate::audit::record(services, event).await;
         return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
     }
-    let held = effective_role_names(&entry.graph, &assignments, account_id.as_ref());
-    let expand = |names: &[&str]| entry.graph.names_reached(names, account_id.as_ref());
+    let held = snapshot
+        .role_names_of(&user.id, account_id.as_ref())
+        .ok_or_else(|| GrantError::InvalidGrant(BAD_CREDENTIALS.into()))?;
+    let expand = |names: &[&str]| snapshot.roles.names_reached(names, account_id.as_ref());
     let (roles, scope) = narrow(held, None, grant.scope.as_deref(), expand)?;
 
     let now = Timestamp::now();
@@ -252,7 +257,6 @@ async fn verify(services: &Services, presented: Presented) -> Result<(User, Stri
 /// The account a login acts in, the roles visible there, and what entitles the user to it.
 struct Entry {
     account: Option<Account>,
-    graph: RoleGraph,
     /// Entry rests on a membership (which the session's transaction checks again).
     member: bool,
 }
@@ -262,8 +266,8 @@ struct Entry {
 /// holding only some other global role (a support reader, say) is not let into every tenant.
 async fn enter_account(
     services: &Services,
+    snapshot: &Snapshot,
     user: &User,
-    assignments: &[Assignment],
     wanted: Option<&str>,
 ) -> Result<Entry, GrantError> {
     let store = services.store.as_ref();
@@ -295,21 +299,14 @@ async fn enter_account(
                 )),
             },
         };
-    let graph = RoleGraph::new(
-        store
-            .roles_in_scope(account.as_ref().map(|a| &a.id))
-            .await
-            .map_err(DomainError::from)?,
-    );
     let Some(account) = account else {
         return Ok(Entry {
             account: None,
-            graph,
             member: false,
         });
     };
     let member = memberships.contains(&account.id);
-    if !member && !may_enter_any(&graph, assignments) {
+    if !member && !snapshot.may_enter_any(&user.id) {
         return Err(not_a_member());
     }
     if account.status != Status::Active {
@@ -317,26 +314,12 @@ async fn enter_account(
     }
     Ok(Entry {
         account: Some(account),
-        graph,
         member,
     })
 }
 
 fn not_a_member() -> GrantError {
     GrantError::InvalidGrant("the user is not a member of that account".into())
-}
-
-/// Whether the user's global roles grant entry to any account (`warden.accounts:enter`, which
-/// the super admin's `*` includes).
-pub(crate) fn may_enter_any(graph: &RoleGraph, assignments: &[Assignment]) -> bool {
-    let global: Vec<RoleId> = assignments
-        .iter()
-        .filter(|a| a.account_id.is_none())
-        .map(|a| a.role_id)
-        .collect();
-    graph
-        .permissions(&global)
-        .allows(&Permission::known(builtin::ACCOUNTS_ENTER))
 }
 
 /// Narrows the roles a token carries: to `ceiling` (the scope granted at login) when set, then

@@ -2,12 +2,11 @@
 //! revokes the whole session (every refresh and access token of it), except for an identical
 //! retry inside the optional grace window, which gets the same successor.
 
-use crate::authz::{effective_role_names, RoleGraph};
 use crate::crypto::sha256_b64;
 use crate::error::DomainError;
 use crate::ids::{SessionId, UserId};
 use crate::login::{issue, narrow, new_refresh_token, GrantError, IssuedToken};
-use crate::model::{RefreshToken, Session, Status};
+use crate::model::{RefreshToken, Session};
 use crate::services::Services;
 use crate::time::Timestamp;
 
@@ -25,7 +24,7 @@ fn successor_context(token: &RefreshToken) -> String {
 pub async fn refresh_grant(
     services: &Services,
     value: &str,
-    client: &crate::client_auth::ClientIdentity,
+    client: &crate::authn::client::ClientIdentity,
     scope: Option<&str>,
     ip: std::net::IpAddr,
 ) -> Result<IssuedToken, GrantError> {
@@ -184,44 +183,47 @@ async fn plan_access(
     session: &Session,
     scope: Option<&str>,
 ) -> Result<Plan, GrantError> {
-    let store = services.store.as_ref();
-    let user = store
-        .user(&session.user_id)
-        .await
-        .map_err(DomainError::from)?
-        .ok_or_else(invalid)?;
-    if user.user.status != Status::Active {
-        return Err(invalid());
-    }
     let account = session.account_id;
-    let assignments = store
-        .assignments(&user.user.id)
-        .await
-        .map_err(DomainError::from)?;
-    let graph = RoleGraph::new(
-        store
-            .roles_in_scope(account.as_ref())
-            .await
-            .map_err(DomainError::from)?,
-    );
+    let snapshot = known_snapshot(services, &session.user_id).await?;
+    let held = snapshot
+        .role_names_of(&session.user_id, account.as_ref())
+        .ok_or_else(invalid)?;
     if let Some(account) = &account {
         // Still a member (or a global operator entitled to every account) of a still-active
         // account.
-        let found = store.account(account).await.map_err(DomainError::from)?;
-        let member = crate::login::may_enter_any(&graph, &assignments)
-            || store
-                .memberships(&user.user.id)
+        let active = snapshot.accounts.get(account).is_some_and(|a| a.active);
+        let member = snapshot.may_enter_any(&session.user_id)
+            || services
+                .store
+                .memberships(&session.user_id)
                 .await
                 .map_err(DomainError::from)?
                 .contains(account);
-        if !found.is_some_and(|a| a.status == Status::Active) || !member {
+        if !active || !member {
             return Err(invalid());
         }
     }
-    let held = effective_role_names(&graph, &assignments, account.as_ref());
-    let expand = |names: &[&str]| graph.names_reached(names, account.as_ref());
+    let expand = |names: &[&str]| snapshot.roles.names_reached(names, account.as_ref());
     let (roles, scope) = narrow(held, session.scope.as_deref(), scope, expand)?;
     Ok(Plan { roles, scope })
+}
+
+/// The snapshot, brought up to date first when it does not know `user` yet (a login made a
+/// moment ago on a node this one has not heard from).
+async fn known_snapshot(
+    services: &Services,
+    user: &UserId,
+) -> Result<std::sync::Arc<crate::engine::Snapshot>, GrantError> {
+    let snapshot = services.engine.snapshot();
+    if snapshot.users.get(user).is_some() {
+        return Ok(snapshot);
+    }
+    services
+        .engine
+        .catch_up(services.store.as_ref())
+        .await
+        .map_err(DomainError::from)?;
+    Ok(services.engine.snapshot())
 }
 
 fn sign(
@@ -249,7 +251,7 @@ fn sign(
 /// access token, which belongs to no session and cannot be revoked.
 pub async fn revoke(
     services: &Services,
-    client: &crate::client_auth::ClientIdentity,
+    client: &crate::authn::client::ClientIdentity,
     token: &str,
 ) -> Result<bool, DomainError> {
     if token.is_empty() || token.len() > crate::tokens::MAX_TOKEN_BYTES {

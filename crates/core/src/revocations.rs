@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
-use crate::authz::{Actor, Reach};
+use crate::authz::{Access, Reach};
 use crate::error::DomainError;
 use crate::ids::{AccountId, SessionId};
 use crate::model::Client;
@@ -59,7 +59,7 @@ impl Reader {
     }
 
     /// A caller holding `warden.sessions:read` globally: every ending.
-    pub fn administrator(actor: &Actor) -> Result<Self, DomainError> {
+    pub fn administrator(actor: &Access) -> Result<Self, DomainError> {
         match actor.reach(SESSIONS_READ) {
             Reach::All => Ok(Self { account: None }),
             Reach::Account(_) | Reach::Nowhere => Err(DomainError::Forbidden(format!(

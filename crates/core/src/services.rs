@@ -123,4 +123,6 @@ pub struct Services {
     pub sealer: Arc<crate::crypto::MasterKey>,
     /// The authorization engine's snapshot.
     pub engine: Arc<crate::engine::Engine>,
+    /// When this node last recorded each API key's use.
+    pub key_uses: crate::authn::KeyUses,
 }

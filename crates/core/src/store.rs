@@ -267,6 +267,13 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_api_key(&self, key: &ApiKey, key_hash: &str) -> Result<(), StoreError>;
     /// An API key by the hash of its value.
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// Live (unrevoked) API keys with the hashes of their values, ordered by hash, after
+    /// `after`: how the authorization snapshot loads them.
+    async fn live_api_keys(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, ApiKey)>, StoreError>;
     /// An owner's API keys, newest first.
     async fn api_keys(&self, owner: &KeyOwner) -> Result<Vec<ApiKey>, StoreError>;
     /// Revokes an API key of `owner`; `false` if there is no such live key.

@@ -6,8 +6,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
-use warden_core::authz::{Actor, Caller, ClientCaller};
-use warden_core::ids::{AccountId, SessionId, UserId};
+use warden_core::authn::AuthError;
+use warden_core::authz::{Access, Caller};
 use warden_core::DomainError;
 
 use crate::error::ApiError;
@@ -160,18 +160,18 @@ pub fn path_id<T>(text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Resu
 }
 
 /// The authenticated user behind a bearer access token, with permissions resolved.
-pub struct Authenticated(pub Actor);
+pub struct Authenticated(pub Access);
 
 impl Authenticated {
-    /// The caller as an actor for admin use cases.
-    pub fn actor(&self) -> Actor {
-        self.0.clone()
+    /// The caller's access, for the use cases.
+    pub fn access(&self) -> &Access {
+        &self.0
     }
 
     /// The calling user, for endpoints that act for a person (self-service, API keys).
     pub fn user(&self) -> Result<&Caller, ApiError> {
         match &self.0 {
-            Actor::Caller(caller) => Ok(caller),
+            Access::Caller(caller) => Ok(caller),
             _ => Err(warden_core::DomainError::Forbidden(
                 "this endpoint acts for a user; service clients cannot use it".into(),
             )
@@ -211,125 +211,15 @@ impl FromRequestParts<AppState> for Authenticated {
                 token.trim()
             }
             _ => return Err(ApiError::Unauthenticated(None)),
-        };
-        // A node that has not read the change log for this long no longer trusts its
-        // authorization data: 503 until it catches up.
-        if !state
-            .services()
-            .engine
-            .is_fresh(std::time::Duration::from_secs(30))
-        {
-            return Err(warden_core::DomainError::Busy(5).into());
         }
-        if token.starts_with(warden_core::admin::api_keys::PREFIX) {
-            let token = token.to_owned();
-            return api_key_caller(parts, state, &token).await.map(Self);
-        }
-        let services = state.services();
-        let claims = services
-            .tokens
-            .verify(token)
-            .map_err(|err| ApiError::Unauthenticated(Some(err.to_string())))?;
-        let invalid = |why: &str| ApiError::Unauthenticated(Some(why.to_owned()));
-        // Everything below reads the authorization snapshot, never the database.
-        let snapshot = services.engine.snapshot();
-        let scoped_to = claims.scope.is_some().then(|| claims.roles.clone());
-        // A token issued in an account before it was last disabled stays dead, even once the
-        // account is enabled again (a client's own token has no session that ended with it).
-        if let Some(account) = claims.acct.as_deref() {
-            let account =
-                AccountId::parse(account).map_err(|_| invalid("the token's account is invalid"))?;
-            if !snapshot.account_accepts(&account, claims.iat) {
-                return Err(inactive(
-                    warden_core::engine::Inactive::AccountInactive,
-                    "account",
-                ));
-            }
-        }
-        if let Some(client_id) = claims.sub.strip_prefix("client:") {
-            // A service client's own token: no session; the client must still be active.
-            let caller = ClientCaller::resolve(&snapshot, client_id, scoped_to)
-                .map_err(|why| inactive(why, "client"))?;
-            return Ok(Self(Actor::Client(caller)));
-        }
-        let user_id =
-            UserId::parse(&claims.sub).map_err(|_| invalid("the token's subject is not a user"))?;
-        let session_id = SessionId::parse(&claims.sid)
-            .map_err(|_| invalid("the token carries no valid session"))?;
-        let account = claims
-            .acct
-            .as_deref()
-            .map(AccountId::parse)
-            .transpose()
-            .map_err(|_| invalid("the token's account is invalid"))?;
-        let caller = Caller::resolve(&snapshot, user_id, Some(session_id), account, scoped_to)
-            .map_err(|why| inactive(why, "user"))?;
-        Ok(Self(Actor::Caller(caller)))
-    }
-}
-
-/// The 401 for a token whose principal can no longer act.
-fn inactive(why: warden_core::engine::Inactive, what: &str) -> ApiError {
-    use warden_core::engine::Inactive;
-    ApiError::Unauthenticated(Some(match why {
-        Inactive::Unknown | Inactive::Disabled => {
-            format!("the token's {what} no longer exists or is disabled")
-        }
-        Inactive::SessionEnded => "the token's session has ended".to_owned(),
-        Inactive::AccountInactive => {
-            "the token's account no longer exists or is disabled".to_owned()
-        }
-    }))
-}
-
-/// Authenticates a `wk_` API key: the caller is its owner (a user or a service client), acting
-/// in its account through only the key's roles the owner still holds.
-async fn api_key_caller(
-    parts: &mut Parts,
-    state: &AppState,
-    token: &str,
-) -> Result<Actor, ApiError> {
-    use warden_core::admin::api_keys::{authenticate, REFUSED};
-    let ClientAddr(ip) = ClientAddr::from_request_parts(parts, state).await?;
-    let services = state.services();
-    let refused = || ApiError::Unauthenticated(Some(REFUSED.to_owned()));
-    let (key, roles) = authenticate(services, token, ip)
-        .await?
-        .ok_or_else(refused)?;
-    if let Some(account) = &key.account_id {
-        let found = services
-            .store
-            .account(account)
-            .await
-            .map_err(warden_core::DomainError::from)?;
-        // Nothing made in an account before it was last disabled lives on: not its keys either.
-        if !found.is_some_and(|a| a.accepts_token_issued_at(key.created_at.seconds())) {
-            return Err(refused());
-        }
-    }
-    match (key.user_id, key.client_key) {
-        (Some(user), _) => {
-            let snapshot = services.engine.snapshot();
-            let mut caller = Caller::resolve(&snapshot, user, None, key.account_id, Some(roles))
-                .map_err(|_| refused())?;
-            caller.api_key = Some(key.id);
-            Ok(Actor::Caller(caller))
-        }
-        (None, Some(client)) => {
-            let record = services
-                .store
-                .client(&client)
-                .await
-                .map_err(warden_core::DomainError::from)?
-                .ok_or_else(refused)?;
-            let snapshot = services.engine.snapshot();
-            let mut caller =
-                ClientCaller::resolve(&snapshot, &record.client.client_id, Some(roles))
-                    .map_err(|_| refused())?;
-            caller.api_key = Some(key.id);
-            Ok(Actor::Client(caller))
-        }
-        (None, None) => Err(refused()),
+        .to_owned();
+        let ClientAddr(ip) = ClientAddr::from_request_parts(parts, state).await?;
+        warden_core::authn::authenticate(state.services(), &token, ip)
+            .map(Self)
+            .map_err(|err| match err {
+                AuthError::Refused(why) => ApiError::Unauthenticated(Some(why)),
+                AuthError::Stale => warden_core::DomainError::Busy(5).into(),
+            })
     }
 }
 

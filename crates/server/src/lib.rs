@@ -16,7 +16,7 @@ pub mod state;
 pub mod telemetry;
 
 pub use routes::router;
-pub use startup::{open, open_store, Opened, StartError};
+pub use startup::{open, open_store, open_wrapped, Opened, SharedStore, StartError};
 
 use std::future::Future;
 use std::net::SocketAddr;

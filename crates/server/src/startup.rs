@@ -17,6 +17,9 @@ use warden_store::{Backend, SqlStore};
 use crate::config::Config;
 use crate::state::AppState;
 
+/// The store as the use cases hold it.
+pub type SharedStore = std::sync::Arc<dyn warden_core::store::Store>;
+
 /// Why Warden could not start.
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -108,6 +111,15 @@ fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
 /// Opens everything Warden needs, initializing an empty store. `issuer` is the configured one
 /// or `http://<bound address>`.
 pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError> {
+    open_wrapped(config, issuer, |store| store).await
+}
+
+/// [`open`], with the store the use cases see wrapped by `wrap` (tests count its calls).
+pub async fn open_wrapped(
+    config: &Config,
+    issuer: String,
+    wrap: impl FnOnce(SharedStore) -> SharedStore,
+) -> Result<Opened, StartError> {
     let store = open_store(config).await?;
     let master = master_key(config)?;
     let permits = match config.hash_concurrency {
@@ -137,7 +149,7 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
         .await
         .map_err(DomainError::from)?;
     let keys = KeySet::open(&records, &master, Timestamp::now())?;
-    let shared: std::sync::Arc<dyn warden_core::store::Store> = std::sync::Arc::new(store.clone());
+    let shared = wrap(std::sync::Arc::new(store.clone()));
     let services = Services {
         audit: warden_core::audit::AuditLog::start(
             shared.clone(),
@@ -160,6 +172,7 @@ pub async fn open(config: &Config, issuer: String) -> Result<Opened, StartError>
         },
         sealer: std::sync::Arc::new(master),
         engine: std::sync::Arc::new(warden_core::engine::Engine::new(config.access_token_ttl)),
+        key_uses: warden_core::authn::KeyUses::default(),
     };
     let state = AppState::new(
         services,

@@ -85,6 +85,26 @@ pub(crate) async fn by_hash(pool: &AnyPool, key_hash: &str) -> Result<Option<Api
     row.as_ref().map(key).transpose()
 }
 
+pub(crate) async fn live(
+    pool: &AnyPool,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<(String, ApiKey)>, StoreError> {
+    let sql = format!(
+        "SELECT key_hash, {COLUMNS} FROM api_keys WHERE revoked_at IS NULL AND key_hash > $1 ORDER BY key_hash LIMIT $2"
+    );
+    let found = sqlx::query(&sql)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(on_error)?;
+    found
+        .iter()
+        .map(|row| Ok((rows::text(row, "key_hash")?, key(row)?)))
+        .collect()
+}
+
 pub(crate) async fn of_owner(pool: &AnyPool, owner: &KeyOwner) -> Result<Vec<ApiKey>, StoreError> {
     let (column, value) = owner_column(owner);
     let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE {column} = $1 ORDER BY id DESC");

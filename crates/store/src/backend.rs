@@ -31,6 +31,7 @@ migrations!(
     (9, "policies_and_changes", "0009_policies_and_changes.sql"),
     (10, "account_settings", "0010_account_settings.sql"),
     (11, "account_revocation", "0011_account_revocation.sql"),
+    (12, "api_key_changes", "0012_api_key_changes.sql"),
 );
 
 /// The database engine behind a store.

@@ -306,6 +306,13 @@ impl Store for SqlStore {
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
         api_keys::by_hash(&self.pool, key_hash).await
     }
+    async fn live_api_keys(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, ApiKey)>, StoreError> {
+        api_keys::live(&self.pool, after, limit).await
+    }
     async fn api_keys(&self, owner: &KeyOwner) -> Result<Vec<ApiKey>, StoreError> {
         api_keys::of_owner(&self.pool, owner).await
     }

@@ -1,7 +1,11 @@
-//! Test support: a fresh PostgreSQL database per test, dropped afterwards. PostgreSQL being
+//! Test support: a fresh PostgreSQL database per test, dropped afterwards, and a store that
+//! counts its calls. PostgreSQL being
 //! unreachable fails the test; it never skips.
 #![expect(clippy::expect_used, reason = "test support fails loudly")]
 
+mod counting;
+
+pub use counting::CountingStore;
 use sqlx::Connection;
 
 /// The server's admin connection URL (`WARDEN_TEST_POSTGRES_URL`, default the local `test`

@@ -5,7 +5,7 @@ use std::io::Read;
 use anyhow::Context;
 use clap::Subcommand;
 use warden_core::admin::{accounts, assignments, members, roles, users};
-use warden_core::authz::Actor;
+use warden_core::authz::Access;
 use warden_core::model::Status;
 use warden_core::page::PageRequest;
 use warden_core::services::Services;
@@ -160,7 +160,7 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
                 attributes: None,
                 account_id,
             };
-            let user = users::create(services, &Actor::System, input)
+            let user = users::create(services, &Access::System, input)
                 .await
                 .map_err(explain)?;
             println!("created user {} <{}>", user.id, user.email);
@@ -176,7 +176,7 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
                 account_id,
                 ..users::UserQuery::default()
             };
-            let page = users::list(services, &Actor::System, query, PageRequest::first(limit))
+            let page = users::list(services, &Access::System, query, PageRequest::first(limit))
                 .await
                 .map_err(explain)?;
             for user in &page.items {
@@ -206,7 +206,7 @@ async fn set_status(services: &Services, user: &str, status: Status) -> anyhow::
         status: Some(status),
         ..users::UpdateUser::default()
     };
-    let user = users::update(services, &Actor::System, &id, patch)
+    let user = users::update(services, &Access::System, &id, patch)
         .await
         .map_err(explain)?;
     println!(
@@ -232,7 +232,7 @@ pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result
                 description: None,
                 attributes: None,
             };
-            let account = accounts::create(services, &Actor::System, input)
+            let account = accounts::create(services, &Access::System, input)
                 .await
                 .map_err(explain)?;
             println!("created account {} ({})", account.id, account.name);
@@ -240,7 +240,7 @@ pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result
         AccountCommand::List { limit } => {
             let page = accounts::list(
                 services,
-                &Actor::System,
+                &Access::System,
                 None,
                 None,
                 PageRequest::first(limit),
@@ -272,7 +272,7 @@ pub async fn member(config: &Config, command: MemberCommand) -> anyhow::Result<(
     let user = user_id(services, &user).await?;
     members::add(
         services,
-        &Actor::System,
+        &Access::System,
         &account,
         members::AddMember { user_id: user },
     )
@@ -304,7 +304,7 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
                 permissions,
                 inherits,
             };
-            let role = roles::create(services, &Actor::System, input)
+            let role = roles::create(services, &Access::System, input)
                 .await
                 .map_err(explain)?;
             println!("created role {} ({})", role.id, role.name);
@@ -321,7 +321,7 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
                 role_id,
                 account_id,
             };
-            assignments::grant(services, &Actor::System, &user, input)
+            assignments::grant(services, &Access::System, &user, input)
                 .await
                 .map_err(explain)?;
             match account_id {
@@ -334,7 +334,7 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
         RoleCommand::List { limit } => {
             let page = roles::list(
                 services,
-                &Actor::System,
+                &Access::System,
                 None,
                 None,
                 PageRequest::first(limit),

@@ -3,7 +3,7 @@
 use anyhow::bail;
 use clap::Subcommand;
 use warden_core::admin::clients;
-use warden_core::authz::Actor;
+use warden_core::authz::Access;
 use warden_core::page::PageRequest;
 use warden_core::DomainError;
 use warden_server::config::Config;
@@ -76,7 +76,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                 allowed_ips,
                 grant_types: (!grants.is_empty()).then_some(grants),
             };
-            let created = clients::create(services, &Actor::System, input)
+            let created = clients::create(services, &Access::System, input)
                 .await
                 .map_err(explain)?;
             println!(
@@ -87,7 +87,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             println!("client_secret: {}   (shown once)", created.client_secret);
         }
         ClientCommand::List { limit } => {
-            let page = clients::list(services, &Actor::System, PageRequest::first(limit))
+            let page = clients::list(services, &Access::System, PageRequest::first(limit))
                 .await
                 .map_err(explain)?;
             for c in &page.items {
@@ -114,7 +114,7 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     let services = state.services();
     match command {
         KeysCommand::List => {
-            for key in warden_core::keys::list(services, &Actor::System)
+            for key in warden_core::keys::list(services, &Access::System)
                 .await
                 .map_err(explain)?
             {
@@ -136,7 +136,7 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 .map(|a| warden_core::tokens::SigningAlgorithm::parse(&a))
                 .transpose()
                 .map_err(|err| anyhow::anyhow!(err))?;
-            let key = warden_core::keys::rotate(services, &Actor::System, algorithm)
+            let key = warden_core::keys::rotate(services, &Access::System, algorithm)
                 .await
                 .map_err(explain)?;
             println!(

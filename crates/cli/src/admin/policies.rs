@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use warden_core::admin::policies;
-use warden_core::authz::Actor;
+use warden_core::authz::Access;
 use warden_core::engine::suite::Suite;
 use warden_core::ids::PolicyId;
 use warden_core::page::PageRequest;
@@ -113,7 +113,7 @@ pub async fn policy(config: &Config, command: PolicyCommand) -> anyhow::Result<(
                 cedar: read(&file)?,
                 enabled: Some(!disabled),
             };
-            let created = policies::create(services, &Actor::System, input)
+            let created = policies::create(services, &Access::System, input)
                 .await
                 .map_err(explain)?;
             println!("created policy {}", created.id);
@@ -121,7 +121,7 @@ pub async fn policy(config: &Config, command: PolicyCommand) -> anyhow::Result<(
         PolicyCommand::List { limit } => {
             let page = policies::list(
                 services,
-                &Actor::System,
+                &Access::System,
                 None,
                 None,
                 PageRequest::first(limit),
@@ -136,7 +136,7 @@ pub async fn policy(config: &Config, command: PolicyCommand) -> anyhow::Result<(
         }
         PolicyCommand::Delete { id } => {
             let id = PolicyId::parse(&id).map_err(anyhow::Error::msg)?;
-            policies::delete(services, &Actor::System, &id)
+            policies::delete(services, &Access::System, &id)
                 .await
                 .map_err(explain)?;
             println!("deleted policy {id}");

@@ -70,6 +70,7 @@ pub fn build(users: usize, policies: usize) -> World {
             Some(AccountEntry {
                 active: true,
                 tokens_valid_after: 0,
+                allowed_ips: Arc::from(Vec::new()),
             }),
         )
     }));

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::check_attributes;
-use crate::authz::{Actor, Reach};
+use crate::authz::{Access, Reach};
 use crate::error::{DomainError, Problems};
 use crate::identity::{display_text, AccountName};
 use crate::ids::AccountId;
@@ -75,7 +75,7 @@ pub struct UpdateAccount {
 /// Creates an account (global administrators only).
 pub async fn create(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     input: CreateAccount,
 ) -> Result<Account, DomainError> {
     actor.require(p::ACCOUNTS_CREATE, None)?;
@@ -130,7 +130,7 @@ pub async fn create(
 /// Reads an account.
 pub async fn get(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &AccountId,
 ) -> Result<Account, DomainError> {
     actor.require_in(p::ACCOUNTS_READ, id)?;
@@ -144,7 +144,7 @@ pub async fn get(
 /// Lists the accounts the actor may see.
 pub async fn list(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     name: Option<String>,
     status: Option<String>,
     page: PageRequest,
@@ -167,7 +167,7 @@ pub async fn list(
 /// Updates an account.
 pub async fn update(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &AccountId,
     patch: UpdateAccount,
 ) -> Result<Account, DomainError> {
@@ -229,7 +229,11 @@ pub async fn update(
 }
 
 /// Deletes an account with its memberships, roles and role assignments.
-pub async fn delete(services: &Services, actor: &Actor, id: &AccountId) -> Result<(), DomainError> {
+pub async fn delete(
+    services: &Services,
+    actor: &Access,
+    id: &AccountId,
+) -> Result<(), DomainError> {
     actor.require_in(p::ACCOUNTS_DELETE, id)?;
     let before = services.store.account(id).await?;
     if services.store.delete_account(id).await? {

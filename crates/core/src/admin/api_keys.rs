@@ -1,8 +1,6 @@
 //! API keys: a user's long-lived credentials, each limited to some of the user's roles in one
 //! account, with an optional expiry and IP allow-list; shown once, stored hashed.
 
-use std::net::IpAddr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::authz::{effective_role_names, Caller, RoleGraph};
@@ -10,13 +8,12 @@ use crate::crypto::{random_token, sha256_b64};
 use crate::error::{DomainError, Problems};
 use crate::identity::display_text;
 use crate::ids::{AccountId, ApiKeyId, RoleId};
-use crate::model::{ApiKey, KeyOwner, Status};
-use crate::net::{allowed, Cidr};
+use crate::model::{ApiKey, KeyOwner};
+use crate::net::Cidr;
 use crate::services::Services;
 use crate::time::Timestamp;
 
-/// The prefix every API key starts with.
-pub const PREFIX: &str = "wk_";
+use crate::authn::api_key::PREFIX;
 
 /// A new API key.
 #[derive(Debug, Deserialize)]
@@ -96,7 +93,7 @@ pub async fn create(
             .roles_in_scope(caller.account.as_ref())
             .await?,
     );
-    let actor = crate::authz::Actor::Caller(caller.clone());
+    let actor = crate::authz::Access::Caller(caller.clone());
     actor.require_carries(&graph, &input.roles)?;
     actor.require_covers(&graph.permissions(&input.roles), caller.account.as_ref())?;
     create_for(
@@ -236,76 +233,4 @@ pub async fn revoke(
     } else {
         Err(DomainError::NotFound("API key"))
     }
-}
-
-/// Why a presented key was refused; safe to show.
-pub const REFUSED: &str =
-    "the API key is invalid, expired, revoked or not allowed from this address";
-
-/// Checks a presented `wk_` key: live, from an allowed address, of an active owner. Returns
-/// the key and the role names it may use now (its roles the owner still holds).
-pub async fn authenticate(
-    services: &Services,
-    value: &str,
-    ip: IpAddr,
-) -> Result<Option<(ApiKey, Vec<String>)>, DomainError> {
-    if value.len() > 200 {
-        return Ok(None);
-    }
-    let Some(key) = services
-        .store
-        .api_key_by_hash(&sha256_b64(value.as_bytes()))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let now = Timestamp::now();
-    if key.revoked_at.is_some()
-        || key.expires_at.is_some_and(|t| t <= now)
-        || !allowed(&key.allowed_ips, ip)
-    {
-        return Ok(None);
-    }
-    let owner_active = match (key.user_id, key.client_key) {
-        (Some(user), _) => services
-            .store
-            .user(&user)
-            .await?
-            .is_some_and(|u| u.user.status == Status::Active),
-        // A client's key is held to the client's own allow-list too: never more than its owner.
-        (None, Some(client)) => services.store.client(&client).await?.is_some_and(|c| {
-            c.client.status == Status::Active && allowed(&c.client.allowed_ips, ip)
-        }),
-        (None, None) => false,
-    };
-    if !owner_active {
-        return Ok(None);
-    }
-    // The key's account holds it to the account's allow-list as well.
-    if let Some(account) = &key.account_id {
-        if services
-            .store
-            .account(account)
-            .await?
-            .is_some_and(|a| !allowed(&a.allowed_ips, ip))
-        {
-            return Ok(None);
-        }
-    }
-    let graph = RoleGraph::new(
-        services
-            .store
-            .roles_in_scope(key.account_id.as_ref())
-            .await?,
-    );
-    let names: Vec<String> = key
-        .roles
-        .iter()
-        .filter_map(|id| graph.get(id))
-        .map(|r| r.name.as_str().to_owned())
-        .collect();
-    if key.last_used_at.is_none_or(|t| t.plus_seconds(60) <= now) {
-        services.store.touch_api_key(&key.id, now).await?;
-    }
-    Ok(Some((key, names)))
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::visible_user;
-use crate::authz::{Actor, Reach, RoleGraph};
+use crate::authz::{Access, Reach, RoleGraph};
 use crate::bootstrap::SUPER_ADMIN;
 use crate::error::DomainError;
 use crate::ids::{AccountId, RoleId, UserId};
@@ -30,7 +30,7 @@ pub struct GrantRole {
 /// Grants a role to a user.
 pub async fn grant(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     user: &UserId,
     input: GrantRole,
 ) -> Result<Assignment, DomainError> {
@@ -92,7 +92,7 @@ pub async fn grant(
 /// Lists a user's role assignments that the actor may see.
 pub async fn list(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     user: &UserId,
 ) -> Result<Vec<Assignment>, DomainError> {
     visible_user(services, actor, p::USERS_READ, user).await?;
@@ -107,7 +107,7 @@ pub async fn list(
 /// Revokes a role from a user.
 pub async fn revoke(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     user: &UserId,
     role: &RoleId,
     account: Option<&AccountId>,

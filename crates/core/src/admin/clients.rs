@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::authz::{Actor, Reach, RoleGraph};
+use crate::authz::{Access, Reach, RoleGraph};
 use crate::error::{DomainError, Problems};
 use crate::identity::display_text;
 use crate::ids::{AccountId, ClientKey, RoleId};
@@ -101,7 +101,7 @@ fn parse_grants(problems: &mut Problems, texts: Option<Vec<String>>) -> Vec<Stri
 /// A client never changes itself: its roles, allow-list, grants, secret and keys are changed,
 /// and it is deleted, by someone else, as users never assign roles to themselves. This holds
 /// through the client's own token and through its API keys, whatever permissions they carry.
-fn not_itself(actor: &Actor, id: &ClientKey) -> Result<(), DomainError> {
+fn not_itself(actor: &Access, id: &ClientKey) -> Result<(), DomainError> {
     if actor.client_key() == Some(*id) {
         return Err(DomainError::Forbidden(
             "a client cannot change or delete itself, its secret or its keys".into(),
@@ -113,7 +113,7 @@ fn not_itself(actor: &Actor, id: &ClientKey) -> Result<(), DomainError> {
 /// Checks the roles exist in the client's scope and grant nothing the actor lacks there.
 async fn check_roles(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     roles: &[RoleId],
     account: Option<&AccountId>,
 ) -> Result<(), DomainError> {
@@ -137,7 +137,7 @@ async fn check_roles(
 /// Creates a client and returns its secret once.
 pub async fn create(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     input: CreateClient,
 ) -> Result<ClientWithSecret, DomainError> {
     // Account administrators create clients in their own account.
@@ -200,7 +200,7 @@ pub async fn create(
 
 async fn visible(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     permission: &'static str,
     id: &ClientKey,
 ) -> Result<Client, DomainError> {
@@ -222,7 +222,7 @@ async fn visible(
 /// Reads a client.
 pub async fn get(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &ClientKey,
 ) -> Result<Client, DomainError> {
     visible(services, actor, CLIENTS_READ, id).await
@@ -231,7 +231,7 @@ pub async fn get(
 /// Lists the clients the actor may see.
 pub async fn list(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     page: PageRequest,
 ) -> Result<Page<Client>, DomainError> {
     let account = match actor.require_reach(CLIENTS_READ)? {
@@ -245,7 +245,7 @@ pub async fn list(
 /// Updates a client; the actor must hold what the client holds, before and after.
 pub async fn update(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &ClientKey,
     patch: UpdateClient,
 ) -> Result<Client, DomainError> {
@@ -294,7 +294,7 @@ pub async fn update(
 /// Replaces a client's secret; the old one stops working at once.
 pub async fn rotate_secret(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &ClientKey,
 ) -> Result<ClientWithSecret, DomainError> {
     let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
@@ -324,7 +324,11 @@ pub async fn rotate_secret(
 }
 
 /// Deletes a client.
-pub async fn delete(services: &Services, actor: &Actor, id: &ClientKey) -> Result<(), DomainError> {
+pub async fn delete(
+    services: &Services,
+    actor: &Access,
+    id: &ClientKey,
+) -> Result<(), DomainError> {
     let client = visible(services, actor, CLIENTS_DELETE, id).await?;
     actor.require_scoped(CLIENTS_DELETE, client.account_id.as_ref())?;
     not_itself(actor, id)?;
@@ -349,7 +353,7 @@ pub async fn delete(services: &Services, actor: &Actor, id: &ClientKey) -> Resul
 /// names, which must be the client's and held by the actor too.
 pub async fn create_key(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &ClientKey,
     input: crate::admin::api_keys::CreateApiKey,
 ) -> Result<crate::admin::api_keys::ApiKeyWithSecret, DomainError> {
@@ -375,7 +379,7 @@ pub async fn create_key(
 /// A client's API keys.
 pub async fn list_keys(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &ClientKey,
 ) -> Result<Vec<crate::model::ApiKey>, DomainError> {
     let client = visible(services, actor, CLIENTS_READ, id).await?;
@@ -388,7 +392,7 @@ pub async fn list_keys(
 /// Revokes an API key of a client.
 pub async fn revoke_key(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &ClientKey,
     key: &crate::ids::ApiKeyId,
 ) -> Result<(), DomainError> {

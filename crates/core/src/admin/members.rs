@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::{guard_target, visible_user};
-use crate::authz::Actor;
+use crate::authz::Access;
 use crate::error::DomainError;
 use crate::ids::{AccountId, UserId};
 use crate::model::Membership;
@@ -25,7 +25,7 @@ pub struct AddMember {
 /// Adds a user to an account. Account administrators can only add users they can already see.
 pub async fn add(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     account: &AccountId,
     input: AddMember,
 ) -> Result<Membership, DomainError> {
@@ -67,7 +67,7 @@ pub async fn add(
 /// Lists an account's members.
 pub async fn list(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     account: &AccountId,
     page: PageRequest,
 ) -> Result<Page<Membership>, DomainError> {
@@ -84,7 +84,7 @@ pub async fn list(
 /// Removes a member and the roles it held in the account.
 pub async fn remove(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     account: &AccountId,
     user: &UserId,
 ) -> Result<(), DomainError> {

@@ -1,5 +1,5 @@
 //! Administration use cases, shared by the REST API and the CLI. Every operation takes the
-//! [`Actor`] performing it and enforces, before touching anything, the permission it needs,
+//! [`Access`] performing it and enforces, before touching anything, the permission it needs,
 //! tenant isolation (another tenant's ids answer 404) and no escalation.
 
 pub mod accounts;
@@ -16,7 +16,7 @@ pub mod users;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::authz::{Actor, Reach, RoleGraph};
+use crate::authz::{Access, Reach, RoleGraph};
 use crate::error::DomainError;
 use crate::ids::{AccountId, UserId};
 use crate::model::UserRecord;
@@ -76,7 +76,7 @@ pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), String> {
 /// actor's reach. Users always see themselves.
 pub(crate) async fn visible_user(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     permission: &'static str,
     id: &UserId,
 ) -> Result<UserRecord, DomainError> {
@@ -106,7 +106,7 @@ pub(crate) async fn visible_user(
 /// account alone and holds no global role.
 pub(crate) async fn guard_target(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     permission: &'static str,
     target: &UserId,
     exclusive: bool,

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::authz::Actor;
+use crate::authz::Access;
 use crate::error::DomainError;
 use crate::identity::display_text;
 use crate::ids::{AccountId, PolicyId};
@@ -69,7 +69,7 @@ fn validate(id: &PolicyId, cedar: &str) -> Result<(), DomainError> {
 /// No escalation through policies: whoever writes a `permit` must hold, in the policy's
 /// account, every permission it may allow (a `permit` naming no action needs `*`).
 fn require_permits_covered(
-    actor: &Actor,
+    actor: &Access,
     id: &PolicyId,
     cedar: &str,
     account: Option<&AccountId>,
@@ -115,7 +115,7 @@ fn description(text: Option<String>) -> Result<String, DomainError> {
 /// Creates a policy.
 pub async fn create(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     input: CreatePolicy,
 ) -> Result<Policy, DomainError> {
     let account = input.account_id;
@@ -158,7 +158,7 @@ pub async fn create(
 /// Loads a policy the actor may see under `permission` (another tenant's answers 404).
 async fn visible(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     permission: &'static str,
     id: &PolicyId,
 ) -> Result<Policy, DomainError> {
@@ -173,14 +173,18 @@ async fn visible(
 }
 
 /// Reads a policy.
-pub async fn get(services: &Services, actor: &Actor, id: &PolicyId) -> Result<Policy, DomainError> {
+pub async fn get(
+    services: &Services,
+    actor: &Access,
+    id: &PolicyId,
+) -> Result<Policy, DomainError> {
     visible(services, actor, p::POLICIES_READ, id).await
 }
 
 /// Lists policies: `account_id=global` for global ones, an id for one account's.
 pub async fn list(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     account_id: Option<String>,
     enabled: Option<bool>,
     page: PageRequest,
@@ -198,7 +202,7 @@ pub async fn list(
 /// Changes a policy; new Cedar text is validated first.
 pub async fn update(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &PolicyId,
     patch: UpdatePolicy,
 ) -> Result<Policy, DomainError> {
@@ -237,7 +241,7 @@ pub async fn update(
 }
 
 /// Deletes a policy.
-pub async fn delete(services: &Services, actor: &Actor, id: &PolicyId) -> Result<(), DomainError> {
+pub async fn delete(services: &Services, actor: &Access, id: &PolicyId) -> Result<(), DomainError> {
     let policy = visible(services, actor, p::POLICIES_DELETE, id).await?;
     actor.require_scoped(p::POLICIES_DELETE, policy.account_id.as_ref())?;
     if !services.store.delete_policy(id).await? {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::authz::{Actor, RoleGraph};
+use crate::authz::{Access, RoleGraph};
 use crate::error::{DomainError, Problems};
 use crate::identity::{display_text, RoleName};
 use crate::ids::{AccountId, RoleId};
@@ -154,7 +154,7 @@ async fn check_name_free(
 /// Creates a role.
 pub async fn create(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     input: CreateRole,
 ) -> Result<Role, DomainError> {
     let account = input.account_id;
@@ -214,7 +214,7 @@ pub async fn create(
 /// Loads a role the actor may see under `permission`.
 async fn visible_role(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     permission: &'static str,
     id: &RoleId,
 ) -> Result<Role, DomainError> {
@@ -229,14 +229,14 @@ async fn visible_role(
 }
 
 /// Reads a role.
-pub async fn get(services: &Services, actor: &Actor, id: &RoleId) -> Result<Role, DomainError> {
+pub async fn get(services: &Services, actor: &Access, id: &RoleId) -> Result<Role, DomainError> {
     visible_role(services, actor, p::ROLES_READ, id).await
 }
 
 /// Lists roles: `account_id=global` for global roles, an id for one account's.
 pub async fn list(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     name: Option<String>,
     account_id: Option<String>,
     page: PageRequest,
@@ -257,7 +257,7 @@ pub async fn list(
 /// Updates a role. The actor must hold every permission the role has before and after.
 pub async fn update(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &RoleId,
     patch: UpdateRole,
 ) -> Result<Role, DomainError> {
@@ -316,7 +316,7 @@ pub async fn update(
 }
 
 /// Deletes a role and its assignments. Built-in roles and roles others inherit stay.
-pub async fn delete(services: &Services, actor: &Actor, id: &RoleId) -> Result<(), DomainError> {
+pub async fn delete(services: &Services, actor: &Access, id: &RoleId) -> Result<(), DomainError> {
     let role = visible_role(services, actor, p::ROLES_DELETE, id).await?;
     actor.require_scoped(p::ROLES_DELETE, role.account_id.as_ref())?;
     if role.builtin {

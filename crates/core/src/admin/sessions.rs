@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::visible_user;
-use crate::authz::{Actor, Caller, Reach};
+use crate::authz::{Access, Caller, Reach};
 use crate::error::DomainError;
 use crate::ids::{SessionId, UserId};
 use crate::model::Session;
@@ -142,7 +142,7 @@ pub async fn end_my_others(services: &Services, caller: &Caller) -> Result<u64, 
 /// only, for account admins).
 pub async fn list_for(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     user: &UserId,
     request: PageRequest,
 ) -> Result<Page<SessionInfo>, DomainError> {
@@ -152,8 +152,8 @@ pub async fn list_for(
         Reach::All | Reach::Nowhere => None,
     };
     let current = match actor {
-        Actor::Caller(caller) => Some(caller.session_id),
-        Actor::System | Actor::Client(_) => None,
+        Access::Caller(caller) => Some(caller.session_id),
+        Access::System | Access::Client(_) => None,
     };
     page(services, user, account.as_ref(), &request, current.as_ref()).await
 }
@@ -161,7 +161,7 @@ pub async fn list_for(
 /// Ends a user's sessions (within the actor's reach); returns how many ended.
 pub async fn end_for(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     user: &UserId,
 ) -> Result<u64, DomainError> {
     visible_user(services, actor, p::USERS_READ, user).await?;

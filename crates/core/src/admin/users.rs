@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{account_for, check_attributes, double_option, guard_target, visible_user};
-use crate::authz::{Actor, Reach};
+use crate::authz::{Access, Reach};
 use crate::error::{DomainError, Problems};
 use crate::identity::{display_text, Email, Username};
 use crate::ids::{AccountId, UserId};
@@ -105,7 +105,7 @@ pub(crate) fn optional_text(
 /// Creates a user.
 pub async fn create(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     input: CreateUser,
 ) -> Result<User, DomainError> {
     let account = account_for(
@@ -180,14 +180,14 @@ pub async fn create(
 }
 
 /// Reads a user.
-pub async fn get(services: &Services, actor: &Actor, id: &UserId) -> Result<User, DomainError> {
+pub async fn get(services: &Services, actor: &Access, id: &UserId) -> Result<User, DomainError> {
     Ok(visible_user(services, actor, p::USERS_READ, id).await?.user)
 }
 
 /// Lists users the actor may see.
 pub async fn list(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     query: UserQuery,
     page: PageRequest,
 ) -> Result<Page<User>, DomainError> {
@@ -268,7 +268,7 @@ pub(crate) async fn apply_patch(
 /// Updates a user.
 pub async fn update(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     id: &UserId,
     patch: UpdateUser,
 ) -> Result<User, DomainError> {
@@ -321,7 +321,7 @@ pub async fn update(
 }
 
 /// Deletes a user.
-pub async fn delete(services: &Services, actor: &Actor, id: &UserId) -> Result<(), DomainError> {
+pub async fn delete(services: &Services, actor: &Access, id: &UserId) -> Result<(), DomainError> {
     let before = visible_user(services, actor, p::USERS_DELETE, id)
         .await?
         .user;

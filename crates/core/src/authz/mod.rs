@@ -8,6 +8,7 @@ mod graph;
 
 pub use graph::{effective_role_names, RoleGraph};
 
+use crate::audit::{AuditLog, Event};
 use crate::engine::{Inactive, Principal, Resolved, Snapshot, Subject};
 use crate::error::DomainError;
 use crate::ids::{AccountId, RoleId, SessionId, UserId};
@@ -33,6 +34,8 @@ pub struct Caller {
     /// The snapshot the caller was resolved against: its policies on `warden.*` actions
     /// decide the admin API with the same combining rule as every other decision.
     snapshot: Option<Arc<Snapshot>>,
+    /// Where a denial by policy is recorded.
+    audit: Option<AuditLog>,
 }
 
 /// Splits the held roles' permissions into those granted globally and those granted in the
@@ -76,6 +79,7 @@ impl Caller {
             global,
             local,
             snapshot: Some(Arc::clone(snapshot)),
+            audit: None,
         })
     }
 
@@ -107,6 +111,7 @@ pub struct ClientCaller {
     global: PermissionSet,
     local: PermissionSet,
     snapshot: Option<Arc<Snapshot>>,
+    audit: Option<AuditLog>,
 }
 
 impl ClientCaller {
@@ -142,6 +147,7 @@ impl ClientCaller {
             global,
             local,
             snapshot: Some(Arc::clone(snapshot)),
+            audit: None,
         })
     }
 
@@ -158,7 +164,7 @@ impl ClientCaller {
 
 /// Who performs an operation: the CLI (trusted: it holds the database) or a caller.
 #[derive(Debug, Clone)]
-pub enum Actor {
+pub enum Access {
     /// The operator at the `warden` command line.
     System,
     /// A user acting through a bearer token or an API key.
@@ -167,7 +173,18 @@ pub enum Actor {
     Client(ClientCaller),
 }
 
-impl Actor {
+impl Access {
+    /// The same access, recording its denials by policy in `audit`.
+    #[must_use]
+    pub fn audited(mut self, audit: &AuditLog) -> Self {
+        match &mut self {
+            Self::System => {}
+            Self::Caller(c) => c.audit = Some(audit.clone()),
+            Self::Client(c) => c.audit = Some(audit.clone()),
+        }
+        self
+    }
+
     /// The grants of a caller: its account, its global and its account permissions.
     fn grants(&self) -> Option<(Option<&AccountId>, &PermissionSet, &PermissionSet)> {
         match self {
@@ -218,10 +235,10 @@ impl Actor {
         permission: &'static str,
         account: Option<&AccountId>,
     ) -> Result<(), DomainError> {
-        let (snapshot, principal) = match self {
+        let (snapshot, principal, audit) = match self {
             Self::System => return Ok(()),
-            Self::Caller(c) => (c.snapshot.as_ref(), c.principal()),
-            Self::Client(c) => (c.snapshot.as_ref(), c.principal()),
+            Self::Caller(c) => (c.snapshot.as_ref(), c.principal(), c.audit.as_ref()),
+            Self::Client(c) => (c.snapshot.as_ref(), c.principal(), c.audit.as_ref()),
         };
         let Some(snapshot) = snapshot else {
             return Ok(());
@@ -259,7 +276,7 @@ impl Actor {
                     effect: "forbid",
                     ..
                 } if snapshot.policies.names_action(policy_id, permission) => {
-                    Some(format!("`{policy_id}`"))
+                    Some(policy_id.to_string())
                 }
                 _ => None,
             })
@@ -267,9 +284,21 @@ impl Actor {
         if decision.allowed || forbidding.is_empty() {
             Ok(())
         } else {
+            if let Some(audit) = audit {
+                // A caller can repeat a denial at will: identical ones are coalesced.
+                let event = Event {
+                    actor: crate::audit::actor_name(self),
+                    action: "access.denied",
+                    account: account.copied(),
+                    target: Some(format!("action:{permission}")),
+                    details: serde_json::json!({ "action": permission, "forbidden_by": forbidding }),
+                };
+                audit.try_record_repeated(event, 1);
+            }
+            let named: Vec<String> = forbidding.iter().map(|id| format!("`{id}`")).collect();
             Err(DomainError::Forbidden(format!(
                 "a policy forbids `{permission}` here: {}",
-                forbidding.join(", ")
+                named.join(", ")
             )))
         }
     }

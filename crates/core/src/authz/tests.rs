@@ -19,8 +19,8 @@ fn role(name: &str) -> Role {
     }
 }
 
-fn caller(scoped_to: Option<&[&str]>) -> Actor {
-    Actor::Caller(Caller {
+fn caller(scoped_to: Option<&[&str]>) -> Access {
+    Access::Caller(Caller {
         user_id: UserId::new(),
         session_id: SessionId::new(),
         account: None,
@@ -29,6 +29,7 @@ fn caller(scoped_to: Option<&[&str]>) -> Actor {
         global: PermissionSet::new(),
         local: PermissionSet::new(),
         snapshot: None,
+        audit: None,
     })
 }
 
@@ -44,12 +45,12 @@ fn a_narrowed_actor_carries_only_the_roles_it_names() {
         Err(DomainError::Forbidden(_))
     ));
     assert!(caller(None).require_carries(&graph, &[ids.1]).is_ok());
-    assert!(Actor::System.require_carries(&graph, &[ids.1]).is_ok());
+    assert!(Access::System.require_carries(&graph, &[ids.1]).is_ok());
 }
 
 #[test]
 fn an_api_key_manages_keys_only_through_an_explicit_permission() {
-    let Actor::Caller(mut login) = caller(None) else {
+    let Access::Caller(mut login) = caller(None) else {
         unreachable!()
     };
     assert!(require_self_service(&login, crate::permission::builtin::API_KEYS_DELETE).is_ok());

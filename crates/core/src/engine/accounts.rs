@@ -1,18 +1,22 @@
 //! What the engine keeps of an account: whether it is active, and since when tokens issued in
 //! it count (its last disabling), so a re-enabled account revives nothing issued before.
 
+use std::sync::Arc;
+
 use crate::ids::AccountId;
 
 use super::snapshot::Snapshot;
 
 /// What the engine keeps of an account.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AccountEntry {
     /// Whether it is active.
     pub active: bool,
     /// Tokens issued in the account at or before this (milliseconds; 0: none) are dead: it was
     /// disabled then.
     pub tokens_valid_after: i64,
+    /// Addresses tokens may be issued to and keys used from in it; empty means any.
+    pub allowed_ips: Arc<[crate::net::Cidr]>,
 }
 
 impl AccountEntry {
@@ -21,6 +25,7 @@ impl AccountEntry {
         Self {
             active: account.status == crate::model::Status::Active,
             tokens_valid_after: account.tokens_valid_after.map_or(0, |t| t.millis()),
+            allowed_ips: account.allowed_ips.iter().copied().collect(),
         }
     }
 }

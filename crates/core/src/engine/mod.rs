@@ -3,9 +3,11 @@
 //! decision never touches the database.
 
 mod accounts;
+mod api_keys;
 mod decide;
 mod grants;
 pub mod policy;
+mod roles;
 mod snapshot;
 pub mod suite;
 mod values;
@@ -23,6 +25,7 @@ use crate::store::{AccountFilter, PolicyFilter, RoleFilter, Store, UserFilter};
 use crate::time::Timestamp;
 
 pub use accounts::AccountEntry;
+pub use api_keys::{ApiKeyEntry, KeyHash};
 pub use decide::{BadQuery, Decision, Effect, EntityRef, PolicyFault, Query, Reason, Resource};
 pub use grants::Grants;
 pub use policy::{compile, CompiledPolicy, PolicyIndex};
@@ -44,7 +47,7 @@ const CHANGE_BATCH: i64 = 5000;
 pub struct Change {
     /// Position in the log.
     pub seq: i64,
-    /// `user`, `account`, `role`, `client`, `session` or `policy`.
+    /// `user`, `account`, `role`, `client`, `session`, `policy` or `api_key`.
     pub kind: String,
     /// The changed record's id.
     pub key: String,
@@ -252,6 +255,21 @@ impl Engine {
         }
         snapshot.policies = Arc::new(PolicyIndex::build(policies));
 
+        let mut after: Option<String> = None;
+        loop {
+            let rows = store.live_api_keys(after.as_deref(), LOAD_PAGE).await?;
+            let done = rows.len() < LOAD_PAGE as usize;
+            after = rows.last().map(|(hash, _)| hash.clone());
+            snapshot.api_keys = snapshot
+                .api_keys
+                .with(rows.iter().filter_map(|(hash, key)| {
+                    Some((KeyHash::new(hash), Some(Arc::new(ApiKeyEntry::of(key)?))))
+                }));
+            if done {
+                break;
+            }
+        }
+
         let now = Timestamp::now().millis();
         let since = now - self.session_memory_ms;
         let mut after = None;
@@ -272,6 +290,7 @@ impl Engine {
             users = snapshot.users.len(),
             roles = snapshot.roles.len(),
             policies = snapshot.policies.len(),
+            api_keys = snapshot.api_keys.len(),
             seq,
             "authorization snapshot loaded"
         );
@@ -346,6 +365,7 @@ impl Engine {
         let mut users = Vec::new();
         let mut accounts = Vec::new();
         let mut sessions = Vec::new();
+        let mut keys = Vec::new();
         let mut roles_changed = false;
         let mut seen = std::collections::HashSet::new();
         for change in changes {
@@ -402,6 +422,14 @@ impl Engine {
                     let policy = store.policy(&id).await?.as_ref().and_then(compiled);
                     next.policies = Arc::new(next.policies.with(id, policy));
                 }
+                "api_key" => {
+                    let entry = store
+                        .api_key_by_hash(&change.key)
+                        .await?
+                        .as_ref()
+                        .and_then(ApiKeyEntry::of);
+                    keys.push((KeyHash::new(&change.key), entry.map(Arc::new)));
+                }
                 other => tracing::warn!(kind = other, "unknown change kind ignored"),
             }
         }
@@ -411,6 +439,7 @@ impl Engine {
         next.users = next.users.with(users);
         next.accounts = next.accounts.with(accounts);
         next.ended = next.ended.with(sessions);
+        next.api_keys = next.api_keys.with(keys);
         Ok(())
     }
 }

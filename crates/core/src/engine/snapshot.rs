@@ -194,6 +194,11 @@ impl RoleIndex {
         self.by_id.get(id)
     }
 
+    /// Every role, in no order.
+    pub fn iter(&self) -> impl Iterator<Item = &RoleEntry> {
+        self.by_id.values()
+    }
+
     /// How many roles there are.
     pub fn len(&self) -> usize {
         self.by_id.len()
@@ -311,6 +316,8 @@ pub struct ClientEntry {
     pub account: Option<AccountId>,
     /// Its roles.
     pub roles: Box<[RoleId]>,
+    /// Addresses it may act from; empty means any.
+    pub allowed_ips: Box<[crate::net::Cidr]>,
 }
 
 impl From<&Client> for ClientEntry {
@@ -321,6 +328,7 @@ impl From<&Client> for ClientEntry {
             active: client.status == Status::Active,
             account: client.account_id,
             roles: client.roles.iter().copied().collect(),
+            allowed_ips: client.allowed_ips.iter().copied().collect(),
         }
     }
 }
@@ -366,6 +374,11 @@ impl ClientIndex {
         next
     }
 
+    /// A client by its internal id.
+    pub fn by_key(&self, key: &ClientKey) -> Option<&ClientEntry> {
+        self.by_key.get(key).map(AsRef::as_ref)
+    }
+
     /// A client by its public id.
     pub fn by_client_id(&self, client_id: &str) -> Option<&ClientEntry> {
         self.by_client_id.get(client_id).map(AsRef::as_ref)
@@ -390,6 +403,8 @@ pub struct Snapshot {
     pub ended: Sharded<SessionId, i64>,
     /// ABAC policies.
     pub policies: Arc<PolicyIndex>,
+    /// Live API keys, by the hash of their value.
+    pub api_keys: Sharded<super::api_keys::KeyHash, Arc<super::api_keys::ApiKeyEntry>>,
 }
 
 /// Who a decision is about.

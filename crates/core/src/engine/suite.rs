@@ -287,6 +287,7 @@ fn run_case(
             Some(AccountEntry {
                 active: true,
                 tokens_valid_after: 0,
+                allowed_ips: Arc::from(Vec::new()),
             }),
         )]);
     }

@@ -63,6 +63,7 @@ fn fixture(policies: &[(&str, Option<bool>)]) -> Fixture {
         Some(AccountEntry {
             active: true,
             tokens_valid_after: 0,
+            allowed_ips: Arc::from(Vec::new()),
         }),
     )]);
     let compiled = policies
@@ -241,6 +242,7 @@ fn disabled_users_ended_sessions_and_inactive_accounts_are_denied() {
         Some(AccountEntry {
             active: false,
             tokens_valid_after: 0,
+            allowed_ips: Arc::from(Vec::new()),
         }),
     )]);
     assert_eq!(

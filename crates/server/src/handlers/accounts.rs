@@ -48,7 +48,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(accounts::create(state.services(), &auth.actor(), input).await?),
+        Json(accounts::create(state.services(), auth.access(), input).await?),
     ))
 }
 
@@ -62,7 +62,7 @@ pub async fn list(
 ) -> Result<Json<Page<Account>>, ApiError> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
-        accounts::list(state.services(), &auth.actor(), q.name, q.status, page).await?,
+        accounts::list(state.services(), auth.access(), q.name, q.status, page).await?,
     ))
 }
 
@@ -76,7 +76,7 @@ pub async fn get(
 ) -> Result<Json<Account>, ApiError> {
     let id = path_id(&id, AccountId::parse)?;
     Ok(Json(
-        accounts::get(state.services(), &auth.actor(), &id).await?,
+        accounts::get(state.services(), auth.access(), &id).await?,
     ))
 }
 
@@ -92,7 +92,7 @@ pub async fn update(
 ) -> Result<Json<Account>, ApiError> {
     let id = path_id(&id, AccountId::parse)?;
     Ok(Json(
-        accounts::update(state.services(), &auth.actor(), &id, input).await?,
+        accounts::update(state.services(), auth.access(), &id, input).await?,
     ))
 }
 
@@ -105,7 +105,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, AccountId::parse)?;
-    accounts::delete(state.services(), &auth.actor(), &id).await?;
+    accounts::delete(state.services(), auth.access(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,7 +122,7 @@ pub async fn add_member(
     let id = path_id(&id, AccountId::parse)?;
     Ok((
         StatusCode::CREATED,
-        Json(members::add(state.services(), &auth.actor(), &id, input).await?),
+        Json(members::add(state.services(), auth.access(), &id, input).await?),
     ))
 }
 
@@ -138,7 +138,7 @@ pub async fn list_members(
     let id = path_id(&id, AccountId::parse)?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
-        members::list(state.services(), &auth.actor(), &id, page).await?,
+        members::list(state.services(), auth.access(), &id, page).await?,
     ))
 }
 
@@ -152,6 +152,6 @@ pub async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, AccountId::parse)?;
     let user = path_id(&user_id, UserId::parse)?;
-    members::remove(state.services(), &auth.actor(), &id, &user).await?;
+    members::remove(state.services(), auth.access(), &id, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

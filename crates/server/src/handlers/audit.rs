@@ -48,6 +48,6 @@ pub async fn list(
         cursor: q.cursor,
     };
     Ok(Json(
-        audit::list(state.services(), &auth.actor(), query).await?,
+        audit::list(state.services(), auth.access(), query).await?,
     ))
 }

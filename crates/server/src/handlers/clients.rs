@@ -35,7 +35,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ClientWithSecret>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(clients::create(state.services(), &auth.actor(), input).await?),
+        Json(clients::create(state.services(), auth.access(), input).await?),
     ))
 }
 
@@ -49,7 +49,7 @@ pub async fn list(
 ) -> Result<Json<Page<Client>>, ApiError> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
-        clients::list(state.services(), &auth.actor(), page).await?,
+        clients::list(state.services(), auth.access(), page).await?,
     ))
 }
 
@@ -63,7 +63,7 @@ pub async fn get(
 ) -> Result<Json<Client>, ApiError> {
     let id = path_id(&id, ClientKey::parse)?;
     Ok(Json(
-        clients::get(state.services(), &auth.actor(), &id).await?,
+        clients::get(state.services(), auth.access(), &id).await?,
     ))
 }
 
@@ -79,7 +79,7 @@ pub async fn update(
 ) -> Result<Json<Client>, ApiError> {
     let id = path_id(&id, ClientKey::parse)?;
     Ok(Json(
-        clients::update(state.services(), &auth.actor(), &id, input).await?,
+        clients::update(state.services(), auth.access(), &id, input).await?,
     ))
 }
 
@@ -93,7 +93,7 @@ pub async fn rotate_secret(
 ) -> Result<Json<ClientWithSecret>, ApiError> {
     let id = path_id(&id, ClientKey::parse)?;
     Ok(Json(
-        clients::rotate_secret(state.services(), &auth.actor(), &id).await?,
+        clients::rotate_secret(state.services(), auth.access(), &id).await?,
     ))
 }
 
@@ -106,7 +106,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, ClientKey::parse)?;
-    clients::delete(state.services(), &auth.actor(), &id).await?;
+    clients::delete(state.services(), auth.access(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -124,7 +124,7 @@ pub async fn create_key(
     let id = path_id(&id, ClientKey::parse)?;
     Ok((
         StatusCode::CREATED,
-        Json(clients::create_key(state.services(), &auth.actor(), &id, input).await?),
+        Json(clients::create_key(state.services(), auth.access(), &id, input).await?),
     ))
 }
 
@@ -137,7 +137,7 @@ pub async fn list_keys(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = path_id(&id, ClientKey::parse)?;
-    let items = clients::list_keys(state.services(), &auth.actor(), &id).await?;
+    let items = clients::list_keys(state.services(), auth.access(), &id).await?;
     Ok(Json(
         serde_json::json!({ "items": items, "next_cursor": null }),
     ))
@@ -153,6 +153,6 @@ pub async fn revoke_key(
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, ClientKey::parse)?;
     let key = path_id(&key_id, ApiKeyId::parse)?;
-    clients::revoke_key(state.services(), &auth.actor(), &id, &key).await?;
+    clients::revoke_key(state.services(), auth.access(), &id, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,7 +27,7 @@ pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<Value>, ApiError> {
-    let items = keys::list(state.services(), &auth.actor()).await?;
+    let items = keys::list(state.services(), auth.access()).await?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
@@ -45,6 +45,6 @@ pub async fn rotate(
         .transpose()
         .map_err(|err| warden_core::DomainError::invalid("algorithm", err))?;
     Ok(Json(
-        keys::rotate(state.services(), &auth.actor(), algorithm).await?,
+        keys::rotate(state.services(), auth.access(), algorithm).await?,
     ))
 }

@@ -39,7 +39,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Policy>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(policies::create(state.services(), &auth.actor(), input).await?),
+        Json(policies::create(state.services(), auth.access(), input).await?),
     ))
 }
 
@@ -55,7 +55,7 @@ pub async fn list(
     Ok(Json(
         policies::list(
             state.services(),
-            &auth.actor(),
+            auth.access(),
             q.account_id,
             q.enabled,
             page,
@@ -74,7 +74,7 @@ pub async fn get(
 ) -> Result<Json<Policy>, ApiError> {
     let id = path_id(&id, PolicyId::parse)?;
     Ok(Json(
-        policies::get(state.services(), &auth.actor(), &id).await?,
+        policies::get(state.services(), auth.access(), &id).await?,
     ))
 }
 
@@ -90,7 +90,7 @@ pub async fn update(
 ) -> Result<Json<Policy>, ApiError> {
     let id = path_id(&id, PolicyId::parse)?;
     Ok(Json(
-        policies::update(state.services(), &auth.actor(), &id, patch).await?,
+        policies::update(state.services(), auth.access(), &id, patch).await?,
     ))
 }
 
@@ -103,6 +103,6 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, PolicyId::parse)?;
-    policies::delete(state.services(), &auth.actor(), &id).await?;
+    policies::delete(state.services(), auth.access(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::Json;
 use serde::Deserialize;
-use warden_core::client_auth::{authenticate, ClientIdentity, Presented};
+use warden_core::authn::client::{authenticate, ClientIdentity, Presented};
 use warden_core::revocations::{feed, Feed, Reader};
 
 use crate::error::{ApiError, Problem};
@@ -64,7 +64,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Result<Jso
         }
         None => {
             let auth = Authenticated::from_request_parts(&mut parts, &state).await?;
-            Reader::administrator(&auth.actor())?
+            Reader::administrator(auth.access())?
         }
     };
     Ok(Json(

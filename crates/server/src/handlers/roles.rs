@@ -39,7 +39,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Role>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(roles::create(state.services(), &auth.actor(), input).await?),
+        Json(roles::create(state.services(), auth.access(), input).await?),
     ))
 }
 
@@ -53,7 +53,7 @@ pub async fn list(
 ) -> Result<Json<Page<Role>>, ApiError> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
-        roles::list(state.services(), &auth.actor(), q.name, q.account_id, page).await?,
+        roles::list(state.services(), auth.access(), q.name, q.account_id, page).await?,
     ))
 }
 
@@ -67,7 +67,7 @@ pub async fn get(
 ) -> Result<Json<Role>, ApiError> {
     let id = path_id(&id, RoleId::parse)?;
     Ok(Json(
-        roles::get(state.services(), &auth.actor(), &id).await?,
+        roles::get(state.services(), auth.access(), &id).await?,
     ))
 }
 
@@ -83,7 +83,7 @@ pub async fn update(
 ) -> Result<Json<Role>, ApiError> {
     let id = path_id(&id, RoleId::parse)?;
     Ok(Json(
-        roles::update(state.services(), &auth.actor(), &id, input).await?,
+        roles::update(state.services(), auth.access(), &id, input).await?,
     ))
 }
 
@@ -96,6 +96,6 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, RoleId::parse)?;
-    roles::delete(state.services(), &auth.actor(), &id).await?;
+    roles::delete(state.services(), auth.access(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -45,7 +45,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(users::create(state.services(), &auth.actor(), input).await?),
+        Json(users::create(state.services(), auth.access(), input).await?),
     ))
 }
 
@@ -65,7 +65,7 @@ pub async fn list(
         account_id: q.account_id,
     };
     Ok(Json(
-        users::list(state.services(), &auth.actor(), query, page).await?,
+        users::list(state.services(), auth.access(), query, page).await?,
     ))
 }
 
@@ -79,7 +79,7 @@ pub async fn get(
 ) -> Result<Json<User>, ApiError> {
     let id = path_id(&id, UserId::parse)?;
     Ok(Json(
-        users::get(state.services(), &auth.actor(), &id).await?,
+        users::get(state.services(), auth.access(), &id).await?,
     ))
 }
 
@@ -95,7 +95,7 @@ pub async fn update(
 ) -> Result<Json<User>, ApiError> {
     let id = path_id(&id, UserId::parse)?;
     Ok(Json(
-        users::update(state.services(), &auth.actor(), &id, input).await?,
+        users::update(state.services(), auth.access(), &id, input).await?,
     ))
 }
 
@@ -108,7 +108,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, UserId::parse)?;
-    users::delete(state.services(), &auth.actor(), &id).await?;
+    users::delete(state.services(), auth.access(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -126,7 +126,7 @@ pub async fn grant_role(
     let id = path_id(&id, UserId::parse)?;
     Ok((
         StatusCode::CREATED,
-        Json(assignments::grant(state.services(), &auth.actor(), &id, input).await?),
+        Json(assignments::grant(state.services(), auth.access(), &id, input).await?),
     ))
 }
 
@@ -139,7 +139,7 @@ pub async fn list_roles(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = path_id(&id, UserId::parse)?;
-    let items = assignments::list(state.services(), &auth.actor(), &id).await?;
+    let items = assignments::list(state.services(), auth.access(), &id).await?;
     Ok(Json(
         serde_json::json!({ "items": items, "next_cursor": null }),
     ))
@@ -171,7 +171,7 @@ pub async fn revoke_role(
         .transpose()?;
     assignments::revoke(
         state.services(),
-        &auth.actor(),
+        auth.access(),
         &id,
         &role,
         account.as_ref(),
@@ -192,7 +192,7 @@ pub async fn list_sessions(
     let id = path_id(&id, UserId::parse)?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
-        sessions::list_for(state.services(), &auth.actor(), &id, page).await?,
+        sessions::list_for(state.services(), auth.access(), &id, page).await?,
     ))
 }
 
@@ -206,6 +206,6 @@ pub async fn end_sessions(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = path_id(&id, UserId::parse)?;
-    let ended = sessions::end_for(state.services(), &auth.actor(), &id).await?;
+    let ended = sessions::end_for(state.services(), auth.access(), &id).await?;
     Ok(Json(serde_json::json!({ "ended": ended })))
 }

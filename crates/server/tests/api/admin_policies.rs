@@ -55,6 +55,20 @@ async fn a_forbid_on_a_warden_action_stops_an_account_administrator(backend: Bac
         detail.contains(&policy),
         "the 403 names the policy: {detail}"
     );
+    // The denial is audited, with the policy that decided it.
+    let denied = app
+        .get("/v1/audit?action=access.denied", &app.admin_token)
+        .await;
+    assert_eq!(denied.status, StatusCode::OK, "{}", denied.body);
+    assert!(
+        denied.body["items"].as_array().unwrap().iter().any(|e| {
+            e["details"]["forbidden_by"][0] == policy.as_str()
+                && e["details"]["action"] == "warden.users:create"
+                && e["account_id"] == acme.as_str()
+        }),
+        "{}",
+        denied.body
+    );
     // Only that action: the administrator still reads users.
     assert_eq!(app.get("/v1/users", &boss).await.status, StatusCode::OK);
     // An account policy binds principals acting in that account, not a global administrator.

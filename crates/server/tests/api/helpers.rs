@@ -11,7 +11,7 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use warden_server::config::Config;
 use warden_server::state::AppState;
-use warden_testkit::PgDatabase;
+use warden_testkit::{CountingStore, PgDatabase};
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -51,6 +51,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin_token: String,
     pub state: AppState,
+    /// The counting store the use cases see, for apps spawned by [`TestApp::spawn_counted`].
+    pub counted: Option<Arc<CountingStore>>,
     shutdown: Option<oneshot::Sender<()>>,
     env: BTreeMap<String, String>,
     _dir: Arc<TempDir>,
@@ -89,6 +91,15 @@ impl TestApp {
 
     /// Spawns with extra `WARDEN_*` settings.
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        Self::spawn_inner(backend, extra, false).await
+    }
+
+    /// Spawns with every call the use cases make to the store counted (`counted`).
+    pub async fn spawn_counted(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        Self::spawn_inner(backend, extra, true).await
+    }
+
+    async fn spawn_inner(backend: Backend, extra: &[(&str, &str)], count: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let (pg, url) = match backend {
             Backend::Sqlite => (None, None),
@@ -119,7 +130,7 @@ impl TestApp {
         for (k, v) in extra {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
-        Self::start(env, Arc::new(dir), pg.map(Arc::new), None).await
+        Self::start(env, Arc::new(dir), pg.map(Arc::new), None, count).await
     }
 
     /// A second node on the same store (same data directory, master key and issuer), as
@@ -130,6 +141,7 @@ impl TestApp {
             self._dir.clone(),
             self._pg.clone(),
             Some(self.base.clone()),
+            false,
         )
         .await
     }
@@ -139,6 +151,7 @@ impl TestApp {
         dir: Arc<TempDir>,
         pg: Option<Arc<PgDatabase>>,
         issuer: Option<String>,
+        count: bool,
     ) -> Self {
         let config = Config::load_from(None, &env).expect("test config");
         let kept_env = env.clone();
@@ -147,7 +160,16 @@ impl TestApp {
             .expect("bind");
         let address = listener.local_addr().expect("address");
         let base = format!("http://{address}");
-        let opened = warden_server::open(&config, issuer.unwrap_or_else(|| base.clone()))
+        let mut counted = None;
+        let opened =
+            warden_server::open_wrapped(&config, issuer.unwrap_or_else(|| base.clone()), |store| {
+                if !count {
+                    return store;
+                }
+                let store = Arc::new(CountingStore::new(store));
+                counted = Some(store.clone());
+                store
+            })
             .await
             .expect("open warden");
         let state = opened.state.clone();
@@ -182,6 +204,7 @@ impl TestApp {
             client,
             admin_token: String::new(),
             state,
+            counted,
             shutdown: Some(tx),
             env: kept_env,
             _dir: dir,

@@ -26,6 +26,7 @@ mod introspection;
 mod keys;
 mod login;
 mod me;
+mod memory;
 mod policies;
 mod propagation;
 mod races;

@@ -4,11 +4,15 @@
 //! hashed.
 
 mod repeats;
+mod writer;
+
+use writer::pending;
+pub use writer::{AuditLog, Event, Pending};
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::authz::Actor;
+use crate::authz::Access;
 use crate::crypto::sha256_b64;
 use crate::error::DomainError;
 use crate::ids::AccountId;
@@ -62,26 +66,12 @@ pub fn chain_hash(r: &AuditRecord) -> String {
 }
 
 /// Who an actor is, for the log.
-pub fn actor_name(actor: &Actor) -> String {
+pub fn actor_name(actor: &Access) -> String {
     match actor {
-        Actor::System => "system".into(),
-        Actor::Caller(caller) => format!("user:{}", caller.user_id),
-        Actor::Client(client) => format!("client:{}", client.client),
+        Access::System => "system".into(),
+        Access::Caller(caller) => format!("user:{}", caller.user_id),
+        Access::Client(client) => format!("client:{}", client.client),
     }
-}
-
-/// An event to record.
-pub struct Event<'a> {
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: &'a str,
-    /// Which account.
-    pub account: Option<AccountId>,
-    /// On what.
-    pub target: Option<String>,
-    /// Details (never secrets).
-    pub details: Value,
 }
 
 /// Queues an event for the node's audit writer, which appends it within milliseconds.
@@ -94,195 +84,6 @@ pub async fn record(services: &Services, event: Event<'_>) {
 /// the number of occurrences it stands for in `details.count`.
 pub async fn record_repeated(services: &Services, event: Event<'_>, count: u64) {
     services.audit.record_repeated(pending(event), count).await;
-}
-
-fn pending(event: Event<'_>) -> Pending {
-    Pending {
-        id: crate::ids::SessionId::new().to_string(),
-        at: Timestamp::now(),
-        actor: event.actor,
-        action: event.action.to_owned(),
-        account_id: event.account,
-        // Targets may carry request text (a resource id): no control characters reach the
-        // store, which may refuse them (PostgreSQL refuses NUL) and would stall the writer.
-        target: event.target.map(|t| {
-            t.chars()
-                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-                .collect()
-        }),
-        details: event.details,
-    }
-}
-
-/// An event waiting to be chained and appended.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    /// Unique id.
-    pub id: String,
-    /// When it happened.
-    pub at: Timestamp,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// Which account.
-    pub account_id: Option<AccountId>,
-    /// On what.
-    pub target: Option<String>,
-    /// Details.
-    pub details: Value,
-}
-
-enum Message {
-    Event(Pending),
-    /// An event and how many identical occurrences it stands for, to coalesce.
-    Repeated(Pending, u64),
-    Flush(tokio::sync::oneshot::Sender<()>),
-}
-
-/// After repeated failures, writes a batch one event at a time. When some events are written
-/// and others refused, the store is up and the refused ones can never be written: they are
-/// dropped with an error in the log, so one bad event cannot stall the chain. When every
-/// event is refused the store is down: all are kept for the next retry.
-async fn set_aside_poison(store: &dyn crate::store::Store, batch: Vec<Pending>) -> Vec<Pending> {
-    let mut refused = Vec::new();
-    let mut written = 0;
-    for event in batch {
-        match store.append_audit(std::slice::from_ref(&event)).await {
-            Ok(()) => written += 1,
-            Err(_) => refused.push(event),
-        }
-    }
-    if written == 0 {
-        return refused;
-    }
-    for event in &refused {
-        tracing::error!(action = %event.action, id = %event.id, "the store refuses this audit event; dropped");
-    }
-    Vec::new()
-}
-
-/// The node's audit writer: events are queued by requests and appended in batches, each batch
-/// in one transaction that holds the chain's head, so requests never wait on the chain and
-/// nodes sharing a store keep one chain. Repeated events are coalesced here (see `repeats`).
-#[derive(Clone)]
-pub struct AuditLog {
-    queue: tokio::sync::mpsc::Sender<Message>,
-}
-
-/// Messages the writer takes, and events it writes, per batch at most.
-const BATCH: usize = 1000;
-
-impl AuditLog {
-    /// Starts the writer task over `store`; identical repeated events within `window` are
-    /// coalesced (zero: each is its own record).
-    pub fn start(
-        store: std::sync::Arc<dyn crate::store::Store>,
-        window: std::time::Duration,
-    ) -> Self {
-        let (queue, mut inbox) = tokio::sync::mpsc::channel::<Message>(10_000);
-        tokio::spawn(async move {
-            let mut repeats = repeats::Repeats::new(window, repeats::MAX_TRACKED);
-            let mut tick = tokio::time::interval(repeats.tick());
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut open = true;
-            while open {
-                let mut batch = Vec::new();
-                let mut waiting = Vec::new();
-                tokio::select! {
-                    message = inbox.recv() => match message {
-                        Some(message) => take(message, &mut batch, &mut waiting, &mut repeats),
-                        // Every sender is gone: write what is left, then stop.
-                        None => open = false,
-                    },
-                    _ = tick.tick() => {}
-                }
-                // Bounded by messages, not events: repeats add no event, and a steady stream
-                // of them must not keep the writer from writing and answering flushes.
-                for _ in 1..BATCH {
-                    if !open || batch.len() >= BATCH {
-                        break;
-                    }
-                    match inbox.try_recv() {
-                        Ok(message) => take(message, &mut batch, &mut waiting, &mut repeats),
-                        Err(_) => break,
-                    }
-                }
-                // A flush (or the end) also records the repeats counted so far.
-                let everything = !waiting.is_empty() || !open;
-                batch.extend(repeats.due(Timestamp::now().millis(), everything));
-                write(store.as_ref(), batch).await;
-                // Flushes are answered only once everything before them is written.
-                for done in waiting {
-                    let _ = done.send(());
-                }
-            }
-        });
-        Self { queue }
-    }
-
-    /// Queues an event (waits only if the queue is full).
-    pub async fn record(&self, event: Pending) {
-        if self.queue.send(Message::Event(event)).await.is_err() {
-            tracing::error!("the audit writer has stopped; an event was not recorded");
-        }
-    }
-
-    /// Queues `count` identical occurrences of `event`, to coalesce.
-    pub async fn record_repeated(&self, event: Pending, count: u64) {
-        if self
-            .queue
-            .send(Message::Repeated(event, count))
-            .await
-            .is_err()
-        {
-            tracing::error!("the audit writer has stopped; an event was not recorded");
-        }
-    }
-
-    /// Waits until every event queued before this call is written.
-    pub async fn flush(&self) {
-        let (done, wait) = tokio::sync::oneshot::channel();
-        if self.queue.send(Message::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
-    }
-}
-
-/// Sorts one message into the batch, the waiting flushes, or the repeat windows.
-fn take(
-    message: Message,
-    batch: &mut Vec<Pending>,
-    waiting: &mut Vec<tokio::sync::oneshot::Sender<()>>,
-    repeats: &mut repeats::Repeats,
-) {
-    match message {
-        Message::Event(event) => batch.push(event),
-        Message::Repeated(event, count) => {
-            batch.extend(repeats.observe(event, count, Timestamp::now().millis()));
-        }
-        Message::Flush(done) => waiting.push(done),
-    }
-}
-
-/// Appends `batch`. Never drops events: retries with a capped backoff until the store takes
-/// them (setting aside, after repeated failures, events the store refuses for good).
-async fn write(store: &dyn crate::store::Store, mut batch: Vec<Pending>) {
-    let mut attempt: u64 = 0;
-    while !batch.is_empty() {
-        match store.append_audit(&batch).await {
-            Ok(()) => break,
-            Err(err) => {
-                attempt += 1;
-                tracing::error!(error = %err, events = batch.len(), attempt, "could not write the audit log; retrying");
-                if attempt % 5 == 0 && batch.len() > 1 {
-                    batch = set_aside_poison(store, batch).await;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis((50 * attempt).min(1000)))
-                    .await;
-            }
-        }
-    }
 }
 
 /// Chains `batch` after the record `(last_seq, last_hash)`.
@@ -334,7 +135,7 @@ pub async fn note(
 /// Records an administrative change with the state before and after.
 pub async fn change<B: Serialize, A: Serialize>(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     action: &str,
     account: Option<AccountId>,
     target: String,
@@ -445,7 +246,7 @@ fn encode_cursor(seq: i64) -> String {
 /// Lists audit records, oldest first; account administrators see their account's only.
 pub async fn list(
     services: &Services,
-    actor: &Actor,
+    actor: &Access,
     query: AuditQuery,
 ) -> Result<crate::page::Page<AuditRecord>, DomainError> {
     let mut problems = crate::error::Problems::default();

@@ -4,12 +4,11 @@
 
 use std::net::IpAddr;
 
-use crate::authz::{effective_role_names, RoleGraph};
 use crate::crypto::sha256_b64;
 use crate::error::DomainError;
 use crate::ids::SessionId;
 use crate::login::{issue, narrow, GrantError, IssuedToken};
-use crate::model::{Assignment, Client, Status};
+use crate::model::{Client, Status};
 use crate::services::{Services, DEFAULT_CLIENT_ID};
 use crate::time::Timestamp;
 
@@ -176,26 +175,18 @@ pub async fn client_credentials_grant(
             ));
         }
     }
-    let graph = RoleGraph::new(
-        services
-            .store
-            .roles_in_scope(account.as_ref())
-            .await
-            .map_err(DomainError::from)?,
-    );
-    // Clients hold their roles where they live: in their account, or globally.
-    let held: Vec<Assignment> = client
+    // Clients hold their roles where they live: in their account, or globally. The roles'
+    // definitions come from the snapshot.
+    let snapshot = services.engine.snapshot();
+    let names = snapshot
         .roles
-        .iter()
-        .map(|role| Assignment {
-            user_id: crate::ids::UserId::new(),
-            role_id: *role,
-            account_id: account,
-            created_at: now,
-        })
-        .collect();
-    let names = effective_role_names(&graph, &held, account.as_ref());
-    let expand = |names: &[&str]| graph.names_reached(names, account.as_ref());
+        .closure_names(client.roles.iter().filter(|id| {
+            snapshot
+                .roles
+                .get(id)
+                .is_some_and(|role| role.account.is_none() || role.account == account)
+        }));
+    let expand = |names: &[&str]| snapshot.roles.names_reached(names, account.as_ref());
     let (roles, scope) = narrow(names, None, scope, expand)?;
     // Client tokens belong to no login session; `sid` is unique per token.
     Ok(issue(

@@ -1,0 +1,153 @@
+//! Authentication and decisions from memory: once a node is warm, a bearer token and an API
+//! key are answered without a store call (counted by a wrapper around the store, never timed).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{create_client, Backend, TestApp, PASSWORD};
+
+/// Store calls made on the node's own schedule, whatever the requests: tailing the change log
+/// and the audit writer's batches.
+const BACKGROUND: &[&str] = &[
+    "change_head",
+    "changes_after",
+    "wait_for_changes",
+    "prune_changes",
+    "append_audit",
+];
+
+/// The calls counted since the last look, without the background ones.
+fn request_calls(app: &TestApp) -> BTreeMap<&'static str, u64> {
+    let mut calls = app.counted.as_ref().expect("a counted app").take();
+    calls.retain(|method, _| !BACKGROUND.contains(method));
+    calls
+}
+
+async fn bearer_and_api_key_requests_make_no_store_call_once_warm(backend: Backend) {
+    let app = TestApp::spawn_counted(backend, &[]).await;
+    let acme = app.create_account("acme").await;
+    let user = app.create_user("reader@acme.io", Some(&acme)).await;
+    let reader = app
+        .create_role("reader", Some(&acme), &["documents:read"], &[])
+        .await;
+    app.grant(&user, &reader, Some(&acme)).await;
+    let token = app
+        .login_to("reader@acme.io", PASSWORD, Some(acme.as_str()))
+        .await;
+    let created = app
+        .post(
+            "/v1/api-keys",
+            &token,
+            json!({"name": "ci", "roles": [reader]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let key = created.body["key"].as_str().unwrap().to_owned();
+    let machine = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "indexer", "account_id": acme, "roles": [reader]}),
+    )
+    .await;
+    let client_key = app
+        .post(
+            &format!("/v1/clients/{}/api-keys", machine.id),
+            &app.admin_token,
+            json!({"name": "indexer key", "roles": [reader]}),
+        )
+        .await;
+    assert_eq!(
+        client_key.status,
+        StatusCode::CREATED,
+        "{}",
+        client_key.body
+    );
+    let client_key = client_key.body["key"].as_str().unwrap().to_owned();
+    let check = json!({"action": "documents:read", "resource": {"type": "document", "id": "7"}});
+    let credentials = [token.as_str(), key.as_str(), client_key.as_str()];
+
+    // Warm up: the first use of a key is recorded (off the request path); let it land.
+    for credential in credentials {
+        let reply = app.post("/v1/check", credential, check.clone()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body["allowed"], true, "{}", reply.body);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = request_calls(&app);
+
+    for _ in 0..10 {
+        for credential in credentials {
+            let reply = app.post("/v1/check", credential, check.clone()).await;
+            assert_eq!(reply.body["allowed"], true, "{}", reply.body);
+        }
+    }
+    assert_eq!(
+        request_calls(&app),
+        BTreeMap::new(),
+        "30 decisions (10 rounds) by a bearer token and two API keys read nothing from the store"
+    );
+
+    // The profile is the answer, not the authentication: one read of the user, nothing else.
+    for credential in [token.as_str(), key.as_str()] {
+        let me = app.get("/v1/users/me", credential).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        assert_eq!(me.body["id"], user.as_str());
+    }
+    assert_eq!(request_calls(&app), BTreeMap::from([("user", 2)]));
+}
+
+async fn a_revoked_api_key_is_refused_at_once_from_memory(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let peer = app.spawn_peer().await;
+    let user = app.create_user("owner@example.com", None).await;
+    let token = app.login("owner@example.com", PASSWORD).await;
+    let created = app
+        .post("/v1/api-keys", &token, json!({"name": "ci", "roles": []}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let key = created.body["key"].as_str().unwrap().to_owned();
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get("/v1/users/me", &key).await.body["id"],
+        user.as_str(),
+        "usable at once on the node that made it"
+    );
+    // The peer learns of the key through the change log.
+    let mut seen = false;
+    for _ in 0..50 {
+        if peer.get("/v1/users/me", &key).await.status == StatusCode::OK {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the peer accepts the new key within five seconds");
+
+    let revoked = app.delete(&format!("/v1/api-keys/{id}"), &token).await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
+    assert_eq!(
+        app.get("/v1/users/me", &key).await.status,
+        StatusCode::UNAUTHORIZED,
+        "refused at once on the node that revoked it"
+    );
+    let mut refused = false;
+    for _ in 0..50 {
+        if peer.get("/v1/users/me", &key).await.status == StatusCode::UNAUTHORIZED {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        refused,
+        "the peer refuses the revoked key within five seconds"
+    );
+}
+
+crate::both!(
+    bearer_and_api_key_requests_make_no_store_call_once_warm,
+    a_revoked_api_key_is_refused_at_once_from_memory,
+);
