@@ -19,6 +19,13 @@ enum Mode {
     ClientCredentials,
     /// `POST /v1/check` with a bearer token (one login per worker, then the same token).
     Check,
+    /// `GET /v1/users/me` with an API key (`--api-key`).
+    ApiKeyMe,
+    /// `POST /v1/check` with an API key (`--api-key`).
+    ApiKeyCheck,
+    /// `grant_type=password`: a full login per request (keep the concurrency at most 6:
+    /// more simultaneous logins of one identifier are refused as a burst of guesses).
+    Password,
 }
 
 /// Load generator for Warden.
@@ -48,6 +55,9 @@ struct Args {
     /// Client secret for client-credentials mode.
     #[arg(long, default_value = "")]
     client_secret: String,
+    /// API key for the api-key modes.
+    #[arg(long, default_value = "")]
+    api_key: String,
 }
 
 struct Tally {
@@ -114,6 +124,18 @@ async fn worker(args: &Args, until: Instant) -> anyhow::Result<Tally> {
                 .post(format!("{}/v1/check", args.url))
                 .bearer_auth(&bearer)
                 .json(&check),
+            Mode::ApiKeyMe => client
+                .get(format!("{}/v1/users/me", args.url))
+                .bearer_auth(&args.api_key),
+            Mode::ApiKeyCheck => client
+                .post(format!("{}/v1/check", args.url))
+                .bearer_auth(&args.api_key)
+                .json(&check),
+            Mode::Password => client.post(format!("{}/oauth/token", args.url)).form(&[
+                ("grant_type", "password"),
+                ("username", args.username.as_str()),
+                ("password", args.password.as_str()),
+            ]),
             Mode::Refresh => {
                 let token = refresh.clone().unwrap_or_default();
                 client.post(format!("{}/oauth/token", args.url)).form(&[
