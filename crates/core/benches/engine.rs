@@ -15,7 +15,7 @@ mod world;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use serde_json::{json, Map, Value};
-use warden_core::engine::{Principal, Query, Resource, Subject};
+use warden_core::authz::engine::{Principal, Query, Resource, Subject};
 
 fn resource(owner: &str) -> Resource {
     let Value::Object(attributes) = json!({"owner_id": owner}) else {

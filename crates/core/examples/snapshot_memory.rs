@@ -14,7 +14,7 @@ mod world;
 use std::sync::Arc;
 use std::time::Instant;
 
-use warden_core::engine::UserEntry;
+use warden_core::authz::engine::UserEntry;
 use warden_core::ids::UserId;
 
 /// Resident memory of this process, bytes, from `/proc/self/statm`.

@@ -4,13 +4,13 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Map;
 
+use crate::authz::permission::{builtin as p, Permission};
 use crate::crypto::MasterKey;
 use crate::error::DomainError;
+use crate::identity::password::{Password, PasswordHasher};
 use crate::identity::{Email, RoleName};
 use crate::ids::{RoleId, UserId};
 use crate::model::{Assignment, Role, Status, User, UserRecord};
-use crate::password::{Password, PasswordHasher};
-use crate::permission::{builtin as p, Permission};
 use crate::store::{Bootstrap, Store};
 use crate::time::Timestamp;
 use crate::tokens::{keys_generate, SigningAlgorithm};

@@ -141,3 +141,19 @@ impl Problems {
         }
     }
 }
+
+/// Shortens user input before it is echoed in an error message.
+pub fn clip(text: &str) -> String {
+    clip_to(text, 64)
+}
+
+/// Shortens text to at most `max` characters, marking the cut.
+pub fn clip_to(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut short: String = text.chars().take(max).collect();
+        short.push('…');
+        short
+    }
+}

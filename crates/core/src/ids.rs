@@ -20,11 +20,11 @@ macro_rules! id_type {
             /// Parses the canonical hyphenated form.
             pub fn parse(text: &str) -> Result<Self, String> {
                 if text.len() != 36 {
-                    return Err(format!("`{}` is not a valid {} id", crate::identity::clip(text), $what));
+                    return Err(format!("`{}` is not a valid {} id", crate::error::clip(text), $what));
                 }
                 Uuid::try_parse(text)
                     .map(Self)
-                    .map_err(|_| format!("`{}` is not a valid {} id", crate::identity::clip(text), $what))
+                    .map_err(|_| format!("`{}` is not a valid {} id", crate::error::clip(text), $what))
             }
 
             /// A well-spread small number for sharding maps keyed by this id (from the

@@ -5,30 +5,21 @@
 //! Nothing here knows about HTTP or SQL.
 
 pub mod admin;
-pub mod attempts;
 pub mod audit;
 pub mod authn;
 pub mod authz;
 pub mod bootstrap;
-pub mod check;
 pub mod crypto;
-pub mod engine;
 pub mod error;
 pub mod identity;
 pub mod ids;
-pub mod introspect;
 pub mod json;
-pub mod keys;
-pub mod login;
 pub mod model;
 pub mod net;
+pub mod oauth;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod page;
-pub mod password;
-pub mod permission;
-pub mod refresh;
-pub mod revocations;
 pub mod services;
 pub mod store;
 mod sync;

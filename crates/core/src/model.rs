@@ -4,10 +4,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::authz::permission::Permission;
 use crate::identity::{AccountName, Email, RoleName, Username};
 use crate::ids::{AccountId, ApiKeyId, ClientKey, PolicyId, RoleId, SessionId, UserId};
 use crate::net::Cidr;
-use crate::permission::Permission;
 use crate::time::Timestamp;
 
 /// Whether a user or account may act.

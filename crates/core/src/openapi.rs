@@ -71,7 +71,7 @@ string_schema!(
 string_schema!(crate::identity::AccountName, None, "An account slug");
 string_schema!(crate::identity::RoleName, None, "A role name");
 string_schema!(
-    crate::permission::Permission,
+    crate::authz::permission::Permission,
     None,
     "A permission: `resource:action`, `*` wildcards"
 );

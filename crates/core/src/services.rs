@@ -4,7 +4,7 @@
 use std::sync::{Arc, RwLock};
 
 use crate::error::DomainError;
-use crate::password::PasswordHasher;
+use crate::identity::password::PasswordHasher;
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::tokens::{AccessClaims, KeySet, TokenError, TokenVerifier, VerifiedCache};
@@ -118,11 +118,11 @@ pub struct Services {
     /// Settings.
     pub settings: Settings,
     /// The node's audit writer.
-    pub audit: crate::audit::AuditLog,
+    pub audit: crate::audit::writer::AuditLog,
     /// Seals short-lived secrets (grace-window successors) at rest.
     pub sealer: Arc<crate::crypto::MasterKey>,
     /// The authorization engine's snapshot.
-    pub engine: Arc<crate::engine::Engine>,
+    pub engine: Arc<crate::authz::engine::Engine>,
     /// When this node last recorded each API key's use.
-    pub key_uses: crate::authn::KeyUses,
+    pub key_uses: crate::authn::uses::KeyUses,
 }

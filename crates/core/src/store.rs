@@ -14,6 +14,17 @@ use crate::page::PageRequest;
 use crate::time::Timestamp;
 use crate::tokens::KeyRecord;
 
+/// One entry of the change log: something authorization-relevant changed; `key` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Position in the log.
+    pub seq: i64,
+    /// `user`, `account`, `role`, `client`, `session`, `policy` or `api_key`.
+    pub kind: String,
+    /// The changed record's id.
+    pub key: String,
+}
+
 /// Filters of the user list; every field narrows.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
@@ -325,11 +336,7 @@ pub trait Store: Send + Sync + 'static {
     /// The newest change-log position (0 when empty).
     async fn change_head(&self) -> Result<i64, StoreError>;
     /// Change-log entries after `seq`, in order, at most `limit`.
-    async fn changes_after(
-        &self,
-        seq: i64,
-        limit: i64,
-    ) -> Result<Vec<crate::engine::Change>, StoreError>;
+    async fn changes_after(&self, seq: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
     /// Deletes change-log entries written before `before_ms`; returns how many.
     async fn prune_changes(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Returns when the change log may have grown (a notification, where the backend has
@@ -339,14 +346,15 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Appends a batch to the audit chain in one transaction holding the chain's head.
-    async fn append_audit(&self, batch: &[crate::audit::Pending]) -> Result<(), StoreError>;
+    async fn append_audit(&self, batch: &[crate::audit::record::Pending])
+        -> Result<(), StoreError>;
     /// Audit records in order, filtered, after position `after`.
     async fn audit(
         &self,
         filter: &AuditFilter,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<crate::audit::AuditRecord>, StoreError>;
+    ) -> Result<Vec<crate::audit::record::AuditRecord>, StoreError>;
 }
 
 /// Filters of the audit log; every field narrows.

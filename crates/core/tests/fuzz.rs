@@ -13,11 +13,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-use warden_core::check::CheckRequest;
+use warden_core::authz::check::CheckRequest;
+use warden_core::authz::engine::{compile, Principal, Query, Snapshot, Subject};
+use warden_core::authz::permission::Permission;
 use warden_core::crypto::MasterKey;
-use warden_core::engine::{compile, Principal, Query, Snapshot, Subject};
 use warden_core::ids::{PolicyId, UserId};
-use warden_core::permission::Permission;
 use warden_core::time::Timestamp;
 use warden_core::tokens::{keys_generate, AccessClaims, KeySet, SigningAlgorithm, TokenVerifier};
 
@@ -140,7 +140,7 @@ proptest! {
         let (snapshot, user) = snapshot_with_a_policy();
         let attributes = match attributes { Value::Object(m) => m, _ => Map::new() };
         let context = match context { Value::Object(m) => m, _ => Map::new() };
-        let resource = warden_core::engine::Resource {
+        let resource = warden_core::authz::engine::Resource {
             kind: "document".into(),
             id: "1".into(),
             attributes,
@@ -155,7 +155,7 @@ fn snapshot_with_a_policy() -> &'static (Snapshot, UserId) {
     static SNAPSHOT: OnceLock<(Snapshot, UserId)> = OnceLock::new();
     SNAPSHOT.get_or_init(|| {
         let id = PolicyId::new();
-        let policy = warden_core::engine::CompiledPolicy {
+        let policy = warden_core::authz::engine::CompiledPolicy {
             id,
             account: None,
             enabled: true,
@@ -167,12 +167,12 @@ fn snapshot_with_a_policy() -> &'static (Snapshot, UserId) {
         };
         let user = UserId::new();
         let mut snapshot = Snapshot {
-            policies: std::sync::Arc::new(warden_core::engine::PolicyIndex::build([
+            policies: std::sync::Arc::new(warden_core::authz::engine::PolicyIndex::build([
                 std::sync::Arc::new(policy),
             ])),
             ..Snapshot::default()
         };
-        let entry = warden_core::engine::UserEntry::build(true, "f@x.io", &Map::new(), []);
+        let entry = warden_core::authz::engine::UserEntry::build(true, "f@x.io", &Map::new(), []);
         snapshot.users = snapshot.users.with([(user, Some(std::sync::Arc::new(entry)))]);
         (snapshot, user)
     })

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use thiserror::Error;
-use warden_core::password::HashParams;
+use warden_core::identity::password::HashParams;
 use warden_core::tokens::SigningAlgorithm;
 
 /// Why the configuration was refused.

@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 use warden_core::bootstrap::{ensure_initialized, InitOptions, InitOutcome};
 use warden_core::crypto::MasterKey;
-use warden_core::password::PasswordHasher;
+use warden_core::identity::password::PasswordHasher;
 use warden_core::services::{Services, Settings, Tokens};
 use warden_core::time::Timestamp;
 use warden_core::tokens::{KeySet, TokenVerifier};
@@ -171,7 +171,9 @@ pub async fn open_wrapped(
             max_sessions_per_user: config.max_sessions_per_user,
         },
         sealer: std::sync::Arc::new(master),
-        engine: std::sync::Arc::new(warden_core::engine::Engine::new(config.access_token_ttl)),
+        engine: std::sync::Arc::new(warden_core::authz::engine::Engine::new(
+            config.access_token_ttl,
+        )),
         key_uses: warden_core::authn::KeyUses::default(),
     };
     let state = AppState::new(

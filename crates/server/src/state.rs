@@ -46,7 +46,7 @@ impl AppState {
             loop {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { break };
-                if let Err(err) = warden_core::keys::reload(&inner.services).await {
+                if let Err(err) = warden_core::admin::signing_keys::reload(&inner.services).await {
                     tracing::warn!(error = %err, "could not reload signing keys");
                 }
             }

@@ -376,7 +376,7 @@ impl Store for SqlStore {
         &self,
         seq: i64,
         limit: i64,
-    ) -> Result<Vec<warden_core::engine::Change>, StoreError> {
+    ) -> Result<Vec<warden_core::authz::engine::Change>, StoreError> {
         policies::changes_after(&self.pool, seq, limit).await
     }
     async fn prune_changes(&self, before_ms: i64) -> Result<u64, StoreError> {

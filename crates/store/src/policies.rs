@@ -3,7 +3,7 @@
 
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
-use warden_core::engine::Change;
+use warden_core::authz::engine::Change;
 use warden_core::ids::{AccountId, PolicyId, UserId};
 use warden_core::model::{Assignment, Policy};
 use warden_core::page::PageRequest;

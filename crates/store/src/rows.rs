@@ -4,10 +4,10 @@
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use warden_core::authz::permission::Permission;
 use warden_core::identity::{AccountName, Email, RoleName, Username};
 use warden_core::ids::{AccountId, RoleId, UserId};
 use warden_core::model::{Account, Assignment, Membership, Role, Status, User, UserRecord};
-use warden_core::permission::Permission;
 use warden_core::time::Timestamp;
 use warden_core::StoreError;
 

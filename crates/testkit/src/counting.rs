@@ -463,7 +463,7 @@ impl Store for CountingStore {
         &self,
         seq: i64,
         limit: i64,
-    ) -> Result<Vec<warden_core::engine::Change>, StoreError> {
+    ) -> Result<Vec<warden_core::authz::engine::Change>, StoreError> {
         self.count("changes_after");
         self.inner.changes_after(seq, limit).await
     }

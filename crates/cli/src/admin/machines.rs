@@ -114,7 +114,7 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     let services = state.services();
     match command {
         KeysCommand::List => {
-            for key in warden_core::keys::list(services, &Access::System)
+            for key in warden_core::admin::signing_keys::list(services, &Access::System)
                 .await
                 .map_err(explain)?
             {
@@ -136,9 +136,10 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 .map(|a| warden_core::tokens::SigningAlgorithm::parse(&a))
                 .transpose()
                 .map_err(|err| anyhow::anyhow!(err))?;
-            let key = warden_core::keys::rotate(services, &Access::System, algorithm)
-                .await
-                .map_err(explain)?;
+            let key =
+                warden_core::admin::signing_keys::rotate(services, &Access::System, algorithm)
+                    .await
+                    .map_err(explain)?;
             println!(
                 "published {} ({}); it signs from {}",
                 key.kid,

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use warden_core::engine::{
+use warden_core::authz::engine::{
     compile, AccountEntry, CompiledPolicy, PolicyIndex, RoleIndex, Snapshot, UserEntry,
 };
+use warden_core::authz::permission::Permission;
 use warden_core::identity::RoleName;
 use warden_core::ids::{AccountId, PolicyId, RoleId, UserId};
 use warden_core::model::Role;
-use warden_core::permission::Permission;
 use warden_core::time::Timestamp;
 
 /// Accounts in the world.

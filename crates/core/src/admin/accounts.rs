@@ -4,13 +4,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::check_attributes;
+use crate::authz::permission::builtin as p;
 use crate::authz::{Access, Reach};
 use crate::error::{DomainError, Problems};
 use crate::identity::{display_text, AccountName};
 use crate::ids::AccountId;
 use crate::model::{Account, Status};
 use crate::page::{Page, PageRequest};
-use crate::permission::builtin as p;
 use crate::services::Services;
 use crate::store::AccountFilter;
 use crate::time::Timestamp;
@@ -92,7 +92,7 @@ pub async fn create(
     let allowed_ips = super::parse_ips(&mut problems, &input.allowed_ips);
     problems.finish()?;
     if let Some(schema) = &input.policy_schema {
-        crate::engine::policy::parse_schema(schema).map_err(DomainError::Validation)?;
+        crate::authz::engine::policy::parse_schema(schema).map_err(DomainError::Validation)?;
     }
     let Some(name) = name else {
         return Err(DomainError::invalid("name", "is required"));
@@ -114,7 +114,7 @@ pub async fn create(
         updated_at: now,
     };
     services.store.insert_account(&account).await?;
-    crate::audit::change::<(), _>(
+    crate::admin::audit_change::<(), _>(
         services,
         actor,
         "account.created",
@@ -206,7 +206,7 @@ pub async fn update(
     }
     if let Some(schema) = patch.policy_schema {
         if let Some(text) = &schema {
-            crate::engine::policy::parse_schema(text).map_err(DomainError::Validation)?;
+            crate::authz::engine::policy::parse_schema(text).map_err(DomainError::Validation)?;
         }
         account.policy_schema = schema;
     }
@@ -215,7 +215,7 @@ pub async fn update(
     if !services.store.update_account(&account).await? {
         return Err(DomainError::NotFound("account"));
     }
-    crate::audit::change(
+    crate::admin::audit_change(
         services,
         actor,
         "account.updated",
@@ -237,7 +237,7 @@ pub async fn delete(
     actor.require_in(p::ACCOUNTS_DELETE, id)?;
     let before = services.store.account(id).await?;
     if services.store.delete_account(id).await? {
-        crate::audit::change::<_, ()>(
+        crate::admin::audit_change::<_, ()>(
             services,
             actor,
             "account.deleted",

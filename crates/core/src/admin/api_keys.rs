@@ -199,7 +199,7 @@ pub async fn create_for(
 
 /// The caller's API keys (through an API key, only with `warden.api_keys:read`).
 pub async fn list(services: &Services, caller: &Caller) -> Result<Vec<ApiKey>, DomainError> {
-    crate::authz::require_self_service(caller, crate::permission::builtin::API_KEYS_READ)?;
+    crate::authz::require_self_service(caller, crate::authz::permission::builtin::API_KEYS_READ)?;
     Ok(services
         .store
         .api_keys(&KeyOwner::User(caller.user_id))
@@ -213,7 +213,7 @@ pub async fn revoke(
     caller: &Caller,
     id: &ApiKeyId,
 ) -> Result<(), DomainError> {
-    crate::authz::require_self_service(caller, crate::permission::builtin::API_KEYS_DELETE)?;
+    crate::authz::require_self_service(caller, crate::authz::permission::builtin::API_KEYS_DELETE)?;
     if services
         .store
         .revoke_api_key(&KeyOwner::User(caller.user_id), id, Timestamp::now())

@@ -4,12 +4,12 @@
 use serde::Deserialize;
 
 use super::visible_user;
+use crate::authz::permission::builtin as p;
 use crate::authz::{Access, Reach, RoleGraph};
 use crate::bootstrap::SUPER_ADMIN;
 use crate::error::DomainError;
 use crate::ids::{AccountId, RoleId, UserId};
 use crate::model::Assignment;
-use crate::permission::builtin as p;
 use crate::services::Services;
 use crate::time::Timestamp;
 
@@ -76,7 +76,7 @@ pub async fn grant(
                 other => other,
             },
         })?;
-    crate::audit::change::<(), _>(
+    crate::admin::audit_change::<(), _>(
         services,
         actor,
         "role.granted",
@@ -126,7 +126,7 @@ pub async fn revoke(
         .await
     {
         Ok(true) => {
-            crate::audit::change::<_, ()>(
+            crate::admin::audit_change::<_, ()>(
                 services,
                 actor,
                 "role.revoked",

@@ -182,7 +182,7 @@ pub async fn create(
         secret_hash: crate::crypto::sha256_b64(secret.as_bytes()),
     };
     services.store.insert_client(&record).await?;
-    crate::audit::change::<(), _>(
+    crate::admin::audit_change::<(), _>(
         services,
         actor,
         "client.created",
@@ -278,7 +278,7 @@ pub async fn update(
     if !services.store.update_client(&client, None).await? {
         return Err(DomainError::NotFound("client"));
     }
-    crate::audit::change(
+    crate::admin::audit_change(
         services,
         actor,
         "client.updated",
@@ -307,7 +307,7 @@ pub async fn rotate_secret(
         .store
         .update_client(&client, Some(&crate::crypto::sha256_b64(secret.as_bytes())))
         .await?;
-    let actor_name = crate::audit::actor_name(actor);
+    let actor_name = crate::authz::actor_name(actor);
     crate::audit::note(
         services,
         actor_name,
@@ -333,7 +333,7 @@ pub async fn delete(
     actor.require_scoped(CLIENTS_DELETE, client.account_id.as_ref())?;
     not_itself(actor, id)?;
     if services.store.delete_client(id).await? {
-        crate::audit::change::<_, ()>(
+        crate::admin::audit_change::<_, ()>(
             services,
             actor,
             "client.deleted",

@@ -3,13 +3,13 @@
 use serde::Deserialize;
 
 use super::users::{apply_patch, optional_text, UpdateUser};
-use crate::attempts::{check_password, user_key};
 use crate::authz::Caller;
 use crate::error::{DomainError, Problems};
+use crate::identity::attempts::{check_password, user_key};
+use crate::identity::password::Password;
 use crate::identity::{Email, Username};
 use crate::ids::UserId;
 use crate::model::{Status, User, UserRecord};
-use crate::password::Password;
 use crate::services::Services;
 use crate::time::Timestamp;
 

@@ -3,12 +3,12 @@
 use serde::Deserialize;
 
 use super::{guard_target, visible_user};
+use crate::authz::permission::builtin as p;
 use crate::authz::Access;
 use crate::error::DomainError;
 use crate::ids::{AccountId, UserId};
 use crate::model::Membership;
 use crate::page::{Page, PageRequest};
-use crate::permission::builtin as p;
 use crate::services::Services;
 use crate::time::Timestamp;
 
@@ -51,7 +51,7 @@ pub async fn add(
             }
             other => other,
         })?;
-    crate::audit::change::<(), _>(
+    crate::admin::audit_change::<(), _>(
         services,
         actor,
         "member.added",
@@ -93,7 +93,7 @@ pub async fn remove(
         guard_target(services, actor, p::MEMBERS_DELETE, user, false).await?;
     }
     if services.store.remove_member(account, user).await? {
-        crate::audit::change::<(), ()>(
+        crate::admin::audit_change::<(), ()>(
             services,
             actor,
             "member.removed",

@@ -5,12 +5,14 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod assignments;
+pub mod audit;
 pub mod clients;
 pub mod me;
 pub mod members;
 pub mod policies;
 pub mod roles;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
 
 use serde::{Deserialize, Deserializer};
@@ -145,4 +147,28 @@ pub(crate) fn account_for(
             "this needs the permission `{permission}`"
         ))),
     }
+}
+
+/// Records an administrative change with the state before and after.
+pub(crate) async fn audit_change<B: serde::Serialize, A: serde::Serialize>(
+    services: &Services,
+    actor: &Access,
+    action: &str,
+    account: Option<AccountId>,
+    target: String,
+    before: Option<&B>,
+    after: Option<&A>,
+) {
+    let details = serde_json::json!({ "before": before.map(|b| serde_json::to_value(b).unwrap_or(serde_json::Value::Null)), "after": after.map(|a| serde_json::to_value(a).unwrap_or(serde_json::Value::Null)) });
+    crate::audit::record(
+        services,
+        crate::audit::Event {
+            actor: crate::authz::actor_name(actor),
+            action,
+            account,
+            target: Some(target),
+            details,
+        },
+    )
+    .await;
 }

@@ -3,13 +3,13 @@
 
 use serde::Deserialize;
 
+use crate::authz::permission::builtin as p;
 use crate::authz::Access;
 use crate::error::DomainError;
 use crate::identity::display_text;
 use crate::ids::{AccountId, PolicyId};
 use crate::model::Policy;
 use crate::page::{Page, PageRequest};
-use crate::permission::builtin as p;
 use crate::services::Services;
 use crate::store::PolicyFilter;
 use crate::time::Timestamp;
@@ -61,7 +61,7 @@ fn validate(id: &PolicyId, cedar: &str) -> Result<(), DomainError> {
             "control characters other than line breaks and tabs are not allowed",
         ));
     }
-    crate::engine::compile(id, cedar)
+    crate::authz::engine::compile(id, cedar)
         .map(|_| ())
         .map_err(DomainError::Validation)
 }
@@ -74,9 +74,9 @@ fn require_permits_covered(
     cedar: &str,
     account: Option<&AccountId>,
 ) -> Result<(), DomainError> {
-    let statements = crate::engine::compile(id, cedar).map_err(DomainError::Validation)?;
+    let statements = crate::authz::engine::compile(id, cedar).map_err(DomainError::Validation)?;
     actor.require_covers(
-        &crate::engine::policy::permitted_actions(&statements),
+        &crate::authz::engine::policy::permitted_actions(&statements),
         account,
     )
 }
@@ -97,7 +97,7 @@ async fn check_schema(
         .await?
         .and_then(|a| a.policy_schema);
     match schema {
-        Some(schema) => crate::engine::policy::validate_with_schema(id, cedar, &schema)
+        Some(schema) => crate::authz::engine::policy::validate_with_schema(id, cedar, &schema)
             .map_err(DomainError::Validation),
         None => Ok(()),
     }
@@ -142,7 +142,7 @@ pub async fn create(
         updated_at: now,
     };
     services.store.insert_policy(&policy).await?;
-    crate::audit::change::<(), _>(
+    crate::admin::audit_change::<(), _>(
         services,
         actor,
         "policy.created",
@@ -227,7 +227,7 @@ pub async fn update(
     if !services.store.update_policy(&policy).await? {
         return Err(DomainError::NotFound("policy"));
     }
-    crate::audit::change(
+    crate::admin::audit_change(
         services,
         actor,
         "policy.updated",
@@ -247,7 +247,7 @@ pub async fn delete(services: &Services, actor: &Access, id: &PolicyId) -> Resul
     if !services.store.delete_policy(id).await? {
         return Err(DomainError::NotFound("policy"));
     }
-    crate::audit::change::<_, ()>(
+    crate::admin::audit_change::<_, ()>(
         services,
         actor,
         "policy.deleted",

@@ -3,13 +3,13 @@
 
 use serde::Deserialize;
 
+use crate::authz::permission::{builtin as p, Permission};
 use crate::authz::{Access, RoleGraph};
 use crate::error::{DomainError, Problems};
 use crate::identity::{display_text, RoleName};
 use crate::ids::{AccountId, RoleId};
 use crate::model::Role;
 use crate::page::{Page, PageRequest};
-use crate::permission::{builtin as p, Permission};
 use crate::services::Services;
 use crate::store::RoleFilter;
 use crate::time::Timestamp;
@@ -198,7 +198,7 @@ pub async fn create(
         updated_at: now,
     };
     services.store.insert_role(&role).await?;
-    crate::audit::change::<(), _>(
+    crate::admin::audit_change::<(), _>(
         services,
         actor,
         "role.created",
@@ -302,7 +302,7 @@ pub async fn update(
     if !services.store.update_role(&role).await? {
         return Err(DomainError::NotFound("role"));
     }
-    crate::audit::change(
+    crate::admin::audit_change(
         services,
         actor,
         "role.updated",
@@ -333,7 +333,7 @@ pub async fn delete(services: &Services, actor: &Access, id: &RoleId) -> Result<
     actor.require_covers(&graph.permissions(&[role.id]), role.account_id.as_ref())?;
     match services.store.delete_role(id).await {
         Ok(true) => {
-            crate::audit::change::<_, ()>(
+            crate::admin::audit_change::<_, ()>(
                 services,
                 actor,
                 "role.deleted",

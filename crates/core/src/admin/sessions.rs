@@ -4,12 +4,12 @@
 use serde::Serialize;
 
 use super::visible_user;
+use crate::authz::permission::builtin as p;
 use crate::authz::{Access, Caller, Reach};
 use crate::error::DomainError;
 use crate::ids::{SessionId, UserId};
 use crate::model::Session;
 use crate::page::{Page, PageRequest};
-use crate::permission::builtin as p;
 use crate::services::Services;
 use crate::time::Timestamp;
 
@@ -168,7 +168,7 @@ pub async fn end_for(
     let reach = actor.require_reach(p::SESSIONS_DELETE)?;
     super::guard_target(services, actor, p::SESSIONS_DELETE, user, false).await?;
     let now = Timestamp::now();
-    let actor_name = crate::audit::actor_name(actor);
+    let actor_name = crate::authz::actor_name(actor);
     match reach {
         Reach::Account(mine) => {
             let mut ended = 0;

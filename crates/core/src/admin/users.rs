@@ -4,14 +4,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{account_for, check_attributes, double_option, guard_target, visible_user};
+use crate::authz::permission::builtin as p;
 use crate::authz::{Access, Reach};
 use crate::error::{DomainError, Problems};
+use crate::identity::password::Password;
 use crate::identity::{display_text, Email, Username};
 use crate::ids::{AccountId, UserId};
 use crate::model::{Status, User, UserRecord};
 use crate::page::{Page, PageRequest};
-use crate::password::Password;
-use crate::permission::builtin as p;
 use crate::services::Services;
 use crate::store::UserFilter;
 use crate::time::Timestamp;
@@ -166,7 +166,7 @@ pub async fn create(
             account.as_ref(),
         )
         .await?;
-    crate::audit::change::<(), _>(
+    crate::admin::audit_change::<(), _>(
         services,
         actor,
         "user.created",
@@ -307,7 +307,7 @@ pub async fn update(
             .end_sessions(id, None, Timestamp::now())
             .await?;
     }
-    crate::audit::change(
+    crate::admin::audit_change(
         services,
         actor,
         "user.updated",
@@ -331,7 +331,7 @@ pub async fn delete(services: &Services, actor: &Access, id: &UserId) -> Result<
         return Err(DomainError::Conflict("you cannot delete yourself".into()));
     }
     if services.store.delete_user(id).await? {
-        crate::audit::change::<_, ()>(
+        crate::admin::audit_change::<_, ()>(
             services,
             actor,
             "user.deleted",

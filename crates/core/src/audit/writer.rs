@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::ids::AccountId;
 use crate::time::Timestamp;
 
+use super::record::Pending;
 use super::repeats;
 
 /// An event to record.
@@ -38,25 +39,6 @@ pub(crate) fn pending(event: Event<'_>) -> Pending {
         }),
         details: event.details,
     }
-}
-
-/// An event waiting to be chained and appended.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    /// Unique id.
-    pub id: String,
-    /// When it happened.
-    pub at: Timestamp,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// Which account.
-    pub account_id: Option<AccountId>,
-    /// On what.
-    pub target: Option<String>,
-    /// Details.
-    pub details: Value,
 }
 
 enum Message {

@@ -3,14 +3,12 @@
 //! an account that was not disabled since the key was made. The caller acts through only the
 //! key's roles the owner still holds.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use crate::authz::engine::{ApiKeyEntry, Snapshot};
 use crate::authz::{Access, Caller, ClientCaller};
 use crate::crypto::sha256_b64;
-use crate::engine::{ApiKeyEntry, Snapshot};
-use crate::ids::ApiKeyId;
 use crate::model::KeyOwner;
 use crate::net::allowed;
 use crate::services::Services;
@@ -27,39 +25,6 @@ pub const REFUSED: &str =
 
 /// Longest value accepted before hashing (keys are far shorter).
 const MAX_LEN: usize = 200;
-
-/// A key's use is recorded at most this often per node, seconds.
-const USE_EVERY: i64 = 60;
-
-/// Keys remembered per node before the memory of uses starts over.
-const USES_KEPT: usize = 100_000;
-
-/// When this node last recorded each key's use, so a busy key costs one write a minute, made
-/// off the request path.
-#[derive(Debug, Default)]
-pub struct KeyUses(Mutex<HashMap<ApiKeyId, i64>>);
-
-impl KeyUses {
-    /// Whether a use of `key` at `now` is due to be recorded (and, if so, remembers it).
-    fn due(&self, key: &ApiKeyEntry, now: Timestamp) -> bool {
-        let mut uses = match self.0.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let last = uses
-            .get(&key.id)
-            .copied()
-            .or_else(|| key.last_used_at.map(Timestamp::seconds));
-        if last.is_some_and(|at| at + USE_EVERY > now.seconds()) {
-            return false;
-        }
-        if uses.len() >= USES_KEPT {
-            uses.clear();
-        }
-        uses.insert(key.id, now.seconds());
-        true
-    }
-}
 
 /// The access a presented key grants.
 pub(super) fn access(

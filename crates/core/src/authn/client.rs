@@ -1,16 +1,14 @@
-//! OAuth2 client authentication and the `client_credentials` grant. Warden's own first-party
-//! client (`warden`) is public; service clients are confidential and authenticate with a
-//! secret, from an allowed address, for the grants they are allowed.
+//! OAuth2 client authentication (RFC 6749 §2.3). Warden's own first-party client (`warden`) is
+//! public; service clients are confidential and authenticate with a secret, from an allowed
+//! address, for the grants they are allowed.
 
 use std::net::IpAddr;
 
 use crate::crypto::sha256_b64;
 use crate::error::DomainError;
-use crate::ids::SessionId;
-use crate::login::{issue, narrow, GrantError, IssuedToken};
 use crate::model::{Client, Status};
+use crate::oauth::GrantError;
 use crate::services::{Services, DEFAULT_CLIENT_ID};
-use crate::time::Timestamp;
 
 /// The client credentials a request presented.
 #[derive(Debug, Default)]
@@ -142,62 +140,4 @@ async fn account_is_active(
         .account(account)
         .await?
         .is_some_and(|a| a.status == Status::Active))
-}
-
-/// The `client_credentials` grant: an access token for the client itself
-/// (`sub = "client:<client_id>"`), carrying its roles, with no refresh token.
-pub async fn client_credentials_grant(
-    services: &Services,
-    identity: &ClientIdentity,
-    scope: Option<&str>,
-    ip: std::net::IpAddr,
-) -> Result<IssuedToken, GrantError> {
-    identity.require_grant("client_credentials")?;
-    let ClientIdentity::Confidential(client) = identity else {
-        return Err(GrantError::InvalidClient);
-    };
-    let now = Timestamp::now();
-    let account = client.account_id;
-    if let Some(account) = &account {
-        let found = services
-            .store
-            .account(account)
-            .await
-            .map_err(DomainError::from)?;
-        let Some(found) = found.filter(|a| a.status == Status::Active) else {
-            return Err(GrantError::InvalidGrant(
-                "the client's account is disabled".into(),
-            ));
-        };
-        if !crate::net::allowed(&found.allowed_ips, ip) {
-            return Err(GrantError::InvalidGrant(
-                crate::login::ADDRESS_REFUSED.into(),
-            ));
-        }
-    }
-    // Clients hold their roles where they live: in their account, or globally. The roles'
-    // definitions come from the snapshot.
-    let snapshot = services.engine.snapshot();
-    let names = snapshot
-        .roles
-        .closure_names(client.roles.iter().filter(|id| {
-            snapshot
-                .roles
-                .get(id)
-                .is_some_and(|role| role.account.is_none() || role.account == account)
-        }));
-    let expand = |names: &[&str]| snapshot.roles.names_reached(names, account.as_ref());
-    let (roles, scope) = narrow(names, None, scope, expand)?;
-    // Client tokens belong to no login session; `sid` is unique per token.
-    Ok(issue(
-        services,
-        format!("client:{}", client.client_id),
-        client.client_id.clone(),
-        SessionId::new(),
-        account,
-        roles,
-        scope,
-        now,
-        None,
-    )?)
 }

@@ -5,16 +5,17 @@
 
 pub mod api_key;
 pub mod client;
+pub mod uses;
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::authz::engine::{Inactive, Snapshot};
 use crate::authz::{Access, Caller, ClientCaller};
-use crate::engine::{Inactive, Snapshot};
 use crate::ids::{AccountId, SessionId, UserId};
 use crate::services::Services;
 
-pub use api_key::KeyUses;
+pub use uses::KeyUses;
 
 /// A node that has not read the change log for this long no longer trusts its authorization
 /// data: requests wait (503) until it catches up.

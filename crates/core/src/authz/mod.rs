@@ -4,15 +4,17 @@
 
 use std::sync::Arc;
 
-mod graph;
+pub mod check;
+pub mod engine;
+pub mod permission;
 
-pub use graph::{effective_role_names, RoleGraph};
+pub use engine::graph::{effective_role_names, RoleGraph};
 
-use crate::audit::{AuditLog, Event};
-use crate::engine::{Inactive, Principal, Resolved, Snapshot, Subject};
+use crate::audit::writer::{AuditLog, Event};
+use crate::authz::engine::{Inactive, Principal, Resolved, Snapshot, Subject};
+use crate::authz::permission::{Permission, PermissionSet};
 use crate::error::DomainError;
 use crate::ids::{AccountId, RoleId, SessionId, UserId};
-use crate::permission::{Permission, PermissionSet};
 
 /// An authenticated user acting through a token, with their permissions resolved.
 #[derive(Debug, Clone)]
@@ -243,7 +245,7 @@ impl Access {
         let Some(snapshot) = snapshot else {
             return Ok(());
         };
-        let resource = crate::engine::Resource {
+        let resource = crate::authz::engine::Resource {
             kind: if account.is_some() {
                 "Account"
             } else {
@@ -255,7 +257,7 @@ impl Access {
             parents: Vec::new(),
         };
         let context = serde_json::Map::new();
-        let query = crate::engine::Query {
+        let query = crate::authz::engine::Query {
             action: permission,
             resource: &resource,
             context: &context,
@@ -271,7 +273,7 @@ impl Access {
             .filter_map(|reason| match reason {
                 // Warden's own actions answer only to policies that name them: a statement
                 // with an unconstrained action is about the applications' actions.
-                crate::engine::Reason::Policy {
+                crate::authz::engine::Reason::Policy {
                     policy_id,
                     effect: "forbid",
                     ..
@@ -287,7 +289,7 @@ impl Access {
             if let Some(audit) = audit {
                 // A caller can repeat a denial at will: identical ones are coalesced.
                 let event = Event {
-                    actor: crate::audit::actor_name(self),
+                    actor: crate::authz::actor_name(self),
                     action: "access.denied",
                     account: account.copied(),
                     target: Some(format!("action:{permission}")),
@@ -480,6 +482,15 @@ impl Access {
                 ))),
             },
         }
+    }
+}
+
+/// Who an actor is, for the log.
+pub fn actor_name(actor: &Access) -> String {
+    match actor {
+        Access::System => "system".into(),
+        Access::Caller(caller) => format!("user:{}", caller.user_id),
+        Access::Client(client) => format!("client:{}", client.client),
     }
 }
 

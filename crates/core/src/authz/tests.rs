@@ -53,17 +53,21 @@ fn an_api_key_manages_keys_only_through_an_explicit_permission() {
     let Access::Caller(mut login) = caller(None) else {
         unreachable!()
     };
-    assert!(require_self_service(&login, crate::permission::builtin::API_KEYS_DELETE).is_ok());
+    assert!(
+        require_self_service(&login, crate::authz::permission::builtin::API_KEYS_DELETE).is_ok()
+    );
     login.api_key = Some(crate::ids::ApiKeyId::new());
     let key = login;
     assert!(matches!(
-        require_self_service(&key, crate::permission::builtin::API_KEYS_DELETE),
+        require_self_service(&key, crate::authz::permission::builtin::API_KEYS_DELETE),
         Err(DomainError::Forbidden(_))
     ));
     let mut granted = key.clone();
     granted.local = [Permission::known("warden.api_keys:*")]
         .into_iter()
         .collect();
-    assert!(require_self_service(&granted, crate::permission::builtin::API_KEYS_DELETE).is_ok());
-    assert!(require_self_service(&granted, crate::permission::builtin::USERS_READ).is_err());
+    assert!(
+        require_self_service(&granted, crate::authz::permission::builtin::API_KEYS_DELETE).is_ok()
+    );
+    assert!(require_self_service(&granted, crate::authz::permission::builtin::USERS_READ).is_err());
 }

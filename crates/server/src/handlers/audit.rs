@@ -3,7 +3,8 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use warden_core::audit::{self, AuditQuery, AuditRecord};
+use warden_core::admin::audit::{self, AuditQuery};
+use warden_core::audit::AuditRecord;
 use warden_core::page::Page;
 
 use crate::error::{ApiError, Problem};

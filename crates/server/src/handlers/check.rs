@@ -3,8 +3,8 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
-use warden_core::check::{self, BatchRequest, BatchResponse, CheckRequest, Permissions};
-use warden_core::engine::Decision;
+use warden_core::authz::check::{self, BatchRequest, BatchResponse, CheckRequest, Permissions};
+use warden_core::authz::engine::Decision;
 use warden_core::ids::{AccountId, UserId};
 
 use crate::error::{ApiError, Problem};

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use warden_core::keys::{self, KeyInfo};
+use warden_core::admin::signing_keys::{self, KeyInfo};
 use warden_core::tokens::SigningAlgorithm;
 
 use crate::error::{ApiError, Problem};
@@ -27,7 +27,7 @@ pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<Value>, ApiError> {
-    let items = keys::list(state.services(), auth.access()).await?;
+    let items = signing_keys::list(state.services(), auth.access()).await?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
@@ -45,6 +45,6 @@ pub async fn rotate(
         .transpose()
         .map_err(|err| warden_core::DomainError::invalid("algorithm", err))?;
     Ok(Json(
-        keys::rotate(state.services(), auth.access(), algorithm).await?,
+        signing_keys::rotate(state.services(), auth.access(), algorithm).await?,
     ))
 }

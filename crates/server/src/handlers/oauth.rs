@@ -13,13 +13,12 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Serialize;
 use serde_json::{json, Value};
-use warden_core::authn::client::{
-    authenticate, client_credentials_grant, ClientIdentity, Presented,
-};
-use warden_core::introspect::introspect as introspect_token;
+use warden_core::authn::client::{authenticate, ClientIdentity, Presented};
 use warden_core::json::{storable, unique_object, ObjectError, NUL_REFUSED};
-use warden_core::login::{password_grant, GrantError, PasswordGrant};
-use warden_core::refresh::{refresh_grant, revoke as revoke_token};
+use warden_core::oauth::client_credentials_grant;
+use warden_core::oauth::introspect::introspect as introspect_token;
+use warden_core::oauth::refresh::{refresh_grant, revoke as revoke_token};
+use warden_core::oauth::{password_grant, GrantError, PasswordGrant};
 use warden_core::DomainError;
 
 use crate::error::internal;

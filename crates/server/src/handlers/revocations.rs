@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::Json;
 use serde::Deserialize;
 use warden_core::authn::client::{authenticate, ClientIdentity, Presented};
-use warden_core::revocations::{feed, Feed, Reader};
+use warden_core::oauth::revocations::{feed, Feed, Reader};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ClientAddr, Params};

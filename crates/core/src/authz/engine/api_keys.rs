@@ -1,14 +1,12 @@
 //! What the engine keeps of API keys: every live key under the hash of its value, so a request
 //! presenting one is answered from memory. The change log names a key by that hash.
 
-use std::sync::Arc;
-
 use crate::ids::{AccountId, ApiKeyId, RoleId};
 use crate::model::{ApiKey, KeyOwner};
 use crate::net::Cidr;
 use crate::time::Timestamp;
 
-use super::snapshot::{ShardKey, Snapshot};
+use super::sharded::ShardKey;
 
 /// The stored hash of a key's value (SHA-256, base64url): the index's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -76,12 +74,5 @@ impl ApiKeyEntry {
     /// Whether the key may be used at `now` from `ip` (its own expiry and allow-list).
     pub fn usable(&self, now: Timestamp, ip: std::net::IpAddr) -> bool {
         self.expires_at.is_none_or(|t| now < t) && crate::net::allowed(&self.allowed_ips, ip)
-    }
-}
-
-impl Snapshot {
-    /// The live key whose value hashes to `hash`.
-    pub fn api_key(&self, hash: &str) -> Option<&Arc<ApiKeyEntry>> {
-        self.api_keys.get(&KeyHash::new(hash))
     }
 }

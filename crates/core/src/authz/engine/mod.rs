@@ -6,8 +6,10 @@ mod accounts;
 mod api_keys;
 mod decide;
 mod grants;
+pub mod graph;
 pub mod policy;
 mod roles;
+mod sharded;
 mod snapshot;
 pub mod suite;
 mod values;
@@ -24,14 +26,16 @@ use crate::page::PageRequest;
 use crate::store::{AccountFilter, PolicyFilter, RoleFilter, Store, UserFilter};
 use crate::time::Timestamp;
 
+pub use crate::store::Change;
 pub use accounts::AccountEntry;
 pub use api_keys::{ApiKeyEntry, KeyHash};
 pub use decide::{BadQuery, Decision, Effect, EntityRef, PolicyFault, Query, Reason, Resource};
 pub use grants::Grants;
 pub use policy::{compile, CompiledPolicy, PolicyIndex};
+pub use sharded::{ShardKey, Sharded};
 pub use snapshot::{
-    ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry, RoleIndex, Sharded,
-    Snapshot, Subject, UserEntry,
+    ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry, RoleIndex, Snapshot,
+    Subject, UserEntry,
 };
 
 /// The longest access-token lifetime configuration allows, seconds.
@@ -41,17 +45,6 @@ const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;
 const LOAD_PAGE: u32 = 1000;
 /// Changes applied per catch-up round.
 const CHANGE_BATCH: i64 = 5000;
-
-/// One entry of the change log: something authorization-relevant changed; `key` names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    /// Position in the log.
-    pub seq: i64,
-    /// `user`, `account`, `role`, `client`, `session`, `policy` or `api_key`.
-    pub kind: String,
-    /// The changed record's id.
-    pub key: String,
-}
 
 /// How long a hole in the change log may stay open before it is taken for a rolled-back
 /// transaction. On PostgreSQL `seq` values are handed out at insert time, so a transaction

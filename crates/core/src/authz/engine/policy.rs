@@ -90,8 +90,10 @@ pub fn compile(id: &PolicyId, text: &str) -> Result<Vec<cedar_policy::Policy>, V
 /// The actions `permit` statements may allow, as permission patterns: a statement that names no
 /// action may allow anything (`*`). Action ids that are not permissions can never be asked
 /// about and are left out.
-pub fn permitted_actions(statements: &[cedar_policy::Policy]) -> crate::permission::PermissionSet {
-    use crate::permission::Permission;
+pub fn permitted_actions(
+    statements: &[cedar_policy::Policy],
+) -> crate::authz::permission::PermissionSet {
+    use crate::authz::permission::Permission;
     let mut out = Vec::new();
     for statement in statements.iter().filter(|p| p.effect() == Effect::Permit) {
         let named = match statement.action_constraint() {

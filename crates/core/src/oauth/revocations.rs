@@ -6,11 +6,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
+use crate::authz::permission::builtin::SESSIONS_READ;
 use crate::authz::{Access, Reach};
 use crate::error::DomainError;
 use crate::ids::{AccountId, SessionId};
 use crate::model::Client;
-use crate::permission::builtin::SESSIONS_READ;
 use crate::services::Services;
 use crate::time::Timestamp;
 use crate::tokens::LEEWAY_SECONDS;

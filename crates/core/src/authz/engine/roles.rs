@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::authz::permission::{builtin, Permission};
 use crate::ids::{AccountId, RoleId, UserId};
-use crate::permission::{builtin, Permission};
 
 use super::snapshot::{Principal, RoleEntry, RoleIndex, Snapshot, Subject};
 

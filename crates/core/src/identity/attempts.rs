@@ -5,7 +5,7 @@
 //! success clears the count.
 
 use crate::error::DomainError;
-use crate::password::Password;
+use crate::identity::password::Password;
 use crate::services::Services;
 use crate::time::Timestamp;
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::authz::permission::Permission;
 use crate::identity::RoleName;
 use crate::ids::{AccountId, PolicyId, RoleId, UserId};
 use crate::model::Role;
-use crate::permission::Permission;
 use crate::time::Timestamp;
 
 use super::{

@@ -8,11 +8,11 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::authz::engine::{BadQuery, Decision, Principal, Query, Reason, Resource, Subject};
+use crate::authz::permission::{builtin as p, Permission};
 use crate::authz::{Access, Reach};
-use crate::engine::{BadQuery, Decision, Principal, Query, Reason, Resource, Subject};
 use crate::error::{DomainError, FieldError};
 use crate::ids::{AccountId, UserId};
-use crate::permission::{builtin as p, Permission};
 use crate::services::Services;
 use crate::time::Timestamp;
 
@@ -130,7 +130,7 @@ impl Asked {
     /// Hides what a caller limited to one account may not learn about a principal it named:
     /// roles held elsewhere or globally, other scopes' policies, and the principal's state
     /// (which would tell whether a foreign id exists). The decision itself is unchanged.
-    fn redact(&self, snapshot: &crate::engine::Snapshot, decision: &mut Decision) {
+    fn redact(&self, snapshot: &crate::authz::engine::Snapshot, decision: &mut Decision) {
         let Some(mine) = self.limited_to else { return };
         let ours =
             |policy: &crate::ids::PolicyId| snapshot.policies.scope_of(policy) == Some(Some(mine));
@@ -263,7 +263,7 @@ fn decision_event(
         Subject::Client(id) => format!("client:{id}"),
     };
     crate::audit::Event {
-        actor: crate::audit::actor_name(actor),
+        actor: crate::authz::actor_name(actor),
         action: if decision.allowed {
             "check.allowed"
         } else {

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::authz::permission::{Permission, PermissionSet};
 use crate::ids::{AccountId, RoleId};
 use crate::model::{Assignment, Role};
-use crate::permission::{Permission, PermissionSet};
 
 /// The roles visible in one scope, indexed for inheritance walks.
 #[derive(Debug, Default)]

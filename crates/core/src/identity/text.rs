@@ -6,21 +6,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use unicode_normalization::UnicodeNormalization;
 
-/// Shortens user input before it is echoed in an error message.
-pub fn clip(text: &str) -> String {
-    clip_to(text, 64)
-}
-
-/// Shortens text to at most `max` characters, marking the cut.
-pub fn clip_to(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let mut short: String = text.chars().take(max).collect();
-        short.push('…');
-        short
-    }
-}
+pub use crate::error::{clip, clip_to};
 
 /// True for characters that render invisibly or reorder text: controls, bidi overrides and
 /// isolates, zero-width characters, joiners, variation selectors and tag characters.

@@ -4,140 +4,18 @@
 //! so a change to one user copies one shard of the user map, never the whole map.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::Hash;
 use std::sync::Arc;
 
-use crate::authz::RoleGraph;
+use super::graph::RoleGraph;
+use crate::authz::permission::PermissionSet;
 use crate::ids::{AccountId, ClientKey, RoleId, SessionId, UserId};
 use crate::model::{Client, Role, Status, User};
-use crate::permission::PermissionSet;
 
 use super::accounts::AccountEntry;
+use super::api_keys::{ApiKeyEntry, KeyHash};
 use super::grants::Grants;
 use super::policy::PolicyIndex;
-
-/// How many shards a large map is cut into.
-const SHARDS: usize = 256;
-
-/// A key that picks its own shard.
-pub trait ShardKey: Eq + Hash + Clone {
-    /// A well-spread number; reduced modulo the shard count.
-    fn shard(&self) -> usize;
-}
-
-macro_rules! shard_key {
-    ($($id:ty),*) => {
-        $(impl ShardKey for $id {
-            fn shard(&self) -> usize {
-                <$id>::shard(self)
-            }
-        })*
-    };
-}
-shard_key!(UserId, AccountId, SessionId);
-
-/// A map cut into shards that a new snapshot copies one at a time.
-#[derive(Debug)]
-pub struct Sharded<K, V> {
-    shards: Arc<[Arc<HashMap<K, V>>]>,
-    len: usize,
-}
-
-impl<K, V> Clone for Sharded<K, V> {
-    fn clone(&self) -> Self {
-        Self {
-            shards: self.shards.clone(),
-            len: self.len,
-        }
-    }
-}
-
-impl<K: ShardKey, V: Clone> Default for Sharded<K, V> {
-    fn default() -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
-            len: 0,
-        }
-    }
-}
-
-impl<K: ShardKey, V: Clone> Sharded<K, V> {
-    /// The value under `key`.
-    pub fn get(&self, key: &K) -> Option<&V> {
-        self.shards[key.shard() % SHARDS].get(key)
-    }
-
-    /// How many entries the map holds.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the map is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// A map with `changes` applied (`None` removes), copying only the shards they touch.
-    pub fn with(&self, changes: impl IntoIterator<Item = (K, Option<V>)>) -> Self {
-        let mut shards: Vec<Arc<HashMap<K, V>>> = self.shards.iter().cloned().collect();
-        let mut len = self.len;
-        for (key, value) in changes {
-            let shard = Arc::make_mut(&mut shards[key.shard() % SHARDS]);
-            match value {
-                Some(value) => {
-                    if shard.insert(key, value).is_none() {
-                        len += 1;
-                    }
-                }
-                None => {
-                    if shard.remove(&key).is_some() {
-                        len -= 1;
-                    }
-                }
-            }
-        }
-        Self {
-            shards: shards.into(),
-            len,
-        }
-    }
-
-    /// How many shards `self` and `other` share (the same allocation).
-    #[cfg(test)]
-    pub(crate) fn shared_shards(&self, other: &Self) -> usize {
-        self.shards
-            .iter()
-            .zip(other.shards.iter())
-            .filter(|(a, b)| Arc::ptr_eq(a, b))
-            .count()
-    }
-
-    /// A map without the entries `keep` refuses, copying only the shards that lose some.
-    pub fn retain(&self, keep: impl Fn(&K, &V) -> bool) -> Self {
-        let shards: Vec<Arc<HashMap<K, V>>> = self
-            .shards
-            .iter()
-            .map(|shard| {
-                if shard.iter().all(|(k, v)| keep(k, v)) {
-                    shard.clone()
-                } else {
-                    Arc::new(
-                        shard
-                            .iter()
-                            .filter(|(k, v)| keep(k, v))
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
-                    )
-                }
-            })
-            .collect();
-        let len = shards.iter().map(|s| s.len()).sum();
-        Self {
-            shards: shards.into(),
-            len,
-        }
-    }
-}
+use super::sharded::Sharded;
 
 /// A role with its inheritance resolved.
 #[derive(Debug)]
@@ -404,7 +282,7 @@ pub struct Snapshot {
     /// ABAC policies.
     pub policies: Arc<PolicyIndex>,
     /// Live API keys, by the hash of their value.
-    pub api_keys: Sharded<super::api_keys::KeyHash, Arc<super::api_keys::ApiKeyEntry>>,
+    pub api_keys: Sharded<KeyHash, Arc<ApiKeyEntry>>,
 }
 
 /// Who a decision is about.
@@ -580,5 +458,23 @@ impl Snapshot {
             }
         }
         Ok(Resolved { held, user })
+    }
+}
+
+impl Snapshot {
+    /// Whether a token issued at `issued_at` (seconds, a JWT `iat`) in `account` may still be
+    /// used: the account is active and was not disabled since (with its margin).
+    pub fn account_accepts(&self, account: &AccountId, issued_at: i64) -> bool {
+        self.accounts.get(account).is_some_and(|a| {
+            a.active
+                && (a.tokens_valid_after == 0
+                    || issued_at.saturating_mul(1000)
+                        > a.tokens_valid_after + crate::model::DISABLE_MARGIN_MS)
+        })
+    }
+
+    /// The live key whose value hashes to `hash`.
+    pub fn api_key(&self, hash: &str) -> Option<&Arc<ApiKeyEntry>> {
+        self.api_keys.get(&KeyHash::new(hash))
     }
 }

@@ -8,7 +8,7 @@ use crate::crypto::sha256_b64;
 use crate::error::DomainError;
 use crate::ids::{AccountId, SessionId, UserId};
 use crate::model::Status;
-use crate::refresh::session_is_live;
+use crate::oauth::refresh::session_is_live;
 use crate::services::Services;
 use crate::time::Timestamp;
 

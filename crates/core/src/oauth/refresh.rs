@@ -5,8 +5,8 @@
 use crate::crypto::sha256_b64;
 use crate::error::DomainError;
 use crate::ids::{SessionId, UserId};
-use crate::login::{issue, narrow, new_refresh_token, GrantError, IssuedToken};
 use crate::model::{RefreshToken, Session};
+use crate::oauth::{issue, narrow, new_refresh_token, GrantError, IssuedToken};
 use crate::services::Services;
 use crate::time::Timestamp;
 
@@ -67,7 +67,7 @@ pub async fn refresh_grant(
         let found = store.account(account).await.map_err(DomainError::from)?;
         if found.is_some_and(|a| !crate::net::allowed(&a.allowed_ips, ip)) {
             return Err(GrantError::InvalidGrant(
-                crate::login::ADDRESS_REFUSED.into(),
+                crate::oauth::ADDRESS_REFUSED.into(),
             ));
         }
     }
@@ -213,7 +213,7 @@ async fn plan_access(
 async fn known_snapshot(
     services: &Services,
     user: &UserId,
-) -> Result<std::sync::Arc<crate::engine::Snapshot>, GrantError> {
+) -> Result<std::sync::Arc<crate::authz::engine::Snapshot>, GrantError> {
     let snapshot = services.engine.snapshot();
     if snapshot.users.get(user).is_some() {
         return Ok(snapshot);

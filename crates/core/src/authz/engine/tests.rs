@@ -5,9 +5,9 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::*;
+use crate::authz::permission::Permission;
 use crate::identity::RoleName;
 use crate::model::Role;
-use crate::permission::Permission;
 
 fn role(name: &str, account: Option<AccountId>, permissions: &[&str], inherits: &[RoleId]) -> Role {
     let now = Timestamp::now();

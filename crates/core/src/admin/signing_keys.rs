@@ -89,7 +89,7 @@ pub async fn rotate(
     services.store.rotate_keys(&next, retire_at).await?;
     let details = serde_json::json!({ "kid": next.kid, "alg": next.alg.as_str(), "activate_at": activate_at, "previous_retire_at": retire_at });
     let event = crate::audit::Event {
-        actor: crate::audit::actor_name(actor),
+        actor: crate::authz::actor_name(actor),
         action: "key.rotated",
         account: None,
         target: Some(format!("key:{}", next.kid)),

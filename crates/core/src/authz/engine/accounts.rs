@@ -3,10 +3,6 @@
 
 use std::sync::Arc;
 
-use crate::ids::AccountId;
-
-use super::snapshot::Snapshot;
-
 /// What the engine keeps of an account.
 #[derive(Debug, Clone)]
 pub struct AccountEntry {
@@ -27,18 +23,5 @@ impl AccountEntry {
             tokens_valid_after: account.tokens_valid_after.map_or(0, |t| t.millis()),
             allowed_ips: account.allowed_ips.iter().copied().collect(),
         }
-    }
-}
-
-impl Snapshot {
-    /// Whether a token issued at `issued_at` (seconds, a JWT `iat`) in `account` may still be
-    /// used: the account is active and was not disabled since (with its margin).
-    pub fn account_accepts(&self, account: &AccountId, issued_at: i64) -> bool {
-        self.accounts.get(account).is_some_and(|a| {
-            a.active
-                && (a.tokens_valid_after == 0
-                    || issued_at.saturating_mul(1000)
-                        > a.tokens_valid_after + crate::model::DISABLE_MARGIN_MS)
-        })
     }
 }

@@ -18,7 +18,7 @@ pub const MIN_BYTES: usize = 8;
 pub const MAX_BYTES: usize = 1024;
 
 static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../data/common-passwords.txt")
+    include_str!("../../data/common-passwords.txt")
         .lines()
         .collect()
 });

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::permission::PermissionSet;
+use crate::authz::permission::PermissionSet;
 
 /// A compiled permission set: `allows` costs at most three hash lookups, however many
 /// patterns the set holds.
@@ -58,7 +58,7 @@ impl Grants {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::permission::Permission;
+    use crate::authz::permission::Permission;
 
     fn grants(patterns: &[&str]) -> Grants {
         let set: PermissionSet = patterns
