@@ -8,6 +8,7 @@ mod decide;
 mod grants;
 pub mod graph;
 pub mod policy;
+mod query;
 mod roles;
 mod sharded;
 mod snapshot;
@@ -29,9 +30,10 @@ use crate::time::Timestamp;
 pub use crate::store::Change;
 pub use accounts::AccountEntry;
 pub use api_keys::{ApiKeyEntry, KeyHash};
-pub use decide::{BadQuery, Decision, Effect, EntityRef, PolicyFault, Query, Reason, Resource};
+pub use decide::{Decision, Effect, PolicyFault, Reason};
 pub use grants::Grants;
 pub use policy::{compile, CompiledPolicy, PolicyIndex};
+pub use query::{BadQuery, EntityRef, Query, Resource};
 pub use sharded::{ShardKey, Sharded};
 pub use snapshot::{
     ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry, RoleIndex, Snapshot,

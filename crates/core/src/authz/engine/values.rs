@@ -6,7 +6,7 @@ use std::str::FromStr;
 use cedar_policy::{EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::Value;
 
-use super::decide::{BadQuery, Query};
+use super::query::{BadQuery, Query};
 
 /// An entity uid from a parsed type and an id.
 pub(super) fn uid(kind: &EntityTypeName, id: &str) -> EntityUid {
