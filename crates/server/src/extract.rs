@@ -154,6 +154,74 @@ fn refuse_unstorable_query(query: &str) -> Result<(), ApiError> {
     }
 }
 
+/// An id that can stand in a path segment.
+pub trait PathSegment: Sized {
+    /// Parses the segment; the error says what is wrong.
+    fn parse_segment(text: &str) -> Result<Self, String>;
+}
+
+macro_rules! path_segment {
+    ($($id:ty),*) => {
+        $(impl PathSegment for $id {
+            fn parse_segment(text: &str) -> Result<Self, String> {
+                <$id>::parse(text)
+            }
+        })*
+    };
+}
+path_segment!(
+    warden_core::ids::AccountId,
+    warden_core::ids::ApiKeyId,
+    warden_core::ids::ClientKey,
+    warden_core::ids::PolicyId,
+    warden_core::ids::RoleId,
+    warden_core::ids::SessionId,
+    warden_core::ids::UserId
+);
+
+/// The path's segments, each a parse away from an id.
+async fn segments(parts: &mut Parts) -> Result<Vec<String>, ApiError> {
+    let axum::extract::Path(all) =
+        axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, &())
+            .await
+            .map_err(|err| ApiError::bad_request("invalid-id", err.body_text()))?;
+    Ok(all.into_iter().map(|(_, value)| value).collect())
+}
+
+/// The path's one id, parsed: a malformed id answers 400 `invalid-id`.
+pub struct PathId<T>(pub T);
+
+impl<T: PathSegment, S: Send + Sync> FromRequestParts<S> for PathId<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match segments(parts).await?.as_slice() {
+            [one] => path_id(one, T::parse_segment).map(Self),
+            _ => Err(ApiError::bad_request("invalid-id", "the path names one id")),
+        }
+    }
+}
+
+/// The path's two ids, in order, parsed.
+pub struct PathIds<A, B>(pub A, pub B);
+
+impl<A: PathSegment, B: PathSegment, S: Send + Sync> FromRequestParts<S> for PathIds<A, B> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match segments(parts).await?.as_slice() {
+            [a, b] => Ok(Self(
+                path_id(a, A::parse_segment)?,
+                path_id(b, B::parse_segment)?,
+            )),
+            _ => Err(ApiError::bad_request(
+                "invalid-id",
+                "the path names two ids",
+            )),
+        }
+    }
+}
+
 /// Parses an id from a path segment.
 pub fn path_id<T>(text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, ApiError> {
     parse(text).map_err(|err| ApiError::bad_request("invalid-id", err))
@@ -215,6 +283,7 @@ impl FromRequestParts<AppState> for Authenticated {
         .to_owned();
         let ClientAddr(ip) = ClientAddr::from_request_parts(parts, state).await?;
         warden_core::authn::authenticate(state.services(), &token, ip)
+            .await
             .map(Self)
             .map_err(|err| match err {
                 AuthError::Refused(why) => ApiError::Unauthenticated(Some(why)),

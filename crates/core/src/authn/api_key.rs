@@ -27,7 +27,7 @@ pub const REFUSED: &str =
 const MAX_LEN: usize = 200;
 
 /// The access a presented key grants.
-pub(super) fn access(
+pub(super) async fn access(
     services: &Services,
     snapshot: &Arc<Snapshot>,
     value: &str,
@@ -82,23 +82,17 @@ pub(super) fn access(
             Access::Client(caller)
         }
     };
-    record_use(services, key, now);
+    record_use(services, key, now).await;
     Ok(access)
 }
 
-/// Records the key's use in the background, at most once a minute per node.
-fn record_use(services: &Services, key: &ApiKeyEntry, now: Timestamp) {
+/// Records the key's use, at most once a minute per node: one write a minute for a busy key,
+/// and its owner sees the use at once. A failure to record refuses nothing.
+async fn record_use(services: &Services, key: &ApiKeyEntry, now: Timestamp) {
     if !services.key_uses.due(key, now) {
         return;
     }
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    let store = Arc::clone(&services.store);
-    let id = key.id;
-    runtime.spawn(async move {
-        if let Err(err) = store.touch_api_key(&id, now).await {
-            tracing::warn!(api_key = %id, error = %err, "could not record an API key's use");
-        }
-    });
+    if let Err(err) = services.store.touch_api_key(&key.id, now).await {
+        tracing::warn!(api_key = %key.id, error = %err, "could not record an API key's use");
+    }
 }

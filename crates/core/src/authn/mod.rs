@@ -33,8 +33,9 @@ pub enum AuthError {
 }
 
 /// Authenticates a bearer credential presented from `client_ip`: a `wk_` API key, or an
-/// access token Warden issued. Reads only memory.
-pub fn authenticate(
+/// access token Warden issued. Reads only memory (an API key's first use in a minute on this
+/// node is written down).
+pub async fn authenticate(
     services: &Services,
     credential: &str,
     client_ip: IpAddr,
@@ -44,7 +45,7 @@ pub fn authenticate(
     }
     let snapshot = services.engine.snapshot();
     let access = if credential.starts_with(api_key::PREFIX) {
-        api_key::access(services, &snapshot, credential, client_ip)
+        api_key::access(services, &snapshot, credential, client_ip).await
     } else {
         access_token(services, &snapshot, credential)
     }?;

@@ -13,8 +13,7 @@ const USE_EVERY: i64 = 60;
 /// Keys remembered per node before the memory of uses starts over.
 const USES_KEPT: usize = 100_000;
 
-/// When this node last recorded each key's use, so a busy key costs one write a minute, made
-/// off the request path.
+/// When this node last recorded each key's use, so a busy key costs one write a minute.
 #[derive(Debug, Default)]
 pub struct KeyUses(Mutex<HashMap<ApiKeyId, i64>>);
 

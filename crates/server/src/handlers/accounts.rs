@@ -1,6 +1,6 @@
 //! `/v1/accounts` and `/v1/accounts/{id}/members`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use warden_core::model::{Account, Membership};
 use warden_core::page::{Page, PageRequest};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Authenticated, Body, Params};
+use crate::extract::{Authenticated, Body, Params, PathId, PathIds};
 use crate::state::AppState;
 
 /// Query of `GET /v1/accounts`.
@@ -72,9 +72,8 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<AccountId>,
 ) -> Result<Json<Account>, ApiError> {
-    let id = path_id(&id, AccountId::parse)?;
     Ok(Json(
         accounts::get(state.services(), auth.access(), &id).await?,
     ))
@@ -87,10 +86,9 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<AccountId>,
     Body(input): Body<UpdateAccount>,
 ) -> Result<Json<Account>, ApiError> {
-    let id = path_id(&id, AccountId::parse)?;
     Ok(Json(
         accounts::update(state.services(), auth.access(), &id, input).await?,
     ))
@@ -102,9 +100,8 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<AccountId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, AccountId::parse)?;
     accounts::delete(state.services(), auth.access(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -116,10 +113,9 @@ pub async fn delete(
 pub async fn add_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<AccountId>,
     Body(input): Body<AddMember>,
 ) -> Result<(StatusCode, Json<Membership>), ApiError> {
-    let id = path_id(&id, AccountId::parse)?;
     Ok((
         StatusCode::CREATED,
         Json(members::add(state.services(), auth.access(), &id, input).await?),
@@ -132,10 +128,9 @@ pub async fn add_member(
 pub async fn list_members(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<AccountId>,
     Params(q): Params<ListPage>,
 ) -> Result<Json<Page<Membership>>, ApiError> {
-    let id = path_id(&id, AccountId::parse)?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
         members::list(state.services(), auth.access(), &id, page).await?,
@@ -148,10 +143,8 @@ pub async fn list_members(
 pub async fn remove_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, user_id)): Path<(String, String)>,
+    PathIds(id, user): PathIds<AccountId, UserId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, AccountId::parse)?;
-    let user = path_id(&user_id, UserId::parse)?;
     members::remove(state.services(), auth.access(), &id, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

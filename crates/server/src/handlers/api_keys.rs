@@ -1,6 +1,6 @@
 //! `/v1/api-keys`: the caller's API keys.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
@@ -9,7 +9,7 @@ use warden_core::ids::ApiKeyId;
 use warden_core::model::ApiKey;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Authenticated, Body};
+use crate::extract::{Authenticated, Body, PathId};
 use crate::state::AppState;
 
 /// Creates an API key for the caller, in the token's account, limited to roles the caller
@@ -44,9 +44,8 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<ApiKeyId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, ApiKeyId::parse)?;
     api_keys::revoke(state.services(), auth.user()?, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

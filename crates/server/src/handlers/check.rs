@@ -1,6 +1,6 @@
 //! The decision API: `POST /v1/check`, `POST /v1/check/batch`, and effective permissions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use warden_core::authz::check::{self, BatchRequest, BatchResponse, CheckRequest, Permissions};
@@ -8,7 +8,7 @@ use warden_core::authz::engine::Decision;
 use warden_core::ids::{AccountId, UserId};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Authenticated, Body, ClientAddr, Params};
+use crate::extract::{path_id, Authenticated, Body, ClientAddr, Params, PathId};
 use crate::state::AppState;
 
 /// Query of the permissions listings.
@@ -63,10 +63,9 @@ pub async fn batch(
 pub async fn of_user(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<UserId>,
     Params(q): Params<PermissionsQuery>,
 ) -> Result<Json<Permissions>, ApiError> {
-    let id = path_id(&id, UserId::parse)?;
     let account = account_param(q.account.as_deref())?;
     Ok(Json(
         check::permissions(state.services(), &auth.0, &id, account).await?,

@@ -1,6 +1,6 @@
 //! `/v1/clients`: service clients.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use warden_core::model::{ApiKey, Client};
 use warden_core::page::{Page, PageRequest};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Authenticated, Body, Params};
+use crate::extract::{Authenticated, Body, Params, PathId, PathIds};
 use crate::state::AppState;
 
 /// Query of `GET /v1/clients`.
@@ -59,9 +59,8 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<ClientKey>,
 ) -> Result<Json<Client>, ApiError> {
-    let id = path_id(&id, ClientKey::parse)?;
     Ok(Json(
         clients::get(state.services(), auth.access(), &id).await?,
     ))
@@ -74,10 +73,9 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<ClientKey>,
     Body(input): Body<UpdateClient>,
 ) -> Result<Json<Client>, ApiError> {
-    let id = path_id(&id, ClientKey::parse)?;
     Ok(Json(
         clients::update(state.services(), auth.access(), &id, input).await?,
     ))
@@ -89,9 +87,8 @@ pub async fn update(
 pub async fn rotate_secret(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<ClientKey>,
 ) -> Result<Json<ClientWithSecret>, ApiError> {
-    let id = path_id(&id, ClientKey::parse)?;
     Ok(Json(
         clients::rotate_secret(state.services(), auth.access(), &id).await?,
     ))
@@ -103,9 +100,8 @@ pub async fn rotate_secret(
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<ClientKey>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, ClientKey::parse)?;
     clients::delete(state.services(), auth.access(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -118,10 +114,9 @@ pub async fn delete(
 pub async fn create_key(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<ClientKey>,
     Body(input): Body<CreateApiKey>,
 ) -> Result<(StatusCode, Json<ApiKeyWithSecret>), ApiError> {
-    let id = path_id(&id, ClientKey::parse)?;
     Ok((
         StatusCode::CREATED,
         Json(clients::create_key(state.services(), auth.access(), &id, input).await?),
@@ -134,9 +129,8 @@ pub async fn create_key(
 pub async fn list_keys(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<ClientKey>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = path_id(&id, ClientKey::parse)?;
     let items = clients::list_keys(state.services(), auth.access(), &id).await?;
     Ok(Json(
         serde_json::json!({ "items": items, "next_cursor": null }),
@@ -149,10 +143,8 @@ pub async fn list_keys(
 pub async fn revoke_key(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, key_id)): Path<(String, String)>,
+    PathIds(id, key): PathIds<ClientKey, ApiKeyId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, ClientKey::parse)?;
-    let key = path_id(&key_id, ApiKeyId::parse)?;
     clients::revoke_key(state.services(), auth.access(), &id, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! Self-service: `/v1/users/me`, the password change, and open registration.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
@@ -12,7 +12,7 @@ use warden_core::page::{Page, PageRequest};
 
 use super::accounts::ListPage;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Authenticated, Body, ClientAddr, Params};
+use crate::extract::{Authenticated, Body, ClientAddr, Params, PathId};
 use crate::state::AppState;
 
 /// The caller's own profile.
@@ -104,9 +104,8 @@ pub async fn end_other_sessions(
 pub async fn end_session(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<SessionId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, SessionId::parse)?;
     sessions::end_mine(state.services(), auth.user()?, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! `/v1/policies`: Cedar ABAC policies.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use warden_core::model::Policy;
 use warden_core::page::{Page, PageRequest};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Authenticated, Body, Params};
+use crate::extract::{Authenticated, Body, Params, PathId};
 use crate::state::AppState;
 
 /// Query of `GET /v1/policies`.
@@ -70,9 +70,8 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<PolicyId>,
 ) -> Result<Json<Policy>, ApiError> {
-    let id = path_id(&id, PolicyId::parse)?;
     Ok(Json(
         policies::get(state.services(), auth.access(), &id).await?,
     ))
@@ -85,10 +84,9 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<PolicyId>,
     Body(patch): Body<UpdatePolicy>,
 ) -> Result<Json<Policy>, ApiError> {
-    let id = path_id(&id, PolicyId::parse)?;
     Ok(Json(
         policies::update(state.services(), auth.access(), &id, patch).await?,
     ))
@@ -100,9 +98,8 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<PolicyId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, PolicyId::parse)?;
     policies::delete(state.services(), auth.access(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

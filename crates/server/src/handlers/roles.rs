@@ -1,6 +1,6 @@
 //! `/v1/roles`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use warden_core::model::Role;
 use warden_core::page::{Page, PageRequest};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Authenticated, Body, Params};
+use crate::extract::{Authenticated, Body, Params, PathId};
 use crate::state::AppState;
 
 /// Query of `GET /v1/roles`.
@@ -63,9 +63,8 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<RoleId>,
 ) -> Result<Json<Role>, ApiError> {
-    let id = path_id(&id, RoleId::parse)?;
     Ok(Json(
         roles::get(state.services(), auth.access(), &id).await?,
     ))
@@ -78,10 +77,9 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<RoleId>,
     Body(input): Body<UpdateRole>,
 ) -> Result<Json<Role>, ApiError> {
-    let id = path_id(&id, RoleId::parse)?;
     Ok(Json(
         roles::update(state.services(), auth.access(), &id, input).await?,
     ))
@@ -93,9 +91,8 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<RoleId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, RoleId::parse)?;
     roles::delete(state.services(), auth.access(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

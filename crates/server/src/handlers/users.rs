@@ -1,6 +1,6 @@
 //! `/v1/users` and `/v1/users/{id}/roles`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use warden_core::page::{Page, PageRequest};
 
 use super::accounts::ListPage;
 use crate::error::{ApiError, Problem};
-use crate::extract::{path_id, Authenticated, Body, Params};
+use crate::extract::{path_id, Authenticated, Body, Params, PathId, PathIds};
 use crate::state::AppState;
 
 /// Query of `GET /v1/users`.
@@ -75,9 +75,8 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<Json<User>, ApiError> {
-    let id = path_id(&id, UserId::parse)?;
     Ok(Json(
         users::get(state.services(), auth.access(), &id).await?,
     ))
@@ -90,10 +89,9 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<UserId>,
     Body(input): Body<UpdateUser>,
 ) -> Result<Json<User>, ApiError> {
-    let id = path_id(&id, UserId::parse)?;
     Ok(Json(
         users::update(state.services(), auth.access(), &id, input).await?,
     ))
@@ -105,9 +103,8 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, UserId::parse)?;
     users::delete(state.services(), auth.access(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -120,10 +117,9 @@ pub async fn delete(
 pub async fn grant_role(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<UserId>,
     Body(input): Body<GrantRole>,
 ) -> Result<(StatusCode, Json<Assignment>), ApiError> {
-    let id = path_id(&id, UserId::parse)?;
     Ok((
         StatusCode::CREATED,
         Json(assignments::grant(state.services(), auth.access(), &id, input).await?),
@@ -136,9 +132,8 @@ pub async fn grant_role(
 pub async fn list_roles(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = path_id(&id, UserId::parse)?;
     let items = assignments::list(state.services(), auth.access(), &id).await?;
     Ok(Json(
         serde_json::json!({ "items": items, "next_cursor": null }),
@@ -159,11 +154,9 @@ pub struct RevokeQuery {
 pub async fn revoke_role(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, role_id)): Path<(String, String)>,
+    PathIds(id, role): PathIds<UserId, RoleId>,
     Params(q): Params<RevokeQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, UserId::parse)?;
-    let role = path_id(&role_id, RoleId::parse)?;
     let account = q
         .account_id
         .filter(|a| !a.is_empty())
@@ -186,10 +179,9 @@ pub async fn revoke_role(
 pub async fn list_sessions(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<UserId>,
     Params(q): Params<ListPage>,
 ) -> Result<Json<Page<SessionInfo>>, ApiError> {
-    let id = path_id(&id, UserId::parse)?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
         sessions::list_for(state.services(), auth.access(), &id, page).await?,
@@ -203,9 +195,8 @@ pub async fn list_sessions(
 pub async fn end_sessions(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = path_id(&id, UserId::parse)?;
     let ended = sessions::end_for(state.services(), auth.access(), &id).await?;
     Ok(Json(serde_json::json!({ "ended": ended })))
 }
