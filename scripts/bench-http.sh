@@ -16,8 +16,8 @@ PG_ADMIN="${WARDEN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 PORT=18181
 
 cargo build --release --locked -p warden-cli -p warden-loadgen >&2
-# WARDEN_BIN measures another build of the server (a baseline) with this load generator.
-W=${WARDEN_BIN:-target/release/warden}
+# BENCH_WARDEN_BIN measures another build of the server (a baseline) with this load generator.
+W=${BENCH_WARDEN_BIN:-target/release/warden}
 L=target/release/warden-load
 
 # CPU seconds (user + system) the process has used so far.

@@ -90,16 +90,27 @@ async fn login_for(client: &reqwest::Client, args: &Args, field: &str) -> anyhow
         .with_context(|| format!("login returned no {field}: {reply}"))
 }
 
-async fn worker(args: &Args, until: Instant) -> anyhow::Result<Tally> {
+/// What a worker starts from: its own refresh chain, or a bearer token. The logins are made
+/// one after another before the run: more than six simultaneous logins of one identifier are
+/// refused as a burst of guesses.
+async fn start_token(client: &reqwest::Client, args: &Args) -> anyhow::Result<Option<String>> {
+    Ok(match args.mode {
+        Mode::Refresh => Some(login(client, args).await?),
+        Mode::Check => Some(login_for(client, args, "access_token").await?),
+        _ => None,
+    })
+}
+
+async fn worker(args: &Args, until: Instant, start: Option<String>) -> anyhow::Result<Tally> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(1)
         .build()?;
     let mut refresh = match args.mode {
-        Mode::Refresh => Some(login(&client, args).await?),
+        Mode::Refresh => start.clone(),
         _ => None,
     };
     let bearer = match args.mode {
-        Mode::Check => login_for(&client, args, "access_token").await?,
+        Mode::Check => start.unwrap_or_default(),
         _ => String::new(),
     };
     let check = serde_json::json!({
@@ -179,12 +190,17 @@ async fn main() -> anyhow::Result<()> {
         bail!("warden-load only targets loopback addresses");
     }
     let args = std::sync::Arc::new(args);
+    let setup = reqwest::Client::new();
+    let mut starts = Vec::new();
+    for _ in 0..args.concurrency.clamp(1, 1024) {
+        starts.push(start_token(&setup, &args).await?);
+    }
     let until = Instant::now() + Duration::from_secs(args.duration.clamp(1, 120));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..args.concurrency.clamp(1, 1024) {
+    for start in starts {
         let args = args.clone();
-        tasks.push(tokio::spawn(async move { worker(&args, until).await }));
+        tasks.push(tokio::spawn(async move { worker(&args, until, start).await }));
     }
     let mut all = Tally {
         ok: 0,
