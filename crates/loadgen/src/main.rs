@@ -200,7 +200,9 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for start in starts {
         let args = args.clone();
-        tasks.push(tokio::spawn(async move { worker(&args, until, start).await }));
+        tasks.push(tokio::spawn(
+            async move { worker(&args, until, start).await },
+        ));
     }
     let mut all = Tally {
         ok: 0,
