@@ -4,6 +4,8 @@
 # runs where the scheduler puts it, on both cores), and measures GET /healthz, the refresh
 # grant (each worker following its own rotation chain), client_credentials (HTTP Basic) and
 # POST /v1/check with a bearer token (compare its rate with /healthz: the issue 4 target is 70%).
+# Further modes: api-key-me and api-key-check (GET /v1/users/me and POST /v1/check with an API
+# key), and password (one full login per request, four workers).
 # Besides requests per second it reports Warden's CPU seconds during the run, and requests
 # per second of Warden CPU: the throughput one core running Warden sustains.
 #   DURATION=10 CONCURRENCY=32 [BACKENDS="sqlite postgres"] [MODES="trivial check"] scripts/bench-http.sh
