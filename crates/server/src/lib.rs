@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 mod handlers;
+mod oauth;
 mod openapi;
 pub mod ratelimit;
 mod routes;

@@ -50,8 +50,8 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Result<Jso
                 .and_then(|d| d.split_once(':'))
                 .and_then(|(id, secret)| {
                     Some((
-                        super::oauth::form_decode(id)?,
-                        super::oauth::form_decode(secret)?,
+                        crate::oauth::form_decode(id)?,
+                        crate::oauth::form_decode(secret)?,
                     ))
                 })
                 .ok_or_else(unauthenticated)?;
