@@ -64,16 +64,11 @@ pub fn build(users: usize, policies: usize) -> World {
         roles: Arc::new(RoleIndex::build(roles)),
         ..Snapshot::default()
     };
-    snapshot.accounts = snapshot.accounts.with(accounts.iter().map(|a| {
-        (
-            *a,
-            Some(AccountEntry {
-                active: true,
-                tokens_valid_after: 0,
-                allowed_ips: Arc::from(Vec::new()),
-            }),
-        )
-    }));
+    snapshot.accounts = snapshot.accounts.with(
+        accounts
+            .iter()
+            .map(|a| (*a, Some(AccountEntry::open(true)))),
+    );
     let mut first = None;
     let chunk = 100_000;
     for start in (0..users).step_by(chunk) {

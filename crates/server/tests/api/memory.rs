@@ -146,7 +146,42 @@ async fn a_revoked_api_key_is_refused_at_once_from_memory(backend: Backend) {
     );
 }
 
+async fn uses_racing_a_revocation_end_with_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("racer@example.com", None).await;
+    let token = app.login("racer@example.com", PASSWORD).await;
+    let created = app
+        .post("/v1/api-keys", &token, json!({"name": "ci", "roles": []}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let key = created.body["key"].as_str().unwrap().to_owned();
+    let id = created.body["id"].as_str().unwrap().to_owned();
+
+    // Uses in flight while the key is revoked: each is answered one way or the other.
+    let uses = (0..20).map(|_| app.get("/v1/users/me", &key));
+    let path = format!("/v1/api-keys/{id}");
+    let revoke = app.delete(&path, &token);
+    let (answers, revoked) = tokio::join!(futures_util::future::join_all(uses), revoke);
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
+    for answer in &answers {
+        assert!(
+            matches!(answer.status, StatusCode::OK | StatusCode::UNAUTHORIZED),
+            "{} {}",
+            answer.status,
+            answer.body
+        );
+    }
+    // Once the revocation is answered, no use of the key on this node succeeds.
+    let after =
+        futures_util::future::join_all((0..20).map(|_| app.get("/v1/users/me", &key))).await;
+    assert!(
+        after.iter().all(|a| a.status == StatusCode::UNAUTHORIZED),
+        "a revoked key still worked"
+    );
+}
+
 crate::both!(
+    uses_racing_a_revocation_end_with_it,
     bearer_and_api_key_requests_make_no_store_call_once_warm,
     a_revoked_api_key_is_refused_at_once_from_memory,
 );

@@ -16,6 +16,15 @@ pub struct AccountEntry {
 }
 
 impl AccountEntry {
+    /// An account that is active (or not), was never disabled and has no allow-list.
+    pub fn open(active: bool) -> Self {
+        Self {
+            active,
+            tokens_valid_after: 0,
+            allowed_ips: Arc::from(Vec::new()),
+        }
+    }
+
     /// What the engine keeps of `account`.
     pub fn of(account: &crate::model::Account) -> Self {
         Self {

@@ -282,14 +282,9 @@ fn run_case(
     let mut snapshot = base.clone();
     snapshot.users = snapshot.users.with([(p.id, Some(Arc::new(entry)))]);
     if let Some(account) = p.account {
-        snapshot.accounts = snapshot.accounts.with([(
-            account,
-            Some(AccountEntry {
-                active: true,
-                tokens_valid_after: 0,
-                allowed_ips: Arc::from(Vec::new()),
-            }),
-        )]);
+        snapshot.accounts = snapshot
+            .accounts
+            .with([(account, Some(AccountEntry::open(true)))]);
     }
     let principal = Principal {
         subject: Subject::User(p.id),

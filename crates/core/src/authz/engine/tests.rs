@@ -58,14 +58,9 @@ fn fixture(policies: &[(&str, Option<bool>)]) -> Fixture {
         ..Snapshot::default()
     };
     snapshot.users = snapshot.users.with([(user, Some(Arc::new(entry)))]);
-    snapshot.accounts = snapshot.accounts.with([(
-        account,
-        Some(AccountEntry {
-            active: true,
-            tokens_valid_after: 0,
-            allowed_ips: Arc::from(Vec::new()),
-        }),
-    )]);
+    snapshot.accounts = snapshot
+        .accounts
+        .with([(account, Some(AccountEntry::open(true)))]);
     let compiled = policies
         .iter()
         .map(|(text, global)| {
@@ -237,14 +232,10 @@ fn disabled_users_ended_sessions_and_inactive_accounts_are_denied() {
             code: "principal_disabled"
         }]
     );
-    f.snapshot.accounts = f.snapshot.accounts.with([(
-        f.account,
-        Some(AccountEntry {
-            active: false,
-            tokens_valid_after: 0,
-            allowed_ips: Arc::from(Vec::new()),
-        }),
-    )]);
+    f.snapshot.accounts = f
+        .snapshot
+        .accounts
+        .with([(f.account, Some(AccountEntry::open(false)))]);
     assert_eq!(
         ask(&f, "documents:read", json!({})).reasons,
         vec![Reason::Principal {
