@@ -242,7 +242,11 @@ pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<
                 expires_at,
                 allowed_ips,
             };
-            let created = api_keys::create_for(services, owner, account_id, input)
+            // The operator holds the database: the system's proof.
+            let granted = warden_core::authz::Access::System
+                .require(warden_core::admin::clients::CLIENTS_UPDATE, None)
+                .map_err(explain)?;
+            let created = api_keys::create_for(services, &granted, owner, account_id, input)
                 .await
                 .map_err(explain)?;
             println!(

@@ -78,7 +78,7 @@ pub async fn create(
     actor: &Access,
     input: CreateAccount,
 ) -> Result<Account, DomainError> {
-    actor.require(p::ACCOUNTS_CREATE, None)?;
+    let granted = actor.require(p::ACCOUNTS_CREATE, None)?;
     let mut problems = Problems::default();
     let name = problems.check("name", AccountName::parse(&input.name));
     let display_name = input
@@ -113,10 +113,10 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    services.store.insert_account(&account).await?;
+    granted.store(services).insert_account(&account).await?;
     crate::admin::audit_change::<(), _>(
         services,
-        actor,
+        &granted,
         "account.created",
         Some(account.id),
         format!("account:{}", account.id),
@@ -156,7 +156,7 @@ pub async fn list(
         only: None,
     };
     problems.finish()?;
-    match actor.require_reach(p::ACCOUNTS_READ)? {
+    match actor.require_reach(p::ACCOUNTS_READ)?.reach() {
         Reach::Account(mine) => filter.only = Some(mine),
         Reach::All | Reach::Nowhere => {}
     }
@@ -171,7 +171,7 @@ pub async fn update(
     id: &AccountId,
     patch: UpdateAccount,
 ) -> Result<Account, DomainError> {
-    actor.require_in(p::ACCOUNTS_UPDATE, id)?;
+    let granted = actor.require_in(p::ACCOUNTS_UPDATE, id)?;
     let mut account = services
         .store
         .account(id)
@@ -212,12 +212,12 @@ pub async fn update(
     }
     problems.finish()?;
     account.updated_at = Timestamp::now();
-    if !services.store.update_account(&account).await? {
+    if !granted.store(services).update_account(&account).await? {
         return Err(DomainError::NotFound("account"));
     }
     crate::admin::audit_change(
         services,
-        actor,
+        &granted,
         "account.updated",
         Some(*id),
         format!("account:{id}"),
@@ -234,12 +234,12 @@ pub async fn delete(
     actor: &Access,
     id: &AccountId,
 ) -> Result<(), DomainError> {
-    actor.require_in(p::ACCOUNTS_DELETE, id)?;
+    let granted = actor.require_in(p::ACCOUNTS_DELETE, id)?;
     let before = services.store.account(id).await?;
-    if services.store.delete_account(id).await? {
+    if granted.store(services).delete_account(id).await? {
         crate::admin::audit_change::<_, ()>(
             services,
-            actor,
+            &granted,
             "account.deleted",
             Some(*id),
             format!("account:{id}"),

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::authz::{effective_role_names, Caller, RoleGraph};
+use crate::authz::{effective_role_names, Caller, Granted, RoleGraph};
 use crate::crypto::{random_token, sha256_b64};
 use crate::error::{DomainError, Problems};
 use crate::identity::display_text;
@@ -93,11 +93,13 @@ pub async fn create(
             .roles_in_scope(caller.account.as_ref())
             .await?,
     );
+    let granted = crate::authz::require_login(caller)?;
     let actor = crate::authz::Access::Caller(caller.clone());
     actor.require_carries(&graph, &input.roles)?;
     actor.require_covers(&graph.permissions(&input.roles), caller.account.as_ref())?;
     create_for(
         services,
+        &granted,
         KeyOwner::User(caller.user_id),
         caller.account,
         input,
@@ -106,9 +108,11 @@ pub async fn create(
 }
 
 /// Creates an API key for `owner` in `account`: the shared path of [`create`] (a user's own
-/// key), client keys, and the operator's CLI. Callers check who may create it.
+/// key), client keys, and the operator's CLI. Callers check who may create it, and pass the
+/// proof.
 pub async fn create_for(
     services: &Services,
+    granted: &Granted,
     owner: KeyOwner,
     account: Option<AccountId>,
     input: CreateApiKey,
@@ -173,8 +177,8 @@ pub async fn create_for(
         revoked_at: None,
         created_at: now,
     };
-    services
-        .store
+    granted
+        .store(services)
         .insert_api_key(&key, &sha256_b64(value.as_bytes()))
         .await?;
     let owner_name = match owner {
@@ -213,9 +217,12 @@ pub async fn revoke(
     caller: &Caller,
     id: &ApiKeyId,
 ) -> Result<(), DomainError> {
-    crate::authz::require_self_service(caller, crate::authz::permission::builtin::API_KEYS_DELETE)?;
-    if services
-        .store
+    let granted = crate::authz::require_self_service(
+        caller,
+        crate::authz::permission::builtin::API_KEYS_DELETE,
+    )?;
+    if granted
+        .store(services)
         .revoke_api_key(&KeyOwner::User(caller.user_id), id, Timestamp::now())
         .await?
     {

@@ -35,7 +35,7 @@ pub async fn grant(
     input: GrantRole,
 ) -> Result<Assignment, DomainError> {
     let account = input.account_id;
-    actor.require_scoped(p::ASSIGNMENTS_CREATE, account.as_ref())?;
+    let granted = actor.require_scoped(p::ASSIGNMENTS_CREATE, account.as_ref())?;
     if actor.user_id() == Some(*user) {
         return Err(DomainError::Forbidden(
             "you cannot assign roles to yourself".into(),
@@ -61,8 +61,8 @@ pub async fn grant(
         account_id: account,
         created_at: Timestamp::now(),
     };
-    services
-        .store
+    granted
+        .store(services)
         .insert_assignment(&assignment)
         .await
         .map_err(|err| match err {
@@ -78,7 +78,7 @@ pub async fn grant(
         })?;
     crate::admin::audit_change::<(), _>(
         services,
-        actor,
+        &granted,
         "role.granted",
         account,
         format!("user:{user}"),
@@ -96,7 +96,7 @@ pub async fn list(
     user: &UserId,
 ) -> Result<Vec<Assignment>, DomainError> {
     visible_user(services, actor, p::USERS_READ, user).await?;
-    let reach = actor.require_reach(p::ASSIGNMENTS_READ)?;
+    let reach = actor.require_reach(p::ASSIGNMENTS_READ)?.reach();
     let mut assignments = services.store.assignments(user).await?;
     if let Reach::Account(mine) = reach {
         assignments.retain(|a| a.account_id == Some(mine));
@@ -112,7 +112,7 @@ pub async fn revoke(
     role: &RoleId,
     account: Option<&AccountId>,
 ) -> Result<(), DomainError> {
-    actor.require_scoped(p::ASSIGNMENTS_DELETE, account)?;
+    let granted = actor.require_scoped(p::ASSIGNMENTS_DELETE, account)?;
     visible_user(services, actor, p::USERS_READ, user).await?;
     let graph = RoleGraph::new(services.store.roles_in_scope(account).await?);
     let held = graph
@@ -120,15 +120,15 @@ pub async fn revoke(
         .ok_or(DomainError::NotFound("role assignment"))?;
     actor.require_covers(&graph.permissions(&[held.id]), account)?;
     let keep_one = held.builtin && held.name.as_str() == SUPER_ADMIN && account.is_none();
-    match services
-        .store
+    match granted
+        .store(services)
         .delete_assignment(user, role, account, keep_one)
         .await
     {
         Ok(true) => {
             crate::admin::audit_change::<_, ()>(
                 services,
-                actor,
+                &granted,
                 "role.revoked",
                 account.copied(),
                 format!("user:{user}"),

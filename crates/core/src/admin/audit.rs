@@ -91,7 +91,7 @@ pub async fn list(
         problems.push("actor", "must not contain control characters");
     }
     problems.finish()?;
-    match actor.require_reach(AUDIT_READ)? {
+    match actor.require_reach(AUDIT_READ)?.reach() {
         crate::authz::Reach::Account(mine) => match filter.account_id {
             Some(asked) if asked != mine => return Err(DomainError::NotFound("account")),
             _ => filter.account_id = Some(mine),

@@ -146,7 +146,7 @@ pub async fn create(
         input.account_id,
         CLIENTS_CREATE,
     )?;
-    actor.require_scoped(CLIENTS_CREATE, account.as_ref())?;
+    let granted = actor.require_scoped(CLIENTS_CREATE, account.as_ref())?;
     if let Some(account) = &account {
         services
             .store
@@ -181,10 +181,10 @@ pub async fn create(
         client: client.clone(),
         secret_hash: crate::crypto::sha256_b64(secret.as_bytes()),
     };
-    services.store.insert_client(&record).await?;
+    granted.store(services).insert_client(&record).await?;
     crate::admin::audit_change::<(), _>(
         services,
-        actor,
+        &granted,
         "client.created",
         account,
         format!("client:{}", client.id),
@@ -204,7 +204,7 @@ async fn visible(
     permission: &'static str,
     id: &ClientKey,
 ) -> Result<Client, DomainError> {
-    let reach = actor.require_reach(permission)?;
+    let reach = actor.require_reach(permission)?.reach();
     let client = services
         .store
         .client(id)
@@ -234,7 +234,7 @@ pub async fn list(
     actor: &Access,
     page: PageRequest,
 ) -> Result<Page<Client>, DomainError> {
-    let account = match actor.require_reach(CLIENTS_READ)? {
+    let account = match actor.require_reach(CLIENTS_READ)?.reach() {
         Reach::Account(mine) => Some(mine),
         Reach::All | Reach::Nowhere => None,
     };
@@ -251,7 +251,7 @@ pub async fn update(
 ) -> Result<Client, DomainError> {
     let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
     let before = client.clone();
-    actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
+    let granted = actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
     not_itself(actor, id)?;
     check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
     let mut problems = Problems::default();
@@ -275,12 +275,12 @@ pub async fn update(
         client.roles = roles;
     }
     client.updated_at = Timestamp::now();
-    if !services.store.update_client(&client, None).await? {
+    if !granted.store(services).update_client(&client, None).await? {
         return Err(DomainError::NotFound("client"));
     }
     crate::admin::audit_change(
         services,
-        actor,
+        &granted,
         "client.updated",
         client.account_id,
         format!("client:{id}"),
@@ -298,13 +298,13 @@ pub async fn rotate_secret(
     id: &ClientKey,
 ) -> Result<ClientWithSecret, DomainError> {
     let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
-    actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
+    let granted = actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
     not_itself(actor, id)?;
     check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
     let secret = crate::crypto::random_token();
     client.updated_at = Timestamp::now();
-    services
-        .store
+    granted
+        .store(services)
         .update_client(&client, Some(&crate::crypto::sha256_b64(secret.as_bytes())))
         .await?;
     let actor_name = crate::authz::actor_name(actor);
@@ -330,12 +330,12 @@ pub async fn delete(
     id: &ClientKey,
 ) -> Result<(), DomainError> {
     let client = visible(services, actor, CLIENTS_DELETE, id).await?;
-    actor.require_scoped(CLIENTS_DELETE, client.account_id.as_ref())?;
+    let granted = actor.require_scoped(CLIENTS_DELETE, client.account_id.as_ref())?;
     not_itself(actor, id)?;
-    if services.store.delete_client(id).await? {
+    if granted.store(services).delete_client(id).await? {
         crate::admin::audit_change::<_, ()>(
             services,
-            actor,
+            &granted,
             "client.deleted",
             client.account_id,
             format!("client:{id}"),
@@ -358,7 +358,7 @@ pub async fn create_key(
     input: crate::admin::api_keys::CreateApiKey,
 ) -> Result<crate::admin::api_keys::ApiKeyWithSecret, DomainError> {
     let client = visible(services, actor, CLIENTS_UPDATE, id).await?;
-    actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
+    let granted = actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
     not_itself(actor, id)?;
     if actor.via_api_key() {
         return Err(DomainError::Forbidden(
@@ -373,7 +373,7 @@ pub async fn create_key(
     }
     check_roles(services, actor, &input.roles, client.account_id.as_ref()).await?;
     let owner = crate::model::KeyOwner::Client(client.id);
-    crate::admin::api_keys::create_for(services, owner, client.account_id, input).await
+    crate::admin::api_keys::create_for(services, &granted, owner, client.account_id, input).await
 }
 
 /// A client's API keys.
@@ -397,10 +397,10 @@ pub async fn revoke_key(
     key: &crate::ids::ApiKeyId,
 ) -> Result<(), DomainError> {
     let client = visible(services, actor, CLIENTS_UPDATE, id).await?;
-    actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
+    let granted = actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
     not_itself(actor, id)?;
-    if services
-        .store
+    if granted
+        .store(services)
         .revoke_api_key(
             &crate::model::KeyOwner::Client(client.id),
             key,

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::users::{apply_patch, optional_text, UpdateUser};
+use crate::authz::permission::builtin::USERS_CREATE;
 use crate::authz::Caller;
 use crate::error::{DomainError, Problems};
 use crate::identity::attempts::{check_password, user_key};
@@ -86,7 +87,8 @@ pub async fn update(
         ..UpdateUser::default()
     };
     apply_patch(services, &mut user, patch).await?;
-    if !services.store.update_user(&user).await? {
+    let granted = crate::authz::own_profile(caller);
+    if !granted.store(services).update_user(&user).await? {
         return Err(DomainError::NotFound("user"));
     }
     Ok(user)
@@ -98,7 +100,7 @@ pub async fn change_password(
     caller: &Caller,
     input: ChangePassword,
 ) -> Result<(), DomainError> {
-    crate::authz::require_login(caller)?;
+    let granted = crate::authz::require_login(caller)?;
     let record = me_record(services, caller).await?;
     let new_password = Password::parse(&input.new_password)
         .map_err(|err| DomainError::invalid("new_password", err))?;
@@ -124,8 +126,8 @@ pub async fn change_password(
     }
     let hash = services.hasher.hash(new_password).await?;
     // Every other session ends with the change, in one transaction; this one goes on.
-    services
-        .store
+    granted
+        .store(services)
         .set_password(
             &caller.user_id,
             &hash,
@@ -168,6 +170,8 @@ pub async fn register(services: &Services, input: Register) -> Result<(), Domain
         return Err(DomainError::invalid("email", "is required"));
     };
     let hash = services.hasher.hash(password).await?;
+    // Open registration is the server's own act, under its setting: the system's proof.
+    let granted = crate::authz::Access::System.require(USERS_CREATE, None)?;
     let now = Timestamp::now();
     let user = User {
         id: UserId::new(),
@@ -181,8 +185,8 @@ pub async fn register(services: &Services, input: Register) -> Result<(), Domain
         updated_at: now,
         last_login_at: None,
     };
-    match services
-        .store
+    match granted
+        .store(services)
         .insert_user(
             &UserRecord {
                 user,

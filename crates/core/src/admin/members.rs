@@ -29,7 +29,7 @@ pub async fn add(
     account: &AccountId,
     input: AddMember,
 ) -> Result<Membership, DomainError> {
-    actor.require_in(p::MEMBERS_CREATE, account)?;
+    let granted = actor.require_in(p::MEMBERS_CREATE, account)?;
     services
         .store
         .account(account)
@@ -41,8 +41,8 @@ pub async fn add(
         user_id: input.user_id,
         created_at: Timestamp::now(),
     };
-    services
-        .store
+    granted
+        .store(services)
         .add_member(&membership)
         .await
         .map_err(|err| match DomainError::from(err) {
@@ -53,7 +53,7 @@ pub async fn add(
         })?;
     crate::admin::audit_change::<(), _>(
         services,
-        actor,
+        &granted,
         "member.added",
         Some(*account),
         format!("user:{}", input.user_id),
@@ -88,14 +88,14 @@ pub async fn remove(
     account: &AccountId,
     user: &UserId,
 ) -> Result<(), DomainError> {
-    actor.require_in(p::MEMBERS_DELETE, account)?;
+    let granted = actor.require_in(p::MEMBERS_DELETE, account)?;
     if actor.user_id() != Some(*user) {
         guard_target(services, actor, p::MEMBERS_DELETE, user, false).await?;
     }
-    if services.store.remove_member(account, user).await? {
+    if granted.store(services).remove_member(account, user).await? {
         crate::admin::audit_change::<(), ()>(
             services,
-            actor,
+            &granted,
             "member.removed",
             Some(*account),
             format!("user:{user}"),

@@ -1,6 +1,8 @@
 //! Administration use cases, shared by the REST API and the CLI. Every operation takes the
 //! [`Access`] performing it and enforces, before touching anything, the permission it needs,
-//! tenant isolation (another tenant's ids answer 404) and no escalation.
+//! tenant isolation (another tenant's ids answer 404) and no escalation. A write reaches the
+//! store only through the [`Granted`] proof that check handed out, and is audited in the
+//! proof's name.
 
 pub mod accounts;
 pub mod api_keys;
@@ -18,7 +20,7 @@ pub mod users;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::authz::{Access, Reach, RoleGraph};
+use crate::authz::{Access, Granted, Reach, RoleGraph};
 use crate::error::DomainError;
 use crate::ids::{AccountId, UserId};
 use crate::model::UserRecord;
@@ -149,10 +151,11 @@ pub(crate) fn account_for(
     }
 }
 
-/// Records an administrative change with the state before and after.
+/// Records an administrative change with the state before and after, in the name of the
+/// proof's holder.
 pub(crate) async fn audit_change<B: serde::Serialize, A: serde::Serialize>(
     services: &Services,
-    actor: &Access,
+    granted: &Granted,
     action: &str,
     account: Option<AccountId>,
     target: String,
@@ -163,7 +166,7 @@ pub(crate) async fn audit_change<B: serde::Serialize, A: serde::Serialize>(
     crate::audit::record(
         services,
         crate::audit::Event {
-            actor: crate::authz::actor_name(actor),
+            actor: granted.actor(),
             action,
             account,
             target: Some(target),

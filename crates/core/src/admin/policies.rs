@@ -119,7 +119,7 @@ pub async fn create(
     input: CreatePolicy,
 ) -> Result<Policy, DomainError> {
     let account = input.account_id;
-    actor.require_scoped(p::POLICIES_CREATE, account.as_ref())?;
+    let granted = actor.require_scoped(p::POLICIES_CREATE, account.as_ref())?;
     if let Some(account) = &account {
         services
             .store
@@ -141,10 +141,10 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    services.store.insert_policy(&policy).await?;
+    granted.store(services).insert_policy(&policy).await?;
     crate::admin::audit_change::<(), _>(
         services,
-        actor,
+        &granted,
         "policy.created",
         policy.account_id,
         format!("policy:{id}"),
@@ -207,7 +207,7 @@ pub async fn update(
     patch: UpdatePolicy,
 ) -> Result<Policy, DomainError> {
     let mut policy = visible(services, actor, p::POLICIES_UPDATE, id).await?;
-    actor.require_scoped(p::POLICIES_UPDATE, policy.account_id.as_ref())?;
+    let granted = actor.require_scoped(p::POLICIES_UPDATE, policy.account_id.as_ref())?;
     let before = policy.clone();
     if let Some(cedar) = patch.cedar {
         validate(id, &cedar)?;
@@ -224,12 +224,12 @@ pub async fn update(
         require_permits_covered(actor, id, &policy.cedar, policy.account_id.as_ref())?;
     }
     policy.updated_at = Timestamp::now();
-    if !services.store.update_policy(&policy).await? {
+    if !granted.store(services).update_policy(&policy).await? {
         return Err(DomainError::NotFound("policy"));
     }
     crate::admin::audit_change(
         services,
-        actor,
+        &granted,
         "policy.updated",
         policy.account_id,
         format!("policy:{id}"),
@@ -243,13 +243,13 @@ pub async fn update(
 /// Deletes a policy.
 pub async fn delete(services: &Services, actor: &Access, id: &PolicyId) -> Result<(), DomainError> {
     let policy = visible(services, actor, p::POLICIES_DELETE, id).await?;
-    actor.require_scoped(p::POLICIES_DELETE, policy.account_id.as_ref())?;
-    if !services.store.delete_policy(id).await? {
+    let granted = actor.require_scoped(p::POLICIES_DELETE, policy.account_id.as_ref())?;
+    if !granted.store(services).delete_policy(id).await? {
         return Err(DomainError::NotFound("policy"));
     }
     crate::admin::audit_change::<_, ()>(
         services,
-        actor,
+        &granted,
         "policy.deleted",
         policy.account_id,
         format!("policy:{id}"),

@@ -158,7 +158,7 @@ pub async fn create(
     input: CreateRole,
 ) -> Result<Role, DomainError> {
     let account = input.account_id;
-    actor.require_scoped(p::ROLES_CREATE, account.as_ref())?;
+    let granted = actor.require_scoped(p::ROLES_CREATE, account.as_ref())?;
     if let Some(account) = &account {
         services
             .store
@@ -197,10 +197,10 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    services.store.insert_role(&role).await?;
+    granted.store(services).insert_role(&role).await?;
     crate::admin::audit_change::<(), _>(
         services,
-        actor,
+        &granted,
         "role.created",
         role.account_id,
         format!("role:{}", role.id),
@@ -264,7 +264,7 @@ pub async fn update(
     let mut role = visible_role(services, actor, p::ROLES_UPDATE, id).await?;
     let before = role.clone();
     let account = role.account_id;
-    actor.require_scoped(p::ROLES_UPDATE, account.as_ref())?;
+    let granted = actor.require_scoped(p::ROLES_UPDATE, account.as_ref())?;
     let graph = RoleGraph::new(services.store.roles_in_scope(account.as_ref()).await?);
     actor.require_covers(&graph.permissions(&[role.id]), account.as_ref())?;
     let mut problems = Problems::default();
@@ -299,12 +299,12 @@ pub async fn update(
         account.as_ref(),
     )?;
     role.updated_at = Timestamp::now();
-    if !services.store.update_role(&role).await? {
+    if !granted.store(services).update_role(&role).await? {
         return Err(DomainError::NotFound("role"));
     }
     crate::admin::audit_change(
         services,
-        actor,
+        &granted,
         "role.updated",
         role.account_id,
         format!("role:{id}"),
@@ -318,7 +318,7 @@ pub async fn update(
 /// Deletes a role and its assignments. Built-in roles and roles others inherit stay.
 pub async fn delete(services: &Services, actor: &Access, id: &RoleId) -> Result<(), DomainError> {
     let role = visible_role(services, actor, p::ROLES_DELETE, id).await?;
-    actor.require_scoped(p::ROLES_DELETE, role.account_id.as_ref())?;
+    let granted = actor.require_scoped(p::ROLES_DELETE, role.account_id.as_ref())?;
     if role.builtin {
         return Err(DomainError::Conflict(
             "built-in roles cannot be deleted".into(),
@@ -331,11 +331,11 @@ pub async fn delete(services: &Services, actor: &Access, id: &RoleId) -> Result<
             .await?,
     );
     actor.require_covers(&graph.permissions(&[role.id]), role.account_id.as_ref())?;
-    match services.store.delete_role(id).await {
+    match granted.store(services).delete_role(id).await {
         Ok(true) => {
             crate::admin::audit_change::<_, ()>(
                 services,
-                actor,
+                &granted,
                 "role.deleted",
                 role.account_id,
                 format!("role:{id}"),

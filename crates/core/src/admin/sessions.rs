@@ -70,8 +70,10 @@ pub async fn enforce_session_limit(
     user: &UserId,
 ) -> Result<Vec<SessionId>, DomainError> {
     let limit = services.settings.max_sessions_per_user;
-    let ended = services
-        .store
+    // The server holds its own limit: the system's proof.
+    let granted = Access::System.require(p::SESSIONS_DELETE, None)?;
+    let ended = granted
+        .store(services)
         .end_oldest_sessions(user, limit, Timestamp::now())
         .await?;
     for session in &ended {
@@ -94,7 +96,7 @@ pub async fn end_mine(
     caller: &Caller,
     id: &SessionId,
 ) -> Result<(), DomainError> {
-    crate::authz::require_login(caller)?;
+    let granted = crate::authz::require_login(caller)?;
     let own = services
         .store
         .session(id)
@@ -103,7 +105,10 @@ pub async fn end_mine(
     if !own {
         return Err(DomainError::NotFound("session"));
     }
-    services.store.end_session(id, Timestamp::now()).await?;
+    granted
+        .store(services)
+        .end_session(id, Timestamp::now())
+        .await?;
     let actor = format!("user:{}", caller.user_id);
     crate::audit::note(
         services,
@@ -119,9 +124,9 @@ pub async fn end_mine(
 
 /// Ends every session of the caller but the current one; returns how many ended.
 pub async fn end_my_others(services: &Services, caller: &Caller) -> Result<u64, DomainError> {
-    crate::authz::require_login(caller)?;
-    let ended = services
-        .store
+    let granted = crate::authz::require_login(caller)?;
+    let ended = granted
+        .store(services)
         .end_sessions(&caller.user_id, Some(&caller.session_id), Timestamp::now())
         .await?;
     let actor = format!("user:{}", caller.user_id);
@@ -147,7 +152,7 @@ pub async fn list_for(
     request: PageRequest,
 ) -> Result<Page<SessionInfo>, DomainError> {
     visible_user(services, actor, p::USERS_READ, user).await?;
-    let account = match actor.require_reach(p::SESSIONS_READ)? {
+    let account = match actor.require_reach(p::SESSIONS_READ)?.reach() {
         Reach::Account(mine) => Some(mine),
         Reach::All | Reach::Nowhere => None,
     };
@@ -165,11 +170,11 @@ pub async fn end_for(
     user: &UserId,
 ) -> Result<u64, DomainError> {
     visible_user(services, actor, p::USERS_READ, user).await?;
-    let reach = actor.require_reach(p::SESSIONS_DELETE)?;
+    let granted = actor.require_reach(p::SESSIONS_DELETE)?;
     super::guard_target(services, actor, p::SESSIONS_DELETE, user, false).await?;
     let now = Timestamp::now();
-    let actor_name = crate::authz::actor_name(actor);
-    match reach {
+    let actor_name = granted.actor();
+    match granted.reach() {
         Reach::Account(mine) => {
             let mut ended = 0;
             for session in services
@@ -179,7 +184,12 @@ pub async fn end_for(
                 .into_iter()
                 .filter(|s| s.account_id == Some(mine))
             {
-                ended += u64::from(services.store.end_session(&session.id, now).await?);
+                ended += u64::from(
+                    granted
+                        .store(services)
+                        .end_session(&session.id, now)
+                        .await?,
+                );
             }
             crate::audit::note(
                 services,
@@ -193,7 +203,10 @@ pub async fn end_for(
             Ok(ended)
         }
         Reach::All | Reach::Nowhere => {
-            let ended = services.store.end_sessions(user, None, now).await?;
+            let ended = granted
+                .store(services)
+                .end_sessions(user, None, now)
+                .await?;
             crate::audit::note(
                 services,
                 actor_name,

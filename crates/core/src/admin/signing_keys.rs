@@ -75,7 +75,7 @@ pub async fn rotate(
     actor: &Access,
     algorithm: Option<SigningAlgorithm>,
 ) -> Result<KeyInfo, DomainError> {
-    actor.require(KEYS_ROTATE, None)?;
+    let granted = actor.require(KEYS_ROTATE, None)?;
     let now = Timestamp::now();
     let settings = &services.settings;
     let activate_at = now.plus_seconds(settings.jwks_cache_ttl);
@@ -86,7 +86,10 @@ pub async fn rotate(
         now,
         activate_at,
     )?;
-    services.store.rotate_keys(&next, retire_at).await?;
+    granted
+        .store(services)
+        .rotate_keys(&next, retire_at)
+        .await?;
     let details = serde_json::json!({ "kid": next.kid, "alg": next.alg.as_str(), "activate_at": activate_at, "previous_retire_at": retire_at });
     let event = crate::audit::Event {
         actor: crate::authz::actor_name(actor),

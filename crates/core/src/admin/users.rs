@@ -114,7 +114,7 @@ pub async fn create(
         p::USERS_CREATE,
     )?;
     // Tenant isolation and, through the engine, any `forbid` on the action in that scope.
-    actor.require_scoped(p::USERS_CREATE, account.as_ref())?;
+    let granted = actor.require_scoped(p::USERS_CREATE, account.as_ref())?;
     let mut problems = Problems::default();
     let email = problems.check("email", Email::parse(&input.email));
     let username = input
@@ -156,8 +156,8 @@ pub async fn create(
         updated_at: now,
         last_login_at: None,
     };
-    services
-        .store
+    granted
+        .store(services)
         .insert_user(
             &UserRecord {
                 user: user.clone(),
@@ -168,7 +168,7 @@ pub async fn create(
         .await?;
     crate::admin::audit_change::<(), _>(
         services,
-        actor,
+        &granted,
         "user.created",
         account,
         format!("user:{}", user.id),
@@ -276,7 +276,7 @@ pub async fn update(
         .await?
         .user;
     let before = user.clone();
-    actor.require_reach(p::USERS_UPDATE)?;
+    let granted = actor.require_reach(p::USERS_UPDATE)?;
     guard_target(services, actor, p::USERS_UPDATE, id, true).await?;
     if actor.user_id() == Some(*id) && patch.status == Some(Status::Disabled) {
         return Err(DomainError::Conflict("you cannot disable yourself".into()));
@@ -290,26 +290,26 @@ pub async fn update(
     }
     let disabling = patch.status == Some(Status::Disabled);
     let new_hash = apply_patch(services, &mut user, patch).await?;
-    if !services.store.update_user(&user).await? {
+    if !granted.store(services).update_user(&user).await? {
         return Err(DomainError::NotFound("user"));
     }
     if let Some(hash) = &new_hash {
         // A user whose password an administrator reset keeps no session (one transaction).
-        services
-            .store
+        granted
+            .store(services)
             .set_password(id, hash, user.updated_at, None)
             .await?;
     }
     if disabling {
         // Tokens of disabled users are refused anyway; ending the sessions makes it final.
-        services
-            .store
+        granted
+            .store(services)
             .end_sessions(id, None, Timestamp::now())
             .await?;
     }
     crate::admin::audit_change(
         services,
-        actor,
+        &granted,
         "user.updated",
         None,
         format!("user:{id}"),
@@ -325,15 +325,15 @@ pub async fn delete(services: &Services, actor: &Access, id: &UserId) -> Result<
     let before = visible_user(services, actor, p::USERS_DELETE, id)
         .await?
         .user;
-    actor.require_reach(p::USERS_DELETE)?;
+    let granted = actor.require_reach(p::USERS_DELETE)?;
     guard_target(services, actor, p::USERS_DELETE, id, true).await?;
     if actor.user_id() == Some(*id) {
         return Err(DomainError::Conflict("you cannot delete yourself".into()));
     }
-    if services.store.delete_user(id).await? {
+    if granted.store(services).delete_user(id).await? {
         crate::admin::audit_change::<_, ()>(
             services,
-            actor,
+            &granted,
             "user.deleted",
             None,
             format!("user:{id}"),

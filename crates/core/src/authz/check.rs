@@ -401,7 +401,7 @@ pub async fn permissions(
         match &account {
             Some(account) => actor.require_in(p::USERS_READ, account)?,
             None => actor.require(p::USERS_READ, None)?,
-        }
+        };
         if let Reach::Account(mine) = actor.reach(p::USERS_READ) {
             if !services.store.memberships(user).await?.contains(&mine) {
                 return Err(DomainError::NotFound("user"));

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 pub mod check;
 pub mod engine;
+pub mod grant;
 pub mod permission;
 
 pub use engine::graph::{effective_role_names, RoleGraph};
+pub use grant::Granted;
 
 use crate::audit::writer::{AuditLog, Event};
 use crate::authz::engine::{Inactive, Principal, Resolved, Snapshot, Subject};
@@ -212,14 +214,15 @@ impl Access {
             .is_none_or(|set| set.allows(&Permission::known(permission)))
     }
 
-    /// Refuses unless the actor holds `permission` in `account`.
+    /// Refuses unless the actor holds `permission` in `account`; the proof on success.
     pub fn require(
         &self,
         permission: &'static str,
         account: Option<&AccountId>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<Granted, DomainError> {
         if self.can(permission, account) {
-            self.require_unforbidden(permission, account)
+            self.require_unforbidden(permission, account)?;
+            Ok(Granted::to(self, permission, account.copied()))
         } else {
             Err(DomainError::Forbidden(format!(
                 "this needs the permission `{permission}`"
@@ -396,12 +399,12 @@ impl Access {
     }
 
     /// Refuses unless the actor holds `permission` in `account` (tenant isolation applies),
-    /// or globally when `account` is `None`.
+    /// or globally when `account` is `None`; the proof on success.
     pub fn require_scoped(
         &self,
         permission: &'static str,
         account: Option<&AccountId>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<Granted, DomainError> {
         match account {
             Some(account) => self.require_in(permission, account),
             None => self.require(permission, None),
@@ -416,7 +419,7 @@ impl Access {
         owner: Option<&AccountId>,
         what: &'static str,
     ) -> Result<(), DomainError> {
-        match (self.require_reach(permission)?, owner) {
+        match (self.require_reach(permission)?.reach(), owner) {
             (Reach::Account(mine), Some(owner)) if *owner != mine => {
                 Err(DomainError::NotFound(what))
             }
@@ -433,7 +436,7 @@ impl Access {
         permission: &'static str,
         asked: Option<Option<AccountId>>,
     ) -> Result<Option<AccountId>, DomainError> {
-        match self.require_reach(permission)? {
+        match self.require_reach(permission)?.reach() {
             Reach::Account(mine) => match asked {
                 Some(Some(asked)) if asked != mine => Err(DomainError::NotFound("account")),
                 _ => Ok(Some(mine)),
@@ -442,34 +445,40 @@ impl Access {
         }
     }
 
-    /// Refuses unless the actor may exercise `permission` somewhere.
-    pub fn require_reach(&self, permission: &'static str) -> Result<Reach, DomainError> {
+    /// Refuses unless the actor may exercise `permission` somewhere; the proof on success,
+    /// held in the actor's account or globally ([`Granted::reach`]).
+    pub fn require_reach(&self, permission: &'static str) -> Result<Granted, DomainError> {
         match self.reach(permission) {
             Reach::Nowhere => Err(DomainError::Forbidden(format!(
                 "this needs the permission `{permission}`"
             ))),
             Reach::Account(mine) => {
                 self.require_unforbidden(permission, Some(&mine))?;
-                Ok(Reach::Account(mine))
+                Ok(Granted::to(self, permission, Some(mine)))
             }
             Reach::All => {
                 self.require_unforbidden(permission, None)?;
-                Ok(Reach::All)
+                Ok(Granted::to(self, permission, None))
             }
         }
     }
 
-    /// Tenant isolation for one account-bound operation: `Ok` when the actor may exercise
-    /// `permission` in `account`; 404 when the account is another tenant's; 403 otherwise.
+    /// Tenant isolation for one account-bound operation: the proof when the actor may
+    /// exercise `permission` in `account`; 404 when the account is another tenant's; 403
+    /// otherwise.
     pub fn require_in(
         &self,
         permission: &'static str,
         account: &AccountId,
-    ) -> Result<(), DomainError> {
+    ) -> Result<Granted, DomainError> {
         match self.reach(permission) {
-            Reach::All => self.require_unforbidden(permission, Some(account)),
+            Reach::All => {
+                self.require_unforbidden(permission, Some(account))?;
+                Ok(Granted::to(self, permission, Some(*account)))
+            }
             Reach::Account(mine) if mine == *account => {
-                self.require_unforbidden(permission, Some(account))
+                self.require_unforbidden(permission, Some(account))?;
+                Ok(Granted::to(self, permission, Some(*account)))
             }
             Reach::Account(_) => Err(DomainError::NotFound("account")),
             // Another tenant's account is not even confirmed to exist.
@@ -507,11 +516,14 @@ pub enum Reach {
 
 /// Credentials never manage credentials by self-service: a login manages its own API keys
 /// without any permission, a caller authenticated by an API key only when one of the key's
-/// roles grants `permission` explicitly.
-pub fn require_self_service(caller: &Caller, permission: &'static str) -> Result<(), DomainError> {
+/// roles grants `permission` explicitly. The proof is over the caller's own things.
+pub fn require_self_service(
+    caller: &Caller,
+    permission: &'static str,
+) -> Result<Granted, DomainError> {
     let wanted = Permission::known(permission);
     if caller.api_key.is_none() || caller.global.allows(&wanted) || caller.local.allows(&wanted) {
-        Ok(())
+        Ok(Granted::own(caller))
     } else {
         Err(DomainError::Forbidden(format!(
             "an API key manages keys only through the permission `{permission}`; log in to do that"
@@ -520,14 +532,19 @@ pub fn require_self_service(caller: &Caller, permission: &'static str) -> Result
 }
 
 /// Refuses callers authenticated by an API key: managing sessions, keys and credentials needs
-/// a login.
-pub fn require_login(caller: &Caller) -> Result<(), DomainError> {
+/// a login. The proof is over the caller's own things.
+pub fn require_login(caller: &Caller) -> Result<Granted, DomainError> {
     match caller.api_key {
         Some(_) => Err(DomainError::Forbidden(
             "an API key cannot do this; log in to do that".into(),
         )),
-        None => Ok(()),
+        None => Ok(Granted::own(caller)),
     }
+}
+
+/// The proof any authenticated caller holds over its own profile.
+pub(crate) fn own_profile(caller: &Caller) -> Granted {
+    Granted::own(caller)
 }
 
 #[cfg(test)]
