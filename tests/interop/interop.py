@@ -34,13 +34,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(binary, algorithm):
+def start(binary, algorithm=None):
     port = free_port()
     data = tempfile.mkdtemp()
     env = dict(os.environ, WARDEN_LISTEN=f"127.0.0.1:{port}", WARDEN_DATA_DIR=data, WARDEN_ADMIN_PASSWORD=PASSWORD,
-               WARDEN_SIGNING_ALGORITHM=algorithm, WARDEN_ARGON2_MEMORY_KIB="64", WARDEN_ARGON2_ITERATIONS="1",
-               WARDEN_LOG="warn")
+               WARDEN_ARGON2_MEMORY_KIB="64", WARDEN_ARGON2_ITERATIONS="1", WARDEN_LOG="warn")
     env.pop("DATABASE_URL", None)
+    env.pop("WARDEN_SIGNING_ALGORITHM", None)
+    if algorithm:
+        env["WARDEN_SIGNING_ALGORITHM"] = algorithm
     process = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -69,6 +71,51 @@ def verify_offline(base, algorithm):
         check(f"PyJWT refuses a tampered {algorithm} token", True)
 
 
+def default_tokens(base, node_verifier):
+    """A token of the default configuration, checked by libraries left at their defaults."""
+    from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+    from joserfc.jwk import KeySet
+
+    session = OAuth2Session(client_id="warden", token_endpoint_auth_method="none")
+    token = session.fetch_token(base + "/oauth/token", username="admin@localhost", password=PASSWORD)["access_token"]
+    header = jwt.get_unverified_header(token)
+    check("the default algorithm is ES256", header["alg"] == "ES256", header)
+    claims = jwt.decode(token, jwt.PyJWKClient(base + "/.well-known/jwks.json").get_signing_key_from_jwt(token),
+                        algorithms=["ES256"], audience="warden", issuer=base)
+    check("a default token carries its roles as the RFC 9068 scope", claims.get("scope") == "super_admin", claims)
+
+    jwks = json.load(urllib.request.urlopen(base + "/.well-known/jwks.json"))
+
+    class Validator(JWTBearerTokenValidator):
+        def get_jwks(self):
+            return KeySet.import_key_set(jwks)
+
+    validator = Validator(issuer=base, resource_server="warden")
+    try:
+        validated = validator.authenticate_token(token)
+        validator.validate_token(validated, scopes=["super_admin"], request=None)
+        check("Authlib's RFC 9068 validator accepts a default token, scope included", validated["sub"] == claims["sub"])
+    except Exception as err:  # noqa: BLE001 - any refusal is the failure being checked
+        check("Authlib's RFC 9068 validator accepts a default token, scope included", False, repr(err))
+    try:
+        validator.validate_token(validator.authenticate_token(token), scopes=["auditor"], request=None)
+        check("Authlib's RFC 9068 validator refuses a scope the token lacks", False)
+    except Exception:  # noqa: BLE001
+        check("Authlib's RFC 9068 validator refuses a scope the token lacks", True)
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    try:
+        validator.authenticate_token(tampered)
+        check("Authlib's RFC 9068 validator refuses a tampered token", False)
+    except Exception:  # noqa: BLE001
+        check("Authlib's RFC 9068 validator refuses a tampered token", True)
+
+    if node_verifier:
+        node, script = node_verifier
+        for name, candidate, expected in [("accepts", token, 0), ("refuses a tampered", tampered, 1)]:
+            run = subprocess.run([node, script, base, candidate], capture_output=True, text=True, timeout=60)
+            check(f"npm jose {name} default token", run.returncode == expected, run.stdout + run.stderr)
+
+
 def lifecycle(base):
     user = OAuth2Session(client_id="warden", token_endpoint_auth_method="none")
     first = user.fetch_token(base + "/oauth/token", username="admin@localhost", password=PASSWORD)
@@ -95,6 +142,14 @@ def lifecycle(base):
 
 def main():
     binary = sys.argv[1]
+    # Optional: node and the path of verify.mjs, with the npm `jose` package installed beside it.
+    node_verifier = (sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else None
+    process, base = start(binary)
+    try:
+        default_tokens(base, node_verifier)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
     for algorithm in ["EdDSA", "ES256", "RS256"]:
         process, base = start(binary, algorithm)
         try:

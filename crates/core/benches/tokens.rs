@@ -24,6 +24,8 @@ fn claims(now: Timestamp) -> AccessClaims {
         acct: Some("0190a5b0-7d3e-7c4a-9b1e-2f3a4b5c6d81".into()),
         roles: vec!["editor".into(), "viewer".into()],
         scope: None,
+        narrowed: false,
+        permissions: None,
     }
 }
 

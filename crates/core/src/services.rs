@@ -36,6 +36,9 @@ pub struct Settings {
     pub audit_allowed_every: u64,
     /// Most live sessions of one user: a login past it ends the oldest.
     pub max_sessions_per_user: u32,
+    /// Whether access tokens carry a `permissions` claim (the effective permissions of their
+    /// roles).
+    pub token_permissions: bool,
 }
 
 /// Issues and verifies access tokens with the current key set.

@@ -48,6 +48,8 @@ fn keys() -> &'static Keys {
             acct: None,
             roles: vec!["editor".into()],
             scope: None,
+            narrowed: false,
+            permissions: None,
         };
         let token = verifier.sign(&keys, &claims).unwrap();
         Keys {

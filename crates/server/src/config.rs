@@ -58,6 +58,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("refresh_grace", Kind::Int),
     ("jwks_cache_ttl", Kind::Int),
     ("registration_enabled", Kind::Bool),
+    ("token_permissions", Kind::Bool),
     ("admin_email", Kind::Text),
     ("admin_password", Kind::Text),
     ("master_key", Kind::Text),
@@ -97,6 +98,7 @@ struct Raw {
     refresh_grace: Option<i64>,
     jwks_cache_ttl: Option<i64>,
     registration_enabled: Option<bool>,
+    token_permissions: Option<bool>,
     admin_email: Option<String>,
     admin_password: Option<String>,
     master_key: Option<String>,
@@ -155,6 +157,8 @@ pub struct Config {
     pub jwks_cache_ttl: i64,
     /// Whether `POST /v1/register` is open.
     pub registration_enabled: bool,
+    /// Whether access tokens carry a `permissions` claim.
+    pub token_permissions: bool,
     /// Email of the first super admin.
     pub admin_email: String,
     /// Password of the first super admin (generated and printed once when absent).
@@ -368,10 +372,10 @@ impl Config {
             SocketAddr::from(([127, 0, 0, 1], 8080))
         });
         let signing_algorithm =
-            SigningAlgorithm::parse(raw.signing_algorithm.as_deref().unwrap_or("EdDSA"))
+            SigningAlgorithm::parse(raw.signing_algorithm.as_deref().unwrap_or("ES256"))
                 .unwrap_or_else(|err| {
                     problems.push(format!("signing_algorithm: {err}"));
-                    SigningAlgorithm::EdDSA
+                    SigningAlgorithm::ES256
                 });
         let log_format = match raw.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
@@ -421,6 +425,7 @@ impl Config {
             refresh_grace,
             jwks_cache_ttl,
             registration_enabled: raw.registration_enabled.unwrap_or(false),
+            token_permissions: raw.token_permissions.unwrap_or(false),
             admin_email: raw.admin_email.unwrap_or_else(|| "admin@localhost".into()),
             admin_password: raw
                 .admin_password
@@ -477,6 +482,7 @@ impl Config {
             "refresh_grace": self.refresh_grace,
             "jwks_cache_ttl": self.jwks_cache_ttl,
             "registration_enabled": self.registration_enabled,
+            "token_permissions": self.token_permissions,
             "admin_email": self.admin_email,
             "admin_password": secret(self.admin_password.is_some()),
             "master_key": secret(self.master_key.is_some()),

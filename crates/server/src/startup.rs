@@ -161,6 +161,7 @@ pub async fn open_wrapped(
         settings: Settings {
             access_token_ttl: config.access_token_ttl,
             registration_enabled: config.registration_enabled,
+            token_permissions: config.token_permissions,
             refresh_idle_ttl: config.refresh_idle_ttl,
             refresh_absolute_ttl: config.refresh_absolute_ttl,
             refresh_grace: config.refresh_grace,

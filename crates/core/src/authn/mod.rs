@@ -64,7 +64,7 @@ fn access_token(
         .verify(token)
         .map_err(|err| AuthError::Refused(err.to_string()))?;
     let invalid = |why: &str| AuthError::Refused(why.to_owned());
-    let scoped_to = claims.scope.is_some().then(|| claims.roles.clone());
+    let scoped_to = claims.is_narrowed().then(|| claims.roles.clone());
     let account = claims
         .acct
         .as_deref()

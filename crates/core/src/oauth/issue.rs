@@ -132,6 +132,14 @@ pub fn issue(
             .min(end.seconds() - now.seconds())
             .max(1)
     });
+    let permissions = services.settings.token_permissions.then(|| {
+        services
+            .engine
+            .snapshot()
+            .roles
+            .permissions_of_names(&roles, account.as_ref())
+    });
+    let carried = roles.join(" ");
     let claims = AccessClaims {
         iss: services.tokens.issuer().to_owned(),
         sub,
@@ -144,7 +152,9 @@ pub fn issue(
         sid: sid.to_string(),
         acct: account.map(|a| a.to_string()),
         roles,
-        scope: scope.clone(),
+        narrowed: scope.is_some(),
+        scope: Some(carried),
+        permissions,
     };
     let access_token = services.tokens.sign(&claims)?;
     Ok(IssuedToken {

@@ -107,6 +107,8 @@ mod tests {
             acct: None,
             roles: Vec::new(),
             scope: None,
+            narrowed: false,
+            permissions: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! The claims of a Warden access token (RFC 9068 plus `sid`, `acct`, `roles`).
+//! The claims of a Warden access token (RFC 9068 plus `sid`, `acct`, `roles`, and on request
+//! `permissions`).
 
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +30,33 @@ pub struct AccessClaims {
     pub acct: Option<String>,
     /// Names of the roles effective in that account (and global ones).
     pub roles: Vec<String>,
-    /// Granted scope, when the client asked to narrow the token.
+    /// RFC 9068 §2.2.3: the space-separated names of the roles the token carries (the same
+    /// names as `roles`), so a resource server's scope check works on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Present (and `true`) when the client narrowed the token to some of the user's roles:
+    /// it then acts through those alone, even after new roles are granted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub narrowed: bool,
+    /// The effective permissions of `roles`, when the server is configured to put them in
+    /// the token (`token_permissions`), so a service can authorize offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
+}
+
+impl AccessClaims {
+    /// Whether the token acts through only the roles it names. Tokens issued before the
+    /// `narrowed` claim existed carried `scope` only when narrowed, with the names asked for.
+    pub fn is_narrowed(&self) -> bool {
+        self.narrowed
+            || self.scope.as_deref().is_some_and(|scope| {
+                let mut named: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+                named.sort_unstable();
+                named.dedup();
+                let mut carried: Vec<&str> = self.roles.iter().map(String::as_str).collect();
+                carried.sort_unstable();
+                carried.dedup();
+                named != carried
+            })
+    }
 }

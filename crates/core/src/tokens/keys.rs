@@ -1,4 +1,4 @@
-//! Signing keys: generation (EdDSA by default, ES256 and RS256 by configuration), sealing under
+//! Signing keys: generation (ES256 by default, EdDSA and RS256 by configuration), sealing under
 //! the master key for storage, and the public JWKS.
 
 use std::collections::HashMap;
@@ -335,6 +335,8 @@ mod tests {
                 acct: None,
                 roles: vec![],
                 scope: None,
+                narrowed: false,
+                permissions: None,
             };
             let token = verifier.sign(&keys, &claims).unwrap();
             assert_eq!(

@@ -231,6 +231,8 @@ mod tests {
             acct: None,
             roles: vec![],
             scope: None,
+            narrowed: false,
+            permissions: None,
         };
         // A signer without normalization yields a high s about half the time.
         for _ in 0..32 {

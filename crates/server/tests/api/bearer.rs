@@ -150,7 +150,9 @@ async fn forged_and_altered_tokens_are_refused(backend: Backend) {
 }
 
 async fn validly_signed_tokens_with_bad_claims_or_type_are_refused(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    // Forged with the server's own key below: an EdDSA one, whose signatures need no
+    // normalization (ES256 tokens must carry low-S signatures, which a plain encoder need not).
+    let app = TestApp::spawn_with(backend, &[("WARDEN_SIGNING_ALGORITHM", "EdDSA")]).await;
     let tokens = &app.state.services().tokens;
     let (_, claims, _) = parts(&app.admin_token);
     let base: AccessClaims = serde_json::from_value(claims).unwrap();

@@ -34,7 +34,8 @@ async fn a_login_returns_an_rfc6749_response_with_an_at_jwt_verifiable_through_t
 
     let header = decode_part(token, 0);
     assert_eq!(header["typ"], "at+jwt");
-    assert_eq!(header["alg"], "EdDSA");
+    // ES256 by default: every JOSE library accepts it without configuration.
+    assert_eq!(header["alg"], "ES256");
     // Verify independently: the public key comes only from the published JWKS.
     let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let jwk = jwks["keys"]
@@ -45,8 +46,12 @@ async fn a_login_returns_an_rfc6749_response_with_an_at_jwt_verifiable_through_t
         .expect("kid published");
     assert!(jwk.get("d").is_none(), "private member published");
     assert_eq!(jwk["use"], "sig");
-    let key = DecodingKey::from_ed_components(jwk["x"].as_str().unwrap()).unwrap();
-    let mut validation = Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    assert_eq!(jwk["kty"], "EC");
+    assert_eq!(jwk["crv"], "P-256");
+    let key =
+        DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
+            .unwrap();
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_issuer(&[&app.base]);
     validation.set_audience(&["warden"]);
     let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
@@ -422,8 +427,8 @@ async fn metadata_and_jwks_are_published_with_public_members_only(backend: Backe
     );
     let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     for key in jwks["keys"].as_array().unwrap() {
-        assert_eq!(key["kty"], "OKP");
-        assert_eq!(key["alg"], "EdDSA");
+        assert_eq!(key["kty"], "EC");
+        assert_eq!(key["alg"], "ES256");
         assert!(key.get("d").is_none());
     }
 }
@@ -466,7 +471,61 @@ async fn a_global_role_alone_does_not_open_every_account(backend: Backend) {
     app.login_to("mia@acme.io", PASSWORD, Some("acme")).await;
 }
 
+/// RFC 9068 §2.2.3 `scope`: the names of every role the token carries, so a resource
+/// server's scope check (FastAPI's `Security(scopes=[..])`) works; `narrowed` marks a token
+/// limited to some roles; `permissions` appears only when configured.
+async fn tokens_carry_their_roles_as_scope_and_permissions_when_configured(backend: Backend) {
+    for (permissions, extra) in [
+        (false, vec![]),
+        (true, vec![("WARDEN_TOKEN_PERMISSIONS", "true")]),
+    ] {
+        let app = TestApp::spawn_with(backend, &extra).await;
+        let acme = app.create_account("acme").await;
+        let user = app.create_user("hal@x.io", Some(&acme)).await;
+        app.create_role("viewer", Some(&acme), &["documents:read"], &[])
+            .await;
+        let editor = app
+            .create_role("editor", Some(&acme), &["documents:edit"], &["viewer"])
+            .await;
+        app.grant(&user, &editor, Some(&acme)).await;
+        let full = decode_part(&app.login("hal@x.io", PASSWORD).await, 1);
+        assert_eq!(full["scope"], "editor viewer");
+        assert!(full.get("narrowed").is_none(), "{full}");
+        let narrow = app
+            .token_request(&[
+                ("grant_type", "password"),
+                ("username", "hal@x.io"),
+                ("password", PASSWORD),
+                ("scope", "viewer"),
+            ])
+            .await;
+        let claims = decode_part(narrow.body["access_token"].as_str().unwrap(), 1);
+        assert_eq!(claims["scope"], "viewer");
+        assert_eq!(claims["narrowed"], true);
+        if permissions {
+            assert_eq!(
+                full["permissions"],
+                json!(["documents:edit", "documents:read"])
+            );
+            assert_eq!(claims["permissions"], json!(["documents:read"]));
+        } else {
+            assert!(full.get("permissions").is_none(), "{full}");
+        }
+        // The narrowed token still acts through `viewer` alone: editing is denied.
+        let token = narrow.body["access_token"].as_str().unwrap();
+        let check = app
+            .post(
+                "/v1/check",
+                token,
+                json!({"action": "documents:edit", "resource": {"type": "document", "id": "1"}}),
+            )
+            .await;
+        assert_eq!(check.body["allowed"], false, "{}", check.body);
+    }
+}
+
 crate::both!(
+    tokens_carry_their_roles_as_scope_and_permissions_when_configured,
     a_global_role_alone_does_not_open_every_account,
     a_narrowed_token_keeps_what_its_roles_inherit,
     a_login_whose_writes_fail_leaves_nothing_half_written,

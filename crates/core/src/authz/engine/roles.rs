@@ -36,6 +36,21 @@ impl RoleIndex {
         names.into_iter().collect()
     }
 
+    /// The sorted effective permissions of the roles named in `names` (in `account`'s scope),
+    /// as a token's `permissions` claim carries them.
+    pub fn permissions_of_names(
+        &self,
+        names: &[String],
+        account: Option<&AccountId>,
+    ) -> Vec<String> {
+        let granted: BTreeSet<String> = names
+            .iter()
+            .filter_map(|name| self.by_name(name, account))
+            .flat_map(|role| role.patterns.iter().map(ToString::to_string))
+            .collect();
+        granted.into_iter().collect()
+    }
+
     /// The names every role named in `names` (in `account`'s scope) reaches, those included.
     pub fn names_reached(&self, names: &[&str], account: Option<&AccountId>) -> Vec<String> {
         let start: Vec<RoleId> = names
