@@ -28,7 +28,12 @@ run_interop() {
   local venv="$target/interop-venv"
   if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
-  "$venv/bin/python" tests/interop/interop.py "$target/debug/warden"
+  # The npm `jose` library verifies a default token too (Node.js from the machine, jose from npm).
+  local node_dir="$target/interop-node"
+  mkdir -p "$node_dir"
+  cp tests/interop/package.json tests/interop/verify.mjs "$node_dir/"
+  (cd "$node_dir" && npm install --silent --no-audit --no-fund >/dev/null)
+  "$venv/bin/python" tests/interop/interop.py "$target/debug/warden" "$(command -v node)" "$node_dir/verify.mjs"
 }
 
 # Two cores: four test threads keep them busy while tests wait on I/O.
@@ -39,3 +44,7 @@ else
 fi
 
 run_interop
+
+# The Python client (ruff, mypy --strict, pytest against the real binary) and every seed
+# example, each in its own virtualenv under target/.
+clients/python/run-tests.sh "${CARGO_TARGET_DIR:-target}/debug/warden"
