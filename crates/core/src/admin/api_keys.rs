@@ -51,7 +51,10 @@ async fn held_roles(
     owner: &KeyOwner,
     account: Option<&AccountId>,
 ) -> Result<(RoleGraph, Vec<String>), DomainError> {
-    let graph = RoleGraph::new(services.store.roles_in_scope(account).await?);
+    let graph = services
+        .engine
+        .roles_in_scope(&*services.store, account)
+        .await?;
     let names = match owner {
         KeyOwner::User(user) => {
             let assignments = services.store.assignments(user).await?;
@@ -87,12 +90,10 @@ pub async fn create(
     }
     // A token narrowed by scope cannot mint a key with more than the token itself carries:
     // no role outside its scope, and no permission it does not hold.
-    let graph = RoleGraph::new(
-        services
-            .store
-            .roles_in_scope(caller.account.as_ref())
-            .await?,
-    );
+    let graph = services
+        .engine
+        .roles_in_scope(&*services.store, caller.account.as_ref())
+        .await?;
     let granted = crate::authz::require_login(caller)?;
     let actor = crate::authz::Access::Caller(caller.clone());
     actor.require_carries(&graph, &input.roles)?;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::visible_user;
 use crate::authz::permission::builtin as p;
-use crate::authz::{Access, Reach, RoleGraph};
+use crate::authz::{Access, Reach};
 use crate::bootstrap::SUPER_ADMIN;
 use crate::error::DomainError;
 use crate::ids::{AccountId, RoleId, UserId};
@@ -42,7 +42,10 @@ pub async fn grant(
         ));
     }
     visible_user(services, actor, p::USERS_READ, user).await?;
-    let graph = RoleGraph::new(services.store.roles_in_scope(account.as_ref()).await?);
+    let graph = services
+        .engine
+        .roles_in_scope(&*services.store, account.as_ref())
+        .await?;
     let role = graph
         .get(&input.role_id)
         .filter(|role| role.account_id.is_none() || role.account_id == account)
@@ -114,7 +117,10 @@ pub async fn revoke(
 ) -> Result<(), DomainError> {
     let granted = actor.require_scoped(p::ASSIGNMENTS_DELETE, account)?;
     visible_user(services, actor, p::USERS_READ, user).await?;
-    let graph = RoleGraph::new(services.store.roles_in_scope(account).await?);
+    let graph = services
+        .engine
+        .roles_in_scope(&*services.store, account)
+        .await?;
     let held = graph
         .get(role)
         .ok_or(DomainError::NotFound("role assignment"))?;

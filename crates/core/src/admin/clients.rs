@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::authz::{Access, Reach, RoleGraph};
+use crate::authz::{Access, Reach};
 use crate::error::{DomainError, Problems};
 use crate::identity::display_text;
 use crate::ids::{AccountId, ClientKey, RoleId};
@@ -120,7 +120,10 @@ async fn check_roles(
     if roles.len() > 64 {
         return Err(DomainError::invalid("roles", "must list at most 64 roles"));
     }
-    let graph = RoleGraph::new(services.store.roles_in_scope(account).await?);
+    let graph = services
+        .engine
+        .roles_in_scope(&*services.store, account)
+        .await?;
     let mut problems = Problems::default();
     for (i, role) in roles.iter().enumerate() {
         if graph.get(role).is_none() {

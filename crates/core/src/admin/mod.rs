@@ -20,7 +20,7 @@ pub mod users;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::authz::{Access, Granted, Reach, RoleGraph};
+use crate::authz::{Access, Granted, Reach};
 use crate::error::DomainError;
 use crate::ids::{AccountId, UserId};
 use crate::model::UserRecord;
@@ -129,7 +129,10 @@ pub(crate) async fn guard_target(
         ));
     }
     assignments.retain(|a| a.account_id == Some(account));
-    let graph = RoleGraph::new(services.store.roles_in_scope(Some(&account)).await?);
+    let graph = services
+        .engine
+        .roles_in_scope(&*services.store, Some(&account))
+        .await?;
     let held: Vec<_> = assignments.iter().map(|a| a.role_id).collect();
     actor.require_covers(&graph.permissions(&held), Some(&account))
 }

@@ -166,7 +166,10 @@ pub async fn create(
             .await?
             .ok_or(DomainError::NotFound("account"))?;
     }
-    let graph = RoleGraph::new(services.store.roles_in_scope(account.as_ref()).await?);
+    let graph = services
+        .engine
+        .roles_in_scope(&*services.store, account.as_ref())
+        .await?;
     let mut problems = Problems::default();
     let name = problems.check("name", RoleName::parse(&input.name));
     let description = input
@@ -265,7 +268,10 @@ pub async fn update(
     let before = role.clone();
     let account = role.account_id;
     let granted = actor.require_scoped(p::ROLES_UPDATE, account.as_ref())?;
-    let graph = RoleGraph::new(services.store.roles_in_scope(account.as_ref()).await?);
+    let graph = services
+        .engine
+        .roles_in_scope(&*services.store, account.as_ref())
+        .await?;
     actor.require_covers(&graph.permissions(&[role.id]), account.as_ref())?;
     let mut problems = Problems::default();
     if let Some(name) = patch.name {
@@ -324,12 +330,10 @@ pub async fn delete(services: &Services, actor: &Access, id: &RoleId) -> Result<
             "built-in roles cannot be deleted".into(),
         ));
     }
-    let graph = RoleGraph::new(
-        services
-            .store
-            .roles_in_scope(role.account_id.as_ref())
-            .await?,
-    );
+    let graph = services
+        .engine
+        .roles_in_scope(&*services.store, role.account_id.as_ref())
+        .await?;
     actor.require_covers(&graph.permissions(&[role.id]), role.account_id.as_ref())?;
     match granted.store(services).delete_role(id).await {
         Ok(true) => {

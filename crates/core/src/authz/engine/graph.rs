@@ -2,6 +2,7 @@
 //! terminate), the permissions they carry, and the role names assignments make effective.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::authz::permission::{Permission, PermissionSet};
 use crate::ids::{AccountId, RoleId};
@@ -10,20 +11,43 @@ use crate::model::{Assignment, Role};
 /// The roles visible in one scope, indexed for inheritance walks.
 #[derive(Debug, Default)]
 pub struct RoleGraph {
-    roles: HashMap<RoleId, Role>,
+    roles: HashMap<RoleId, Arc<Role>>,
 }
 
 impl RoleGraph {
     /// Indexes `roles`.
     pub fn new(roles: Vec<Role>) -> Self {
         Self {
-            roles: roles.into_iter().map(|role| (role.id, role)).collect(),
+            roles: roles
+                .into_iter()
+                .map(|role| (role.id, Arc::new(role)))
+                .collect(),
         }
+    }
+
+    /// The roles visible in `account`'s scope (the global ones and the account's own; only
+    /// the global ones for `None`), sharing the records with this graph.
+    pub fn in_scope(&self, account: Option<&AccountId>) -> Self {
+        Self {
+            roles: self
+                .roles
+                .iter()
+                .filter(|(_, role)| {
+                    role.account_id.is_none() || role.account_id.as_ref() == account
+                })
+                .map(|(id, role)| (*id, Arc::clone(role)))
+                .collect(),
+        }
+    }
+
+    /// Every role, in no order.
+    pub fn iter(&self) -> impl Iterator<Item = &Role> {
+        self.roles.values().map(|role| &**role)
     }
 
     /// A role by id.
     pub fn get(&self, id: &RoleId) -> Option<&Role> {
-        self.roles.get(id)
+        self.roles.get(id).map(|role| &**role)
     }
 
     /// A role by name: the account's own role first, then the global one.
@@ -32,6 +56,7 @@ impl RoleGraph {
         for role in self
             .roles
             .values()
+            .map(|role| &**role)
             .filter(|role| role.name.as_str() == name)
         {
             if account.is_some() && role.account_id.as_ref() == account {
@@ -67,7 +92,7 @@ impl RoleGraph {
                 continue;
             }
             if let Some(role) = self.roles.get(id) {
-                out.push(role);
+                out.push(&**role);
                 stack.extend(role.inherits.iter());
             }
         }

@@ -301,6 +301,18 @@ impl Engine {
         Ok(())
     }
 
+    /// The roles visible in `account`'s scope as committed now, for the checks a write makes
+    /// (no escalation, cycles): the snapshot's, after catching up with the change log so a
+    /// write just committed anywhere is in them. Never rebuilt from the roles table.
+    pub async fn roles_in_scope(
+        &self,
+        store: &dyn Store,
+        account: Option<&crate::ids::AccountId>,
+    ) -> Result<crate::authz::RoleGraph, StoreError> {
+        self.catch_up(store).await?;
+        Ok(self.snapshot().roles.graph_in_scope(account))
+    }
+
     /// Applies every change committed since the snapshot's position; returns how many.
     pub async fn catch_up(&self, store: &dyn Store) -> Result<usize, StoreError> {
         let mut tail = self.applying.lock().await;

@@ -38,14 +38,16 @@ pub struct RoleEntry {
 #[derive(Debug, Default)]
 pub struct RoleIndex {
     by_id: HashMap<RoleId, RoleEntry>,
+    /// The roles as written, for the checks a role write makes (cycles, no escalation).
+    graph: RoleGraph,
 }
 
 impl RoleIndex {
     /// Resolves inheritance for `roles` (cycles are refused on write; a cycle here would only
     /// stop the walk).
     pub fn build(roles: Vec<Role>) -> Self {
-        let graph = RoleGraph::new(roles.clone());
-        let by_id = roles
+        let graph = RoleGraph::new(roles);
+        let by_id = graph
             .iter()
             .map(|role| {
                 let closure = graph.closure([&role.id]);
@@ -64,7 +66,12 @@ impl RoleIndex {
                 (role.id, entry)
             })
             .collect();
-        Self { by_id }
+        Self { by_id, graph }
+    }
+
+    /// The roles visible in `account`'s scope, as written.
+    pub fn graph_in_scope(&self, account: Option<&AccountId>) -> RoleGraph {
+        self.graph.in_scope(account)
     }
 
     /// A role by id.
