@@ -48,3 +48,4 @@ run_interop
 # The Python client (ruff, mypy --strict, pytest against the real binary) and every seed
 # example, each in its own virtualenv under target/.
 clients/python/run-tests.sh "${CARGO_TARGET_DIR:-target}/debug/warden"
+examples/run-tests.sh "${CARGO_TARGET_DIR:-target}/debug/warden"

@@ -1,0 +1,1 @@
+"""Shared support for the examples' tests: start Warden, provision it, attack the services."""
