@@ -33,6 +33,9 @@ enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Forward-auth route rules (the `[forward_auth]` section of the config file).
+    #[command(subcommand, name = "forward-auth")]
+    ForwardAuth(ForwardAuthCommand),
     /// Manage users.
     #[command(subcommand)]
     User(admin::UserCommand),
@@ -60,6 +63,18 @@ enum Command {
     /// ABAC policies (Cedar): create, list, delete, and test a policy set offline.
     #[command(subcommand)]
     Policy(admin::PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum ForwardAuthCommand {
+    /// Say which rule a request would hit and what it needs, e.g. `explain GET
+    /// https://app.example.com/documents/42`.
+    Explain {
+        /// The request's method.
+        method: String,
+        /// The request's absolute URL.
+        url: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -172,6 +187,9 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::ForwardAuth(ForwardAuthCommand::Explain { method, url }) => {
+            explain_route(&config, &method, &url)
+        }
         Command::User(command) => admin::user(&config, command).await,
         Command::Account(command) => admin::account(&config, command).await,
         Command::Member(command) => admin::member(&config, command).await,
@@ -182,4 +200,31 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit(command) => admin::audit(&config, command).await,
         Command::Policy(command) => admin::policy(&config, command).await,
     }
+}
+
+/// `warden forward-auth explain METHOD URL`: the rule the request hits, read exactly as the
+/// endpoint reads it.
+fn explain_route(config: &Config, method: &str, url: &str) -> anyhow::Result<()> {
+    use warden_server::forward_auth::{from_url, rules::normalize_path};
+    let request = from_url(method, url).map_err(|why| anyhow::anyhow!("{why}"))?;
+    let path = normalize_path(&request.target)
+        .map_err(|bad| anyhow::anyhow!("the path is refused (403): {}", bad.0))?;
+    let rules = &config.forward_auth;
+    let matched = rules.decide(&request.method, &request.host, &path);
+    println!(
+        "{} {} {}  (path as matched: {path})",
+        request.method, request.host, request.target
+    );
+    match matched.rule {
+        Some(number) => println!(
+            "rule {number} ({}): {}",
+            rules.describe(number).unwrap_or_default(),
+            matched.outcome
+        ),
+        None => println!("no rule matches: the default, {}", matched.outcome),
+    }
+    if let warden_server::forward_auth::rules::Outcome::Permission { kind, .. } = matched.outcome {
+        println!("resource: {kind} `{}`", matched.resource_id);
+    }
+    Ok(())
 }

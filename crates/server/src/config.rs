@@ -120,6 +120,7 @@ struct Raw {
     argon2_iterations: Option<i64>,
     argon2_parallelism: Option<i64>,
     hash_concurrency: Option<i64>,
+    forward_auth: Option<crate::forward_auth::rules::RawForwardAuth>,
 }
 
 /// Output format of the logs.
@@ -199,6 +200,8 @@ pub struct Config {
     pub argon2: HashParams,
     /// Concurrent password hashes (0: one per core).
     pub hash_concurrency: usize,
+    /// The `[forward_auth]` route rules.
+    pub forward_auth: crate::forward_auth::rules::ForwardAuth,
     /// Warnings found while loading (unknown keys).
     pub warnings: Vec<String>,
 }
@@ -377,6 +380,14 @@ impl Config {
                     problems.push(format!("signing_algorithm: {err}"));
                     SigningAlgorithm::ES256
                 });
+        let forward_auth = match raw.forward_auth.clone() {
+            None => crate::forward_auth::rules::ForwardAuth::default(),
+            Some(section) => crate::forward_auth::rules::ForwardAuth::compile(section)
+                .unwrap_or_else(|found| {
+                    problems.extend(found);
+                    crate::forward_auth::rules::ForwardAuth::default()
+                }),
+        };
         let log_format = match raw.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -451,6 +462,7 @@ impl Config {
             token_burst,
             argon2,
             hash_concurrency,
+            forward_auth,
             warnings,
         })
     }

@@ -33,6 +33,8 @@ pub enum ApiError {
     Request(StatusCode, &'static str, String),
     /// No valid bearer credentials (RFC 6750): `None` when none were sent.
     Unauthenticated(Option<String>),
+    /// HTTP Basic client credentials were sent and failed (RFC 7235: challenged with Basic).
+    ClientUnauthenticated,
     /// This address sent too many password checks; retry after this many seconds.
     RateLimited(u64),
 }
@@ -80,6 +82,19 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                response
+            }
+            Self::ClientUnauthenticated => {
+                let mut response = problem(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "service client authentication failed".into(),
+                    Vec::new(),
+                );
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"warden\""),
+                );
                 response
             }
             Self::Unauthenticated(reason) => {

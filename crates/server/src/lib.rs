@@ -7,6 +7,7 @@
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod forward_auth;
 mod handlers;
 mod oauth;
 mod openapi;

@@ -22,7 +22,7 @@ use crate::handlers::{
         clients::create, clients::list, clients::get, clients::update, clients::rotate_secret, clients::create_key, clients::list_keys, clients::revoke_key, clients::delete,
         roles::create, roles::list, roles::get, roles::update, roles::delete,
         policies::create, policies::list, policies::get, policies::update, policies::delete,
-        check::check, check::batch, check::of_user, check::mine,
+        check::check, check::batch, check::of_user, check::mine, crate::forward_auth::forward_auth,
     ),
     modifiers(&BearerAuth),
 )]

@@ -29,6 +29,10 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/users/me/permissions", get(check::mine))
         .route("/users/{id}/permissions", get(check::of_user))
         .route("/check", post(check::check))
+        .route(
+            "/forward-auth",
+            axum::routing::any(crate::forward_auth::forward_auth),
+        )
         // A batch of 1,000 checks does not fit the default body limit.
         .route(
             "/check/batch",

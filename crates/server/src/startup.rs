@@ -180,6 +180,7 @@ pub async fn open_wrapped(
     let state = AppState::new(
         services,
         crate::ratelimit::IpLimiter::new(config.token_rate, config.token_burst),
+        config.forward_auth.clone(),
     );
     state.spawn_key_refresh(std::time::Duration::from_secs(1));
     Ok(Opened {

@@ -13,17 +13,28 @@ struct Inner {
     services: Services,
     openapi: String,
     token_limiter: crate::ratelimit::IpLimiter,
+    forward_auth: crate::forward_auth::rules::ForwardAuth,
 }
 
 impl AppState {
     /// Wraps the services.
-    pub fn new(services: Services, token_limiter: crate::ratelimit::IpLimiter) -> Self {
+    pub fn new(
+        services: Services,
+        token_limiter: crate::ratelimit::IpLimiter,
+        forward_auth: crate::forward_auth::rules::ForwardAuth,
+    ) -> Self {
         let openapi = crate::openapi::document(services.tokens.issuer());
         Self(Arc::new(Inner {
             services,
             openapi,
             token_limiter,
+            forward_auth,
         }))
+    }
+
+    /// The forward-auth route rules.
+    pub fn forward_auth(&self) -> &crate::forward_auth::rules::ForwardAuth {
+        &self.0.forward_auth
     }
 
     /// The per-IP limiter of the token endpoint.

@@ -357,6 +357,49 @@ impl Access {
         Ok(())
     }
 
+    /// The names of the roles the actor acts through, inheritance included, sorted, from
+    /// the snapshot it was resolved against (a narrowed token: only those it kept). Empty for
+    /// the system.
+    pub fn role_names(&self) -> Vec<String> {
+        let (snapshot, principal) = match self {
+            Self::System => return Vec::new(),
+            Self::Caller(c) => (c.snapshot.as_ref(), c.principal()),
+            Self::Client(c) => (c.snapshot.as_ref(), c.principal()),
+        };
+        let Some(snapshot) = snapshot else {
+            return Vec::new();
+        };
+        snapshot
+            .resolve(&principal)
+            .map(|resolved| {
+                resolved
+                    .role_names(&snapshot.roles)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The account the actor acts in, if any.
+    pub fn account(&self) -> Option<AccountId> {
+        match self {
+            Self::System => None,
+            Self::Caller(c) => c.account,
+            Self::Client(c) => c.account,
+        }
+    }
+
+    /// Who the actor is as a token's `sub` names it: a user id, or `client:<client_id>`;
+    /// `system` for the operator.
+    pub fn subject(&self) -> String {
+        match self {
+            Self::System => "system".into(),
+            Self::Caller(c) => c.user_id.to_string(),
+            Self::Client(c) => format!("client:{}", c.client_id),
+        }
+    }
+
     /// The acting service client, if any.
     pub fn client_key(&self) -> Option<crate::ids::ClientKey> {
         match self {

@@ -39,8 +39,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Result<Jso
     let reader = match basic {
         Some(encoded) => {
             use base64::Engine;
-            let unauthenticated =
-                || ApiError::Unauthenticated(Some("service client authentication failed".into()));
+            let unauthenticated = || ApiError::ClientUnauthenticated;
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(encoded)
                 .ok()

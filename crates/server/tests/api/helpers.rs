@@ -84,6 +84,18 @@ impl Reply {
     }
 }
 
+/// The setting holding a test's configuration file text, written into its data directory
+/// (`WARDEN_TEST_*` settings are the tests' own).
+const CONFIG_TOML: &str = "WARDEN_TEST_CONFIG_TOML";
+
+/// The configuration file of a test's `env`, written where its data lives.
+fn config_file(env: &BTreeMap<String, String>, dir: &TempDir) -> Option<std::path::PathBuf> {
+    let text = env.get(CONFIG_TOML)?;
+    let path = dir.path().join("warden.toml");
+    std::fs::write(&path, text).expect("write the config file");
+    Some(path)
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, &[]).await
@@ -92,6 +104,14 @@ impl TestApp {
     /// Spawns with extra `WARDEN_*` settings.
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
         Self::spawn_inner(backend, extra, false).await
+    }
+
+    /// Spawns with a configuration file holding `toml` (beside the data directory), and
+    /// extra `WARDEN_*` settings.
+    pub async fn spawn_with_file(backend: Backend, toml: &str, extra: &[(&str, &str)]) -> Self {
+        let mut all: Vec<(&str, &str)> = extra.to_vec();
+        all.push((CONFIG_TOML, toml));
+        Self::spawn_inner(backend, &all, false).await
     }
 
     /// Spawns with every call the use cases make to the store counted (`counted`).
@@ -153,7 +173,8 @@ impl TestApp {
         issuer: Option<String>,
         count: bool,
     ) -> Self {
-        let config = Config::load_from(None, &env).expect("test config");
+        let file = config_file(&env, &dir);
+        let config = Config::load_from(file.as_deref(), &env).expect("test config");
         let kept_env = env.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -226,7 +247,8 @@ impl TestApp {
     pub async fn reopen_with_password(&self, password: &str) -> AppState {
         let mut env = self.env.clone();
         env.insert("WARDEN_ADMIN_PASSWORD".into(), password.into());
-        let config = Config::load_from(None, &env).expect("test config");
+        let file = config_file(&env, &self._dir);
+        let config = Config::load_from(file.as_deref(), &env).expect("test config");
         warden_server::open(&config, self.base.clone())
             .await
             .expect("reopen")

@@ -94,6 +94,12 @@ async fn verifiers_follow_the_revocation_feed(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    // Client credentials that fail are challenged as client credentials (Basic), as the
+    // token endpoint does, not as a bearer token.
+    assert_eq!(
+        wrong.headers()["www-authenticate"],
+        "Basic realm=\"warden\""
+    );
     assert_eq!(
         app.get("/v1/revocations?since=%%%", &app.admin_token)
             .await

@@ -20,6 +20,7 @@ mod clients;
 mod decisions;
 mod disabling;
 mod escalation;
+mod forward_auth;
 mod guessing;
 mod hygiene;
 mod introspection;
