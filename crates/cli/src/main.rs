@@ -207,8 +207,16 @@ async fn main() -> anyhow::Result<()> {
 fn explain_route(config: &Config, method: &str, url: &str) -> anyhow::Result<()> {
     use warden_server::forward_auth::{from_url, rules::normalize_path};
     let request = from_url(method, url).map_err(|why| anyhow::anyhow!("{why}"))?;
-    let path = normalize_path(&request.target)
-        .map_err(|bad| anyhow::anyhow!("the path is refused (403): {}", bad.0))?;
+    let path = match normalize_path(&request.target) {
+        Ok(path) => path,
+        Err(bad) => {
+            println!(
+                "{} {} {}  refused before any rule (403): {}",
+                request.method, request.host, request.target, bad.0
+            );
+            return Ok(());
+        }
+    };
     let rules = &config.forward_auth;
     let matched = rules.decide(&request.method, &request.host, &path);
     println!(

@@ -381,3 +381,60 @@ fn policy_test_runs_cases_offline_and_fails_on_a_wrong_expectation() {
     assert!(!invalid.status.success());
     assert!(err.contains("1:"), "the error names a line: {err}");
 }
+
+/// `warden forward-auth explain` reads a request exactly as the endpoint does: the shipped
+/// nginx example's rules, a path trick, a refused path; bad rules stop `config check`.
+#[test]
+fn forward_auth_explain_names_the_rule_a_request_hits() {
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/nginx-forward-auth/warden.toml");
+    let explain = |method: &str, url: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .arg("--config")
+            .arg(&rules)
+            .args(["forward-auth", "explain", method, url])
+            .env_remove("WARDEN_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let document = explain("GET", "https://app.example.com/documents/42");
+    assert!(
+        document.contains("rule 3") && document.contains("document `42`"),
+        "{document}"
+    );
+    let trick = explain("GET", "https://app.example.com/public/../admin/x");
+    assert!(
+        trick.contains("rule 2") && trick.contains("role `ops`"),
+        "{trick}"
+    );
+    let refused = explain("GET", "https://app.example.com/public/%252e%252e/admin");
+    assert!(refused.contains("refused before any rule"), "{refused}");
+    let nothing = explain("DELETE", "https://app.example.com/documents/42");
+    assert!(
+        nothing.contains("no rule matches: the default, deny"),
+        "{nothing}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[forward_auth.rules]]\npath = \"/x\"\npermision = \"a:b\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("--config")
+        .arg(&bad)
+        .args(["config", "check"])
+        .env_remove("WARDEN_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a misspelt rule key is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("permision"));
+}

@@ -28,6 +28,7 @@ mod keys;
 mod login;
 mod me;
 mod memory;
+mod nginx;
 mod policies;
 mod propagation;
 mod races;
