@@ -93,13 +93,20 @@ pub fn from_url(method: &str, url: &str) -> Result<Original, &'static str> {
     })
 }
 
-/// The credential presented: `Authorization: Bearer`, else the configured cookie.
+/// The credential presented: `Authorization: Bearer`, else an `X-API-Key` header (an API key
+/// only), else the configured cookie.
 fn credential(headers: &HeaderMap, cookie: Option<&str>) -> Option<String> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let text = value.to_str().ok()?;
         let (scheme, token) = text.split_once(' ')?;
         return (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
             .then(|| token.trim().to_owned());
+    }
+    if let Some(value) = headers.get("x-api-key") {
+        let key = value.to_str().ok()?.trim();
+        return key
+            .starts_with(warden_core::authn::api_key::PREFIX)
+            .then(|| key.to_owned());
     }
     let name = cookie?;
     headers
@@ -398,5 +405,9 @@ mod tests {
             credential(&headers(&[("authorization", "Basic x")]), Some("t")),
             None
         );
+        let key = headers(&[("x-api-key", "wk_abc")]);
+        assert_eq!(credential(&key, None).as_deref(), Some("wk_abc"));
+        // The API-key header carries API keys only, never a bearer token.
+        assert_eq!(credential(&headers(&[("x-api-key", "eyJ.x.y")]), None), None);
     }
 }

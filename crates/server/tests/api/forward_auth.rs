@@ -10,6 +10,7 @@ use crate::helpers::{Backend, TestApp, PASSWORD};
 pub const RULES: &str = r#"
 [forward_auth]
 cookie = "warden_token"
+pass_token = true
 login_url = "https://login.example.com/?rd={url}"
 
 [[forward_auth.rules]]
@@ -97,6 +98,11 @@ async fn every_rule_kind_decides_as_configured(backend: Backend) {
     assert_eq!(me.headers()["x-warden-user"], reader.as_str());
     assert_eq!(me.headers()["x-warden-account"], acme.as_str());
     assert_eq!(me.headers()["x-warden-roles"], "reader");
+    assert_eq!(
+        me.headers()["x-warden-token"],
+        reader_token.as_str(),
+        "pass_token"
+    );
     // The host pattern is `*.example.com`: the apex and look-alikes fall to the default.
     for host in ["example.com", "app.example.com.evil.io"] {
         let other = nginx(
@@ -189,6 +195,16 @@ async fn every_rule_kind_decides_as_configured(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(by_key, StatusCode::OK);
+    let by_header = app
+        .client
+        .get(app.url("/v1/forward-auth"))
+        .header("x-original-url", "http://h/documents/7")
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_header.status(), StatusCode::OK);
+    assert_eq!(by_header.headers()["x-warden-user"], reader.as_str());
     let by_cookie = app
         .client
         .get(app.url("/v1/forward-auth"))
