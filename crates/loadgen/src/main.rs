@@ -23,6 +23,12 @@ enum Mode {
     ApiKeyMe,
     /// `POST /v1/check` with an API key (`--api-key`).
     ApiKeyCheck,
+    /// `GET /v1/forward-auth` as nginx asks it, for `GET http://app.test/documents/42`, with
+    /// a bearer token (one login per worker).
+    ForwardAuth,
+    /// `GET /documents/42` at `--url` (a proxy in front of an upstream) with a bearer token
+    /// from `--warden-url`.
+    Proxied,
     /// `grant_type=password`: a full login per request (keep the concurrency at most 6:
     /// more simultaneous logins of one identifier are refused as a burst of guesses).
     Password,
@@ -58,6 +64,9 @@ struct Args {
     /// API key for the api-key modes.
     #[arg(long, default_value = "")]
     api_key: String,
+    /// Where to log in when `--url` is a proxy (proxied mode); default `--url`.
+    #[arg(long)]
+    warden_url: Option<String>,
 }
 
 struct Tally {
@@ -78,7 +87,10 @@ async fn login_for(client: &reqwest::Client, args: &Args, field: &str) -> anyhow
         ("password", args.password.as_str()),
     ];
     let reply: Value = client
-        .post(format!("{}/oauth/token", args.url))
+        .post(format!(
+            "{}/oauth/token",
+            args.warden_url.as_deref().unwrap_or(&args.url)
+        ))
         .form(&form)
         .send()
         .await?
@@ -96,7 +108,9 @@ async fn login_for(client: &reqwest::Client, args: &Args, field: &str) -> anyhow
 async fn start_token(client: &reqwest::Client, args: &Args) -> anyhow::Result<Option<String>> {
     Ok(match args.mode {
         Mode::Refresh => Some(login(client, args).await?),
-        Mode::Check => Some(login_for(client, args, "access_token").await?),
+        Mode::Check | Mode::ForwardAuth | Mode::Proxied => {
+            Some(login_for(client, args, "access_token").await?)
+        }
         _ => None,
     })
 }
@@ -110,7 +124,7 @@ async fn worker(args: &Args, until: Instant, start: Option<String>) -> anyhow::R
         _ => None,
     };
     let bearer = match args.mode {
-        Mode::Check => start.unwrap_or_default(),
+        Mode::Check | Mode::ForwardAuth | Mode::Proxied => start.unwrap_or_default(),
         _ => String::new(),
     };
     let check = serde_json::json!({
@@ -135,6 +149,14 @@ async fn worker(args: &Args, until: Instant, start: Option<String>) -> anyhow::R
                 .post(format!("{}/v1/check", args.url))
                 .bearer_auth(&bearer)
                 .json(&check),
+            Mode::ForwardAuth => client
+                .get(format!("{}/v1/forward-auth", args.url))
+                .header("x-original-method", "GET")
+                .header("x-original-url", "http://app.test/documents/42")
+                .bearer_auth(&bearer),
+            Mode::Proxied => client
+                .get(format!("{}/documents/42", args.url))
+                .bearer_auth(&bearer),
             Mode::ApiKeyMe => client
                 .get(format!("{}/v1/users/me", args.url))
                 .bearer_auth(&args.api_key),
