@@ -4,6 +4,7 @@
 //! The app is a value: [`open`] builds the state, [`router`] the routes, [`serve`] runs them on
 //! a listener until a shutdown future resolves, so tests bind port 0.
 
+pub mod authzen;
 pub mod config;
 pub mod error;
 pub mod extract;

@@ -126,6 +126,16 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/docs/swagger-ui.css", get(system::docs_css))
         .route("/.well-known/jwks.json", get(oauth::jwks))
         .route(
+            "/.well-known/authzen-configuration",
+            get(crate::authzen::configuration),
+        )
+        .route("/access/v1/evaluation", post(crate::authzen::evaluation))
+        .route(
+            "/access/v1/evaluations",
+            post(crate::authzen::evaluations)
+                .layer(DefaultBodyLimit::max(max_body_bytes.max(BATCH_BODY_BYTES))),
+        )
+        .route(
             "/.well-known/oauth-authorization-server",
             get(oauth::metadata),
         )

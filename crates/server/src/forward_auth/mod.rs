@@ -408,6 +408,9 @@ mod tests {
         let key = headers(&[("x-api-key", "wk_abc")]);
         assert_eq!(credential(&key, None).as_deref(), Some("wk_abc"));
         // The API-key header carries API keys only, never a bearer token.
-        assert_eq!(credential(&headers(&[("x-api-key", "eyJ.x.y")]), None), None);
+        assert_eq!(
+            credential(&headers(&[("x-api-key", "eyJ.x.y")]), None),
+            None
+        );
     }
 }

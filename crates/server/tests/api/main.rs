@@ -13,6 +13,7 @@ mod allowlists;
 mod api_keys;
 mod attacks;
 mod audit;
+mod authzen;
 mod bearer;
 mod check_inputs;
 mod client_principals;

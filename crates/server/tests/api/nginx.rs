@@ -89,21 +89,22 @@ async fn nginx(warden: &str, upstream: std::net::SocketAddr) -> Nginx {
         .stderr(Stdio::null())
         .spawn()
         .expect("start nginx");
-    let base = format!("http://127.0.0.1:{port}");
+    // Owned at once, so nginx is stopped on every path out, a failed start included.
+    let nginx = Nginx {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
-            return Nginx {
-                child,
-                base,
-                _dir: dir,
-            };
+            return nginx;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let log = std::fs::read_to_string(dir.path().join("logs/error.log")).unwrap_or_default();
+    let log = std::fs::read_to_string(nginx._dir.path().join("logs/error.log")).unwrap_or_default();
     panic!("nginx did not start: {log}");
 }
 

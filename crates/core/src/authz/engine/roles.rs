@@ -83,6 +83,15 @@ impl Snapshot {
         Some(self.roles.closure_names(direct))
     }
 
+    /// The one account `user`'s role assignments are in, when there is exactly one: where a
+    /// decision about them is made when the asker names no account.
+    pub fn sole_account_of(&self, user: &UserId) -> Option<AccountId> {
+        let entry = self.users.get(user)?;
+        let mut accounts = entry.assignments().iter().filter_map(|(scope, _)| *scope);
+        let first = accounts.next()?;
+        accounts.all(|other| other == first).then_some(first)
+    }
+
     /// Whether `user`'s global roles grant entry to every account (`warden.accounts:enter`,
     /// which the super admin's `*` includes).
     pub fn may_enter_any(&self, user: &UserId) -> bool {

@@ -1,0 +1,404 @@
+//! The OpenID AuthZEN Authorization API 1.0 at the edge: `POST /access/v1/evaluation`,
+//! `POST /access/v1/evaluations` and `GET /.well-known/authzen-configuration`, translated into
+//! the same decision `POST /v1/check` makes (`warden_core::authz::check`). As the specification
+//! requires, unknown fields are ignored here (and only here), a deny is a 200 with
+//! `"decision": false`, and `X-Request-ID` is echoed. Callers name the subject, so they need
+//! `warden.check:any`, limited to their account exactly as `/v1/check` is.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use warden_core::authz::check::{self, CheckRequest, PrincipalRef};
+use warden_core::authz::engine::Resource;
+use warden_core::authz::Access;
+use warden_core::DomainError;
+
+use crate::extract::{Authenticated, ClientAddr};
+use crate::state::AppState;
+
+/// Most evaluations in one request, as `/v1/check/batch`.
+pub const MAX_EVALUATIONS: usize = 1000;
+
+/// `?explain=true` puts the reasons in the response `context`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Explain {
+    #[serde(default)]
+    explain: Option<String>,
+}
+
+impl Explain {
+    fn wanted(&self) -> bool {
+        self.explain
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+    }
+}
+
+/// An AuthZEN error: 400 with a problem body.
+fn bad_request(detail: &str) -> Response {
+    let body = json!({
+        "type": "/problems/invalid-request",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": detail,
+    });
+    let mut response = (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+/// Echoes the caller's `X-Request-ID` on `response`.
+fn echoed(headers: &HeaderMap, mut response: Response) -> Response {
+    if let Some(id) = headers.get("x-request-id") {
+        response.headers_mut().insert("x-request-id", id.clone());
+    }
+    response
+}
+
+/// The four parts of one evaluation, each still JSON (defaults merge before they are read).
+#[derive(Debug, Clone, Default)]
+struct Parts {
+    subject: Option<Value>,
+    action: Option<Value>,
+    resource: Option<Value>,
+    context: Option<Value>,
+}
+
+impl Parts {
+    fn of(object: &Map<String, Value>) -> Self {
+        Self {
+            subject: object.get("subject").cloned(),
+            action: object.get("action").cloned(),
+            resource: object.get("resource").cloned(),
+            context: object.get("context").cloned(),
+        }
+    }
+
+    /// These parts over `defaults`: a part the item gives replaces the default's.
+    fn over(self, defaults: &Self) -> Self {
+        Self {
+            subject: self.subject.or_else(|| defaults.subject.clone()),
+            action: self.action.or_else(|| defaults.action.clone()),
+            resource: self.resource.or_else(|| defaults.resource.clone()),
+            context: self.context.or_else(|| defaults.context.clone()),
+        }
+    }
+}
+
+/// A typed entity (`{"type", "id", "properties"?}`) as the request gave it.
+fn entity<'a>(
+    value: Option<&'a Value>,
+    what: &str,
+) -> Result<(&'a str, &'a str, Map<String, Value>), String> {
+    let object = value
+        .ok_or_else(|| format!("`{what}` is required"))?
+        .as_object()
+        .ok_or_else(|| format!("`{what}` must be an object"))?;
+    let text = |field: &str| -> Result<&'a str, String> {
+        object
+            .get(field)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("`{what}.{field}` is required, a non-empty string"))
+    };
+    let kind = text("type")?;
+    let id = text("id")?;
+    let properties = match object.get("properties") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return Err(format!("`{what}.properties` must be an object")),
+    };
+    Ok((kind, id, properties))
+}
+
+/// One evaluation, read: what `/v1/check` is asked, or why it cannot be (a 400 for a single
+/// evaluation, that item's denial in a batch).
+struct Asked {
+    subject_kind: String,
+    subject_id: String,
+    request: CheckRequest,
+}
+
+fn read(parts: &Parts) -> Result<Asked, String> {
+    let (subject_kind, subject_id, properties) = entity(parts.subject.as_ref(), "subject")?;
+    let (resource_kind, resource_id, attributes) = entity(parts.resource.as_ref(), "resource")?;
+    let action = parts
+        .action
+        .as_ref()
+        .ok_or("`action` is required")?
+        .as_object()
+        .ok_or("`action` must be an object")?;
+    let name = action
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or("`action.name` is required, a non-empty string")?;
+    let mut context = match &parts.context {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return Err("`context` must be an object".into()),
+    };
+    match action.get("properties") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(properties)) => {
+            context.insert("action".into(), Value::Object(properties.clone()));
+        }
+        Some(_) => return Err("`action.properties` must be an object".into()),
+    }
+    // The account to decide in: the subject's `account_id` property, else the context's.
+    let account = properties
+        .get("account_id")
+        .or_else(|| context.get("account_id"))
+        .map(|value| {
+            value
+                .as_str()
+                .and_then(|text| warden_core::ids::AccountId::parse(text).ok())
+                .ok_or("`account_id` must be an account id")
+        })
+        .transpose()?;
+    Ok(Asked {
+        subject_kind: subject_kind.to_owned(),
+        subject_id: subject_id.to_owned(),
+        request: CheckRequest {
+            principal: None,
+            account_id: account,
+            action: name.to_owned(),
+            resource: Resource {
+                kind: resource_kind.to_owned(),
+                id: resource_id.to_owned(),
+                attributes,
+                parents: Vec::new(),
+            },
+            context,
+        },
+    })
+}
+
+/// Why an evaluation was not decided: the caller may not ask at all (403 for the request), or
+/// this one evaluation cannot be answered (its denial, with the reason).
+enum Failure {
+    Refused(DomainError),
+    /// A required part is missing or malformed: 400 for a single evaluation.
+    Malformed(String),
+    Item(String),
+}
+
+/// The subject as Warden names principals: a user by id, username or email (`user`, or
+/// `identity` as gateways send it), a client by `client_id`. `None`: nobody Warden knows.
+async fn principal(
+    state: &AppState,
+    kind: &str,
+    id: &str,
+) -> Result<Option<PrincipalRef>, Failure> {
+    match kind.to_ascii_lowercase().as_str() {
+        "user" | "identity" => {
+            if warden_core::ids::UserId::parse(id).is_ok() {
+                return Ok(Some(PrincipalRef::Text(id.to_owned())));
+            }
+            let Ok(login) = warden_core::identity::canonicalize(id) else {
+                return Ok(None);
+            };
+            let found = state
+                .services()
+                .store
+                .user_by_login(&login)
+                .await
+                .map_err(|err| Failure::Refused(err.into()))?;
+            Ok(found.map(|record| PrincipalRef::Text(record.user.id.to_string())))
+        }
+        "client" => Ok(Some(PrincipalRef::Typed {
+            kind: "client".into(),
+            id: id.to_owned(),
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// Decides one evaluation: `{"decision": …}`, with the reasons in `context` when explained.
+async fn evaluate(
+    state: &AppState,
+    access: &Access,
+    ip: std::net::IpAddr,
+    parts: &Parts,
+    explain: bool,
+) -> Result<Value, Failure> {
+    let mut asked = read(parts).map_err(Failure::Malformed)?;
+    let Some(named) = principal(state, &asked.subject_kind, &asked.subject_id).await? else {
+        return Err(Failure::Item(
+            "the subject is not a user or client Warden knows".into(),
+        ));
+    };
+    // Without an account named, a user is decided in the one account their roles are in.
+    if asked.request.account_id.is_none() {
+        if let PrincipalRef::Text(id) = &named {
+            if let Ok(user) = warden_core::ids::UserId::parse(id) {
+                asked.request.account_id =
+                    state.services().engine.snapshot().sole_account_of(&user);
+            }
+        }
+    }
+    asked.request.principal = Some(named);
+    match check::check(state.services(), access, ip, &asked.request).await {
+        Ok(decision) => Ok(if explain {
+            json!({"decision": decision.allowed, "context": {"reasons": decision.reasons, "errors": decision.errors}})
+        } else {
+            json!({"decision": decision.allowed})
+        }),
+        Err(DomainError::Forbidden(why)) => Err(Failure::Refused(DomainError::Forbidden(why))),
+        // A subject outside the caller's account, an unknown one, or an action Warden cannot
+        // name: not allowed.
+        Err(err) => Err(Failure::Item(err.to_string())),
+    }
+}
+
+fn denial(why: &str) -> Value {
+    json!({"decision": false, "context": {"error": {"status": 400, "message": why}}})
+}
+
+/// The body as a JSON object, or why it is not one.
+fn object_body(body: &Bytes) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("the body must be a JSON object".into()),
+        Err(err) => Err(format!("the body is not JSON: {err}")),
+    }
+}
+
+/// AuthZEN Access Evaluation: may this subject do this action on this resource?
+pub async fn evaluation(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientAddr(ip): ClientAddr,
+    Query(explain): Query<Explain>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let object = match object_body(&body) {
+        Ok(object) => object,
+        Err(why) => return echoed(&headers, bad_request(&why)),
+    };
+    let response = match evaluate(
+        &state,
+        auth.access(),
+        ip,
+        &Parts::of(&object),
+        explain.wanted(),
+    )
+    .await
+    {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(Failure::Refused(err)) => crate::error::ApiError::from(err).into_response(),
+        Err(Failure::Malformed(why)) => bad_request(&why),
+        Err(Failure::Item(why)) => axum::Json(denial(&why)).into_response(),
+    };
+    echoed(&headers, response)
+}
+
+/// AuthZEN Access Evaluations: many evaluations, the top-level parts as defaults.
+pub async fn evaluations(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ClientAddr(ip): ClientAddr,
+    Query(explain): Query<Explain>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let object = match object_body(&body) {
+        Ok(object) => object,
+        Err(why) => return echoed(&headers, bad_request(&why)),
+    };
+    let defaults = Parts::of(&object);
+    let items: Vec<Parts> = match object.get("evaluations") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => {
+            let mut parts = Vec::with_capacity(items.len());
+            for item in items {
+                match item.as_object() {
+                    Some(item) => parts.push(Parts::of(item).over(&defaults)),
+                    None => {
+                        return echoed(
+                            &headers,
+                            bad_request("each of `evaluations` must be an object"),
+                        )
+                    }
+                }
+            }
+            parts
+        }
+        Some(_) => return echoed(&headers, bad_request("`evaluations` must be an array")),
+    };
+    if items.len() > MAX_EVALUATIONS {
+        return echoed(
+            &headers,
+            bad_request(&format!(
+                "at most {MAX_EVALUATIONS} evaluations per request"
+            )),
+        );
+    }
+    let semantic = object
+        .get("options")
+        .and_then(|o| o.get("evaluations_semantic"))
+        .and_then(Value::as_str)
+        .unwrap_or("execute_all");
+    let stop_on = match semantic {
+        "execute_all" => None,
+        "deny_on_first_deny" => Some(false),
+        "permit_on_first_permit" => Some(true),
+        other => {
+            return echoed(
+                &headers,
+                bad_request(&format!(
+                    "`options.evaluations_semantic` `{other}` is not execute_all, deny_on_first_deny or permit_on_first_permit"
+                )),
+            )
+        }
+    };
+    // No items: the request is one evaluation, answered in the batch shape.
+    let items = if items.is_empty() {
+        vec![defaults]
+    } else {
+        items
+    };
+    let mut answers = Vec::with_capacity(items.len());
+    for parts in &items {
+        let answer = match evaluate(&state, auth.access(), ip, parts, explain.wanted()).await {
+            Ok(answer) => answer,
+            Err(Failure::Refused(err)) => {
+                return echoed(&headers, crate::error::ApiError::from(err).into_response())
+            }
+            // In a batch, one item's fault is that item's denial.
+            Err(Failure::Malformed(why) | Failure::Item(why)) => denial(&why),
+        };
+        let decided = answer["decision"].as_bool().unwrap_or(false);
+        answers.push(answer);
+        if stop_on == Some(decided) {
+            break;
+        }
+    }
+    echoed(
+        &headers,
+        axum::Json(json!({ "evaluations": answers })).into_response(),
+    )
+}
+
+/// AuthZEN PDP metadata: where the endpoints are and what this PDP supports.
+pub async fn configuration(State(state): State<AppState>) -> Response {
+    let issuer = state
+        .services()
+        .tokens
+        .issuer()
+        .trim_end_matches('/')
+        .to_owned();
+    axum::Json(json!({
+        "policy_decision_point": issuer,
+        "access_evaluation_endpoint": format!("{issuer}/access/v1/evaluation"),
+        "access_evaluations_endpoint": format!("{issuer}/access/v1/evaluations"),
+    }))
+    .into_response()
+}
