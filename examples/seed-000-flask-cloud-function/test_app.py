@@ -21,7 +21,6 @@ HERE = Path(__file__).parent
 def world(warden, admin):
     """Acme (this service's tenant) and Globex (another tenant with its own `admin` role)."""
     acme, globex = admin.account(), admin.account()
-    admin.policy((HERE / "tenant-fence.cedar").read_text(), None, "tenant fence")
     admin.policy((HERE / "owner.cedar").read_text(), acme, "owners read their documents")
     acme_admin = admin.role("admin", acme, ["documents:*", "reports:read"])
     reporter = admin.role("reporter", acme, ["reports:read"])
@@ -34,8 +33,8 @@ def world(warden, admin):
     admin.grant(people.ci.id, reporter, acme)
     admin.grant(people.mallory.id, globex_admin, globex)
     tokens = {name: user.token(warden.base) for name, user in vars(people).items()}
-    return SimpleNamespace(acme=acme, globex=globex, reporter=reporter, globex_admin=globex_admin,
-                           people=people, tokens=tokens)
+    return SimpleNamespace(acme=acme, globex=globex, reporter=reporter, acme_admin=acme_admin,
+                           globex_admin=globex_admin, people=people, tokens=tokens)
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +102,14 @@ def test_a_script_uses_an_api_key(client, admin, world):
     assert response.json == {"reports": ["monthly"]}
 
 
+def test_an_api_key_cannot_pass_a_role_check(client, admin, world):
+    key = api_key(admin, world.tokens["carol"], [world.acme_admin])["key"]  # Carol's `admin` role
+    assert client.get("/reports", headers=bearer(key)).status_code == 200
+    response = client.get("/admin_only_resource", headers=bearer(key))
+    assert response.status_code == 401
+    assert response.json["detail"] == "an API key is not accepted here: send an access token"
+
+
 def test_a_revoked_api_key_stops_working_at_once(client, admin, world):
     created = api_key(admin, world.tokens["ci"], [world.reporter])
     assert client.get("/reports", headers=bearer(created["key"])).status_code == 200
@@ -146,17 +153,19 @@ def test_an_expired_token_is_refused(client, world, after_expiry):
 
 
 def test_another_tenants_admin_token_is_refused(client, world):
-    for path in ["/admin_only_resource", "/protected_resource", "/reports"]:
+    for path in ["/admin_only_resource", "/protected_resource", "/reports", "/protected_resource/1"]:
         response = client.get(path, headers=bearer(world.tokens["mallory"]))
         assert response.status_code == 401, path
+        assert 'error="invalid_token"' in challenge(response)
         assert "another account" in challenge(response)
 
 
-def test_another_tenants_api_key_is_denied_by_the_tenant_fence(client, admin, world):
+def test_another_tenants_api_key_is_refused_by_the_pinned_account(client, admin, world):
     key = api_key(admin, world.tokens["mallory"], [world.globex_admin])["key"]
     response = client.get("/reports", headers=bearer(key))  # Globex's `admin` grants reports:read
-    assert response.status_code == 403
-    assert 'error="insufficient_scope"' in challenge(response)
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in challenge(response)
+    assert "another account" in response.json["detail"]
 
 
 def test_reports_without_a_credential_is_a_bare_challenge(client):

@@ -84,8 +84,27 @@ class Live:
         )
         return response.json() if response.content else None
 
+    def api_key(self, token: str, roles: list[str], **fields: Any) -> dict[str, Any]:
+        """A new API key of the token's user, limited to ``roles`` (ids): its record and key."""
+        with self.http() as client:
+            response = client.post(
+                "/v1/api-keys",
+                json={"name": "script", "roles": roles, **fields},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
 
-def start_warden(binary: str, data_dir: Path) -> Live:
+    def revoke_key(self, token: str, key_id: str) -> None:
+        with self.http() as client:
+            response = client.delete(
+                f"/v1/api-keys/{key_id}", headers={"Authorization": f"Bearer {token}"}
+            )
+        assert response.status_code == 204, response.text
+
+
+def start_warden(binary: str, data_dir: Path, **settings: str) -> Live:
+    """Starts ``warden serve``; ``settings`` are extra environment variables (``WARDEN_…``)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(
@@ -99,6 +118,7 @@ def start_warden(binary: str, data_dir: Path) -> Live:
         # A rotated key signs at once, so the rotation test needs no wait.
         WARDEN_JWKS_CACHE_TTL="0",
         WARDEN_LOG="warn",
+        **settings,
     )
     env.pop("DATABASE_URL", None)
     env.pop("WARDEN_DATABASE_URL", None)
@@ -144,6 +164,7 @@ def provision(live: Live) -> None:
     viewer = role("viewer", ["documents:read"])
     editor = role("editor", ["documents:edit"], ["viewer"])
     admin = role("admin", ["reports:read"])
+    live.ids.update({"role:viewer": viewer, "role:editor": editor, "role:admin": admin})
 
     def user(email: str, roles: list[str]) -> str:
         body = {"email": email, "password": PASSWORD, "display_name": email, "account_id": acme}

@@ -12,10 +12,11 @@ from warden_client import Claims, Warden, current_claims
 
 @dataclass
 class FakeRequest:
-    """What a cloud function receives: headers (any case) and query arguments."""
+    """What a cloud function receives: headers (any case), query arguments, the peer address."""
 
     headers: dict[str, str] = field(default_factory=dict)
     args: dict[str, str] = field(default_factory=dict)
+    remote_addr: str | None = None
 
 
 def auth(token: str, **args: str) -> FakeRequest:

@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .claims import Claims
 from .context import active
+from .decisions import ip_address
 from .guard import Denial, Requirement, aauthorize, bearer, context_of, resource_of
 
 if TYPE_CHECKING:
@@ -39,7 +40,10 @@ def scheme(warden: Warden) -> HTTPBearer:
         found = HTTPBearer(
             bearerFormat="JWT",
             scheme_name="warden",
-            description=f"A Warden access token (from {warden.issuer.rstrip('/')}/oauth/token)",
+            description=(
+                f"A Warden access token (from {warden.issuer.rstrip('/')}/oauth/token); "
+                "permission checks also take a `wk_` API key"
+            ),
             auto_error=False,
         )
         _SCHEMES[warden] = found
@@ -69,8 +73,11 @@ def dependency(warden: Warden, requirement: Requirement) -> ClaimsDependency:
             context = await _resolved(context_of(requirement, call))
             return resource, context
 
+        peer = None
+        if warden.forward_client_address and request.client is not None:
+            peer = ip_address(request.client.host)  # the ASGI server's idea of the peer
         try:
-            claims = await aauthorize(warden, bearer(request.headers), requirement, check)
+            claims = await aauthorize(warden, bearer(request.headers), requirement, check, peer)
         except Denial as denial:
             headers = {"Cache-Control": "no-store"}
             if denial.status in (401, 403):

@@ -31,7 +31,8 @@ class Claims(Mapping[str, Any]):
 
     The typed attributes cover what Warden emits (RFC 9068 plus ``sid``, ``acct``, ``roles``,
     ``scope`` and ``permissions``); every claim, known or not, is also readable as from a
-    dict: ``claims["acct"]``, ``claims.get("custom")``, :attr:`raw`.
+    dict: ``claims["acct"]``, ``claims.get("custom")``, :attr:`raw`. A permission guard that
+    accepted an API key gives claims with :attr:`api_key` set.
     """
 
     sub: str
@@ -63,6 +64,13 @@ class Claims(Mapping[str, Any]):
     """The ``scope`` claim split on spaces (RFC 9068 §2.2.3): the same role names."""
     permissions: tuple[str, ...] = ()
     """The ``permissions`` claim, when Warden includes it."""
+    api_key: bool = False
+    """Whether these stand for a ``wk_…`` API key that Warden allowed, rather than a token.
+
+    A permission guard accepts API keys; their claims carry ``sub`` (the key holder's user id,
+    or ``client:`` for a service client's key), ``iss`` and ``acct`` only, ``exp`` 0 (Warden
+    keeps the key's expiry) and no roles (Warden applied the key's roles in the check).
+    """
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
     """Every claim as decoded from the token."""
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import httpx
 
+from .apikeys import Holders, holder_claims, holder_request
 from .claims import Claims
 from .decisions import check_request, decision
 from .errors import TokenError, WardenUnavailableError
@@ -36,6 +37,17 @@ class Warden:
     or several), a token's ``aud`` must name it; Warden's default audience is ``warden``.
 
     Keyword options:
+
+    ``account``
+        The id of the account (tenant) this service belongs to. A token whose ``acct`` is
+        another (or missing) is refused (:class:`~warden_client.TokenError` ``account``), and
+        every check names the account, so Warden refuses another account's API keys too.
+        Role names are per account: a service that checks roles offline must pin its account,
+        or another tenant's own role named ``admin`` passes ``roles_required("admin")``.
+    ``forward_client_address``
+        The guards send the request's remote address to Warden as ``X-Forwarded-For`` with
+        each check, so API-key allow-lists and ``context.ip`` in policies see the end user's
+        address. Warden believes it only from an address in its ``WARDEN_TRUSTED_PROXIES``.
 
     ``leeway``
         Clock skew tolerated on ``exp``, ``nbf`` and ``iat``, seconds (default 30).
@@ -64,6 +76,8 @@ class Warden:
         issuer: str,
         audience: str | Sequence[str] | None = None,
         *,
+        account: str | None = None,
+        forward_client_address: bool = False,
         leeway: float = 30.0,
         follow_revocations: bool = False,
         client_id: str | None = None,
@@ -80,8 +94,14 @@ class Warden:
             raise ValueError(f"the issuer `{issuer}` is not an http(s) URL")
         if leeway < 0 or refresh_cooldown < 0 or timeout <= 0 or revocation_interval <= 0:
             raise ValueError("leeway and refresh_cooldown must be >= 0, timeouts > 0")
+        if account is not None and (not isinstance(account, str) or not account.strip()):
+            raise ValueError("account must be an account id")
         self.issuer = issuer
         """The issuer URL tokens must carry in ``iss``."""
+        self.account = account
+        """The account id tokens must carry in ``acct``; ``None``: any account."""
+        self.forward_client_address = forward_client_address
+        """Whether the guards forward the request's remote address to Warden."""
         self.audiences: tuple[str, ...] = (
             ()
             if audience is None
@@ -113,6 +133,7 @@ class Warden:
             cooldown=refresh_cooldown,
             timeout=timeout,
         )
+        self._holders = Holders()
         self._feed: RevocationFeed | None = None
         if follow_revocations:
             if not client_id or not client_secret:
@@ -185,6 +206,8 @@ class Warden:
             leeway=self.leeway,
             now=self._clock(),
         )
+        if self.account is not None and parsed.payload.get("acct") != self.account:
+            raise TokenError("account", "the token was issued in another account")
         if self._feed is not None and self._feed.is_revoked(parsed.payload.get("sid")):
             raise TokenError("revoked", "the token's session has ended")
         return Claims.from_payload(parsed.payload)
@@ -192,7 +215,8 @@ class Warden:
     def verify(self, token: str) -> Claims:
         """Verifies an access token offline and returns its claims.
 
-        Raises :class:`~warden_client.TokenError` when the token is refused, and
+        Raises :class:`~warden_client.TokenError` when the token is refused (an API key is
+        refused too: it has nothing to verify offline), and
         :class:`~warden_client.WardenUnavailableError` when no signing key could ever be
         fetched. Fetches the keys only on first use, on expiry and for an unknown ``kid``.
         """
@@ -220,23 +244,30 @@ class Warden:
         action: str,
         resource: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        forwarded_for: str | None = None,
     ) -> bool:
         """Asks Warden whether the token's subject may do ``action`` on ``resource``.
 
-        Calls ``POST /v1/check`` with ``token`` as the bearer. ``resource`` is
+        Calls ``POST /v1/check`` with ``token`` as the bearer: an access token or a ``wk_…``
+        API key, which Warden authenticates itself. ``resource`` is
         ``{"type": ..., "id": ..., "attributes": {...}, "parents": [...]}`` (attributes and
         parents optional; when omitted, one is typed after the action, see
-        :func:`~warden_client.guard.default_resource`); ``context`` is free JSON for Cedar
-        policies. Raises :class:`~warden_client.TokenError` when Warden refuses the token (an
-        ended session, say), :class:`~warden_client.WardenUnavailableError` when it cannot be
-        reached, :class:`~warden_client.CheckError` for a malformed request.
+        :func:`~warden_client.decisions.default_resource`); ``context`` is free JSON for Cedar
+        policies. ``forwarded_for`` (the end user's address, or a chain) is sent as
+        ``X-Forwarded-For``; Warden believes it only when this service's address is among its
+        ``WARDEN_TRUSTED_PROXIES``. Raises :class:`~warden_client.TokenError` when the token is
+        empty or malformed, when Warden refuses it (an ended session, a revoked key, say) or
+        when it acts in another account than :attr:`account`;
+        :class:`~warden_client.WardenUnavailableError` when Warden cannot be reached;
+        :class:`~warden_client.CheckError` for a malformed request.
         """
-        url, body, headers = check_request(self._base, token, action, resource, context)
+        url, body, headers = self._check(token, action, resource, context, forwarded_for)
         try:
             response = self._http().post(url, json=body, headers=headers)
         except httpx.HTTPError as err:
             raise WardenUnavailableError(f"Warden cannot be reached: {err}") from err
-        return decision(response)
+        return decision(response, pinned=self.account is not None)
 
     async def aallowed(
         self,
@@ -244,14 +275,57 @@ class Warden:
         action: str,
         resource: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        forwarded_for: str | None = None,
     ) -> bool:
         """:meth:`allowed` without blocking the event loop."""
-        url, body, headers = check_request(self._base, token, action, resource, context)
+        url, body, headers = self._check(token, action, resource, context, forwarded_for)
         try:
             response = await self._ahttp().post(url, json=body, headers=headers)
         except httpx.HTTPError as err:
             raise WardenUnavailableError(f"Warden cannot be reached: {err}") from err
-        return decision(response)
+        return decision(response, pinned=self.account is not None)
+
+    def _check(
+        self,
+        token: str,
+        action: str,
+        resource: Mapping[str, Any] | None,
+        context: Mapping[str, Any] | None,
+        forwarded_for: str | None,
+    ) -> tuple[str, dict[str, Any], dict[str, str]]:
+        return check_request(
+            self._base,
+            token,
+            action,
+            resource,
+            context,
+            account=self.account,
+            forwarded_for=forwarded_for,
+        )
+
+    def _key_holder(self, key: str, forwarded_for: str | None) -> Claims:
+        """The claims of an API key that Warden has just allowed (see :mod:`.apikeys`)."""
+        known = self._holders.get(key)
+        if known is not None:
+            return known
+        url, headers = holder_request(self._base, key, forwarded_for)
+        try:
+            response = self._http().get(url, headers=headers)
+        except httpx.HTTPError as err:
+            raise WardenUnavailableError(f"Warden cannot be reached: {err}") from err
+        return self._holders.put(key, holder_claims(response, self.issuer, self.account))
+
+    async def _akey_holder(self, key: str, forwarded_for: str | None) -> Claims:
+        known = self._holders.get(key)
+        if known is not None:
+            return known
+        url, headers = holder_request(self._base, key, forwarded_for)
+        try:
+            response = await self._ahttp().get(url, headers=headers)
+        except httpx.HTTPError as err:
+            raise WardenUnavailableError(f"Warden cannot be reached: {err}") from err
+        return self._holders.put(key, holder_claims(response, self.issuer, self.account))
 
     # -- decorators for Flask views and cloud functions ------------------------------------
 
@@ -267,7 +341,8 @@ class Warden:
         Use it bare (``@warden.jwt_required``) or called (``@warden.jwt_required()``). Works
         on Flask views and on ``def handler(request)`` cloud functions. The claims are on
         ``flask.g.warden_claims`` (in Flask), from :func:`~warden_client.current_claims`, and
-        in a ``claims`` argument when the view declares one.
+        in a ``claims`` argument when the view declares one. An API key is refused (401): it
+        has no claims to verify; guard the view with :meth:`permission_required` to take keys.
         """
         from .web import guard
 
@@ -278,7 +353,8 @@ class Warden:
     def roles_required(self, *roles: str, any_of: bool = False) -> Callable[[F], F]:
         """Decorator: the token must carry every one of ``roles`` (one of them with ``any_of``).
 
-        Implies :meth:`jwt_required`; roles come from the token's ``roles`` claim, offline.
+        Implies :meth:`jwt_required`; roles come from the token's ``roles`` claim, offline, so
+        an API key is refused (401). Role names are per account: pin ``account``.
         """
         from .web import guard
 
@@ -301,7 +377,9 @@ class Warden:
         is; a resource type (``"document"``) whose id is the view's keyword argument named
         ``resource_id`` (default ``id``; Flask's URL variables); or a function
         ``resource(request, kwargs)`` returning the mapping. ``context`` is a mapping or a
-        function ``context(request, kwargs)``. Implies :meth:`jwt_required`.
+        function ``context(request, kwargs)``. Takes an access token (verified offline first)
+        or a ``wk_…`` API key (``Authorization: Bearer wk_…``), which Warden authenticates in
+        the check; the key's claims have :attr:`~warden_client.Claims.api_key` set.
         """
         from .web import guard
 
@@ -345,7 +423,8 @@ class Warden:
 
         ``resource`` is a mapping, a resource type whose id is the path parameter named
         ``resource_id``, or a function (plain or ``async``) taking the Starlette ``Request``.
-        ``context`` is a mapping or such a function. Returns the claims.
+        ``context`` is a mapping or such a function. Returns the claims. Takes an access
+        token or a ``wk_…`` API key, as :meth:`permission_required` does.
         """
         from .asgi import dependency
 
@@ -379,7 +458,8 @@ class Warden:
         ``description`` the explanation. A function ``(status, error, message)`` returning an
         exception also works. ``resource`` and ``context`` are as for
         :meth:`permission_required`, with functions taking a dict of the method's arguments
-        and the resource id read from those arguments.
+        and the resource id read from those arguments. A guard with a ``permission`` and no
+        role takes a ``wk_…`` API key too; one with a role needs an access token.
         """
         from .thrift import guard
 

@@ -14,9 +14,14 @@ TokenReason = Literal[
     "premature",
     "claims",
     "revoked",
+    "account",
     "rejected",
 ]
-"""Why a token was refused; the value of :attr:`TokenError.reason`."""
+"""Why a token was refused; the value of :attr:`TokenError.reason`.
+
+``account``: the token (or API key) acts in another account than the one the
+:class:`~warden_client.Warden` is pinned to; ``rejected``: Warden itself refused it in a check.
+"""
 
 
 class WardenError(Exception):

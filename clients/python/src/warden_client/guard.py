@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .claims import Claims
+from .decisions import BEARER_TOKEN, default_resource, is_api_key
 from .errors import TokenError, WardenUnavailableError
 
 if TYPE_CHECKING:
     from .client import Warden
-
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 @dataclass(eq=False)
@@ -94,7 +94,7 @@ def bearer(headers: Any) -> str | None:
     if scheme.lower() != "bearer":
         return None
     credential = credential.strip()
-    if not _B64TOKEN.fullmatch(credential):
+    if not BEARER_TOKEN.fullmatch(credential):
         raise Denial(401, "invalid_request", "the Authorization header is not `Bearer <token>`")
     return credential
 
@@ -153,19 +153,6 @@ class Requirement:
         return Denial(403, "insufficient_scope", f"this needs the permission `{self.action}`")
 
 
-def default_resource(action: str) -> dict[str, Any]:
-    """The resource checked when a guard names none: typed after the action's resource part.
-
-    ``documents:edit`` checks ``{"type": "documents", "id": ""}``; an action without a
-    ``resource:`` part checks ``{"type": "Resource", "id": ""}``.
-    """
-    kind = action.rsplit(":", 1)[0] if ":" in action else ""
-    kind = re.sub(r"[^A-Za-z0-9_]", "_", kind)
-    if not kind or kind[0].isdigit():
-        kind = "Resource"
-    return {"type": kind, "id": ""}
-
-
 def _is_function(spec: Any) -> bool:
     return callable(spec) and not isinstance(spec, (str, Mapping))
 
@@ -201,26 +188,26 @@ def context_of(requirement: Requirement, call: Callable[[Any], Any]) -> Any:
     return {} if spec is None else spec
 
 
-def _verified(warden: Warden, token: str | None) -> Claims:
-    if token is None:
-        raise no_token()
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turns the client's errors into refusals: 401 for a token, 503 when Warden is away."""
     try:
-        return warden.verify(token)
+        yield
     except TokenError as err:
         raise Denial(401, "invalid_token", str(err)) from err
     except WardenUnavailableError as err:
         raise Denial(503, "temporarily_unavailable", "Warden cannot be reached") from err
 
 
-async def _averified(warden: Warden, token: str | None) -> Claims:
-    if token is None:
-        raise no_token()
-    try:
-        return await warden.averify(token)
-    except TokenError as err:
-        raise Denial(401, "invalid_token", str(err)) from err
-    except WardenUnavailableError as err:
-        raise Denial(503, "temporarily_unavailable", "Warden cannot be reached") from err
+def _api_key_action(requirement: Requirement, token: str) -> str | None:
+    """The action to ask Warden about when ``token`` is an API key this guard accepts.
+
+    Only a permission guard (an action, no roles) takes API keys: Warden authenticates the
+    key in the check itself. Role guards need a token's ``roles``: a key's are not readable.
+    """
+    if requirement.action is None or requirement.roles or not is_api_key(token):
+        return None
+    return requirement.action
 
 
 def authorize(
@@ -228,27 +215,36 @@ def authorize(
     token: str | None,
     requirement: Requirement,
     check: Callable[[], tuple[Any, Any]],
+    forwarded_for: str | None = None,
 ) -> Claims:
     """Verifies ``token`` and checks ``requirement``; raises :class:`Denial` on refusal.
 
     ``check`` gives the resource and context of a permission check; it is called only when
-    the requirement names an action.
+    the requirement names an action. ``forwarded_for`` goes to Warden with the check.
     """
-    claims = _verified(warden, token)
-    denial = requirement.role_denial(claims)
-    if denial is not None:
-        raise denial
-    if requirement.action is not None and token is not None:
-        resource, context = check()
-        try:
-            allowed = warden.allowed(token, requirement.action, resource, context)
-        except TokenError as err:
-            raise Denial(401, "invalid_token", str(err)) from err
-        except WardenUnavailableError as err:
-            raise Denial(503, "temporarily_unavailable", "Warden cannot be reached") from err
-        if not allowed:
-            raise requirement.permission_denial()
-    return claims
+    if token is None:
+        raise no_token()
+    with refusals():
+        key_action = _api_key_action(requirement, token)
+        if key_action is not None:
+            resource, context = check()
+            if not warden.allowed(
+                token, key_action, resource, context, forwarded_for=forwarded_for
+            ):
+                raise requirement.permission_denial()
+            return warden._key_holder(token, forwarded_for)
+        claims = warden.verify(token)
+        denial = requirement.role_denial(claims)
+        if denial is not None:
+            raise denial
+        if requirement.action is not None:
+            resource, context = check()
+            allowed = warden.allowed(
+                token, requirement.action, resource, context, forwarded_for=forwarded_for
+            )
+            if not allowed:
+                raise requirement.permission_denial()
+        return claims
 
 
 async def aauthorize(
@@ -256,20 +252,30 @@ async def aauthorize(
     token: str | None,
     requirement: Requirement,
     check: Callable[[], Awaitable[tuple[Any, Any]]],
+    forwarded_for: str | None = None,
 ) -> Claims:
     """:func:`authorize` without blocking the event loop."""
-    claims = await _averified(warden, token)
-    denial = requirement.role_denial(claims)
-    if denial is not None:
-        raise denial
-    if requirement.action is not None and token is not None:
-        resource, context = await check()
-        try:
-            allowed = await warden.aallowed(token, requirement.action, resource, context)
-        except TokenError as err:
-            raise Denial(401, "invalid_token", str(err)) from err
-        except WardenUnavailableError as err:
-            raise Denial(503, "temporarily_unavailable", "Warden cannot be reached") from err
-        if not allowed:
-            raise requirement.permission_denial()
-    return claims
+    if token is None:
+        raise no_token()
+    with refusals():
+        key_action = _api_key_action(requirement, token)
+        if key_action is not None:
+            resource, context = await check()
+            allowed = await warden.aallowed(
+                token, key_action, resource, context, forwarded_for=forwarded_for
+            )
+            if not allowed:
+                raise requirement.permission_denial()
+            return await warden._akey_holder(token, forwarded_for)
+        claims = await warden.averify(token)
+        denial = requirement.role_denial(claims)
+        if denial is not None:
+            raise denial
+        if requirement.action is not None:
+            resource, context = await check()
+            allowed = await warden.aallowed(
+                token, requirement.action, resource, context, forwarded_for=forwarded_for
+            )
+            if not allowed:
+                raise requirement.permission_denial()
+        return claims

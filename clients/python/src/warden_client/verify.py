@@ -18,6 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from .decisions import API_KEY_PREFIX
 from .errors import TokenError
 from .keys import ALGORITHMS, VerifyingKey
 
@@ -96,6 +97,8 @@ def parse(token: str) -> Parsed:
     """Takes ``token`` apart and checks its header; raises :class:`TokenError` when refused."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
         raise TokenError("malformed", "the token is malformed")
+    if token.startswith(API_KEY_PREFIX):
+        raise TokenError("malformed", "an API key is not accepted here: send an access token")
     parts = token.split(".")
     if len(parts) != 3:
         raise TokenError("malformed", "the token is malformed")

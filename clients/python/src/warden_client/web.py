@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .claims import Claims
 from .context import active
+from .decisions import ip_address
 from .guard import (
     Denial,
     Requirement,
@@ -70,6 +71,13 @@ def _settle(claims: Claims) -> None:
         flask.g.warden_claims = claims
 
 
+def _peer(warden: Warden, request: Any) -> str | None:
+    """The request's remote address, when ``warden`` forwards it to Warden."""
+    if not warden.forward_client_address:
+        return None
+    return ip_address(getattr(request, "remote_addr", None))  # Werkzeug's (ProxyFix's)
+
+
 def _takes_claims(view: Callable[..., Any]) -> bool:
     try:
         parameters = inspect.signature(view).parameters
@@ -102,6 +110,10 @@ def guard(warden: Warden, view: F, requirement: Requirement) -> F:
         return check
 
     def known_claims(known: Claims) -> Claims:
+        if known.api_key:  # an outer permission guard took an API key; this one needs a token
+            raise Denial(
+                401, "invalid_token", "an API key is not accepted here: send an access token"
+            )
         denial = requirement.role_denial(known)
         if denial is not None:
             raise denial
@@ -128,7 +140,9 @@ def guard(warden: Warden, view: F, requirement: Requirement) -> F:
                 if known is not None:
                     claims = known_claims(known)
                 else:
-                    claims = await aauthorize(warden, token, requirement, acheck)
+                    claims = await aauthorize(
+                        warden, token, requirement, acheck, _peer(warden, request)
+                    )
             except Denial as denial:
                 return _refusal(warden, denial)
             reset = enter(request, claims, kwargs)
@@ -147,7 +161,8 @@ def guard(warden: Warden, view: F, requirement: Requirement) -> F:
             if known is not None:
                 claims = known_claims(known)
             else:
-                claims = authorize(warden, token, requirement, check_of(request, kwargs))
+                check = check_of(request, kwargs)
+                claims = authorize(warden, token, requirement, check, _peer(warden, request))
         except Denial as denial:
             return _refusal(warden, denial)
         reset = enter(request, claims, kwargs)
