@@ -186,6 +186,9 @@ enum Failure {
     Refused(DomainError),
     /// A required part is missing or malformed: 400 for a single evaluation.
     Malformed(String),
+    /// A subject Warden does not know, or not within the caller's reach: a plain denial,
+    /// the same for both.
+    Unknown,
     Item(String),
 }
 
@@ -228,14 +231,21 @@ async fn evaluate(
     parts: &Parts,
     explain: bool,
 ) -> Result<Value, Failure> {
+    // Who may ask comes first: a caller that may not name principals learns nothing about
+    // which subjects exist.
+    let reach = access.reach(warden_core::authz::permission::builtin::CHECK_ANY);
+    if reach == warden_core::authz::Reach::Nowhere {
+        return Err(Failure::Refused(DomainError::Forbidden(
+            "AuthZEN evaluations need the permission `warden.check:any`".into(),
+        )));
+    }
     let mut asked = read(parts).map_err(Failure::Malformed)?;
     let Some(named) = principal(state, &asked.subject_kind, &asked.subject_id).await? else {
-        return Err(Failure::Item(
-            "the subject is not a user or client Warden knows".into(),
-        ));
+        return Err(Failure::Unknown);
     };
-    // Without an account named, a user is decided in the one account their roles are in.
-    if asked.request.account_id.is_none() {
+    // Without an account named, a global caller decides a user in the one account their
+    // roles are in (an account-limited caller always decides in its own).
+    if asked.request.account_id.is_none() && reach == warden_core::authz::Reach::All {
         if let PrincipalRef::Text(id) = &named {
             if let Ok(user) = warden_core::ids::UserId::parse(id) {
                 asked.request.account_id =
@@ -251,8 +261,9 @@ async fn evaluate(
             json!({"decision": decision.allowed})
         }),
         Err(DomainError::Forbidden(why)) => Err(Failure::Refused(DomainError::Forbidden(why))),
-        // A subject outside the caller's account, an unknown one, or an action Warden cannot
-        // name: not allowed.
+        // A subject outside the caller's account answers as an unknown one does.
+        Err(DomainError::NotFound(_)) => Err(Failure::Unknown),
+        // An action Warden cannot name, a resource it cannot read: not allowed, and why.
         Err(err) => Err(Failure::Item(err.to_string())),
     }
 }
@@ -295,6 +306,7 @@ pub async fn evaluation(
         Ok(answer) => axum::Json(answer).into_response(),
         Err(Failure::Refused(err)) => crate::error::ApiError::from(err).into_response(),
         Err(Failure::Malformed(why)) => bad_request(&why),
+        Err(Failure::Unknown) => axum::Json(json!({"decision": false})).into_response(),
         Err(Failure::Item(why)) => axum::Json(denial(&why)).into_response(),
     };
     echoed(&headers, response)
@@ -374,6 +386,7 @@ pub async fn evaluations(
             }
             // In a batch, one item's fault is that item's denial.
             Err(Failure::Malformed(why) | Failure::Item(why)) => denial(&why),
+            Err(Failure::Unknown) => json!({"decision": false}),
         };
         let decided = answer["decision"].as_bool().unwrap_or(false);
         answers.push(answer);

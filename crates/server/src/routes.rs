@@ -191,7 +191,12 @@ async fn read_your_writes(
         axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
     ) && !matches!(
         request.uri().path(),
-        "/oauth/token" | "/oauth/introspect" | "/v1/check" | "/v1/check/batch"
+        "/oauth/token"
+            | "/oauth/introspect"
+            | "/v1/check"
+            | "/v1/check/batch"
+            | "/access/v1/evaluation"
+            | "/access/v1/evaluations"
     );
     let response = next.run(request).await;
     // Only a successful write changed anything.

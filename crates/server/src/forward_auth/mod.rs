@@ -50,6 +50,11 @@ pub fn original(headers: &HeaderMap) -> Result<Original, &'static str> {
             .map(|v| Some(v.trim().to_owned()))
             .map_err(|_| "a forwarded header is not ASCII")
     };
+    // Traefik and Caddy pass the client's own headers on: a request carrying both
+    // conventions may have been written by the client, so it is refused.
+    if headers.contains_key("x-original-url") && headers.contains_key("x-forwarded-uri") {
+        return Err("the request carries both X-Original-URL and X-Forwarded-Uri");
+    }
     if let Some(url) = text("x-original-url")? {
         let method = text("x-original-method")?.unwrap_or_else(|| "GET".into());
         return from_url(&method, &url);

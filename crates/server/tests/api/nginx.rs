@@ -201,6 +201,8 @@ async fn nginx_auth_request_lets_through_only_what_warden_allows(backend: Backen
         "/%61dmin/x",
         "//admin/x",
         "/public/%2e%2e/admin/x",
+        "/admin/x/../../public/y",
+        "/admin/x/..%2F..%2Fpublic/y",
     ] {
         let (status, _, body) =
             raw(&proxy, path, &[("Authorization", &bearer(&reader_token))]).await;
