@@ -274,79 +274,105 @@ pub async fn forward_auth(State(state): State<AppState>, request: Request) -> Re
         headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
         &services.settings.trusted_proxies,
     );
-    let access = match &token {
-        Some(token) => match warden_core::authn::authenticate(services, token, ip).await {
-            Ok(access) => Ok(access),
-            Err(AuthError::Refused(why)) => Err(Some(why)),
-            Err(AuthError::Stale) => {
-                return answer(
-                    StatusCode::UNAUTHORIZED,
-                    "Warden cannot confirm credentials right now; retry shortly",
-                )
-            }
-        },
-        None => Err(None),
-    };
     match matched.outcome {
-        Outcome::Public => allowed(&state, access.as_ref().ok(), token.as_deref()),
-        Outcome::Deny => {
-            let what = matched.rule.map_or_else(
-                || "no rule matches this route".to_owned(),
-                |n| format!("rule {n} denies this route"),
-            );
-            refused(&what)
-        }
-        outcome => {
-            let access = match access {
-                Ok(access) => access,
-                Err(why) => return unauthenticated(&state, headers, &original, why.as_deref()),
+        Outcome::Deny => refused(&matched.rule.map_or_else(
+            || "no rule matches this route".to_owned(),
+            |n| format!("rule {n} denies this route"),
+        )),
+        // A public route takes a credential only to pass the identity on: one that does not
+        // authenticate (or cannot be confirmed now) just passes none.
+        Outcome::Public => {
+            let access = match &token {
+                Some(token) => warden_core::authn::authenticate(services, token, ip)
+                    .await
+                    .ok(),
+                None => None,
             };
-            match outcome {
-                Outcome::Role(role) => {
-                    if access.role_names().iter().any(|held| held == role) {
-                        allowed(&state, Some(&access), token.as_deref())
-                    } else {
-                        let event = warden_core::audit::Event {
-                            actor: warden_core::authz::actor_name(&access),
-                            action: "check.denied",
-                            account: access.account(),
-                            target: Some(format!("route:{} {}", original.method, path)),
-                            details: json!({
-                                "via": "forward-auth",
-                                "rule": matched.rule,
-                                "needs_role": role,
-                            }),
-                        };
-                        warden_core::audit::record_repeated(services, event, 1).await;
-                        refused(&format!("this route needs the role `{role}`"))
-                    }
-                }
-                Outcome::Permission { action, kind } => {
-                    let request = CheckRequest {
-                        principal: None,
-                        account_id: None,
-                        action: action.clone(),
-                        resource: Resource {
-                            kind: kind.clone(),
-                            id: matched.resource_id.clone(),
-                            attributes: serde_json::Map::new(),
-                            parents: Vec::new(),
-                        },
-                        context: serde_json::Map::new(),
-                    };
-                    match warden_core::authz::check::check(services, &access, ip, &request).await {
-                        Ok(decision) if decision.allowed => {
-                            allowed(&state, Some(&access), token.as_deref())
-                        }
-                        Ok(_) => refused(&format!("`{action}` is not allowed on this resource")),
-                        Err(err) => refused(&err.to_string()),
-                    }
-                }
-                // Answered above.
-                Outcome::Public | Outcome::Deny => refused("denied"),
-                Outcome::Authenticated => allowed(&state, Some(&access), token.as_deref()),
+            allowed(&state, access.as_ref(), token.as_deref())
+        }
+        Outcome::Authenticated => {
+            match credentialed(&state, headers, &original, token.as_deref(), ip).await {
+                Ok(access) => allowed(&state, Some(&access), token.as_deref()),
+                Err(response) => *response,
             }
         }
+        Outcome::Role(role) => {
+            let access = match credentialed(&state, headers, &original, token.as_deref(), ip).await
+            {
+                Ok(access) => access,
+                Err(response) => return *response,
+            };
+            if access.role_names().iter().any(|held| held == role) {
+                return allowed(&state, Some(&access), token.as_deref());
+            }
+            let event = warden_core::audit::Event {
+                actor: warden_core::authz::actor_name(&access),
+                action: "check.denied",
+                account: access.account(),
+                target: Some(format!("route:{} {}", original.method, path)),
+                details: json!({
+                    "via": "forward-auth",
+                    "rule": matched.rule,
+                    "needs_role": role,
+                }),
+            };
+            warden_core::audit::record_repeated(services, event, 1).await;
+            refused(&format!("this route needs the role `{role}`"))
+        }
+        Outcome::Permission { action, kind } => {
+            let access = match credentialed(&state, headers, &original, token.as_deref(), ip).await
+            {
+                Ok(access) => access,
+                Err(response) => return *response,
+            };
+            let request = CheckRequest {
+                principal: None,
+                account_id: None,
+                action: action.clone(),
+                resource: Resource {
+                    kind: kind.clone(),
+                    id: matched.resource_id.clone(),
+                    attributes: serde_json::Map::new(),
+                    parents: Vec::new(),
+                },
+                context: serde_json::Map::new(),
+            };
+            // `check` audits the denial, as for `POST /v1/check`.
+            match warden_core::authz::check::check(services, &access, ip, &request).await {
+                Ok(decision) if decision.allowed => {
+                    allowed(&state, Some(&access), token.as_deref())
+                }
+                Ok(_) => refused(&format!("`{action}` is not allowed on this resource")),
+                Err(err) => refused(&err.to_string()),
+            }
+        }
+    }
+}
+
+/// The caller behind `token`, or the 401 to answer: none presented, one that does not
+/// authenticate, or credentials Warden cannot confirm right now.
+async fn credentialed(
+    state: &AppState,
+    headers: &HeaderMap,
+    original: &Original,
+    token: Option<&str>,
+    ip: std::net::IpAddr,
+) -> Result<Access, Box<Response>> {
+    let Some(token) = token else {
+        return Err(Box::new(unauthenticated(state, headers, original, None)));
+    };
+    match warden_core::authn::authenticate(state.services(), token, ip).await {
+        Ok(access) => Ok(access),
+        Err(AuthError::Refused(why)) => Err(Box::new(unauthenticated(
+            state,
+            headers,
+            original,
+            Some(&why),
+        ))),
+        Err(AuthError::Stale) => Err(Box::new(answer(
+            StatusCode::UNAUTHORIZED,
+            "Warden cannot confirm credentials right now; retry shortly",
+        ))),
     }
 }
 
