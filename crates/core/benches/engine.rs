@@ -52,6 +52,7 @@ fn measure(
                 context: &context,
                 ip: None,
                 time: 0,
+                principal_attributes: None,
             };
             let decision = w.snapshot.decide(&principal, &query).expect("decides");
             assert!(decision.allowed, "{decision:?}");

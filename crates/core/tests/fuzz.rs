@@ -149,7 +149,7 @@ proptest! {
             parents: Vec::new(),
         };
         let principal = Principal { subject: Subject::User(*user), account: None, session: None, scoped_to: None };
-        let _ = snapshot.decide(&principal, &Query { action: "documents:read", resource: &resource, context: &context, ip: None, time: 0 });
+        let _ = snapshot.decide(&principal, &Query { action: "documents:read", resource: &resource, context: &context, ip: None, time: 0, principal_attributes: None });
     }
 }
 

@@ -53,12 +53,32 @@ fn bad_request(detail: &str) -> Response {
     response
 }
 
-/// Echoes the caller's `X-Request-ID` on `response`.
-fn echoed(headers: &HeaderMap, mut response: Response) -> Response {
-    if let Some(id) = headers.get("x-request-id") {
-        response.headers_mut().insert("x-request-id", id.clone());
+/// Echoes the caller's `X-Request-ID` on every AuthZEN response, refusals by the
+/// authentication and body-size layers included.
+async fn echo_request_id(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let id = request.headers().get("x-request-id").cloned();
+    let mut response = next.run(request).await;
+    if let Some(id) = id {
+        response.headers_mut().insert("x-request-id", id);
     }
     response
+}
+
+/// The AuthZEN routes: evaluation, evaluations (with the batch body limit), search and the
+/// PDP metadata.
+pub fn routes(batch_body_bytes: usize) -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/.well-known/authzen-configuration", get(configuration))
+        .route("/access/v1/evaluation", post(evaluation))
+        .route(
+            "/access/v1/evaluations",
+            post(evaluations).layer(axum::extract::DefaultBodyLimit::max(batch_body_bytes)),
+        )
+        .layer(axum::middleware::from_fn(echo_request_id))
 }
 
 /// The four parts of one evaluation, each still JSON (defaults merge before they are read).
@@ -176,6 +196,7 @@ fn read(parts: &Parts) -> Result<Asked, String> {
                 parents: Vec::new(),
             },
             context,
+            principal_properties: properties,
         },
     })
 }
@@ -272,8 +293,21 @@ fn denial(why: &str) -> Value {
     json!({"decision": false, "context": {"error": {"status": 400, "message": why}}})
 }
 
-/// The body as a JSON object, or why it is not one.
-fn object_body(body: &Bytes) -> Result<Map<String, Value>, String> {
+/// Whether the request says its body is JSON (`application/json`, parameters allowed).
+fn says_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The body as a JSON object, or why it is not one (the transport binding sends JSON with
+/// `Content-Type: application/json`; anything else is a 400).
+fn object_body(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, String> {
+    if !says_json(headers) {
+        return Err("send the request as `Content-Type: application/json`".into());
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err("the body must be a JSON object".into()),
@@ -290,26 +324,36 @@ pub async fn evaluation(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let object = match object_body(&body) {
+    let object = match object_body(&headers, &body) {
         Ok(object) => object,
-        Err(why) => return echoed(&headers, bad_request(&why)),
+        Err(why) => return bad_request(&why),
     };
-    let response = match evaluate(
+    let response = single(
         &state,
         auth.access(),
         ip,
         &Parts::of(&object),
         explain.wanted(),
     )
-    .await
-    {
+    .await;
+    response
+}
+
+/// One evaluation's response: its decision, a 400 for a malformed request, or the refusal.
+async fn single(
+    state: &AppState,
+    access: &Access,
+    ip: std::net::IpAddr,
+    parts: &Parts,
+    explain: bool,
+) -> Response {
+    match evaluate(state, access, ip, parts, explain).await {
         Ok(answer) => axum::Json(answer).into_response(),
         Err(Failure::Refused(err)) => crate::error::ApiError::from(err).into_response(),
         Err(Failure::Malformed(why)) => bad_request(&why),
         Err(Failure::Unknown) => axum::Json(json!({"decision": false})).into_response(),
         Err(Failure::Item(why)) => axum::Json(denial(&why)).into_response(),
-    };
-    echoed(&headers, response)
+    }
 }
 
 /// AuthZEN Access Evaluations: many evaluations, the top-level parts as defaults.
@@ -321,9 +365,9 @@ pub async fn evaluations(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let object = match object_body(&body) {
+    let object = match object_body(&headers, &body) {
         Ok(object) => object,
-        Err(why) => return echoed(&headers, bad_request(&why)),
+        Err(why) => return bad_request(&why),
     };
     let defaults = Parts::of(&object);
     let items: Vec<Parts> = match object.get("evaluations") {
@@ -333,25 +377,17 @@ pub async fn evaluations(
             for item in items {
                 match item.as_object() {
                     Some(item) => parts.push(Parts::of(item).over(&defaults)),
-                    None => {
-                        return echoed(
-                            &headers,
-                            bad_request("each of `evaluations` must be an object"),
-                        )
-                    }
+                    None => return bad_request("each of `evaluations` must be an object"),
                 }
             }
             parts
         }
-        Some(_) => return echoed(&headers, bad_request("`evaluations` must be an array")),
+        Some(_) => return bad_request("`evaluations` must be an array"),
     };
     if items.len() > MAX_EVALUATIONS {
-        return echoed(
-            &headers,
-            bad_request(&format!(
-                "at most {MAX_EVALUATIONS} evaluations per request"
-            )),
-        );
+        return bad_request(&format!(
+            "at most {MAX_EVALUATIONS} evaluations per request"
+        ));
     }
     let semantic = object
         .get("options")
@@ -363,27 +399,20 @@ pub async fn evaluations(
         "deny_on_first_deny" => Some(false),
         "permit_on_first_permit" => Some(true),
         other => {
-            return echoed(
-                &headers,
-                bad_request(&format!(
+            return bad_request(&format!(
                     "`options.evaluations_semantic` `{other}` is not execute_all, deny_on_first_deny or permit_on_first_permit"
-                )),
-            )
+                ))
         }
     };
-    // No items: the request is one evaluation, answered in the batch shape.
-    let items = if items.is_empty() {
-        vec![defaults]
-    } else {
-        items
-    };
+    // No items: the request is one evaluation, asked and answered as at `/evaluation`.
+    if items.is_empty() {
+        return single(&state, auth.access(), ip, &defaults, explain.wanted()).await;
+    }
     let mut answers = Vec::with_capacity(items.len());
     for parts in &items {
         let answer = match evaluate(&state, auth.access(), ip, parts, explain.wanted()).await {
             Ok(answer) => answer,
-            Err(Failure::Refused(err)) => {
-                return echoed(&headers, crate::error::ApiError::from(err).into_response())
-            }
+            Err(Failure::Refused(err)) => return crate::error::ApiError::from(err).into_response(),
             // In a batch, one item's fault is that item's denial.
             Err(Failure::Malformed(why) | Failure::Item(why)) => denial(&why),
             Err(Failure::Unknown) => json!({"decision": false}),
@@ -394,10 +423,7 @@ pub async fn evaluations(
             break;
         }
     }
-    echoed(
-        &headers,
-        axum::Json(json!({ "evaluations": answers })).into_response(),
-    )
+    axum::Json(json!({ "evaluations": answers })).into_response()
 }
 
 /// AuthZEN PDP metadata: where the endpoints are and what this PDP supports.

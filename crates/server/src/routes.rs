@@ -125,16 +125,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/docs/swagger-ui-bundle.js", get(system::docs_js))
         .route("/docs/swagger-ui.css", get(system::docs_css))
         .route("/.well-known/jwks.json", get(oauth::jwks))
-        .route(
-            "/.well-known/authzen-configuration",
-            get(crate::authzen::configuration),
-        )
-        .route("/access/v1/evaluation", post(crate::authzen::evaluation))
-        .route(
-            "/access/v1/evaluations",
-            post(crate::authzen::evaluations)
-                .layer(DefaultBodyLimit::max(max_body_bytes.max(BATCH_BODY_BYTES))),
-        )
+        .merge(crate::authzen::routes(max_body_bytes.max(BATCH_BODY_BYTES)))
         .route(
             "/.well-known/oauth-authorization-server",
             get(oauth::metadata),
@@ -191,13 +182,8 @@ async fn read_your_writes(
         axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
     ) && !matches!(
         request.uri().path(),
-        "/oauth/token"
-            | "/oauth/introspect"
-            | "/v1/check"
-            | "/v1/check/batch"
-            | "/access/v1/evaluation"
-            | "/access/v1/evaluations"
-    );
+        "/oauth/token" | "/oauth/introspect" | "/v1/check" | "/v1/check/batch"
+    ) && !request.uri().path().starts_with("/access/v1/");
     let response = next.run(request).await;
     // Only a successful write changed anything.
     if writes && response.status().is_success() {

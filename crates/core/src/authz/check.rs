@@ -62,6 +62,10 @@ pub struct CheckRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub context: Map<String, Value>,
+    /// Attributes the asker knows of the principal (AuthZEN `subject.properties`), added to
+    /// the principal entity under Warden's own: not part of the `/v1/check` body.
+    #[serde(skip)]
+    pub principal_properties: Map<String, Value>,
 }
 
 /// One check of a batch: the principal and account are the batch's.
@@ -329,6 +333,7 @@ pub async fn check(
         context: &request.context,
         ip: ip_for(&asked, &request.context, peer),
         time: Timestamp::now().millis() / 1000,
+        principal_attributes: Some(&request.principal_properties).filter(|p| !p.is_empty()),
     };
     let mut decision = snapshot
         .decide(&asked.principal, &query)
@@ -371,6 +376,7 @@ pub async fn check_batch(
             context: &item.context,
             ip: ip_for(&asked, &item.context, peer),
             time: now,
+            principal_attributes: None,
         };
         let mut decision = snapshot
             .decide(&asked.principal, &query)

@@ -266,6 +266,7 @@ impl Access {
             context: &context,
             ip: None,
             time: crate::time::Timestamp::now().seconds(),
+            principal_attributes: None,
         };
         let Ok(decision) = snapshot.decide(&principal, &query) else {
             return Ok(());
@@ -379,6 +380,22 @@ impl Access {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Whether the actor acts through the global role `name` (inheritance included, a narrowed
+    /// token only through what it kept). An account's own role of the same name does not
+    /// count: a tenant admin can create roles in their account, not grant an operator's role.
+    pub fn acts_through_global_role(&self, name: &str) -> bool {
+        let (snapshot, principal) = match self {
+            Self::System => return false,
+            Self::Caller(c) => (c.snapshot.as_ref(), c.principal()),
+            Self::Client(c) => (c.snapshot.as_ref(), c.principal()),
+        };
+        snapshot.is_some_and(|snapshot| {
+            snapshot
+                .resolve(&principal)
+                .is_ok_and(|resolved| resolved.acts_through_global(&snapshot.roles, name))
+        })
     }
 
     /// The account the actor acts in, if any.

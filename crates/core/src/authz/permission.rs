@@ -1,6 +1,7 @@
 //! Permissions: `resource:action` strings whose segments are `[a-z0-9_.-]+`, with `*` as a
-//! whole-segment wildcard (`documents:*`, `*`), and sets of them that answer "does this grant
-//! that?".
+//! whole-segment wildcard (`documents:*`, `*`); free action names as other systems write them
+//! (`read`, `GET`, `can_read_user`: `[A-Za-z0-9_.-]+`, case kept, no `:`), which only `*` or the
+//! name itself grants; and sets of them that answer "does this grant that?".
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -11,30 +12,62 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Permission(String);
 
+/// Longest segment (and free action name), in bytes.
+const MAX_SEGMENT: usize = 128;
+
 fn valid_segment(segment: &str) -> bool {
     segment == "*"
         || (!segment.is_empty()
-            && segment.len() <= 128
+            && segment.len() <= MAX_SEGMENT
             && segment.bytes().all(|b| {
                 b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
             }))
 }
 
+/// A free action name: what AuthZEN callers and gateways send (`read`, `GET`, `can_read_user`).
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SEGMENT
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 impl Permission {
-    /// Parses `resource:action`, `resource:*` or `*`.
+    /// Parses `resource:action`, `resource:*`, `*`, or a free action name.
     pub fn parse(text: &str) -> Result<Self, String> {
         let valid = text == "*"
-            || text
-                .split_once(':')
-                .is_some_and(|(resource, action)| valid_segment(resource) && valid_segment(action));
+            || match text.split_once(':') {
+                Some((resource, action)) => valid_segment(resource) && valid_segment(action),
+                None => valid_name(text),
+            };
         if valid {
             Ok(Self(text.to_owned()))
         } else {
             Err(format!(
-                "`{}` is not a permission: use `resource:action` with segments of a-z, 0-9, `_`, `.`, `-`, or `*`",
+                "`{}` is not a permission: use `resource:action` with segments of a-z, 0-9, `_`, `.`, `-`, or `*`, or an action name of letters, digits, `_`, `.`, `-`",
                 crate::identity::clip(text)
             ))
         }
+    }
+
+    /// Whether this is a free action name (no `resource:` part, not `*`).
+    pub fn is_name(&self) -> bool {
+        self.0 != "*" && !self.0.contains(':')
+    }
+
+    /// The concrete permission `resource:action` that an action name asked about a resource of
+    /// type `kind` also counts as: `read` on a `record` is granted by `record:read` (and so by
+    /// `record:*` and `*:read`) as well as by `read`. `None` for a structured permission, or
+    /// when the pair does not spell one (`Document`, `GET`).
+    pub fn on_kind(action: &str, kind: &str) -> Option<String> {
+        if action.contains(':') || !valid_segment(kind) || !valid_segment(action) {
+            return None;
+        }
+        if kind == "*" || action == "*" {
+            return None;
+        }
+        Some(format!("{kind}:{action}"))
     }
 
     /// The permission text.
@@ -50,10 +83,15 @@ impl Permission {
         if wanted.0 == "*" {
             return false;
         }
-        let (have_res, have_act) = self.0.split_once(':').unwrap_or((&self.0, ""));
-        let (want_res, want_act) = wanted.0.split_once(':').unwrap_or((&wanted.0, ""));
-        let segment = |have: &str, want: &str| have == "*" || have == want;
-        segment(have_res, want_res) && segment(have_act, want_act)
+        match (self.0.split_once(':'), wanted.0.split_once(':')) {
+            (Some((have_res, have_act)), Some((want_res, want_act))) => {
+                let segment = |have: &str, want: &str| have == "*" || have == want;
+                segment(have_res, want_res) && segment(have_act, want_act)
+            }
+            // A free action name grants itself only.
+            (None, None) => self.0 == wanted.0,
+            _ => false,
+        }
     }
 }
 
@@ -131,13 +169,18 @@ mod tests {
             "*",
             "warden.users:read",
             "a-b_c.d:x",
+            "read",
+            "GET",
+            "can_read_user",
         ] {
             assert!(Permission::parse(good).is_ok(), "{good}");
         }
         for bad in [
             "",
-            "documents",
             "Documents:edit",
+            "rea d",
+            "read*",
+            "GET\n",
             "a:b:c",
             ":edit",
             "docs:",
@@ -158,6 +201,23 @@ mod tests {
         assert!(!p("documents:*").grants(&p("documentsx:edit")));
         assert!(!p("documents:edit").grants(&p("documents:*")));
         assert!(!p("documents:*").grants(&p("*")));
+    }
+
+    #[test]
+    fn action_names_grant_themselves_and_count_as_their_typed_permission() {
+        assert!(p("read").grants(&p("read")));
+        assert!(!p("read").grants(&p("READ")));
+        assert!(!p("read").grants(&p("record:read")));
+        assert!(!p("record:read").grants(&p("read")));
+        assert!(!p("record:*").grants(&p("read")));
+        assert!(p("*").grants(&p("GET")));
+        assert_eq!(
+            Permission::on_kind("read", "record").as_deref(),
+            Some("record:read")
+        );
+        assert_eq!(Permission::on_kind("GET", "record"), None);
+        assert_eq!(Permission::on_kind("read", "Record"), None);
+        assert_eq!(Permission::on_kind("records:read", "record"), None);
     }
 
     #[test]

@@ -302,7 +302,7 @@ pub async fn forward_auth(State(state): State<AppState>, request: Request) -> Re
                 Ok(access) => access,
                 Err(response) => return *response,
             };
-            if access.role_names().iter().any(|held| held == role) {
+            if access.acts_through_global_role(role) {
                 return allowed(&state, Some(&access), token.as_deref());
             }
             let event = warden_core::audit::Event {
@@ -336,6 +336,7 @@ pub async fn forward_auth(State(state): State<AppState>, request: Request) -> Re
                     parents: Vec::new(),
                 },
                 context: serde_json::Map::new(),
+                principal_properties: serde_json::Map::new(),
             };
             // `check` audits the denial, as for `POST /v1/check`.
             match warden_core::authz::check::check(services, &access, ip, &request).await {

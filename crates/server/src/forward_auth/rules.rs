@@ -43,7 +43,8 @@ pub struct RawRule {
     /// `public` or `authenticated`.
     #[serde(default)]
     pub allow: Option<String>,
-    /// A role the caller must act through.
+    /// A global role the caller must act through (an account's own role of the same name
+    /// never matches; a tenant's roles are for `permission` rules).
     #[serde(default)]
     pub role: Option<String>,
     /// A permission the engine must allow (roles, Cedar policies, forbids).

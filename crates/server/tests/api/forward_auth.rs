@@ -123,6 +123,16 @@ async fn every_rule_kind_decides_as_configured(backend: Backend) {
     let allowed = nginx(&app, "GET", "http://h/admin/panel", Some(&ops_token)).await;
     assert_eq!(allowed.status(), StatusCode::OK);
     assert_eq!(allowed.headers()["x-warden-roles"], "ops");
+    // A tenant cannot make its own `ops`: the name is the operator's (and a role rule
+    // matches global roles only, should one ever exist).
+    let local = app
+        .post(
+            "/v1/roles",
+            &app.admin_token,
+            serde_json::json!({"name": "ops", "account_id": acme, "permissions": []}),
+        )
+        .await;
+    assert_eq!(local.status, StatusCode::CONFLICT, "{}", local.body);
 
     // Permission, with the resource id from the path, decided by the engine: a Cedar forbid
     // on one document stops the reader there only.

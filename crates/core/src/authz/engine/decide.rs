@@ -109,10 +109,16 @@ impl Snapshot {
                 ))
             }
         };
+        // An action name (`read`) on a resource of type `record` is also `record:read`.
+        let typed =
+            crate::authz::permission::Permission::on_kind(query.action, &query.resource.kind);
         let role_grants: Vec<Reason> = resolved
             .held
             .iter()
-            .filter(|held| held.role.grants.allows(query.action))
+            .filter(|held| {
+                held.role.grants.allows(query.action)
+                    || typed.as_deref().is_some_and(|t| held.role.grants.allows(t))
+            })
             .map(|held| Reason::Role {
                 role: held.role.name.to_string(),
                 role_id: held.role.id,
@@ -185,23 +191,30 @@ impl Snapshot {
         query: &Query<'_>,
     ) -> Result<(Request, Entities), BadQuery> {
         let principal_entity = match &principal.subject {
+            // Attributes the asker adds make this principal's entity one of a kind: not cached.
+            _ if query.principal_attributes.is_some() => {
+                self.principal_entity(principal, resolved, query.principal_attributes)?
+            }
             Subject::User(id) => match self.users.get(id) {
                 Some(user) => PRINCIPALS.get_or_build(principal, user, &self.roles, || {
-                    self.principal_entity(principal, resolved)
+                    self.principal_entity(principal, resolved, None)
                 })?,
-                None => self.principal_entity(principal, resolved)?,
+                None => self.principal_entity(principal, resolved, None)?,
             },
-            Subject::Client(_) => self.principal_entity(principal, resolved)?,
+            Subject::Client(_) => self.principal_entity(principal, resolved, None)?,
         };
         let principal_uid = principal_entity.uid();
         self.finish_request(principal, principal_entity, principal_uid, query)
     }
 
-    /// The principal's Cedar entity: its attributes and its roles as parents.
+    /// The principal's Cedar entity: its attributes and its roles as parents. `extra`
+    /// attributes (the asker's) come first, so the user's stored attributes and Warden's own
+    /// (`id`, `email`, `account`, `roles`) overwrite any of the same name.
     fn principal_entity(
         &self,
         principal: &Principal,
         resolved: &Resolved<'_>,
+        extra: Option<&serde_json::Map<String, Value>>,
     ) -> Result<Entity, BadQuery> {
         let names = TypeNames::get();
         let role_names = resolved.role_names(&self.roles);
@@ -209,10 +222,19 @@ impl Snapshot {
             .iter()
             .map(|name| uid(&names.role, name))
             .collect();
-        let (principal_uid, mut attrs) = match &principal.subject {
+        let mut attrs = HashMap::new();
+        // Warden's own names are never the asker's to set, even where Warden sets none (a
+        // client has no `email`, a global principal no `account`).
+        let own = |key: &str| matches!(key, "id" | "email" | "account" | "roles");
+        for (key, value) in extra.into_iter().flatten().filter(|(key, _)| !own(key)) {
+            attrs.insert(
+                key.clone(),
+                to_cedar(value, &format!("subject.properties.{key}"))?,
+            );
+        }
+        let principal_uid = match &principal.subject {
             Subject::User(id) => {
                 let uid = uid(&names.user, &id.to_string());
-                let mut attrs = HashMap::new();
                 if let Some(text) = resolved.user.and_then(UserEntry::attributes) {
                     if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
                         for (key, value) in &map {
@@ -233,15 +255,14 @@ impl Snapshot {
                     "id".into(),
                     RestrictedExpression::new_string(id.to_string()),
                 );
-                (uid, attrs)
+                uid
             }
             Subject::Client(client_id) => {
-                let mut attrs = HashMap::new();
                 attrs.insert(
                     "id".into(),
                     RestrictedExpression::new_string(client_id.clone()),
                 );
-                (uid(&names.client, client_id), attrs)
+                uid(&names.client, client_id)
             }
         };
         if let Some(account) = &principal.account {

@@ -26,7 +26,12 @@ impl Grants {
         let mut grants = Self::default();
         for pattern in set.iter() {
             match pattern.as_str().split_once(':') {
-                None | Some(("*", "*")) => grants.all = true,
+                None if pattern.as_str() == "*" => grants.all = true,
+                Some(("*", "*")) => grants.all = true,
+                // A free action name (`read`, `GET`) grants itself.
+                None => {
+                    grants.exact.insert(pattern.as_str().into());
+                }
                 Some((resource, "*")) => {
                     grants.resources.insert(resource.into());
                 }
@@ -80,5 +85,10 @@ mod tests {
         assert!(grants(&["*"]).allows("anything:at-all"));
         assert!(grants(&["*:*"]).allows("a:b"));
         assert!(!grants(&[]).allows("a:b"));
+        let named = grants(&["read", "GET"]);
+        assert!(named.allows("read") && named.allows("GET"));
+        assert!(!named.allows("write") && !named.allows("get") && !named.allows("x:read"));
+        assert!(grants(&["*"]).allows("can_read_user"));
+        assert!(!grants(&["*:read"]).allows("read"));
     }
 }

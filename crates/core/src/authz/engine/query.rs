@@ -51,6 +51,9 @@ pub struct Query<'a> {
     pub ip: Option<IpAddr>,
     /// Seconds since the epoch, added to the context as `time`.
     pub time: i64,
+    /// Attributes the asker gives the principal (AuthZEN `subject.properties`). Warden's own
+    /// (`id`, `email`, `account`, `roles`) and the user's stored attributes win over these.
+    pub principal_attributes: Option<&'a Map<String, Value>>,
 }
 
 /// A request the engine cannot evaluate at all (as opposed to one it denies).

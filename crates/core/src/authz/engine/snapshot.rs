@@ -362,13 +362,28 @@ impl Resolved<'_> {
     /// The names of every effective role (held ones and what they inherit), sorted.
     pub fn role_names(&self, roles: &RoleIndex) -> Vec<Arc<str>> {
         let names: BTreeSet<Arc<str>> = self
-            .held
-            .iter()
-            .flat_map(|held| held.role.closure.iter())
-            .filter_map(|id| roles.get(id))
+            .effective_roles(roles)
             .map(|role| role.name.clone())
             .collect();
         names.into_iter().collect()
+    }
+
+    /// Whether an effective role named `name` is a global one (defined by the operator, not
+    /// by an account): what a rule naming a bare role means, so a tenant that creates a local
+    /// role of the same name gains nothing by it.
+    pub fn acts_through_global(&self, roles: &RoleIndex, name: &str) -> bool {
+        self.effective_roles(roles)
+            .any(|role| role.account.is_none() && &*role.name == name)
+    }
+
+    fn effective_roles<'r>(
+        &'r self,
+        roles: &'r RoleIndex,
+    ) -> impl Iterator<Item = &'r RoleEntry> + 'r {
+        self.held
+            .iter()
+            .flat_map(|held| held.role.closure.iter())
+            .filter_map(|id| roles.get(id))
     }
 
     /// The union of the effective permissions of the held roles.

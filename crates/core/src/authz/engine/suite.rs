@@ -308,6 +308,7 @@ fn run_case(
         context: &case.context,
         ip,
         time,
+        principal_attributes: None,
     };
     match snapshot.decide(&principal, &query) {
         Ok(decision) => Outcome {

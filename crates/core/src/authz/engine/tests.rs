@@ -111,6 +111,7 @@ fn ask(f: &Fixture, action: &str, attributes: Value) -> Decision {
                 context: &context,
                 ip: None,
                 time: 0,
+                principal_attributes: None,
             },
         )
         .unwrap()
@@ -323,4 +324,93 @@ fn a_changed_user_is_never_answered_from_a_stale_principal_entity() {
     );
     f.snapshot.users = f.snapshot.users.with([(f.user, Some(Arc::new(moved)))]);
     assert!(!ask(&f, "billing:pay", json!({})).allowed);
+}
+
+fn ask_as(f: &Fixture, action: &str, kind: &str, properties: Option<Value>) -> Decision {
+    let resource = Resource {
+        kind: kind.into(),
+        id: "1".into(),
+        attributes: Map::new(),
+        parents: Vec::new(),
+    };
+    let properties = properties.map(|value| match value {
+        Value::Object(map) => map,
+        _ => unreachable!(),
+    });
+    let principal = Principal {
+        subject: Subject::User(f.user),
+        account: Some(f.account),
+        session: None,
+        scoped_to: None,
+    };
+    f.snapshot
+        .decide(
+            &principal,
+            &Query {
+                action,
+                resource: &resource,
+                context: &Map::new(),
+                ip: None,
+                time: 0,
+                principal_attributes: properties.as_ref(),
+            },
+        )
+        .unwrap()
+}
+
+#[test]
+fn an_action_name_counts_as_the_permission_on_its_resource_type() {
+    let f = fixture(&[]);
+    // `edit` on a `documents` resource is `documents:edit`, which editor holds.
+    assert!(ask_as(&f, "edit", "documents", None).allowed);
+    assert!(!ask_as(&f, "edit", "reports", None).allowed);
+    assert!(!ask_as(&f, "delete", "documents", None).allowed);
+    // Names that spell no permission are granted by name only.
+    assert!(!ask_as(&f, "EDIT", "documents", None).allowed);
+}
+
+#[test]
+fn asker_properties_reach_the_principal_under_wardens_own() {
+    let f = fixture(&[(
+        r#"permit(principal, action == Action::"approve", resource) when { principal has level && principal.level == 3 && principal.department == "eng" };"#,
+        None,
+    )]);
+    assert!(!ask_as(&f, "approve", "document", None).allowed);
+    assert!(ask_as(&f, "approve", "document", Some(json!({"level": 3}))).allowed);
+    // The user's stored attributes win over the asker's: still `eng`.
+    assert!(
+        ask_as(
+            &f,
+            "approve",
+            "document",
+            Some(json!({"level": 3, "department": "ops"}))
+        )
+        .allowed
+    );
+    let ops = fixture(&[(
+        r#"permit(principal, action == Action::"approve", resource) when { principal.department == "ops" };"#,
+        None,
+    )]);
+    assert!(
+        !ask_as(
+            &ops,
+            "approve",
+            "document",
+            Some(json!({"department": "ops"}))
+        )
+        .allowed
+    );
+    let own = fixture(&[(
+        r#"permit(principal, action == Action::"approve", resource) when { principal.id == "spoofed" || principal has email && principal.email == "x@y.z" };"#,
+        None,
+    )]);
+    assert!(
+        !ask_as(
+            &own,
+            "approve",
+            "document",
+            Some(json!({"id": "spoofed", "email": "x@y.z"}))
+        )
+        .allowed
+    );
 }
