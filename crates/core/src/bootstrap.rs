@@ -87,6 +87,7 @@ pub fn builtin_roles(now: Timestamp) -> Result<Vec<Role>, DomainError> {
                 "warden.roles:*",
                 "warden.assignments:*",
                 "warden.policies:*",
+                "warden.resources:*",
                 "warden.sessions:*",
                 "warden.clients:*",
                 "warden.audit:read",

@@ -318,3 +318,42 @@ pub struct Policy {
     /// Last changed.
     pub updated_at: Timestamp,
 }
+
+/// A resource registered with Warden: its attributes and parents, which a decision on it uses
+/// even when the asker sends only its type and id (a proxy, a gateway). Global (`account_id`
+/// `None`) or in one account; the same type and id may exist in two accounts.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisteredResource {
+    /// Its account; `None` for a global resource.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub account_id: Option<AccountId>,
+    /// Its Cedar entity type (`document`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its id within the type.
+    pub id: String,
+    /// Attributes policies read (`resource.owner_id`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub attributes: Map<String, Value>,
+    /// Parent entities (`resource in folder::"f1"`).
+    pub parents: Vec<crate::authz::engine::EntityRef>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+impl RegisteredResource {
+    /// The key a resource is stored and found under: scope, type and id, joined by line
+    /// feeds (which none of them may hold).
+    pub fn key_of(account: Option<&AccountId>, kind: &str, id: &str) -> String {
+        let scope = account.map(ToString::to_string).unwrap_or_default();
+        format!("{scope}\n{kind}\n{id}")
+    }
+
+    /// This resource's key.
+    pub fn key(&self) -> String {
+        Self::key_of(self.account_id.as_ref(), &self.kind, &self.id)
+    }
+}

@@ -21,8 +21,17 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// Validates `limit` and decodes `cursor`.
+    /// Validates `limit` and decodes `cursor`, a UUID (the sort key of most lists).
     pub fn parse(limit: Option<u32>, cursor: Option<&str>) -> Result<Self, DomainError> {
+        Self::parse_keyed(limit, cursor, |key| uuid::Uuid::try_parse(key).is_ok())
+    }
+
+    /// [`PageRequest::parse`] for a list sorted by another key, which `valid` recognizes.
+    pub fn parse_keyed(
+        limit: Option<u32>,
+        cursor: Option<&str>,
+        valid: impl Fn(&str) -> bool,
+    ) -> Result<Self, DomainError> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(DomainError::invalid(
@@ -39,9 +48,9 @@ impl PageRequest {
                 let key = String::from_utf8(bytes).map_err(|_| {
                     DomainError::invalid("cursor", "is not a cursor this service issued")
                 })?;
-                // Every list is ordered by a UUID: anything else is not one of our cursors
-                // (and could carry bytes the database refuses, such as NUL).
-                if uuid::Uuid::try_parse(&key).is_err() {
+                // A key this list does not sort by is not one of our cursors (and could
+                // carry bytes the database refuses, such as NUL).
+                if !valid(&key) {
                     return Err(DomainError::invalid(
                         "cursor",
                         "is not a cursor this service issued",

@@ -333,6 +333,26 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a policy.
     async fn delete_policy(&self, id: &PolicyId) -> Result<bool, StoreError>;
 
+    /// Writes registered resources (inserted, or replacing the attributes and parents of the
+    /// one under the same key), all in one transaction; for each, whether it was new.
+    async fn put_resources(
+        &self,
+        resources: &[crate::model::RegisteredResource],
+    ) -> Result<Vec<bool>, StoreError>;
+    /// A registered resource by key ([`crate::model::RegisteredResource::key_of`]).
+    async fn resource(
+        &self,
+        key: &str,
+    ) -> Result<Option<crate::model::RegisteredResource>, StoreError>;
+    /// Registered resources in key order, after `page.after` (a key).
+    async fn resources(
+        &self,
+        filter: &ResourceFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<crate::model::RegisteredResource>, StoreError>;
+    /// Removes a registered resource; whether it existed.
+    async fn delete_resource(&self, key: &str) -> Result<bool, StoreError>;
+
     /// The newest change-log position (0 when empty).
     async fn change_head(&self) -> Result<i64, StoreError>;
     /// Change-log entries after `seq`, in order, at most `limit`.
@@ -370,6 +390,15 @@ pub struct AuditFilter {
     pub from_ms: Option<i64>,
     /// To (exclusive), milliseconds.
     pub to_ms: Option<i64>,
+}
+
+/// Filters of the registered-resource list; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFilter {
+    /// `Some(None)`: global resources only; `Some(Some(a))`: account `a`'s only.
+    pub scope: Option<Option<AccountId>>,
+    /// One type only.
+    pub kind: Option<String>,
 }
 
 /// Filters of the policy list; every field narrows.

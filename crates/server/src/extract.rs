@@ -179,6 +179,13 @@ path_segment!(
     warden_core::ids::UserId
 );
 
+/// A free text segment (a resource's type or id), checked by the use case.
+impl PathSegment for String {
+    fn parse_segment(text: &str) -> Result<Self, String> {
+        Ok(text.to_owned())
+    }
+}
+
 /// The path's segments, each a parse away from an id.
 async fn segments(parts: &mut Parts) -> Result<Vec<String>, ApiError> {
     let axum::extract::Path(all) =

@@ -4,7 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    accounts, api_keys, audit, check, clients, keys, me, oauth, policies, revocations, roles, users,
+    accounts, api_keys, audit, check, clients, keys, me, oauth, policies, resources, revocations,
+    roles, users,
 };
 
 #[derive(OpenApi)]
@@ -22,6 +23,7 @@ use crate::handlers::{
         clients::create, clients::list, clients::get, clients::update, clients::rotate_secret, clients::create_key, clients::list_keys, clients::revoke_key, clients::delete,
         roles::create, roles::list, roles::get, roles::update, roles::delete,
         policies::create, policies::list, policies::get, policies::update, policies::delete,
+        resources::put, resources::bulk, resources::get, resources::delete, resources::list,
         check::check, check::batch, check::of_user, check::mine, crate::forward_auth::forward_auth,
     ),
     modifiers(&BearerAuth),

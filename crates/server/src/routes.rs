@@ -12,8 +12,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::handlers::{
-    accounts, api_keys, audit, check, clients, keys, me, oauth, policies, revocations, roles,
-    system, users,
+    accounts, api_keys, audit, check, clients, keys, me, oauth, policies, resources, revocations,
+    roles, system, users,
 };
 use crate::state::AppState;
 
@@ -44,6 +44,18 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             get(policies::get)
                 .patch(policies::update)
                 .delete(policies::delete),
+        )
+        .route("/resources", get(resources::list))
+        .route(
+            "/resources/bulk",
+            post(resources::bulk)
+                .layer(DefaultBodyLimit::max(max_body_bytes.max(BATCH_BODY_BYTES))),
+        )
+        .route(
+            "/resources/{type}/{id}",
+            get(resources::get)
+                .put(resources::put)
+                .delete(resources::delete),
         )
         .route(
             "/users/me/sessions",

@@ -32,6 +32,7 @@ migrations!(
     (10, "account_settings", "0010_account_settings.sql"),
     (11, "account_revocation", "0011_account_revocation.sql"),
     (12, "api_key_changes", "0012_api_key_changes.sql"),
+    (13, "resources", "0013_resources.sql"),
 );
 
 /// The database engine behind a store.

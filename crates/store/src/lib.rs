@@ -12,6 +12,7 @@ mod error;
 mod migrate;
 mod misc;
 mod policies;
+mod resources;
 mod roles;
 mod rows;
 mod sessions;
@@ -367,6 +368,29 @@ impl Store for SqlStore {
     }
     async fn delete_policy(&self, id: &PolicyId) -> Result<bool, StoreError> {
         policies::delete(&self.pool, id).await
+    }
+
+    async fn put_resources(
+        &self,
+        items: &[warden_core::model::RegisteredResource],
+    ) -> Result<Vec<bool>, StoreError> {
+        resources::put(&self.pool, self.backend, items).await
+    }
+    async fn resource(
+        &self,
+        key: &str,
+    ) -> Result<Option<warden_core::model::RegisteredResource>, StoreError> {
+        resources::by_key(&self.pool, key).await
+    }
+    async fn resources(
+        &self,
+        filter: &warden_core::store::ResourceFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<warden_core::model::RegisteredResource>, StoreError> {
+        resources::list(&self.pool, filter, page).await
+    }
+    async fn delete_resource(&self, key: &str) -> Result<bool, StoreError> {
+        resources::delete(&self.pool, key).await
     }
 
     async fn change_head(&self) -> Result<i64, StoreError> {

@@ -454,6 +454,36 @@ impl Store for CountingStore {
         self.inner.delete_policy(id).await
     }
 
+    async fn put_resources(
+        &self,
+        resources: &[warden_core::model::RegisteredResource],
+    ) -> Result<Vec<bool>, StoreError> {
+        self.count("put_resources");
+        self.inner.put_resources(resources).await
+    }
+
+    async fn resource(
+        &self,
+        key: &str,
+    ) -> Result<Option<warden_core::model::RegisteredResource>, StoreError> {
+        self.count("resource");
+        self.inner.resource(key).await
+    }
+
+    async fn resources(
+        &self,
+        filter: &warden_core::store::ResourceFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<warden_core::model::RegisteredResource>, StoreError> {
+        self.count("resources");
+        self.inner.resources(filter, page).await
+    }
+
+    async fn delete_resource(&self, key: &str) -> Result<bool, StoreError> {
+        self.count("delete_resource");
+        self.inner.delete_resource(key).await
+    }
+
     async fn change_head(&self) -> Result<i64, StoreError> {
         self.count("change_head");
         self.inner.change_head().await

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod me;
 pub mod members;
 pub mod policies;
+pub mod resources;
 pub mod roles;
 pub mod sessions;
 pub mod signing_keys;

@@ -317,19 +317,48 @@ async fn audit_decisions(
     }
 }
 
-/// Decides one request.
+/// Decides one request, and audits it.
 pub async fn check(
     services: &Services,
     actor: &Access,
     peer: IpAddr,
     request: &CheckRequest,
 ) -> Result<Decision, DomainError> {
+    let (principal, decision) = decide(services, actor, peer, request)?;
+    audit_decisions(
+        services,
+        actor,
+        &principal,
+        &[(request.action.as_str(), &request.resource, &decision)],
+    )
+    .await;
+    Ok(decision)
+}
+
+/// Decides one request as [`check`] does, without auditing it: for searches, which ask
+/// about many candidates to answer one question (and audit that).
+pub fn decide_quietly(
+    services: &Services,
+    actor: &Access,
+    peer: IpAddr,
+    request: &CheckRequest,
+) -> Result<Decision, DomainError> {
+    decide(services, actor, peer, request).map(|(_, decision)| decision)
+}
+
+fn decide(
+    services: &Services,
+    actor: &Access,
+    peer: IpAddr,
+    request: &CheckRequest,
+) -> Result<(Principal, Decision), DomainError> {
     action(&request.action, "action")?;
     let asked = principal_for(actor, request.principal.as_ref(), request.account_id)?;
     let snapshot = services.engine.snapshot();
+    let registered = snapshot.with_registered(asked.principal.account.as_ref(), &request.resource);
     let query = Query {
         action: &request.action,
-        resource: &request.resource,
+        resource: registered.as_ref().unwrap_or(&request.resource),
         context: &request.context,
         ip: ip_for(&asked, &request.context, peer),
         time: Timestamp::now().millis() / 1000,
@@ -339,14 +368,7 @@ pub async fn check(
         .decide(&asked.principal, &query)
         .map_err(|err| bad_query("", err))?;
     asked.redact(&snapshot, &mut decision);
-    audit_decisions(
-        services,
-        actor,
-        &asked.principal,
-        &[(request.action.as_str(), &request.resource, &decision)],
-    )
-    .await;
-    Ok(decision)
+    Ok((asked.principal, decision))
 }
 
 /// Decides a batch, all against one snapshot.
@@ -370,9 +392,10 @@ pub async fn check_batch(
     let now = Timestamp::now().millis() / 1000;
     let mut results = Vec::with_capacity(request.checks.len());
     for (i, item) in request.checks.iter().enumerate() {
+        let registered = snapshot.with_registered(asked.principal.account.as_ref(), &item.resource);
         let query = Query {
             action: &item.action,
-            resource: &item.resource,
+            resource: registered.as_ref().unwrap_or(&item.resource),
             context: &item.context,
             ip: ip_for(&asked, &item.context, peer),
             time: now,

@@ -288,6 +288,10 @@ pub mod builtin {
     pub const API_KEYS_DELETE: &str = "warden.api_keys:delete";
     /// Ask for decisions about any principal (a service acting for its users).
     pub const CHECK_ANY: &str = "warden.check:any";
+    /// Read registered resources.
+    pub const RESOURCES_READ: &str = "warden.resources:read";
+    /// Register, replace and remove resources.
+    pub const RESOURCES_WRITE: &str = "warden.resources:write";
 }
 
 impl Permission {
@@ -334,6 +338,8 @@ mod builtin_tests {
             API_KEYS_READ,
             API_KEYS_DELETE,
             CHECK_ANY,
+            RESOURCES_READ,
+            RESOURCES_WRITE,
         ] {
             assert!(Permission::parse(text).is_ok(), "{text}");
         }

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod me;
 pub mod oauth;
 pub mod policies;
+pub mod resources;
 pub mod revocations;
 pub mod roles;
 pub mod system;

@@ -17,8 +17,12 @@ async fn bad_decision_requests_get_clear_errors(backend: Backend) {
             "wildcard action",
         ),
         (
-            json!({"action": "nope", "resource": doc("1", json!({}))}),
+            json!({"action": "Documents:Read", "resource": doc("1", json!({}))}),
             "not a permission",
+        ),
+        (
+            json!({"action": "no pe", "resource": doc("1", json!({}))}),
+            "not an action name",
         ),
         (
             json!({"action": "a:b", "resource": {"type": "not a type", "id": "1"}}),

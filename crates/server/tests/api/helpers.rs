@@ -325,6 +325,10 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), body).await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(token), body).await
+    }
+
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call(Method::PATCH, path, Some(token), body).await
     }

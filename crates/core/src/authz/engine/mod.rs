@@ -9,11 +9,13 @@ mod grants;
 pub mod graph;
 pub mod policy;
 mod query;
+mod registry;
 mod roles;
 mod sharded;
 mod snapshot;
 pub mod suite;
 mod values;
+pub use values::validate_resource;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use arc_swap::ArcSwap;
 
 use crate::error::StoreError;
 use crate::ids::{AccountId, ClientKey, PolicyId, RoleId, SessionId, UserId};
-use crate::model::Assignment;
+use crate::model::{Assignment, RegisteredResource};
 use crate::page::PageRequest;
 use crate::store::{AccountFilter, PolicyFilter, RoleFilter, Store, UserFilter};
 use crate::time::Timestamp;
@@ -34,6 +36,7 @@ pub use decide::{Decision, Effect, PolicyFault, Reason};
 pub use grants::Grants;
 pub use policy::{compile, CompiledPolicy, PolicyIndex};
 pub use query::{BadQuery, EntityRef, Query, Resource};
+pub use registry::{ResourceEntry, ResourceKey};
 pub use sharded::{ShardKey, Sharded};
 pub use snapshot::{
     ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry, RoleIndex, Snapshot,
@@ -265,6 +268,24 @@ impl Engine {
             }
         }
 
+        let mut page = PageRequest::first(LOAD_PAGE);
+        loop {
+            let rows = store
+                .resources(&crate::store::ResourceFilter::default(), &page)
+                .await?;
+            let done = rows.len() < LOAD_PAGE as usize;
+            page.after = rows.last().map(RegisteredResource::key);
+            snapshot.resources = snapshot.resources.with(rows.iter().map(|resource| {
+                (
+                    ResourceKey::new(&resource.key()),
+                    Some(Arc::new(ResourceEntry::of(resource))),
+                )
+            }));
+            if done {
+                break;
+            }
+        }
+
         let now = Timestamp::now().millis();
         let since = now - self.session_memory_ms;
         let mut after = None;
@@ -286,6 +307,7 @@ impl Engine {
             roles = snapshot.roles.len(),
             policies = snapshot.policies.len(),
             api_keys = snapshot.api_keys.len(),
+            resources = snapshot.resources.len(),
             seq,
             "authorization snapshot loaded"
         );
@@ -373,6 +395,7 @@ impl Engine {
         let mut accounts = Vec::new();
         let mut sessions = Vec::new();
         let mut keys = Vec::new();
+        let mut resources = Vec::new();
         let mut roles_changed = false;
         let mut seen = std::collections::HashSet::new();
         for change in changes {
@@ -437,6 +460,13 @@ impl Engine {
                         .and_then(ApiKeyEntry::of);
                     keys.push((KeyHash::new(&change.key), entry.map(Arc::new)));
                 }
+                "resource" => {
+                    let entry = store
+                        .resource(&change.key)
+                        .await?
+                        .map(|resource| Arc::new(ResourceEntry::of(&resource)));
+                    resources.push((ResourceKey::new(&change.key), entry));
+                }
                 other => tracing::warn!(kind = other, "unknown change kind ignored"),
             }
         }
@@ -447,6 +477,7 @@ impl Engine {
         next.accounts = next.accounts.with(accounts);
         next.ended = next.ended.with(sessions);
         next.api_keys = next.api_keys.with(keys);
+        next.resources = next.resources.with(resources);
         Ok(())
     }
 }

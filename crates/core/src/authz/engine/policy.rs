@@ -315,6 +315,20 @@ impl PolicyIndex {
         })
     }
 
+    /// The actions the enabled policies that apply in `account` name (global ones included):
+    /// candidates for "which actions may this subject do?".
+    pub fn named_actions(&self, account: Option<&AccountId>) -> Vec<&str> {
+        let mut scopes = vec![self.scopes.get(&None)];
+        if let Some(account) = account {
+            scopes.push(self.scopes.get(&Some(*account)));
+        }
+        scopes
+            .into_iter()
+            .flatten()
+            .flat_map(|buckets| buckets.by_action.keys().map(String::as_str))
+            .collect()
+    }
+
     /// The scope of a policy: `Some(None)` global, `Some(Some(a))` account `a`'s.
     pub fn scope_of(&self, id: &PolicyId) -> Option<Option<AccountId>> {
         self.policies.get(id).map(|p| p.account)

@@ -105,4 +105,32 @@ impl Snapshot {
                 .any(|role| role.patterns.allows(&wanted))
         })
     }
+
+    /// The concrete actions the roles usable in `account` (global ones included) name that
+    /// apply to a resource of type `kind`: free action names as written, and `kind:x` as the
+    /// name `x` (as a caller asking about a `kind` would spell it). Wildcards name nothing.
+    pub fn role_actions_for(&self, account: Option<&AccountId>, kind: &str) -> Vec<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for role in self.roles.iter() {
+            if role.account.is_some() && role.account.as_ref() != account {
+                continue;
+            }
+            for permission in role.patterns.iter() {
+                let text = permission.as_str();
+                if text.contains('*') {
+                    continue;
+                }
+                match text.split_once(':') {
+                    None => {
+                        names.insert(text.to_owned());
+                    }
+                    Some((of, action)) if of == kind => {
+                        names.insert(action.to_owned());
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        names.into_iter().collect()
+    }
 }

@@ -290,6 +290,8 @@ pub struct Snapshot {
     pub policies: Arc<PolicyIndex>,
     /// Live API keys, by the hash of their value.
     pub api_keys: Sharded<KeyHash, Arc<ApiKeyEntry>>,
+    /// Registered resources, by key.
+    pub resources: Sharded<super::registry::ResourceKey, Arc<super::registry::ResourceEntry>>,
 }
 
 /// Who a decision is about.

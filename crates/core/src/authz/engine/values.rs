@@ -198,3 +198,16 @@ pub(super) fn to_cedar(value: &Value, field: &str) -> Result<RestrictedExpressio
         }
     })
 }
+
+/// Refuses a resource Cedar could not represent (its type, id, parents and attributes), as a
+/// decision about it would: what the registry checks before it stores one.
+pub fn validate_resource(resource: &super::query::Resource) -> Result<(), BadQuery> {
+    validate(&Query {
+        action: "",
+        resource,
+        context: &serde_json::Map::new(),
+        ip: None,
+        time: 0,
+        principal_attributes: None,
+    })
+}

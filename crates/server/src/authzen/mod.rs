@@ -19,6 +19,8 @@ use warden_core::DomainError;
 use crate::extract::{Authenticated, ClientAddr};
 use crate::state::AppState;
 
+mod search;
+
 /// Most evaluations in one request, as `/v1/check/batch`.
 pub const MAX_EVALUATIONS: usize = 1000;
 
@@ -38,7 +40,7 @@ impl Explain {
 }
 
 /// An AuthZEN error: 400 with a problem body.
-fn bad_request(detail: &str) -> Response {
+pub(super) fn bad_request(detail: &str) -> Response {
     let body = json!({
         "type": "/problems/invalid-request",
         "title": "Bad Request",
@@ -78,6 +80,9 @@ pub fn routes(batch_body_bytes: usize) -> axum::Router<AppState> {
             "/access/v1/evaluations",
             post(evaluations).layer(axum::extract::DefaultBodyLimit::max(batch_body_bytes)),
         )
+        .route("/access/v1/search/subject", post(search::subjects))
+        .route("/access/v1/search/resource", post(search::resources))
+        .route("/access/v1/search/action", post(search::actions))
         .layer(axum::middleware::from_fn(echo_request_id))
 }
 
@@ -112,7 +117,7 @@ impl Parts {
 }
 
 /// A typed entity (`{"type", "id", "properties"?}`) as the request gave it.
-fn entity<'a>(
+pub(super) fn entity<'a>(
     value: Option<&'a Value>,
     what: &str,
 ) -> Result<(&'a str, &'a str, Map<String, Value>), String> {
@@ -203,7 +208,7 @@ fn read(parts: &Parts) -> Result<Asked, String> {
 
 /// Why an evaluation was not decided: the caller may not ask at all (403 for the request), or
 /// this one evaluation cannot be answered (its denial, with the reason).
-enum Failure {
+pub(super) enum Failure {
     Refused(DomainError),
     /// A required part is missing or malformed: 400 for a single evaluation.
     Malformed(String),
@@ -215,7 +220,7 @@ enum Failure {
 
 /// The subject as Warden names principals: a user by id, username or email (`user`, or
 /// `identity` as gateways send it), a client by `client_id`. `None`: nobody Warden knows.
-async fn principal(
+pub(super) async fn principal(
     state: &AppState,
     kind: &str,
     id: &str,
@@ -304,7 +309,7 @@ fn says_json(headers: &HeaderMap) -> bool {
 
 /// The body as a JSON object, or why it is not one (the transport binding sends JSON with
 /// `Content-Type: application/json`; anything else is a 400).
-fn object_body(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, String> {
+pub(super) fn object_body(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, String> {
     if !says_json(headers) {
         return Err("send the request as `Content-Type: application/json`".into());
     }
@@ -438,6 +443,9 @@ pub async fn configuration(State(state): State<AppState>) -> Response {
         "policy_decision_point": issuer,
         "access_evaluation_endpoint": format!("{issuer}/access/v1/evaluation"),
         "access_evaluations_endpoint": format!("{issuer}/access/v1/evaluations"),
+        "search_subject_endpoint": format!("{issuer}/access/v1/search/subject"),
+        "search_resource_endpoint": format!("{issuer}/access/v1/search/resource"),
+        "search_action_endpoint": format!("{issuer}/access/v1/search/action"),
     }))
     .into_response()
 }

@@ -1,0 +1,119 @@
+//! Registered resources in the snapshot: each one's attributes (as compact JSON, parsed only
+//! when a decision is about it, so a million fit in little memory) and parents, by key; and
+//! the rule that joins them with what a request sends.
+
+use std::hash::{Hash, Hasher};
+
+use serde_json::{Map, Value};
+
+use super::query::{EntityRef, Resource};
+use super::sharded::ShardKey;
+use super::snapshot::Snapshot;
+use crate::ids::AccountId;
+use crate::model::RegisteredResource;
+
+/// A registered resource's key: scope, type and id ([`RegisteredResource::key_of`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResourceKey(Box<str>);
+
+impl ResourceKey {
+    /// The key of the text `key`.
+    pub fn new(key: &str) -> Self {
+        Self(key.into())
+    }
+
+    /// The key of `kind`/`id` in `account` (`None`: global).
+    pub fn of(account: Option<&AccountId>, kind: &str, id: &str) -> Self {
+        Self(RegisteredResource::key_of(account, kind, id).into())
+    }
+}
+
+impl ShardKey for ResourceKey {
+    fn shard(&self) -> usize {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.0.hash(&mut hasher);
+        // Truncation is fine: any bits of a hash are well spread.
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a hash, reduced modulo the shards"
+        )]
+        let spread = hasher.finish() as usize;
+        spread
+    }
+}
+
+/// What the snapshot keeps of a registered resource.
+#[derive(Debug, Clone)]
+pub struct ResourceEntry {
+    /// Attributes as compact JSON (`{}` when none).
+    attributes: Box<str>,
+    parents: Box<[EntityRef]>,
+}
+
+impl ResourceEntry {
+    /// The entry of `resource`.
+    pub fn of(resource: &RegisteredResource) -> Self {
+        Self {
+            attributes: Value::Object(resource.attributes.clone())
+                .to_string()
+                .into_boxed_str(),
+            parents: resource.parents.clone().into_boxed_slice(),
+        }
+    }
+
+    /// The stored attributes.
+    pub fn attributes(&self) -> Map<String, Value> {
+        match serde_json::from_str(&self.attributes) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        }
+    }
+
+    /// The stored parents.
+    pub fn parents(&self) -> &[EntityRef] {
+        &self.parents
+    }
+}
+
+impl Snapshot {
+    /// The registered resource `kind`/`id` a decision in `account` sees: the account's own,
+    /// else a global one.
+    pub fn registered(
+        &self,
+        account: Option<&AccountId>,
+        kind: &str,
+        id: &str,
+    ) -> Option<&ResourceEntry> {
+        if self.resources.is_empty() {
+            return None;
+        }
+        account
+            .and_then(|account| {
+                self.resources
+                    .get(&ResourceKey::of(Some(account), kind, id))
+            })
+            .or_else(|| self.resources.get(&ResourceKey::of(None, kind, id)))
+            .map(|entry| &**entry)
+    }
+
+    /// `resource` as a decision in `account` reads it when it is registered: the stored
+    /// attributes win over those the request sends (which fill in the names not stored), and
+    /// the stored parents replace the request's. `None` when it is not registered. The
+    /// registry is the authority on a resource: whoever asks about it (a proxy, a gateway, the
+    /// resource's own service) cannot restate its owner or lift it out of its folder.
+    pub fn with_registered(
+        &self,
+        account: Option<&AccountId>,
+        resource: &Resource,
+    ) -> Option<Resource> {
+        let entry = self.registered(account, &resource.kind, &resource.id)?;
+        let mut attributes = resource.attributes.clone();
+        attributes.extend(entry.attributes());
+        Some(Resource {
+            kind: resource.kind.clone(),
+            id: resource.id.clone(),
+            attributes,
+            parents: entry.parents().to_vec(),
+        })
+    }
+}
