@@ -100,8 +100,24 @@ async fn administer_a_fresh_install_from_the_command_line(postgres: bool) {
     assert!(created.status.success());
     assert!(String::from_utf8_lossy(&created.stdout).contains("alice@acme.io"));
 
-    let generated = install.ok(&["user", "create", "--email", "bob@acme.io"]);
+    let generated = install.ok(&[
+        "user",
+        "create",
+        "--email",
+        "bob@acme.io",
+        "--external-id",
+        "emp-0042",
+    ]);
     assert!(generated.contains("password (shown once)"));
+    assert!(install
+        .ok(&["user", "set-external-id", "bob@acme.io", "emp-0043"])
+        .contains("known elsewhere as emp-0043"));
+    // Unique across Warden: a second user cannot take it.
+    let taken = install.run(&["user", "set-external-id", "alice@acme.io", "emp-0043"]);
+    assert!(!taken.status.success());
+    assert!(install
+        .ok(&["user", "set-external-id", "alice@acme.io", "--clear"])
+        .contains("has no external id"));
     install.ok(&[
         "member",
         "add",

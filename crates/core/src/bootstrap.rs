@@ -131,6 +131,7 @@ pub async fn ensure_initialized(
         id: UserId::new(),
         email,
         username: None,
+        external_id: None,
         display_name: "Administrator".into(),
         phone: None,
         status: Status::Active,

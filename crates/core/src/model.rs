@@ -52,6 +52,9 @@ pub struct User {
     pub email: Email,
     /// Canonical username, unique when set.
     pub username: Option<Username>,
+    /// The id another system knows the user by (SCIM `externalId`), unique when set: what an
+    /// AuthZEN subject id or a gateway may name them by.
+    pub external_id: Option<String>,
     /// Name shown to people.
     pub display_name: String,
     /// Phone number, free form.

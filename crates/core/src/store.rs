@@ -36,6 +36,8 @@ pub struct UserFilter {
     pub status: Option<Status>,
     /// Members of this account.
     pub account_id: Option<AccountId>,
+    /// Exact external id.
+    pub external_id: Option<String>,
 }
 
 /// Filters of the account list.

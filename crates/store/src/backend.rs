@@ -33,6 +33,7 @@ migrations!(
     (11, "account_revocation", "0011_account_revocation.sql"),
     (12, "api_key_changes", "0012_api_key_changes.sql"),
     (13, "resources", "0013_resources.sql"),
+    (14, "external_ids", "0014_external_ids.sql"),
 );
 
 /// The database engine behind a store.

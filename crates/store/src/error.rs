@@ -32,6 +32,8 @@ fn conflicting_field(constraint: &str) -> &'static str {
         ("users.email", "email"),
         ("users_username_key", "username"),
         ("users.username", "username"),
+        ("users_by_external_id", "external_id"),
+        ("users.external_id", "external_id"),
         ("accounts_name_key", "name"),
         ("accounts.name", "name"),
         ("roles_scope_name_key", "name"),

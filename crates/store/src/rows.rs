@@ -67,7 +67,7 @@ pub(crate) fn scope_of(account: Option<&AccountId>) -> String {
 }
 
 pub(crate) const USER_COLUMNS: &str =
-    "id, email, username, display_name, phone, status, attributes, password_hash, created_at, updated_at, last_login_at";
+    "id, email, username, external_id, display_name, phone, status, attributes, password_hash, created_at, updated_at, last_login_at";
 
 pub(crate) fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
@@ -75,6 +75,7 @@ pub(crate) fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
             id: parse(row, "id", UserId::parse)?,
             email: Email::from_stored(text(row, "email")?),
             username: opt_text(row, "username")?.map(Username::from_stored),
+            external_id: opt_text(row, "external_id")?,
             display_name: text(row, "display_name")?,
             phone: opt_text(row, "phone")?,
             status: parse(row, "status", Status::parse)?,

@@ -29,8 +29,8 @@ pub(crate) async fn insert(
         .await
         .map_err(on_error)?;
     sqlx::query(
-        "INSERT INTO users (id, email, username, display_name, phone, status, attributes, password_hash, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO users (id, email, username, display_name, phone, status, attributes, password_hash, created_at, updated_at, external_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(user.id.to_string())
     .bind(user.email.as_str())
@@ -42,6 +42,7 @@ pub(crate) async fn insert(
     .bind(record.password_hash.as_deref())
     .bind(user.created_at.millis())
     .bind(user.updated_at.millis())
+    .bind(user.external_id.as_deref())
     .execute(&mut *tx)
     .await
     .map_err(on_error)?;
@@ -95,6 +96,10 @@ pub(crate) async fn list(
         sql.push(" AND username = ")
             .bind(Arg::Text(username.to_string()));
     }
+    if let Some(external_id) = &filter.external_id {
+        sql.push(" AND external_id = ")
+            .bind(Arg::Text(external_id.clone()));
+    }
     if let Some(status) = filter.status {
         sql.push(" AND status = ")
             .bind(Arg::Text(status.as_str().into()));
@@ -117,7 +122,7 @@ pub(crate) async fn list(
 
 pub(crate) async fn update(pool: &AnyPool, user: &User) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE users SET email = $2, username = $3, display_name = $4, phone = $5, status = $6, attributes = $7, updated_at = $8
+        "UPDATE users SET email = $2, username = $3, display_name = $4, phone = $5, status = $6, attributes = $7, updated_at = $8, external_id = $9
          WHERE id = $1",
     )
     .bind(user.id.to_string())
@@ -128,6 +133,7 @@ pub(crate) async fn update(pool: &AnyPool, user: &User) -> Result<bool, StoreErr
     .bind(user.status.as_str())
     .bind(attributes_json(user))
     .bind(user.updated_at.millis())
+    .bind(user.external_id.as_deref())
     .execute(pool)
     .await
     .map_err(on_error)?;

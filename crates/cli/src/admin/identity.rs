@@ -25,6 +25,9 @@ pub enum UserCommand {
         /// Optional username.
         #[arg(long)]
         username: Option<String>,
+        /// Optional id another system knows the user by (SCIM externalId), unique.
+        #[arg(long)]
+        external_id: Option<String>,
         /// Display name.
         #[arg(long)]
         display_name: Option<String>,
@@ -43,6 +46,16 @@ pub enum UserCommand {
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: u32,
+    },
+    /// Set or clear the id another system knows a user (id, email or username) by.
+    SetExternalId {
+        /// The user.
+        user: String,
+        /// The external id; leave it out with --clear.
+        external_id: Option<String>,
+        /// Remove the external id.
+        #[arg(long, conflicts_with = "external_id")]
+        clear: bool,
     },
     /// Disable a user (id, email or username): they can no longer log in or use their tokens.
     Disable {
@@ -137,6 +150,7 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Create {
             email,
             username,
+            external_id,
             display_name,
             account,
             password_stdin,
@@ -155,6 +169,7 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
                 email,
                 password: Some(password.clone()),
                 username,
+                external_id,
                 display_name,
                 phone: None,
                 attributes: None,
@@ -190,6 +205,30 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
             }
             if page.next_cursor.is_some() {
                 println!("(more users exist; raise --limit)");
+            }
+        }
+        UserCommand::SetExternalId {
+            user,
+            external_id,
+            clear,
+        } => {
+            if external_id.is_none() && !clear {
+                anyhow::bail!("give the external id, or --clear to remove it");
+            }
+            let id = user_id(services, &user).await?;
+            let patch = users::UpdateUser {
+                external_id: Some(external_id),
+                ..users::UpdateUser::default()
+            };
+            let user = users::update(services, &Access::System, &id, patch)
+                .await
+                .map_err(explain)?;
+            match &user.external_id {
+                Some(external) => println!(
+                    "user {} <{}> is known elsewhere as {external}",
+                    user.id, user.email
+                ),
+                None => println!("user {} <{}> has no external id", user.id, user.email),
             }
         }
         UserCommand::Disable { user } => set_status(services, &user, Status::Disabled).await?,

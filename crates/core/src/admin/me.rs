@@ -177,6 +177,7 @@ pub async fn register(services: &Services, input: Register) -> Result<(), Domain
         id: UserId::new(),
         email,
         username,
+        external_id: None,
         display_name,
         phone: None,
         status: Status::Active,

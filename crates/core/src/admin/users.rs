@@ -30,6 +30,9 @@ pub struct CreateUser {
     /// Optional username, usable to log in.
     #[serde(default)]
     pub username: Option<String>,
+    /// Optional id another system knows the user by (SCIM `externalId`), unique.
+    #[serde(default)]
+    pub external_id: Option<String>,
     /// Name shown to people.
     #[serde(default)]
     pub display_name: Option<String>,
@@ -58,6 +61,10 @@ pub struct UpdateUser {
     #[serde(default, deserialize_with = "double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub username: Option<Option<String>>,
+    /// New external id, or `null` to remove it (administrators only).
+    #[serde(default, deserialize_with = "double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub external_id: Option<Option<String>>,
     /// New display name.
     #[serde(default)]
     pub display_name: Option<String>,
@@ -89,6 +96,18 @@ pub struct UserQuery {
     pub status: Option<String>,
     /// Account membership.
     pub account_id: Option<String>,
+    /// External id.
+    pub external_id: Option<String>,
+}
+
+/// Checks an external id: 1 to 256 characters, no control characters.
+fn external_id(problems: &mut Problems, value: Option<String>) -> Option<String> {
+    let value = value?;
+    if value.is_empty() {
+        problems.push("external_id", "must not be empty; send null to remove it");
+        return None;
+    }
+    problems.check("external_id", display_text(&value, 256))
 }
 
 pub(crate) fn optional_text(
@@ -126,6 +145,7 @@ pub async fn create(
     let display_name =
         optional_text(&mut problems, "display_name", input.display_name, 200).unwrap_or_default();
     let phone = optional_text(&mut problems, "phone", input.phone, 32);
+    let external_id = external_id(&mut problems, input.external_id);
     let attributes = input.attributes.unwrap_or_default();
     problems.check("attributes", check_attributes(&attributes));
     problems.finish()?;
@@ -148,6 +168,7 @@ pub async fn create(
         id: UserId::new(),
         email,
         username,
+        external_id,
         display_name,
         phone,
         status: Status::Active,
@@ -205,6 +226,7 @@ pub async fn list(
         account_id: query
             .account_id
             .and_then(|a| problems.check("account_id", AccountId::parse(&a))),
+        external_id: query.external_id,
     };
     problems.finish()?;
     match actor.reach(p::USERS_READ) {
@@ -246,6 +268,9 @@ pub(crate) async fn apply_patch(
     }
     if let Some(phone) = patch.phone {
         user.phone = optional_text(&mut problems, "phone", phone, 32);
+    }
+    if let Some(id) = patch.external_id {
+        user.external_id = external_id(&mut problems, id);
     }
     if let Some(status) = patch.status {
         user.status = status;

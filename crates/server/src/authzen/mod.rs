@@ -230,6 +230,20 @@ pub(super) async fn principal(
             if warden_core::ids::UserId::parse(id).is_ok() {
                 return Ok(Some(PrincipalRef::Text(id.to_owned())));
             }
+            // The id another system knows the user by, then a username or email.
+            let filter = warden_core::store::UserFilter {
+                external_id: Some(id.to_owned()),
+                ..warden_core::store::UserFilter::default()
+            };
+            let known = state
+                .services()
+                .store
+                .users(&filter, &warden_core::page::PageRequest::first(1))
+                .await
+                .map_err(|err| Failure::Refused(err.into()))?;
+            if let Some(user) = known.first() {
+                return Ok(Some(PrincipalRef::Text(user.id.to_string())));
+            }
             let Ok(login) = warden_core::identity::canonicalize(id) else {
                 return Ok(None);
             };

@@ -382,11 +382,13 @@ async fn subjects_of(
                 resource: resource_of(search, &search.resource.1),
             };
             if allowed(state, access, ip, search, candidate).map_err(Failure::Refused)? {
-                // Named as other systems know the user: its username if set, else its id.
+                // Named as other systems know the user: its external id, else its username,
+                // else its Warden id.
                 let id = record
-                    .username
-                    .as_ref()
-                    .map_or_else(|| record.id.to_string(), |u| u.as_str().to_owned());
+                    .external_id
+                    .clone()
+                    .or_else(|| record.username.as_ref().map(|u| u.as_str().to_owned()))
+                    .unwrap_or_else(|| record.id.to_string());
                 results.push(json!({"type": search.kind, "id": id}));
             }
             if results.len() >= search.limit || scanned >= SCAN_LIMIT {

@@ -32,6 +32,8 @@ pub struct ListUsers {
     status: Option<String>,
     /// Members of this account.
     account_id: Option<String>,
+    /// Exact external id (SCIM `externalId`).
+    external_id: Option<String>,
 }
 
 /// Creates a user. Account administrators create users in their own account.
@@ -63,6 +65,7 @@ pub async fn list(
         username: q.username,
         status: q.status,
         account_id: q.account_id,
+        external_id: q.external_id,
     };
     Ok(Json(
         users::list(state.services(), auth.access(), query, page).await?,

@@ -287,8 +287,99 @@ async fn duplicate_emails_and_usernames_conflict_in_any_case_or_width(backend: B
 }
 
 crate::both!(
+    external_ids_are_unique_settable_by_admins_only_and_name_authzen_subjects,
     an_admin_creates_reads_updates_and_deletes_a_user,
     lists_paginate_with_an_opaque_cursor_and_filter,
     bad_user_input_gets_clear_errors_and_changes_nothing,
     duplicate_emails_and_usernames_conflict_in_any_case_or_width,
 );
+
+async fn external_ids_are_unique_settable_by_admins_only_and_name_authzen_subjects(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let created = app
+        .post(
+            "/v1/users",
+            &app.admin_token,
+            serde_json::json!({"email": "ext@acme.io", "password": PASSWORD, "account_id": acme, "external_id": "00u1abc"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["external_id"], "00u1abc");
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let clash = app
+        .post(
+            "/v1/users",
+            &app.admin_token,
+            serde_json::json!({"email": "other@acme.io", "external_id": "00u1abc"}),
+        )
+        .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+    assert!(
+        clash.body.to_string().contains("external_id"),
+        "{}",
+        clash.body
+    );
+    let found = app
+        .get("/v1/users?external_id=00u1abc", &app.admin_token)
+        .await;
+    assert_eq!(found.body["items"][0]["id"], id.as_str());
+    for bad in [
+        serde_json::json!(""),
+        serde_json::json!("a\u{7}b"),
+        serde_json::json!("x".repeat(300)),
+    ] {
+        let reply = app
+            .patch(
+                &format!("/v1/users/{id}"),
+                &app.admin_token,
+                serde_json::json!({"external_id": bad}),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.body
+        );
+    }
+    // A user cannot name themself to other systems.
+    let token = app.login("ext@acme.io", PASSWORD).await;
+    let own = app
+        .patch(
+            "/v1/users/me",
+            &token,
+            serde_json::json!({"external_id": "00u-admin"}),
+        )
+        .await;
+    assert!(own.status.is_client_error(), "{}", own.body);
+    // An AuthZEN subject id resolves through it.
+    let role = app
+        .create_role("viewer", Some(&acme), &["documents:read"], &[])
+        .await;
+    app.grant(&id, &role, Some(&acme)).await;
+    let decide = |subject: &str| {
+        let body = serde_json::json!({"subject": {"type": "user", "id": subject},
+            "action": {"name": "documents:read"}, "resource": {"type": "document", "id": "1"}});
+        let app = &app;
+        async move {
+            app.post("/access/v1/evaluation", &app.admin_token, body)
+                .await
+                .body["decision"]
+                .clone()
+        }
+    };
+    assert_eq!(decide("00u1abc").await, true);
+    let cleared = app
+        .patch(
+            &format!("/v1/users/{id}"),
+            &app.admin_token,
+            serde_json::json!({"external_id": null}),
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
+    assert!(cleared.body["external_id"].is_null());
+    assert_eq!(decide("00u1abc").await, false);
+}
