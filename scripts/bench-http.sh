@@ -4,6 +4,8 @@
 # runs where the scheduler puts it, on both cores), and measures GET /healthz, the refresh
 # grant (each worker following its own rotation chain), client_credentials (HTTP Basic) and
 # POST /v1/check with a bearer token (compare its rate with /healthz: the issue 4 target is 70%).
+# AuthZEN: evaluation and evaluations (100 items about the bench user), beside check-batch
+# (100 checks) for the same questions through /v1/check/batch.
 # Further modes: api-key-me and api-key-check (GET /v1/users/me and POST /v1/check with an API
 # key), and password (one full login per request, four workers).
 # Besides requests per second it reports Warden's CPU seconds during the run, and requests
@@ -41,13 +43,15 @@ bench() {
   fi
   $W init >/dev/null
   echo 'bench passphrase 1' | $W user create --email bench@example.com --password-stdin >/dev/null
-  # The decision benchmark asks an RBAC question the bench user's role answers.
-  $W role create reader -p documents:read >/dev/null
+  # The decision benchmark asks an RBAC question the bench user's role answers; the AuthZEN
+  # modes ask it about the bench user, which needs warden.check:any.
+  $W role create reader -p documents:read -p warden.check:any >/dev/null
   $W role grant --user bench@example.com --role reader >/dev/null
   creds=$($W client create --name bench)
   id=$(awk '/^client_id:/ {print $2}' <<<"$creds")
   secret=$(awk '/^client_secret:/ {print $2}' <<<"$creds")
   key=$($W api-key create --user bench@example.com --name bench --role reader | awk '/^key:/ {print $2}')
+  subject=$($W user list | awk '/bench@example.com/ {print $1}')
   taskset -c 0 $W serve >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
@@ -58,7 +62,8 @@ bench() {
     # More than six simultaneous logins of one identifier are refused as a burst of guesses.
     if [ "$mode" = password ]; then workers=4; fi
     out=$(taskset -c 1 $L --url="http://127.0.0.1:$PORT" --mode="$mode" --concurrency="$workers" \
-      --duration="$DURATION" --client-id="$id" --client-secret="$secret" --api-key="$key")
+      --duration="$DURATION" --client-id="$id" --client-secret="$secret" --api-key="$key" \
+      --subject="$subject")
     after=$(cpu_seconds "$pid")
     ok=$(sed -E 's/.* ok=([0-9]+).*/\1/' <<<"$out")
     # Requests served per second of Warden's own CPU time: its throughput per core.

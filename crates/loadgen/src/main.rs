@@ -29,6 +29,13 @@ enum Mode {
     /// `GET /documents/42` at `--url` (a proxy in front of an upstream) with a bearer token
     /// from `--warden-url`.
     Proxied,
+    /// `POST /v1/check/batch` of 100 checks with a bearer token.
+    CheckBatch,
+    /// `POST /access/v1/evaluation` (AuthZEN) about `--subject`, with a bearer token holding
+    /// `warden.check:any`.
+    Evaluation,
+    /// `POST /access/v1/evaluations` of 100 items about `--subject`.
+    Evaluations,
     /// `grant_type=password`: a full login per request (keep the concurrency at most 6:
     /// more simultaneous logins of one identifier are refused as a burst of guesses).
     Password,
@@ -67,6 +74,9 @@ struct Args {
     /// Where to log in when `--url` is a proxy (proxied mode); default `--url`.
     #[arg(long)]
     warden_url: Option<String>,
+    /// The subject (a user id) of the AuthZEN modes.
+    #[arg(long, default_value = "")]
+    subject: String,
 }
 
 struct Tally {
@@ -108,9 +118,12 @@ async fn login_for(client: &reqwest::Client, args: &Args, field: &str) -> anyhow
 async fn start_token(client: &reqwest::Client, args: &Args) -> anyhow::Result<Option<String>> {
     Ok(match args.mode {
         Mode::Refresh => Some(login(client, args).await?),
-        Mode::Check | Mode::ForwardAuth | Mode::Proxied => {
-            Some(login_for(client, args, "access_token").await?)
-        }
+        Mode::Check
+        | Mode::CheckBatch
+        | Mode::Evaluation
+        | Mode::Evaluations
+        | Mode::ForwardAuth
+        | Mode::Proxied => Some(login_for(client, args, "access_token").await?),
         _ => None,
     })
 }
@@ -123,14 +136,32 @@ async fn worker(args: &Args, until: Instant, start: Option<String>) -> anyhow::R
         Mode::Refresh => start.clone(),
         _ => None,
     };
-    let bearer = match args.mode {
-        Mode::Check | Mode::ForwardAuth | Mode::Proxied => start.unwrap_or_default(),
-        _ => String::new(),
-    };
+    let bearer = start
+        .filter(|_| !matches!(args.mode, Mode::Refresh))
+        .unwrap_or_default();
     let check = serde_json::json!({
         "action": "documents:read",
         "resource": {"type": "document", "id": "42", "attributes": {"owner_id": "someone"}},
         "context": {}
+    });
+    let batch = serde_json::json!({
+        "checks": (0..100).map(|i| serde_json::json!({
+            "action": "documents:read",
+            "resource": {"type": "document", "id": i.to_string(), "attributes": {"owner_id": "someone"}},
+        })).collect::<Vec<_>>()
+    });
+    let subject = serde_json::json!({"type": "user", "id": args.subject});
+    let evaluation = serde_json::json!({
+        "subject": subject,
+        "action": {"name": "documents:read"},
+        "resource": {"type": "document", "id": "42", "properties": {"owner_id": "someone"}},
+    });
+    let evaluations = serde_json::json!({
+        "subject": subject,
+        "action": {"name": "documents:read"},
+        "evaluations": (0..100).map(|i| serde_json::json!({
+            "resource": {"type": "document", "id": i.to_string(), "properties": {"owner_id": "someone"}},
+        })).collect::<Vec<_>>()
     });
     let mut tally = Tally {
         ok: 0,
@@ -149,6 +180,18 @@ async fn worker(args: &Args, until: Instant, start: Option<String>) -> anyhow::R
                 .post(format!("{}/v1/check", args.url))
                 .bearer_auth(&bearer)
                 .json(&check),
+            Mode::CheckBatch => client
+                .post(format!("{}/v1/check/batch", args.url))
+                .bearer_auth(&bearer)
+                .json(&batch),
+            Mode::Evaluation => client
+                .post(format!("{}/access/v1/evaluation", args.url))
+                .bearer_auth(&bearer)
+                .json(&evaluation),
+            Mode::Evaluations => client
+                .post(format!("{}/access/v1/evaluations", args.url))
+                .bearer_auth(&bearer)
+                .json(&evaluations),
             Mode::ForwardAuth => client
                 .get(format!("{}/v1/forward-auth", args.url))
                 .header("x-original-method", "GET")
