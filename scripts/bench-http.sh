@@ -33,6 +33,7 @@ bench() {
   local backend=$1 dir pid creds id secret
   dir=$(mktemp -d)
   export WARDEN_DATA_DIR="$dir" WARDEN_LISTEN="127.0.0.1:$PORT" WARDEN_LOG=warn
+  export WARDEN_ISSUER="http://127.0.0.1:$PORT"
   export WARDEN_ADMIN_PASSWORD='bench admin passphrase'
   # One address sends everything here: lift the per-IP token bucket out of the way.
   export WARDEN_TOKEN_RATE=100000 WARDEN_TOKEN_BURST=100000

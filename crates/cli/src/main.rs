@@ -95,6 +95,33 @@ fn init_logging(config: &Config) {
     }
 }
 
+/// Refuses to serve without a public URL where one cannot be guessed: on an address other
+/// than loopback (the listen address is not what clients reach), and with PostgreSQL (nodes
+/// share the store, so each would otherwise issue tokens the others reject).
+fn require_issuer(config: &Config) -> anyhow::Result<()> {
+    if config.issuer.is_some() {
+        return Ok(());
+    }
+    let why = if !config.listen.ip().is_loopback() {
+        format!(
+            "Warden listens on {}, which is not what clients reach",
+            config.listen
+        )
+    } else if config
+        .database_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("postgres"))
+    {
+        "with PostgreSQL, several nodes can share the store and must all issue the same `iss`"
+            .to_owned()
+    } else {
+        return Ok(());
+    };
+    anyhow::bail!(
+        "{why}: set WARDEN_ISSUER (or `issuer` in the configuration file) to Warden's public URL, such as https://auth.example.com; tokens carry it as `iss` and verifiers check it"
+    )
+}
+
 fn issuer(config: &Config, bound: std::net::SocketAddr) -> String {
     config
         .issuer
@@ -131,6 +158,7 @@ fn print_generated_password(email: &str, password: &secrecy::SecretString) {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    require_issuer(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -157,8 +185,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Runs the command; a failure is one line on stderr (its causes joined), never a backtrace,
+/// and exit status 1.
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
     init_logging(&config);

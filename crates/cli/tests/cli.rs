@@ -252,6 +252,7 @@ fn serve(install: &Install) -> (std::process::Child, String, String) {
         .command(&["serve"])
         .env_remove("WARDEN_ADMIN_PASSWORD")
         .env("WARDEN_LISTEN", "127.0.0.1:0")
+        .env("WARDEN_ISSUER", "https://auth.example.test")
         .env("WARDEN_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -323,6 +324,37 @@ async fn serve_prints_a_generated_admin_password_once_and_restarts_keep_it(postg
     assert_eq!(login(&address, &password).await, reqwest::StatusCode::OK);
     second.kill().unwrap();
     second.wait().unwrap();
+}
+
+/// Without a public URL, `serve` refuses where the listen address cannot stand in for one: a
+/// non-loopback address, and PostgreSQL (nodes would disagree on `iss`). It says what to set,
+/// and a CLI mistake prints no backtrace even under `RUST_BACKTRACE=1`.
+async fn serve_without_an_issuer_says_what_to_set(postgres: bool) {
+    let install = Install::new(postgres).await;
+    let listen = if postgres { "127.0.0.1:0" } else { "0.0.0.0:0" };
+    let out = install
+        .command(&["serve"])
+        .env("WARDEN_LISTEN", listen)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("WARDEN_ISSUER"), "{said}");
+    assert!(
+        !said.contains("Stack backtrace") && !said.contains("stack backtrace"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_serve_without_an_issuer_on_a_public_address_says_what_to_set() {
+    serve_without_an_issuer_says_what_to_set(false).await;
+}
+
+#[tokio::test]
+async fn postgres_serve_without_an_issuer_says_what_to_set() {
+    serve_without_an_issuer_says_what_to_set(true).await;
 }
 
 #[tokio::test]

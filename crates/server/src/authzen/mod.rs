@@ -150,12 +150,9 @@ struct Asked {
     request: CheckRequest,
 }
 
-fn read(parts: &Parts) -> Result<Asked, String> {
-    let (subject_kind, subject_id, properties) = entity(parts.subject.as_ref(), "subject")?;
-    let (resource_kind, resource_id, attributes) = entity(parts.resource.as_ref(), "resource")?;
-    let action = parts
-        .action
-        .as_ref()
+/// An action (`{"name", "properties"?}`) as the request gave it: its name and properties.
+pub(super) fn action(value: Option<&Value>) -> Result<(String, Map<String, Value>), String> {
+    let action = value
         .ok_or("`action` is required")?
         .as_object()
         .ok_or("`action` must be an object")?;
@@ -164,36 +161,54 @@ fn read(parts: &Parts) -> Result<Asked, String> {
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .ok_or("`action.name` is required, a non-empty string")?;
-    let mut context = match &parts.context {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(map)) => map.clone(),
-        Some(_) => return Err("`context` must be an object".into()),
-    };
-    match action.get("properties") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(properties)) => {
-            context.insert("action".into(), Value::Object(properties.clone()));
-        }
-        Some(_) => return Err("`action.properties` must be an object".into()),
+    Ok((
+        name.to_owned(),
+        object_of(action.get("properties"), "action.properties")?,
+    ))
+}
+
+/// An optional object (`context`, `properties`): empty when absent or `null`.
+pub(super) fn object_of(value: Option<&Value>, what: &str) -> Result<Map<String, Value>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map.clone()),
+        Some(_) => Err(format!("`{what}` must be an object")),
     }
-    // The account to decide in: the subject's `account_id` property, else the context's.
-    let account = properties
-        .get("account_id")
+}
+
+/// The account to decide in: the subject's `account_id` property, else the context's.
+pub(super) fn account_named(
+    subject_properties: Option<&Map<String, Value>>,
+    context: &Map<String, Value>,
+) -> Result<Option<warden_core::ids::AccountId>, String> {
+    subject_properties
+        .and_then(|properties| properties.get("account_id"))
         .or_else(|| context.get("account_id"))
         .map(|value| {
             value
                 .as_str()
                 .and_then(|text| warden_core::ids::AccountId::parse(text).ok())
-                .ok_or("`account_id` must be an account id")
+                .ok_or_else(|| "`account_id` must be an account id".to_owned())
         })
-        .transpose()?;
+        .transpose()
+}
+
+fn read(parts: &Parts) -> Result<Asked, String> {
+    let (subject_kind, subject_id, properties) = entity(parts.subject.as_ref(), "subject")?;
+    let (resource_kind, resource_id, attributes) = entity(parts.resource.as_ref(), "resource")?;
+    let (name, action_properties) = action(parts.action.as_ref())?;
+    let mut context = object_of(parts.context.as_ref(), "context")?;
+    if !action_properties.is_empty() {
+        context.insert("action".into(), Value::Object(action_properties));
+    }
+    let account = account_named(Some(&properties), &context)?;
     Ok(Asked {
         subject_kind: subject_kind.to_owned(),
         subject_id: subject_id.to_owned(),
         request: CheckRequest {
             principal: None,
             account_id: account,
-            action: name.to_owned(),
+            action: name,
             resource: Resource {
                 kind: resource_kind.to_owned(),
                 id: resource_id.to_owned(),

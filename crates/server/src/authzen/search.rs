@@ -28,7 +28,9 @@ use warden_core::page::PageRequest;
 use warden_core::store::{ResourceFilter, UserFilter};
 use warden_core::DomainError;
 
-use super::{bad_request, entity, object_body, principal, Failure};
+use super::{
+    account_named, action, bad_request, entity, object_body, object_of, principal, Failure,
+};
 use crate::extract::{Authenticated, ClientAddr};
 use crate::state::AppState;
 
@@ -65,14 +67,6 @@ struct Search {
     after: Option<String>,
     /// The request without its page token, hashed: a token belongs to one request.
     fingerprint: String,
-}
-
-fn object_of(value: Option<&Value>, what: &str) -> Result<Map<String, Value>, String> {
-    match value {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(map)) => Ok(map.clone()),
-        Some(_) => Err(format!("`{what}` must be an object")),
-    }
 }
 
 /// A searched-for entity: only its `type` counts (an `id`, if sent, is ignored).
@@ -116,22 +110,7 @@ fn read(target: Target, body: &Map<String, Value>) -> Result<Search, String> {
     };
     let action = match target {
         Target::Action => None,
-        Target::Subject | Target::Resource => {
-            let action = body
-                .get("action")
-                .ok_or("`action` is required")?
-                .as_object()
-                .ok_or("`action` must be an object")?;
-            let name = action
-                .get("name")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .ok_or("`action.name` is required, a non-empty string")?;
-            Some((
-                name.to_owned(),
-                object_of(action.get("properties"), "action.properties")?,
-            ))
-        }
+        Target::Subject | Target::Resource => Some(action(body.get("action"))?),
     };
     let (kind, resource) = match target {
         Target::Resource => {
@@ -147,17 +126,10 @@ fn read(target: Target, body: &Map<String, Value>) -> Result<Search, String> {
         }
     };
     let context = object_of(body.get("context"), "context")?;
-    let account = subject
-        .as_ref()
-        .and_then(|(_, _, properties)| properties.get("account_id"))
-        .or_else(|| context.get("account_id"))
-        .map(|value| {
-            value
-                .as_str()
-                .and_then(|text| AccountId::parse(text).ok())
-                .ok_or("`account_id` must be an account id")
-        })
-        .transpose()?;
+    let account = account_named(
+        subject.as_ref().map(|(_, _, properties)| properties),
+        &context,
+    )?;
     let page = object_of(body.get("page"), "page")?;
     let limit = match page.get("limit") {
         None | Some(Value::Null) => DEFAULT_LIMIT,
@@ -565,7 +537,26 @@ async fn answer(
         Err(why) => return bad_request(&why),
     };
     match run(state, auth.access(), ip, target, &search).await {
-        Ok(Outcome::Found(found)) => respond(&search, found),
+        Ok(Outcome::Found(found)) => {
+            // A search tells who may reach what: each one is recorded, with what it found
+            // (coalesced when repeated, as denials are).
+            let event = warden_core::audit::Event {
+                actor: warden_core::authz::actor_name(auth.access()),
+                action: "authzen.searched",
+                account: search.account.or(match auth.access().reach(CHECK_ANY) {
+                    Reach::Account(mine) => Some(mine),
+                    Reach::All | Reach::Nowhere => None,
+                }),
+                target: Some(format!("{target:?}").to_lowercase()),
+                details: json!({
+                    "action": search.action.as_ref().map(|(name, _)| name),
+                    "resource": {"type": search.resource.0, "id": search.resource.1},
+                    "results": found.results.len(),
+                }),
+            };
+            warden_core::audit::record_repeated(state.services(), event, 1).await;
+            respond(&search, found)
+        }
         Ok(Outcome::Empty) | Err(Failure::Unknown) => respond(
             &search,
             Found {

@@ -203,7 +203,7 @@ impl Engine {
                 break;
             }
         }
-        snapshot.accounts = snapshot.accounts.with(accounts);
+        snapshot.accounts.extend(accounts);
 
         let mut clients = Vec::new();
         let mut page = PageRequest::first(LOAD_PAGE);
@@ -229,7 +229,7 @@ impl Engine {
                         .or_default()
                         .push((a.account_id, a.role_id));
                 }
-                snapshot.users = snapshot.users.with(rows.iter().map(|user| {
+                snapshot.users.extend(rows.iter().map(|user| {
                     let assignments = held.remove(&user.id).unwrap_or_default();
                     (user.id, Some(Arc::new(UserEntry::new(user, assignments))))
                 }));
@@ -258,9 +258,9 @@ impl Engine {
             let rows = store.live_api_keys(after.as_deref(), LOAD_PAGE).await?;
             let done = rows.len() < LOAD_PAGE as usize;
             after = rows.last().map(|(hash, _)| hash.clone());
-            snapshot.api_keys = snapshot
+            snapshot
                 .api_keys
-                .with(rows.iter().filter_map(|(hash, key)| {
+                .extend(rows.iter().filter_map(|(hash, key)| {
                     Some((KeyHash::new(hash), Some(Arc::new(ApiKeyEntry::of(key)?))))
                 }));
             if done {
@@ -275,10 +275,10 @@ impl Engine {
                 .await?;
             let done = rows.len() < LOAD_PAGE as usize;
             page.after = rows.last().map(RegisteredResource::key);
-            snapshot.resources = snapshot.resources.with(rows.iter().map(|resource| {
+            snapshot.resources.extend(rows.iter().map(|resource| {
                 (
                     ResourceKey::new(&resource.key()),
-                    Some(Arc::new(ResourceEntry::of(resource))),
+                    Some(ResourceEntry::of(resource)),
                 )
             }));
             if done {
@@ -295,12 +295,27 @@ impl Engine {
                 .await?;
             let done = rows.len() < LOAD_PAGE as usize;
             after = rows.last().map(|(id, at)| (at.millis(), id.to_string()));
-            snapshot.ended = snapshot
+            snapshot
                 .ended
-                .with(rows.into_iter().map(|(id, at)| (id, Some(at.millis()))));
+                .extend(rows.into_iter().map(|(id, at)| (id, Some(at.millis()))));
             if done {
                 break;
             }
+        }
+        // The overlap's entries visible now may have committed after the load read their
+        // table: apply them here, in place, while the snapshot is this function's alone (from
+        // the first catch-up, each would copy every shard it touches, and a busy overlap
+        // touches them all: a million resources held twice at start-up).
+        let mut applied = std::collections::BTreeSet::new();
+        let overlap: Vec<Change> = store
+            .changes_after(seq, CHANGE_BATCH)
+            .await?
+            .into_iter()
+            .filter(|change| change.seq <= head)
+            .collect();
+        if !overlap.is_empty() {
+            self.apply(&mut snapshot, &overlap, store).await?;
+            applied.extend(overlap.iter().map(|change| change.seq));
         }
         tracing::info!(
             users = snapshot.users.len(),
@@ -314,6 +329,7 @@ impl Engine {
         // Only a load that succeeded replaces the reader's state (a failed one leaves the
         // reload pending).
         *tail = Tail {
+            applied,
             last_read: Some(std::time::Instant::now()),
             quiet_below: head,
             ..Tail::default()
@@ -464,7 +480,7 @@ impl Engine {
                     let entry = store
                         .resource(&change.key)
                         .await?
-                        .map(|resource| Arc::new(ResourceEntry::of(&resource)));
+                        .map(|resource| ResourceEntry::of(&resource));
                     resources.push((ResourceKey::new(&change.key), entry));
                 }
                 other => tracing::warn!(kind = other, "unknown change kind ignored"),
@@ -473,11 +489,13 @@ impl Engine {
         if roles_changed {
             next.roles = Arc::new(load_roles(store).await?);
         }
-        next.users = next.users.with(users);
-        next.accounts = next.accounts.with(accounts);
-        next.ended = next.ended.with(sessions);
-        next.api_keys = next.api_keys.with(keys);
-        next.resources = next.resources.with(resources);
+        // In place: shards `next` shares with the current snapshot are copied when touched
+        // (copy on write), its own are changed as they are.
+        next.users.extend(users);
+        next.accounts.extend(accounts);
+        next.ended.extend(sessions);
+        next.api_keys.extend(keys);
+        next.resources.extend(resources);
         Ok(())
     }
 }

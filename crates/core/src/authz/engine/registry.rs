@@ -42,36 +42,42 @@ impl ShardKey for ResourceKey {
     }
 }
 
-/// What the snapshot keeps of a registered resource.
+/// What the snapshot keeps of a registered resource: one allocation, its attributes as
+/// compact JSON and, after a line feed (which compact JSON never holds), its parents when it
+/// has any. Held inline in the map, so a million resources cost their keys and this text.
 #[derive(Debug, Clone)]
 pub struct ResourceEntry {
-    /// Attributes as compact JSON (`{}` when none).
-    attributes: Box<str>,
-    parents: Box<[EntityRef]>,
+    text: Box<str>,
 }
 
 impl ResourceEntry {
     /// The entry of `resource`.
     pub fn of(resource: &RegisteredResource) -> Self {
+        let mut text = Value::Object(resource.attributes.clone()).to_string();
+        if !resource.parents.is_empty() {
+            text.push('\n');
+            text.push_str(&serde_json::to_string(&resource.parents).unwrap_or_default());
+        }
         Self {
-            attributes: Value::Object(resource.attributes.clone())
-                .to_string()
-                .into_boxed_str(),
-            parents: resource.parents.clone().into_boxed_slice(),
+            text: text.into_boxed_str(),
         }
     }
 
     /// The stored attributes.
     pub fn attributes(&self) -> Map<String, Value> {
-        match serde_json::from_str(&self.attributes) {
+        let json = self.text.split('\n').next().unwrap_or_default();
+        match serde_json::from_str(json) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         }
     }
 
     /// The stored parents.
-    pub fn parents(&self) -> &[EntityRef] {
-        &self.parents
+    pub fn parents(&self) -> Vec<EntityRef> {
+        self.text
+            .split_once('\n')
+            .and_then(|(_, json)| serde_json::from_str(json).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -93,7 +99,6 @@ impl Snapshot {
                     .get(&ResourceKey::of(Some(account), kind, id))
             })
             .or_else(|| self.resources.get(&ResourceKey::of(None, kind, id)))
-            .map(|entry| &**entry)
     }
 
     /// `resource` as a decision in `account` reads it when it is registered: the stored
@@ -113,7 +118,7 @@ impl Snapshot {
             kind: resource.kind.clone(),
             id: resource.id.clone(),
             attributes,
-            parents: entry.parents().to_vec(),
+            parents: entry.parents(),
         })
     }
 }

@@ -93,6 +93,31 @@ impl<K: ShardKey, V: Clone> Sharded<K, V> {
         }
     }
 
+    /// Applies `changes` in place: what loading a snapshot page by page does. Shards no other
+    /// map shares are changed without a copy, so loading n entries costs O(n), where
+    /// [`Sharded::with`] per page would copy every shard touched, each page.
+    pub fn extend(&mut self, changes: impl IntoIterator<Item = (K, Option<V>)>) {
+        let mut shards: Vec<Arc<HashMap<K, V>>> = self.shards.iter().cloned().collect();
+        // The old array is released first, so the shards are held once, here.
+        self.shards = Arc::from(Vec::new());
+        for (key, value) in changes {
+            let shard = Arc::make_mut(&mut shards[key.shard() % SHARDS]);
+            match value {
+                Some(value) => {
+                    if shard.insert(key, value).is_none() {
+                        self.len += 1;
+                    }
+                }
+                None => {
+                    if shard.remove(&key).is_some() {
+                        self.len -= 1;
+                    }
+                }
+            }
+        }
+        self.shards = shards.into();
+    }
+
     /// How many shards `self` and `other` share (the same allocation).
     #[cfg(test)]
     pub(crate) fn shared_shards(&self, other: &Self) -> usize {

@@ -291,7 +291,7 @@ pub struct Snapshot {
     /// Live API keys, by the hash of their value.
     pub api_keys: Sharded<KeyHash, Arc<ApiKeyEntry>>,
     /// Registered resources, by key.
-    pub resources: Sharded<super::registry::ResourceKey, Arc<super::registry::ResourceEntry>>,
+    pub resources: Sharded<super::registry::ResourceKey, super::registry::ResourceEntry>,
 }
 
 /// Who a decision is about.

@@ -86,16 +86,33 @@ fn fixture(policies: &[(&str, Option<bool>)]) -> Fixture {
 }
 
 fn ask(f: &Fixture, action: &str, attributes: Value) -> Decision {
-    let Value::Object(attributes) = attributes else {
-        unreachable!()
+    ask_with(f, action, "document", attributes, None)
+}
+
+fn ask_as(f: &Fixture, action: &str, kind: &str, properties: Option<Value>) -> Decision {
+    ask_with(f, action, kind, json!({}), properties)
+}
+
+/// Decides `action` on `kind`/`1` with `attributes`, for the fixture's user in its account,
+/// the asker adding `properties` to the principal.
+fn ask_with(
+    f: &Fixture,
+    action: &str,
+    kind: &str,
+    attributes: Value,
+    properties: Option<Value>,
+) -> Decision {
+    let object = |value: Value| match value {
+        Value::Object(map) => map,
+        _ => unreachable!(),
     };
     let resource = Resource {
-        kind: "document".into(),
+        kind: kind.into(),
         id: "1".into(),
-        attributes,
+        attributes: object(attributes),
         parents: Vec::new(),
     };
-    let context = Map::new();
+    let properties = properties.map(object);
     let principal = Principal {
         subject: Subject::User(f.user),
         account: Some(f.account),
@@ -108,10 +125,10 @@ fn ask(f: &Fixture, action: &str, attributes: Value) -> Decision {
             &Query {
                 action,
                 resource: &resource,
-                context: &context,
+                context: &Map::new(),
                 ip: None,
                 time: 0,
-                principal_attributes: None,
+                principal_attributes: properties.as_ref(),
             },
         )
         .unwrap()
@@ -266,6 +283,27 @@ fn sharded_maps_copy_only_what_changes() {
 }
 
 #[test]
+fn extending_in_place_changes_only_this_map() {
+    let f = fixture(&[]);
+    let shared = f.snapshot.users.clone();
+    let mut loading = f.snapshot.users.clone();
+    let ids: Vec<UserId> = (0..1000).map(|_| UserId::new()).collect();
+    loading.extend(ids.iter().map(|id| {
+        (
+            *id,
+            Some(Arc::new(UserEntry::build(true, "o@x.io", &Map::new(), []))),
+        )
+    }));
+    assert_eq!(loading.len(), 1001);
+    assert!(ids.iter().all(|id| loading.get(id).is_some()));
+    // A map sharing the shards is untouched.
+    assert_eq!(shared.len(), 1);
+    assert!(shared.get(&ids[0]).is_none());
+    loading.extend([(ids[0], None), (ids[0], None)]);
+    assert_eq!(loading.len(), 1000);
+}
+
+#[test]
 fn the_change_log_reader_waits_at_a_hole_then_closes_it() {
     let mut tail = super::Tail::default();
     tail.applied.extend([1, 2, 4, 5]);
@@ -324,38 +362,6 @@ fn a_changed_user_is_never_answered_from_a_stale_principal_entity() {
     );
     f.snapshot.users = f.snapshot.users.with([(f.user, Some(Arc::new(moved)))]);
     assert!(!ask(&f, "billing:pay", json!({})).allowed);
-}
-
-fn ask_as(f: &Fixture, action: &str, kind: &str, properties: Option<Value>) -> Decision {
-    let resource = Resource {
-        kind: kind.into(),
-        id: "1".into(),
-        attributes: Map::new(),
-        parents: Vec::new(),
-    };
-    let properties = properties.map(|value| match value {
-        Value::Object(map) => map,
-        _ => unreachable!(),
-    });
-    let principal = Principal {
-        subject: Subject::User(f.user),
-        account: Some(f.account),
-        session: None,
-        scoped_to: None,
-    };
-    f.snapshot
-        .decide(
-            &principal,
-            &Query {
-                action,
-                resource: &resource,
-                context: &Map::new(),
-                ip: None,
-                time: 0,
-                principal_attributes: properties.as_ref(),
-            },
-        )
-        .unwrap()
 }
 
 #[test]
