@@ -3,12 +3,7 @@
 //! cached (the keys held), beside a bare `jsonwebtoken` verification of the same token with
 //! a key decoded once: what a hand-rolled verifier that checks only the signature and the
 //! registered claims would pay.
-#![expect(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a benchmark fails loudly; criterion's macros generate undocumented items"
-)]
+#![expect(clippy::unwrap_used, reason = "a benchmark fails loudly")]
 
 #[expect(
     dead_code,

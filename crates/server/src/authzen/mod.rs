@@ -475,6 +475,9 @@ pub async fn configuration(State(state): State<AppState>) -> Response {
         "search_subject_endpoint": format!("{issuer}/access/v1/search/subject"),
         "search_resource_endpoint": format!("{issuer}/access/v1/search/resource"),
         "search_action_endpoint": format!("{issuer}/access/v1/search/action"),
+        // No registered extension capability is implemented; the account is the caller's
+        // (its credential), so one document serves every account.
+        "capabilities": [],
     }))
     .into_response()
 }
