@@ -1,7 +1,7 @@
 //! The entities of the identity model: users, accounts, memberships, roles, role assignments
 //! and login sessions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::authz::permission::Permission;
@@ -322,6 +322,18 @@ pub struct Policy {
     pub updated_at: Timestamp,
 }
 
+/// A reference to an entity: its type and id.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EntityRef {
+    /// Cedar entity type, such as `document` or `Folder`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The entity's id.
+    pub id: String,
+}
+
 /// A resource registered with Warden: its attributes and parents, which a decision on it uses
 /// even when the asker sends only its type and id (a proxy, a gateway). Global (`account_id`
 /// `None`) or in one account; the same type and id may exist in two accounts.
@@ -340,7 +352,7 @@ pub struct RegisteredResource {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub attributes: Map<String, Value>,
     /// Parent entities (`resource in folder::"f1"`).
-    pub parents: Vec<crate::authz::engine::EntityRef>,
+    pub parents: Vec<EntityRef>,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.

@@ -9,6 +9,7 @@ mod grants;
 pub mod graph;
 pub mod policy;
 mod query;
+mod registered;
 mod registry;
 mod roles;
 mod sharded;

@@ -6,17 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// A reference to an entity: its type and id.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct EntityRef {
-    /// Cedar entity type, such as `document` or `Folder`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The entity's id.
-    pub id: String,
-}
+pub use crate::model::EntityRef;
 
 /// The resource a decision is about.
 #[derive(Debug, Clone, Deserialize, Serialize)]
