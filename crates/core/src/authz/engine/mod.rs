@@ -413,6 +413,7 @@ impl Engine {
         let mut sessions = Vec::new();
         let mut keys = Vec::new();
         let mut resources = Vec::new();
+        let mut policies = Vec::new();
         let mut roles_changed = false;
         let mut seen = std::collections::HashSet::new();
         for change in changes {
@@ -452,7 +453,8 @@ impl Engine {
                         .client(&key)
                         .await?
                         .map(|r| ClientEntry::from(&r.client));
-                    next.clients = Arc::new(next.clients.with(key, entry));
+                    // Copied once per batch (if shared), then changed in place.
+                    Arc::make_mut(&mut next.clients).set(key, entry);
                 }
                 "session" => {
                     let Ok(id) = SessionId::parse(&change.key) else {
@@ -467,7 +469,7 @@ impl Engine {
                         continue;
                     };
                     let policy = store.policy(&id).await?.as_ref().and_then(compiled);
-                    next.policies = Arc::new(next.policies.with(id, policy));
+                    policies.push((id, policy));
                 }
                 "api_key" => {
                     let entry = store
@@ -497,6 +499,9 @@ impl Engine {
         next.ended.extend(sessions);
         next.api_keys.extend(keys);
         next.resources.extend(resources);
+        if !policies.is_empty() {
+            next.policies = Arc::new(next.policies.with_all(policies));
+        }
         Ok(())
     }
 }

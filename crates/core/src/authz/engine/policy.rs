@@ -290,11 +290,22 @@ impl PolicyIndex {
 
     /// The index with one policy replaced (`None`: removed).
     pub fn with(&self, id: PolicyId, policy: Option<Arc<CompiledPolicy>>) -> Self {
+        self.with_all([(id, policy)])
+    }
+
+    /// The index with `changes` applied, rebuilt once however many there are (a batch of
+    /// the change log can name thousands of policies).
+    pub fn with_all(
+        &self,
+        changes: impl IntoIterator<Item = (PolicyId, Option<Arc<CompiledPolicy>>)>,
+    ) -> Self {
         let mut all: HashMap<PolicyId, Arc<CompiledPolicy>> = self.policies.clone();
-        match policy {
-            Some(policy) => all.insert(id, policy),
-            None => all.remove(&id),
-        };
+        for (id, policy) in changes {
+            match policy {
+                Some(policy) => all.insert(id, policy),
+                None => all.remove(&id),
+            };
+        }
         Self::build(all.into_values())
     }
 

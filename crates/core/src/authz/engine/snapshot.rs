@@ -252,11 +252,16 @@ impl ClientIndex {
     /// The index with one client replaced (`None`: removed).
     pub fn with(&self, key: ClientKey, client: Option<ClientEntry>) -> Self {
         let mut next = self.clone();
-        match client {
-            Some(client) => next.put(client),
-            None => next.remove(&key),
-        }
+        next.set(key, client);
         next
+    }
+
+    /// Replaces one client in place (`None`: removes it).
+    pub fn set(&mut self, key: ClientKey, client: Option<ClientEntry>) {
+        match client {
+            Some(client) => self.put(client),
+            None => self.remove(&key),
+        }
     }
 
     /// A client by its internal id.
