@@ -19,6 +19,7 @@ use warden_core::DomainError;
 use crate::extract::{Authenticated, ClientAddr};
 use crate::state::AppState;
 
+mod page_token;
 mod search;
 
 /// Most evaluations in one request, as `/v1/check/batch`.

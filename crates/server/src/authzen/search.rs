@@ -16,8 +16,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::{json, Map, Value};
 use warden_core::authz::check::{self, CheckRequest, PrincipalRef};
 use warden_core::authz::engine::Resource;
@@ -28,6 +26,7 @@ use warden_core::page::PageRequest;
 use warden_core::store::{ResourceFilter, UserFilter};
 use warden_core::DomainError;
 
+use super::page_token::{fingerprint, open_token, token};
 use super::{
     account_named, action, bad_request, entity, object_body, object_of, principal, Failure,
 };
@@ -84,17 +83,6 @@ fn searched(value: Option<&Value>, what: &str) -> Result<(String, Map<String, Va
         kind.to_owned(),
         object_of(object.get("properties"), &format!("{what}.properties"))?,
     ))
-}
-
-fn fingerprint(body: &Map<String, Value>) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut without = body.clone();
-    if let Some(Value::Object(page)) = without.get_mut("page") {
-        page.remove("token");
-    }
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    Value::Object(without).to_string().hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
 }
 
 fn read(target: Target, body: &Map<String, Value>) -> Result<Search, String> {
@@ -157,26 +145,6 @@ fn read(target: Target, body: &Map<String, Value>) -> Result<Search, String> {
         after,
         fingerprint,
     })
-}
-
-/// A page token: where the scan stopped, bound to the request it answers.
-fn token(fingerprint: &str, after: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{fingerprint}\n{after}"))
-}
-
-fn open_token(token: &str, fingerprint: &str) -> Result<String, String> {
-    let text = URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or("`page.token` is not a token this PDP issued")?;
-    match text.split_once('\n') {
-        Some((bound, after)) if bound == fingerprint => Ok(after.to_owned()),
-        Some(_) => {
-            Err("`page.token` belongs to another request: send the same request with it".into())
-        }
-        None => Err("`page.token` is not a token this PDP issued".into()),
-    }
 }
 
 /// One candidate's question, in `/v1/check` terms.
