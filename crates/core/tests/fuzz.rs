@@ -157,16 +157,16 @@ fn snapshot_with_a_policy() -> &'static (Snapshot, UserId) {
     static SNAPSHOT: OnceLock<(Snapshot, UserId)> = OnceLock::new();
     SNAPSHOT.get_or_init(|| {
         let id = PolicyId::new();
-        let policy = warden_core::authz::engine::CompiledPolicy {
+        let policy = warden_core::authz::engine::CompiledPolicy::new(
             id,
-            account: None,
-            enabled: true,
-            statements: compile(
+            None,
+            true,
+            compile(
                 &id,
                 r#"forbid(principal, action, resource) when { resource.owner_id == principal.id || context.x.y > 3 };"#,
             )
             .unwrap(),
-        };
+        );
         let user = UserId::new();
         let mut snapshot = Snapshot {
             policies: std::sync::Arc::new(warden_core::authz::engine::PolicyIndex::build([

@@ -105,12 +105,7 @@ pub fn build(users: usize, policies: usize) -> World {
                 r#"permit(principal, action == Action::"{action}", resource) when {{ resource.owner_id == principal.id }};"#
             )
         };
-        Arc::new(CompiledPolicy {
-            id,
-            account: Some(accounts[i % ACCOUNTS]),
-            enabled: true,
-            statements: compile(&id, &text).expect("policy compiles"),
-        })
+        Arc::new(CompiledPolicy::new(id, Some(accounts[i % ACCOUNTS]), true, compile(&id, &text).expect("policy compiles")))
     });
     snapshot.policies = Arc::new(PolicyIndex::build(compiled));
     World {

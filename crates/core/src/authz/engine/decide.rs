@@ -14,7 +14,8 @@ use serde_json::Value;
 use crate::ids::{AccountId, PolicyId, RoleId};
 use crate::sync::lock;
 
-use super::policy::{evaluate, Verdict};
+use super::native::{self, Facts};
+use super::policy::{evaluate, Bucket, Verdict};
 use super::query::{BadQuery, Query};
 use super::snapshot::{Principal, Resolved, Snapshot, Subject, UserEntry};
 use super::values::{to_cedar, uid, validate};
@@ -128,12 +129,16 @@ impl Snapshot {
         let sets = self
             .policies
             .candidates(principal.account.as_ref(), query.action);
-        let verdict = if sets.is_empty() {
+        let mut verdict = if sets.is_empty() {
             Verdict::default()
         } else {
-            let (request, entities) = self.cedar_request(principal, &resolved, query)?;
-            evaluate(&sets, &request, &entities)
+            self.verdict(&sets, principal, &resolved, query)?
         };
+        // Cedar reports in no fixed order; a decision lists its reasons by policy id.
+        verdict.forbids.sort_unstable();
+        verdict.failed_forbids.sort_unstable();
+        verdict.permits.sort_unstable();
+        verdict.errors.sort();
         let errors: Vec<PolicyFault> = verdict
             .errors
             .iter()
@@ -181,6 +186,88 @@ impl Snapshot {
                 (Forbids::None, true, true) => Decision::deny(Vec::new(), errors),
             },
         )
+    }
+
+    /// What the candidate statements say: the compiled ones natively and the rest through
+    /// Cedar, or, when the native evaluator cannot decide exactly as Cedar would, all of them
+    /// through Cedar.
+    fn verdict(
+        &self,
+        sets: &[&Bucket],
+        principal: &Principal,
+        resolved: &Resolved<'_>,
+        query: &Query<'_>,
+    ) -> Result<Verdict, BadQuery> {
+        if let Some(mut verdict) = self.native_verdict(sets, principal, resolved, query) {
+            let interpreted: Vec<&cedar_policy::PolicySet> =
+                sets.iter().filter_map(|b| b.interpreted.as_ref()).collect();
+            native::count(if interpreted.is_empty() {
+                native::Path::Native
+            } else {
+                native::Path::Mixed
+            });
+            if !interpreted.is_empty() {
+                let (request, entities) = self.cedar_request(principal, resolved, query)?;
+                let rest = evaluate(interpreted, &request, &entities);
+                for id in rest.permits {
+                    push_unique(&mut verdict.permits, id);
+                }
+                for id in rest.forbids {
+                    push_unique(&mut verdict.forbids, id);
+                }
+                verdict.failed_forbids = rest.failed_forbids;
+                verdict.errors = rest.errors;
+            }
+            return Ok(verdict);
+        }
+        native::count(native::Path::Cedar);
+        let (request, entities) = self.cedar_request(principal, resolved, query)?;
+        Ok(evaluate(sets.iter().map(|b| &b.all), &request, &entities))
+    }
+
+    /// The compiled statements' verdict, or `None` when Cedar must decide.
+    fn native_verdict(
+        &self,
+        sets: &[&Bucket],
+        principal: &Principal,
+        resolved: &Resolved<'_>,
+        query: &Query<'_>,
+    ) -> Option<Verdict> {
+        if query.principal_attributes.is_some() || sets.iter().all(|b| b.native.is_empty()) {
+            return None;
+        }
+        let user_id;
+        let (kind, id, user) = match &principal.subject {
+            Subject::User(id) => {
+                user_id = id.to_string();
+                ("User", user_id.as_str(), resolved.user)
+            }
+            Subject::Client(client_id) => ("Client", client_id.as_str(), None),
+        };
+        let account = principal.account.map(|a| a.to_string());
+        let roles = || resolved.role_names(&self.roles);
+        let facts = Facts::new(
+            kind,
+            id,
+            user.map(UserEntry::email),
+            account.as_deref(),
+            user.and_then(UserEntry::attributes),
+            &roles,
+            query.action,
+            query.resource,
+            query.context,
+            query.ip.is_some(),
+            query.time,
+        )?;
+        let mut verdict = Verdict::default();
+        native::evaluate(
+            sets.iter().flat_map(|b| b.native.iter().map(|s| &**s)),
+            &facts,
+            &mut verdict.permits,
+            &mut verdict.forbids,
+        )
+        .ok()?;
+        Some(verdict)
     }
 
     /// The Cedar request and entities for one decision.
@@ -369,6 +456,12 @@ impl Decision {
             reasons,
             errors,
         }
+    }
+}
+
+fn push_unique(list: &mut Vec<PolicyId>, id: PolicyId) {
+    if !list.contains(&id) {
+        list.push(id);
     }
 }
 

@@ -7,6 +7,7 @@ mod api_keys;
 mod decide;
 mod grants;
 pub mod graph;
+mod native;
 pub mod policy;
 mod query;
 mod registered;
@@ -35,6 +36,7 @@ pub use accounts::AccountEntry;
 pub use api_keys::{ApiKeyEntry, KeyHash};
 pub use decide::{Decision, Effect, PolicyFault, Reason};
 pub use grants::Grants;
+pub use native::{path_counts, PathCounts};
 pub use policy::{compile, CompiledPolicy, PolicyIndex};
 pub use query::{BadQuery, EntityRef, Query, Resource};
 pub use registry::{ResourceEntry, ResourceKey};
@@ -533,12 +535,12 @@ fn compiled(policy: &crate::model::Policy) -> Option<Arc<CompiledPolicy>> {
             compile(&policy.id, "forbid(principal, action, resource);").ok()?
         }
     };
-    Some(Arc::new(CompiledPolicy {
-        id: policy.id,
-        account: policy.account_id,
-        enabled: policy.enabled,
+    Some(Arc::new(CompiledPolicy::new(
+        policy.id,
+        policy.account_id,
+        policy.enabled,
         statements,
-    }))
+    )))
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use cedar_policy::{ActionConstraint, Authorizer, Effect, Entities, PolicySet, Re
 use crate::error::FieldError;
 use crate::ids::{AccountId, PolicyId};
 
+use super::native::Statement;
+
 /// The longest policy text accepted, in bytes.
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
 
@@ -26,6 +28,53 @@ pub struct CompiledPolicy {
     pub enabled: bool,
     /// Its statements, each with a Cedar id derived from `id`.
     pub statements: Vec<cedar_policy::Policy>,
+    /// The statements the fast path evaluates, compiled natively (`None`: Cedar's alone).
+    native: Vec<Option<Arc<Statement>>>,
+}
+
+impl CompiledPolicy {
+    /// A policy whose statements in the common subset are also compiled for the fast path.
+    pub fn new(
+        id: PolicyId,
+        account: Option<AccountId>,
+        enabled: bool,
+        statements: Vec<cedar_policy::Policy>,
+    ) -> Self {
+        let native = statements
+            .iter()
+            .map(|statement| Statement::compile(id, statement).map(Arc::new))
+            .collect();
+        Self {
+            id,
+            account,
+            enabled,
+            statements,
+            native,
+        }
+    }
+
+    /// The same policy with every statement left to Cedar: the reference the fast path is
+    /// tested and measured against.
+    #[must_use]
+    pub fn interpreted_only(mut self) -> Self {
+        self.native = vec![None; self.statements.len()];
+        self
+    }
+
+    /// How many of its statements the fast path evaluates.
+    pub fn native_statements(&self) -> usize {
+        self.native.iter().flatten().count()
+    }
+
+    /// Each statement with its native form, when it has one.
+    fn pairs(&self) -> impl Iterator<Item = (&cedar_policy::Policy, Option<&Arc<Statement>>)> {
+        self.statements.iter().zip(
+            self.native
+                .iter()
+                .map(Option::as_ref)
+                .chain(std::iter::repeat(None)),
+        )
+    }
 }
 
 /// Parses policy text into statements named after `id` (`<id>` for a single statement,
@@ -193,58 +242,83 @@ pub fn owner(statement: &cedar_policy::PolicyId) -> Option<PolicyId> {
     PolicyId::parse(text.split('#').next().unwrap_or(text)).ok()
 }
 
+/// The statements that can apply to one action in one scope.
+#[derive(Debug, Default)]
+pub struct Bucket {
+    /// Every statement, for Cedar: what a decision falls back to.
+    pub all: PolicySet,
+    /// The statements the fast path evaluates.
+    pub native: Vec<Arc<Statement>>,
+    /// The statements only Cedar evaluates (`None`: there are none).
+    pub interpreted: Option<PolicySet>,
+}
+
+type Pair<'a> = (&'a cedar_policy::Policy, Option<&'a Arc<Statement>>);
+
+impl Bucket {
+    fn build(pairs: &[Pair<'_>]) -> Self {
+        let mut bucket = Self::default();
+        let mut interpreted = PolicySet::new();
+        for (policy, native) in pairs {
+            // Ids are unique by construction; a clash would only drop a duplicate.
+            let _ = bucket.all.add((*policy).clone());
+            match native {
+                Some(statement) => bucket.native.push(Arc::clone(statement)),
+                None => {
+                    let _ = interpreted.add((*policy).clone());
+                }
+            }
+        }
+        let any_interpreted = interpreted.policies().next().is_some();
+        bucket.interpreted = any_interpreted.then_some(interpreted);
+        bucket
+    }
+}
+
 /// The policies of one scope, grouped by action.
 #[derive(Debug, Default)]
 struct Buckets {
     /// For each action some statement names: those statements plus the unconstrained ones.
-    by_action: HashMap<String, PolicySet>,
+    by_action: HashMap<String, Bucket>,
     /// Statements that constrain no action, for actions no statement names.
-    any: Option<PolicySet>,
+    any: Option<Bucket>,
 }
 
 impl Buckets {
-    fn build(statements: &[&cedar_policy::Policy]) -> Self {
-        let mut named: HashMap<String, Vec<&cedar_policy::Policy>> = HashMap::new();
-        let mut any: Vec<&cedar_policy::Policy> = Vec::new();
-        for policy in statements {
-            match policy.action_constraint() {
-                ActionConstraint::Any => any.push(policy),
+    fn build(statements: &[Pair<'_>]) -> Self {
+        let mut named: HashMap<String, Vec<Pair<'_>>> = HashMap::new();
+        let mut any: Vec<Pair<'_>> = Vec::new();
+        for pair in statements {
+            match pair.0.action_constraint() {
+                ActionConstraint::Any => any.push(*pair),
                 ActionConstraint::Eq(action) => named
                     .entry(action.id().unescaped().to_owned())
                     .or_default()
-                    .push(policy),
+                    .push(*pair),
                 ActionConstraint::In(actions) => {
                     for action in actions {
                         named
                             .entry(action.id().unescaped().to_owned())
                             .or_default()
-                            .push(policy);
+                            .push(*pair);
                     }
                 }
             }
         }
-        let set_of = |policies: &[&cedar_policy::Policy]| {
-            let mut set = PolicySet::new();
-            for policy in policies {
-                // Ids are unique by construction; a clash would only drop a duplicate.
-                let _ = set.add((*policy).clone());
-            }
-            set
-        };
         let by_action = named
             .into_iter()
-            .map(|(action, mut policies)| {
-                policies.extend(any.iter().copied());
-                (action, set_of(&policies))
+            .map(|(action, mut pairs)| {
+                pairs.extend(any.iter().copied());
+                (action, Bucket::build(&pairs))
             })
             .collect();
         Self {
             by_action,
-            any: (!any.is_empty()).then(|| set_of(&any)),
+            any: (!any.is_empty()).then(|| Bucket::build(&any)),
         }
     }
 
-    fn for_action(&self, action: &str) -> Option<&PolicySet> {
+    fn for_action(&self, action: &str) -> Option<&Bucket> {
         self.by_action.get(action).or(self.any.as_ref())
     }
 }
@@ -274,12 +348,12 @@ impl PolicyIndex {
     pub fn build(policies: impl IntoIterator<Item = Arc<CompiledPolicy>>) -> Self {
         let policies: HashMap<PolicyId, Arc<CompiledPolicy>> =
             policies.into_iter().map(|p| (p.id, p)).collect();
-        let mut by_scope: HashMap<Option<AccountId>, Vec<&cedar_policy::Policy>> = HashMap::new();
+        let mut by_scope: HashMap<Option<AccountId>, Vec<Pair<'_>>> = HashMap::new();
         for policy in policies.values().filter(|p| p.enabled) {
             by_scope
                 .entry(policy.account)
                 .or_default()
-                .extend(policy.statements.iter());
+                .extend(policy.pairs());
         }
         let scopes = by_scope
             .into_iter()
@@ -355,9 +429,9 @@ impl PolicyIndex {
         self.policies.is_empty()
     }
 
-    /// The policy sets that can apply to `action` in `account`: the global scope's and the
+    /// The statements that can apply to `action` in `account`: the global scope's and the
     /// account's.
-    pub fn candidates(&self, account: Option<&AccountId>, action: &str) -> Vec<&PolicySet> {
+    pub fn candidates(&self, account: Option<&AccountId>, action: &str) -> Vec<&Bucket> {
         let mut sets = Vec::with_capacity(2);
         if let Some(set) = self.scopes.get(&None).and_then(|b| b.for_action(action)) {
             sets.push(set);
@@ -375,8 +449,12 @@ impl PolicyIndex {
     }
 }
 
-/// Evaluates `sets` for one request.
-pub fn evaluate(sets: &[&PolicySet], request: &Request, entities: &Entities) -> Verdict {
+/// Evaluates `sets` for one request with Cedar.
+pub fn evaluate<'s>(
+    sets: impl IntoIterator<Item = &'s PolicySet>,
+    request: &Request,
+    entities: &Entities,
+) -> Verdict {
     static AUTHORIZER: std::sync::OnceLock<Authorizer> = std::sync::OnceLock::new();
     let authorizer = AUTHORIZER.get_or_init(Authorizer::new);
     let mut verdict = Verdict::default();

@@ -225,12 +225,12 @@ impl Suite {
                 format!("{label}: {}", list.join("; "))
             })?;
             names.insert(id, label);
-            compiled.push(Arc::new(CompiledPolicy {
+            compiled.push(Arc::new(CompiledPolicy::new(
                 id,
-                account: policy.account,
-                enabled: true,
+                policy.account,
+                true,
                 statements,
-            }));
+            )));
         }
         let base = Snapshot {
             roles: Arc::new(RoleIndex::build(roles)),

@@ -65,16 +65,17 @@ fn fixture(policies: &[(&str, Option<bool>)]) -> Fixture {
         .iter()
         .map(|(text, global)| {
             let id = PolicyId::new();
-            Arc::new(CompiledPolicy {
+            let scope = if global.unwrap_or(false) {
+                None
+            } else {
+                Some(account)
+            };
+            Arc::new(CompiledPolicy::new(
                 id,
-                account: if global.unwrap_or(false) {
-                    None
-                } else {
-                    Some(account)
-                },
-                enabled: true,
-                statements: compile(&id, text).unwrap(),
-            })
+                scope,
+                true,
+                compile(&id, text).unwrap(),
+            ))
         })
         .collect::<Vec<_>>();
     snapshot.policies = Arc::new(PolicyIndex::build(compiled));

@@ -13,16 +13,38 @@ pub(super) fn uid(kind: &EntityTypeName, id: &str) -> EntityUid {
     EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id))
 }
 
-/// Whether `name` is a Cedar entity type name: identifiers joined by `::`.
+/// Whether `name` is a Cedar entity type name: identifiers joined by `::`, none of them a word
+/// Cedar reserves (`if`, `in`, `__cedar`, ...). The shape is checked here; Cedar's own parser
+/// has the last word, once per name and thread, so every decision path refuses the same names.
 fn is_type_name(name: &str) -> bool {
-    name.len() <= 256
+    let shaped = name.len() <= 256
         && name.split("::").all(|part| {
             let mut chars = part.chars();
             chars
                 .next()
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
+        });
+    shaped && is_cedar_type(name)
+}
+
+/// Whether Cedar parses `name` as an entity type, remembered for up to 1,024 names a thread.
+pub(super) fn is_cedar_type(name: &str) -> bool {
+    thread_local! {
+        static KNOWN: std::cell::RefCell<std::collections::HashMap<String, bool>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    KNOWN.with(|known| {
+        if let Some(answer) = known.borrow().get(name) {
+            return *answer;
+        }
+        let answer = EntityTypeName::from_str(name).is_ok();
+        let mut known = known.borrow_mut();
+        if known.len() < 1024 {
+            known.insert(name.to_owned(), answer);
+        }
+        answer
+    })
 }
 
 /// Checks a value converts to Cedar, without building it.
