@@ -45,6 +45,11 @@ fn role(name: &str, account: AccountId, permissions: &[&str], inherits: &[RoleId
 /// Builds `users` users (two roles each, in one of [`ACCOUNTS`] accounts) and `policies`
 /// policies spread round-robin over the accounts and [`ACTIONS`] actions.
 pub fn build(users: usize, policies: usize) -> World {
+    build_with(users, policies, true)
+}
+
+/// [`build`], with the compiled fast path (`native`) or with every statement left to Cedar.
+pub fn build_with(users: usize, policies: usize, native: bool) -> World {
     let accounts: Vec<AccountId> = (0..ACCOUNTS).map(|_| AccountId::new()).collect();
     let mut roles = Vec::new();
     let mut per_account = Vec::new();
@@ -105,7 +110,17 @@ pub fn build(users: usize, policies: usize) -> World {
                 r#"permit(principal, action == Action::"{action}", resource) when {{ resource.owner_id == principal.id }};"#
             )
         };
-        Arc::new(CompiledPolicy::new(id, Some(accounts[i % ACCOUNTS]), true, compile(&id, &text).expect("policy compiles")))
+        let policy = CompiledPolicy::new(
+            id,
+            Some(accounts[i % ACCOUNTS]),
+            true,
+            compile(&id, &text).expect("policy compiles"),
+        );
+        Arc::new(if native {
+            policy
+        } else {
+            policy.interpreted_only()
+        })
     });
     snapshot.policies = Arc::new(PolicyIndex::build(compiled));
     World {
