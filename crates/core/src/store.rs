@@ -40,6 +40,21 @@ pub struct UserFilter {
     pub external_id: Option<String>,
 }
 
+/// A user as the authorization snapshot loads it: what decisions read, with the roles held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedUser {
+    /// The user.
+    pub id: UserId,
+    /// Whether the user may act.
+    pub status: Status,
+    /// Canonical email.
+    pub email: String,
+    /// Free attributes.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// The (account, role) of each assignment; `None` for a global one.
+    pub held: Vec<(Option<AccountId>, RoleId)>,
+}
+
 /// Filters of the account list.
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {
@@ -320,6 +335,42 @@ pub trait Store: Send + Sync + 'static {
         last: &UserId,
     ) -> Result<Vec<Assignment>, StoreError>;
 
+    /// Up to `limit` users after `after`, in id order, with their assignments: how the
+    /// authorization snapshot loads them. A backend reads a page in one aggregated query; this
+    /// default composes [`Store::users`] and [`Store::assignments_between`].
+    async fn load_users(
+        &self,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<LoadedUser>, StoreError> {
+        let page = PageRequest {
+            limit,
+            after: after.map(ToString::to_string),
+        };
+        let mut users = self.users(&UserFilter::default(), &page).await?;
+        users.truncate(limit as usize);
+        let (Some(first), Some(last)) = (users.first(), users.last()) else {
+            return Ok(Vec::new());
+        };
+        let mut held: std::collections::HashMap<UserId, Vec<(Option<AccountId>, RoleId)>> =
+            std::collections::HashMap::new();
+        for a in self.assignments_between(&first.id, &last.id).await? {
+            held.entry(a.user_id)
+                .or_default()
+                .push((a.account_id, a.role_id));
+        }
+        Ok(users
+            .into_iter()
+            .map(|user| LoadedUser {
+                held: held.remove(&user.id).unwrap_or_default(),
+                id: user.id,
+                status: user.status,
+                email: user.email.as_str().to_owned(),
+                attributes: user.attributes,
+            })
+            .collect())
+    }
+
     /// Inserts a policy.
     async fn insert_policy(&self, policy: &Policy) -> Result<(), StoreError>;
     /// A policy by id.
@@ -352,6 +403,22 @@ pub trait Store: Send + Sync + 'static {
         filter: &ResourceFilter,
         page: &PageRequest,
     ) -> Result<Vec<crate::model::RegisteredResource>, StoreError>;
+    /// Up to `limit` registered resources after the key `after`, in key order: how the
+    /// authorization snapshot loads them. A backend reads a page in one aggregated query; this
+    /// default pages through [`Store::resources`].
+    async fn load_resources(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::model::RegisteredResource>, StoreError> {
+        let page = PageRequest {
+            limit,
+            after: after.map(ToOwned::to_owned),
+        };
+        let mut found = self.resources(&ResourceFilter::default(), &page).await?;
+        found.truncate(limit as usize);
+        Ok(found)
+    }
     /// Removes a registered resource; whether it existed.
     async fn delete_resource(&self, key: &str) -> Result<bool, StoreError>;
 

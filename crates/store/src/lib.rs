@@ -7,6 +7,7 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod backend;
+mod bulk;
 mod clients;
 mod error;
 mod migrate;
@@ -348,6 +349,21 @@ impl Store for SqlStore {
         last: &UserId,
     ) -> Result<Vec<Assignment>, StoreError> {
         policies::assignments_between(&self.pool, first, last).await
+    }
+
+    async fn load_users(
+        &self,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<warden_core::store::LoadedUser>, StoreError> {
+        bulk::users(&self.pool, self.backend, after, limit).await
+    }
+    async fn load_resources(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<warden_core::model::RegisteredResource>, StoreError> {
+        bulk::resources(&self.pool, self.backend, after, limit).await
     }
 
     async fn insert_policy(&self, policy: &Policy) -> Result<(), StoreError> {

@@ -27,6 +27,7 @@ mod guessing;
 mod hygiene;
 mod introspection;
 mod keys;
+mod loading;
 mod login;
 mod me;
 mod memory;

@@ -19,16 +19,15 @@ pub mod suite;
 mod values;
 pub use values::validate_resource;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
 use crate::error::StoreError;
-use crate::ids::{AccountId, ClientKey, PolicyId, RoleId, SessionId, UserId};
-use crate::model::{Assignment, RegisteredResource};
+use crate::ids::{AccountId, ClientKey, PolicyId, SessionId, UserId};
+use crate::model::{Assignment, RegisteredResource, Status};
 use crate::page::PageRequest;
-use crate::store::{AccountFilter, PolicyFilter, RoleFilter, Store, UserFilter};
+use crate::store::{AccountFilter, PolicyFilter, RoleFilter, Store};
 use crate::time::Timestamp;
 
 pub use crate::store::Change;
@@ -51,6 +50,8 @@ const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;
 
 /// Rows read per query while loading.
 const LOAD_PAGE: u32 = 1000;
+/// Users and registered resources, read as one aggregated row per page.
+const BULK_PAGE: u32 = 5000;
 /// Changes applied per catch-up round.
 const CHANGE_BATCH: i64 = 5000;
 
@@ -221,23 +222,20 @@ impl Engine {
         }
         snapshot.clients = Arc::new(ClientIndex::build(clients));
 
-        let mut page = PageRequest::first(LOAD_PAGE);
+        let mut after: Option<UserId> = None;
         loop {
-            let rows = store.users(&UserFilter::default(), &page).await?;
-            let done = rows.len() < LOAD_PAGE as usize;
-            if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-                let mut held: HashMap<UserId, Vec<(Option<AccountId>, RoleId)>> = HashMap::new();
-                for a in store.assignments_between(&first.id, &last.id).await? {
-                    held.entry(a.user_id)
-                        .or_default()
-                        .push((a.account_id, a.role_id));
-                }
-                snapshot.users.extend(rows.iter().map(|user| {
-                    let assignments = held.remove(&user.id).unwrap_or_default();
-                    (user.id, Some(Arc::new(UserEntry::new(user, assignments))))
-                }));
-                page.after = Some(last.id.to_string());
-            }
+            let rows = store.load_users(after.as_ref(), BULK_PAGE).await?;
+            let done = rows.len() < BULK_PAGE as usize;
+            after = rows.last().map(|user| user.id);
+            snapshot.users.extend(rows.into_iter().map(|user| {
+                let entry = UserEntry::build(
+                    user.status == Status::Active,
+                    &user.email,
+                    &user.attributes,
+                    user.held,
+                );
+                (user.id, Some(Arc::new(entry)))
+            }));
             if done {
                 break;
             }
@@ -271,13 +269,11 @@ impl Engine {
             }
         }
 
-        let mut page = PageRequest::first(LOAD_PAGE);
+        let mut after: Option<String> = None;
         loop {
-            let rows = store
-                .resources(&crate::store::ResourceFilter::default(), &page)
-                .await?;
-            let done = rows.len() < LOAD_PAGE as usize;
-            page.after = rows.last().map(RegisteredResource::key);
+            let rows = store.load_resources(after.as_deref(), BULK_PAGE).await?;
+            let done = rows.len() < BULK_PAGE as usize;
+            after = rows.last().map(RegisteredResource::key);
             snapshot.resources.extend(rows.iter().map(|resource| {
                 (
                     ResourceKey::new(&resource.key()),

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use super::*;
 use crate::authz::permission::Permission;
 use crate::identity::RoleName;
+use crate::ids::RoleId;
 use crate::model::Role;
 
 fn role(name: &str, account: Option<AccountId>, permissions: &[&str], inherits: &[RoleId]) -> Role {
