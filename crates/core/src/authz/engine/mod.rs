@@ -79,6 +79,9 @@ struct Tail {
     /// or rolled-back entries, or transactions in flight during the load, which the overlap
     /// re-reads) and close quietly; only a hole above it can hide a change the load missed.
     quiet_below: i64,
+    /// Whether a load succeeded: an engine that never loaded (the CLI's, which decides
+    /// nothing) does not replay the change log from its start.
+    loaded: bool,
 }
 
 /// A node that could not read the change log for this long may have missed entries already
@@ -331,6 +334,7 @@ impl Engine {
             applied,
             last_read: Some(std::time::Instant::now()),
             quiet_below: head,
+            loaded: true,
             ..Tail::default()
         };
         self.current.store(Arc::new(snapshot));
@@ -346,6 +350,11 @@ impl Engine {
         store: &dyn Store,
         account: Option<&crate::ids::AccountId>,
     ) -> Result<crate::authz::RoleGraph, StoreError> {
+        if !self.applying.lock().await.loaded {
+            // An engine that serves nothing (the CLI's) reads the roles as committed, rather
+            // than load every user to answer a question about roles.
+            return Ok(load_roles(store).await?.graph_in_scope(account));
+        }
         self.catch_up(store).await?;
         Ok(self.snapshot().roles.graph_in_scope(account))
     }
@@ -353,7 +362,10 @@ impl Engine {
     /// Applies every change committed since the snapshot's position; returns how many.
     pub async fn catch_up(&self, store: &dyn Store) -> Result<usize, StoreError> {
         let mut tail = self.applying.lock().await;
-        if tail.reload || tail.last_read.is_some_and(|at| at.elapsed() > STALE_AFTER) {
+        if !tail.loaded
+            || tail.reload
+            || tail.last_read.is_some_and(|at| at.elapsed() > STALE_AFTER)
+        {
             self.load_locked(&mut tail, store).await?;
             return Ok(0);
         }
