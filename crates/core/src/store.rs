@@ -51,8 +51,17 @@ pub struct LoadedUser {
     pub email: String,
     /// Free attributes.
     pub attributes: serde_json::Map<String, serde_json::Value>,
-    /// The (account, role) of each assignment; `None` for a global one.
-    pub held: Vec<(Option<AccountId>, RoleId)>,
+}
+
+/// One page of the snapshot's bulk load, in whatever order the backend reads fastest (table
+/// order on SQLite, key order on PostgreSQL), and where the next page starts (`None`: this was
+/// the last). The cursor is the backend's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded<T> {
+    /// The rows.
+    pub rows: Vec<T>,
+    /// The cursor of the next page.
+    pub next: Option<String>,
 }
 
 /// Filters of the account list.
@@ -335,41 +344,19 @@ pub trait Store: Send + Sync + 'static {
         last: &UserId,
     ) -> Result<Vec<Assignment>, StoreError>;
 
-    /// Up to `limit` users after `after`, in id order, with their assignments: how the
-    /// authorization snapshot loads them. A backend reads a page in one aggregated query; this
-    /// default composes [`Store::users`] and [`Store::assignments_between`].
+    /// A page of users for the authorization snapshot, from `cursor` (`None`: the first).
     async fn load_users(
         &self,
-        after: Option<&UserId>,
+        cursor: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<LoadedUser>, StoreError> {
-        let page = PageRequest {
-            limit,
-            after: after.map(ToString::to_string),
-        };
-        let mut users = self.users(&UserFilter::default(), &page).await?;
-        users.truncate(limit as usize);
-        let (Some(first), Some(last)) = (users.first(), users.last()) else {
-            return Ok(Vec::new());
-        };
-        let mut held: std::collections::HashMap<UserId, Vec<(Option<AccountId>, RoleId)>> =
-            std::collections::HashMap::new();
-        for a in self.assignments_between(&first.id, &last.id).await? {
-            held.entry(a.user_id)
-                .or_default()
-                .push((a.account_id, a.role_id));
-        }
-        Ok(users
-            .into_iter()
-            .map(|user| LoadedUser {
-                held: held.remove(&user.id).unwrap_or_default(),
-                id: user.id,
-                status: user.status,
-                email: user.email.as_str().to_owned(),
-                attributes: user.attributes,
-            })
-            .collect())
-    }
+    ) -> Result<Loaded<LoadedUser>, StoreError>;
+
+    /// A page of every role assignment for the authorization snapshot, from `cursor`.
+    async fn load_assignments(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Loaded<Assignment>, StoreError>;
 
     /// Inserts a policy.
     async fn insert_policy(&self, policy: &Policy) -> Result<(), StoreError>;
@@ -403,22 +390,12 @@ pub trait Store: Send + Sync + 'static {
         filter: &ResourceFilter,
         page: &PageRequest,
     ) -> Result<Vec<crate::model::RegisteredResource>, StoreError>;
-    /// Up to `limit` registered resources after the key `after`, in key order: how the
-    /// authorization snapshot loads them. A backend reads a page in one aggregated query; this
-    /// default pages through [`Store::resources`].
+    /// A page of registered resources for the authorization snapshot, from `cursor`.
     async fn load_resources(
         &self,
-        after: Option<&str>,
+        cursor: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<crate::model::RegisteredResource>, StoreError> {
-        let page = PageRequest {
-            limit,
-            after: after.map(ToOwned::to_owned),
-        };
-        let mut found = self.resources(&ResourceFilter::default(), &page).await?;
-        found.truncate(limit as usize);
-        Ok(found)
-    }
+    ) -> Result<Loaded<crate::model::RegisteredResource>, StoreError>;
     /// Removes a registered resource; whether it existed.
     async fn delete_resource(&self, key: &str) -> Result<bool, StoreError>;
 

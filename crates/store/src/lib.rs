@@ -353,17 +353,25 @@ impl Store for SqlStore {
 
     async fn load_users(
         &self,
-        after: Option<&UserId>,
+        cursor: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<warden_core::store::LoadedUser>, StoreError> {
-        bulk::users(&self.pool, self.backend, after, limit).await
+    ) -> Result<warden_core::store::Loaded<warden_core::store::LoadedUser>, StoreError> {
+        bulk::users(&self.pool, self.backend, cursor, limit).await
+    }
+    async fn load_assignments(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<warden_core::store::Loaded<Assignment>, StoreError> {
+        bulk::assignments(&self.pool, self.backend, cursor, limit).await
     }
     async fn load_resources(
         &self,
-        after: Option<&str>,
+        cursor: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<warden_core::model::RegisteredResource>, StoreError> {
-        bulk::resources(&self.pool, self.backend, after, limit).await
+    ) -> Result<warden_core::store::Loaded<warden_core::model::RegisteredResource>, StoreError>
+    {
+        bulk::resources(&self.pool, self.backend, cursor, limit).await
     }
 
     async fn insert_policy(&self, policy: &Policy) -> Result<(), StoreError> {

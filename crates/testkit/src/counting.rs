@@ -416,6 +416,34 @@ impl Store for CountingStore {
         self.inner.clear_login_failures(key_hash).await
     }
 
+    async fn load_users(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<warden_core::store::Loaded<warden_core::store::LoadedUser>, StoreError> {
+        self.count("load_users");
+        self.inner.load_users(cursor, limit).await
+    }
+
+    async fn load_assignments(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<warden_core::store::Loaded<Assignment>, StoreError> {
+        self.count("load_assignments");
+        self.inner.load_assignments(cursor, limit).await
+    }
+
+    async fn load_resources(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<warden_core::store::Loaded<warden_core::model::RegisteredResource>, StoreError>
+    {
+        self.count("load_resources");
+        self.inner.load_resources(cursor, limit).await
+    }
+
     async fn assignments_between(
         &self,
         first: &UserId,

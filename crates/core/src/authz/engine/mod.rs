@@ -25,7 +25,7 @@ use arc_swap::ArcSwap;
 
 use crate::error::StoreError;
 use crate::ids::{AccountId, ClientKey, PolicyId, SessionId, UserId};
-use crate::model::{Assignment, RegisteredResource, Status};
+use crate::model::{Assignment, Status};
 use crate::page::PageRequest;
 use crate::store::{AccountFilter, PolicyFilter, RoleFilter, Store};
 use crate::time::Timestamp;
@@ -50,7 +50,7 @@ const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;
 
 /// Rows read per query while loading.
 const LOAD_PAGE: u32 = 1000;
-/// Users and registered resources, read as one aggregated row per page.
+/// Users, assignments and registered resources, read as one aggregated row per page.
 const BULK_PAGE: u32 = 5000;
 /// Changes applied per catch-up round.
 const CHANGE_BATCH: i64 = 5000;
@@ -225,21 +225,35 @@ impl Engine {
         }
         snapshot.clients = Arc::new(ClientIndex::build(clients));
 
-        let mut after: Option<UserId> = None;
+        let mut cursor: Option<String> = None;
         loop {
-            let rows = store.load_users(after.as_ref(), BULK_PAGE).await?;
-            let done = rows.len() < BULK_PAGE as usize;
-            after = rows.last().map(|user| user.id);
-            snapshot.users.extend(rows.into_iter().map(|user| {
+            let page = store.load_users(cursor.as_deref(), BULK_PAGE).await?;
+            snapshot.users.extend(page.rows.into_iter().map(|user| {
                 let entry = UserEntry::build(
                     user.status == Status::Active,
                     &user.email,
                     &user.attributes,
-                    user.held,
+                    [],
                 );
                 (user.id, Some(Arc::new(entry)))
             }));
-            if done {
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        // Then every assignment, attached in place. One written after its user was read is
+        // skipped if the user was not; the change log replays both.
+        loop {
+            let page = store.load_assignments(cursor.as_deref(), BULK_PAGE).await?;
+            snapshot.users.modify(
+                page.rows
+                    .into_iter()
+                    .map(|a| (a.user_id, (a.account_id, a.role_id))),
+                |entry, held| Arc::make_mut(entry).hold(held),
+            );
+            cursor = page.next;
+            if cursor.is_none() {
                 break;
             }
         }
@@ -272,18 +286,16 @@ impl Engine {
             }
         }
 
-        let mut after: Option<String> = None;
         loop {
-            let rows = store.load_resources(after.as_deref(), BULK_PAGE).await?;
-            let done = rows.len() < BULK_PAGE as usize;
-            after = rows.last().map(RegisteredResource::key);
-            snapshot.resources.extend(rows.iter().map(|resource| {
+            let page = store.load_resources(cursor.as_deref(), BULK_PAGE).await?;
+            snapshot.resources.extend(page.rows.iter().map(|resource| {
                 (
                     ResourceKey::new(&resource.key()),
                     Some(ResourceEntry::of(resource)),
                 )
             }));
-            if done {
+            cursor = page.next;
+            if cursor.is_none() {
                 break;
             }
         }

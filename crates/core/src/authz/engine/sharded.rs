@@ -118,6 +118,26 @@ impl<K: ShardKey, V: Clone> Sharded<K, V> {
         self.shards = shards.into();
     }
 
+    /// Changes in place the value under each key of `items` (absent keys are skipped),
+    /// copying only the shards still shared with another snapshot.
+    pub fn modify<T>(
+        &mut self,
+        items: impl IntoIterator<Item = (K, T)>,
+        mut change: impl FnMut(&mut V, T),
+    ) {
+        let mut shards: Vec<Arc<HashMap<K, V>>> = self.shards.iter().cloned().collect();
+        self.shards = Arc::from(Vec::new());
+        for (key, item) in items {
+            let shard = &mut shards[key.shard() % SHARDS];
+            if shard.contains_key(&key) {
+                if let Some(value) = Arc::make_mut(shard).get_mut(&key) {
+                    change(value, item);
+                }
+            }
+        }
+        self.shards = shards.into();
+    }
+
     /// How many shards `self` and `other` share (the same allocation).
     #[cfg(test)]
     pub(crate) fn shared_shards(&self, other: &Self) -> usize {

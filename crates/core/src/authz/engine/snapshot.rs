@@ -119,6 +119,17 @@ impl Stored {
     }
 }
 
+impl Stored {
+    /// Adds `a`, keeping the assignments in order (the order the store lists them in).
+    fn insert(&mut self, a: Assignment) {
+        let mut all = self.as_slice().to_vec();
+        if let Err(at) = all.binary_search(&a) {
+            all.insert(at, a);
+        }
+        *self = all.into_iter().collect();
+    }
+}
+
 impl FromIterator<Assignment> for Stored {
     fn from_iter<I: IntoIterator<Item = Assignment>>(iter: I) -> Self {
         let all: Vec<Assignment> = iter.into_iter().collect();
@@ -170,6 +181,11 @@ impl UserEntry {
             &user.attributes,
             assignments,
         )
+    }
+
+    /// Adds an assignment (bulk loading attaches them after the users).
+    pub fn hold(&mut self, assignment: Assignment) {
+        self.held.insert(assignment);
     }
 
     /// Canonical email.
