@@ -53,6 +53,18 @@ pub struct LoadedUser {
     pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A registered resource as the authorization snapshot loads it: its key and its stored JSON
+/// text, unparsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedResource {
+    /// Its key ([`crate::model::RegisteredResource::key`]).
+    pub key: String,
+    /// The attributes as stored (a JSON object).
+    pub attributes: String,
+    /// The parents as stored (a JSON array).
+    pub parents: String,
+}
+
 /// One page of the snapshot's bulk load, in whatever order the backend reads fastest (table
 /// order on SQLite, key order on PostgreSQL), and where the next page starts (`None`: this was
 /// the last). The cursor is the backend's own.
@@ -395,7 +407,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         cursor: Option<&str>,
         limit: u32,
-    ) -> Result<Loaded<crate::model::RegisteredResource>, StoreError>;
+    ) -> Result<Loaded<LoadedResource>, StoreError>;
     /// Removes a registered resource; whether it existed.
     async fn delete_resource(&self, key: &str) -> Result<bool, StoreError>;
 

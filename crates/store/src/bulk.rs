@@ -8,10 +8,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sqlx::{AnyPool, Row};
-use warden_core::authz::engine::EntityRef;
 use warden_core::ids::{AccountId, RoleId, UserId};
-use warden_core::model::{Assignment, RegisteredResource, Status};
-use warden_core::store::{Loaded, LoadedUser};
+use warden_core::model::{Assignment, Status};
+use warden_core::store::{Loaded, LoadedResource, LoadedUser};
 use warden_core::time::Timestamp;
 use warden_core::StoreError;
 
@@ -30,7 +29,7 @@ const SQLITE: Queries = Queries {
          FROM (SELECT rowid, id, status, email, attributes FROM users WHERE rowid > CAST($1 AS INTEGER) ORDER BY rowid LIMIT $2)",
     assignments: "SELECT json_group_array(json_array(CAST(rowid AS TEXT), user_id, role_id, account_id, created_at)) AS page \
          FROM (SELECT rowid, * FROM role_assignments WHERE rowid > CAST($1 AS INTEGER) ORDER BY rowid LIMIT $2)",
-    resources: "SELECT json_group_array(json_array(CAST(rowid AS TEXT), account_id, kind, resource_id, json(attributes), json(parents), created_at, updated_at)) AS page \
+    resources: "SELECT json_group_array(json_array(CAST(rowid AS TEXT), key, attributes, parents)) AS page \
          FROM (SELECT rowid, * FROM resources WHERE rowid > CAST($1 AS INTEGER) ORDER BY rowid LIMIT $2)",
 };
 
@@ -42,7 +41,7 @@ const POSTGRES: Queries = Queries {
          ORDER BY user_id, role_id, scope), '[]'::json)::text AS page \
          FROM (SELECT * FROM role_assignments WHERE (user_id, role_id, scope) > (split_part($1, E'\\n', 1), split_part($1, E'\\n', 2), split_part($1, E'\\n', 3)) \
          ORDER BY user_id, role_id, scope LIMIT $2) r",
-    resources: "SELECT coalesce(json_agg(json_build_array(key, account_id, kind, resource_id, attributes::json, parents::json, created_at, updated_at) \
+    resources: "SELECT coalesce(json_agg(json_build_array(key, key, attributes, parents) \
          ORDER BY key), '[]'::json)::text AS page \
          FROM (SELECT * FROM resources WHERE key > $1 ORDER BY key LIMIT $2) r",
 };
@@ -64,16 +63,7 @@ fn first(backend: Backend) -> &'static str {
 
 type UserRow = (String, String, String, String, Map<String, Value>);
 type AssignmentRow = (String, String, String, Option<String>, i64);
-type ResourceRow = (
-    String,
-    Option<String>,
-    String,
-    String,
-    Map<String, Value>,
-    Vec<EntityRef>,
-    i64,
-    i64,
-);
+type ResourceRow = (String, String, String, String);
 
 /// Reads one page; `cursor` of a row is its first element. The next cursor is the largest
 /// one read, in the order the query pages by.
@@ -187,7 +177,7 @@ pub(crate) async fn resources(
     backend: Backend,
     cursor: Option<&str>,
     limit: u32,
-) -> Result<Loaded<RegisteredResource>, StoreError> {
+) -> Result<Loaded<LoadedResource>, StoreError> {
     let (rows, next) = page(
         pool,
         backend,
@@ -199,19 +189,11 @@ pub(crate) async fn resources(
     .await?;
     let rows = rows
         .into_iter()
-        .map(
-            |(_, account_id, kind, id, attributes, parents, created, updated)| {
-                Ok(RegisteredResource {
-                    account_id: account(account_id)?,
-                    kind,
-                    id,
-                    attributes,
-                    parents,
-                    created_at: Timestamp::from_millis(created),
-                    updated_at: Timestamp::from_millis(updated),
-                })
-            },
-        )
-        .collect::<Result<_, StoreError>>()?;
+        .map(|(_, key, attributes, parents)| LoadedResource {
+            key,
+            attributes,
+            parents,
+        })
+        .collect();
     Ok(Loaded { rows, next })
 }

@@ -369,8 +369,7 @@ impl Store for SqlStore {
         &self,
         cursor: Option<&str>,
         limit: u32,
-    ) -> Result<warden_core::store::Loaded<warden_core::model::RegisteredResource>, StoreError>
-    {
+    ) -> Result<warden_core::store::Loaded<warden_core::store::LoadedResource>, StoreError> {
         bulk::resources(&self.pool, self.backend, cursor, limit).await
     }
 

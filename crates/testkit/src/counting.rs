@@ -438,8 +438,7 @@ impl Store for CountingStore {
         &self,
         cursor: Option<&str>,
         limit: u32,
-    ) -> Result<warden_core::store::Loaded<warden_core::model::RegisteredResource>, StoreError>
-    {
+    ) -> Result<warden_core::store::Loaded<warden_core::store::LoadedResource>, StoreError> {
         self.count("load_resources");
         self.inner.load_resources(cursor, limit).await
     }

@@ -4,8 +4,9 @@
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use warden_core::authz::engine::ResourceEntry;
 use warden_core::page::PageRequest;
-use warden_core::store::{LoadedUser, ResourceFilter, Store, UserFilter};
+use warden_core::store::{LoadedResource, LoadedUser, ResourceFilter, Store, UserFilter};
 
 use crate::helpers::{Backend, TestApp};
 
@@ -113,13 +114,23 @@ async fn bulk_reads_match_the_row_by_row_reads(backend: Backend) {
                 .load_resources(cursor.as_deref(), limit)
                 .await
                 .unwrap();
-            resources.extend(page.rows.iter().map(|r| serde_json::to_value(r).unwrap()));
+            resources.extend(page.rows);
             cursor = page.next;
             if cursor.is_none() {
                 break;
             }
         }
-        resources.sort_by_key(ToString::to_string);
+        resources.sort_by(|a, b| a.key.cmp(&b.key));
+        // And the snapshot's entry made from the stored text holds what the listing holds.
+        for (loaded, listed) in resources.iter().zip(&listed_records(store.as_ref()).await) {
+            let entry = ResourceEntry::stored(&loaded.attributes, &loaded.parents);
+            assert_eq!(loaded.key, listed.key());
+            assert_eq!(entry.attributes(), listed.attributes);
+            assert_eq!(
+                serde_json::to_value(entry.parents()).unwrap(),
+                serde_json::to_value(&listed.parents).unwrap()
+            );
+        }
         assert_eq!(
             resources, resources_listed,
             "resources read {limit} per page"
@@ -174,16 +185,31 @@ async fn listed_assignments(
     held
 }
 
-async fn listed_resources(store: &dyn Store) -> Vec<Value> {
+async fn listed_records(store: &dyn Store) -> Vec<warden_core::model::RegisteredResource> {
     let page = PageRequest::first(1000);
-    let mut all: Vec<Value> = store
+    let mut all = store
+        .resources(&ResourceFilter::default(), &page)
+        .await
+        .unwrap();
+    all.sort_by_key(warden_core::model::RegisteredResource::key);
+    all
+}
+
+/// What the snapshot keeps of each listed resource, in the form the bulk read gives.
+async fn listed_resources(store: &dyn Store) -> Vec<LoadedResource> {
+    let page = PageRequest::first(1000);
+    let mut all: Vec<LoadedResource> = store
         .resources(&ResourceFilter::default(), &page)
         .await
         .unwrap()
         .iter()
-        .map(|r| serde_json::to_value(r).unwrap())
+        .map(|r| LoadedResource {
+            key: r.key(),
+            attributes: Value::Object(r.attributes.clone()).to_string(),
+            parents: serde_json::to_string(&r.parents).unwrap(),
+        })
         .collect();
-    all.sort_by_key(ToString::to_string);
+    all.sort_by(|a, b| a.key.cmp(&b.key));
     all
 }
 

@@ -225,38 +225,35 @@ impl Engine {
         }
         snapshot.clients = Arc::new(ClientIndex::build(clients));
 
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = store.load_users(cursor.as_deref(), BULK_PAGE).await?;
-            snapshot.users.extend(page.rows.into_iter().map(|user| {
-                let entry = UserEntry::build(
-                    user.status == Status::Active,
-                    &user.email,
-                    &user.attributes,
-                    [],
-                );
-                (user.id, Some(Arc::new(entry)))
-            }));
-            cursor = page.next;
-            if cursor.is_none() {
-                break;
-            }
-        }
+        let users = &mut snapshot.users;
+        pages(
+            |cursor| async move { store.load_users(cursor.as_deref(), BULK_PAGE).await },
+            |rows| {
+                users.extend(rows.into_iter().map(|user| {
+                    let entry = UserEntry::build(
+                        user.status == Status::Active,
+                        &user.email,
+                        &user.attributes,
+                        [],
+                    );
+                    (user.id, Some(Arc::new(entry)))
+                }));
+            },
+        )
+        .await?;
         // Then every assignment, attached in place. One written after its user was read is
         // skipped if the user was not; the change log replays both.
-        loop {
-            let page = store.load_assignments(cursor.as_deref(), BULK_PAGE).await?;
-            snapshot.users.modify(
-                page.rows
-                    .into_iter()
-                    .map(|a| (a.user_id, (a.account_id, a.role_id))),
-                |entry, held| Arc::make_mut(entry).hold(held),
-            );
-            cursor = page.next;
-            if cursor.is_none() {
-                break;
-            }
-        }
+        pages(
+            |cursor| async move { store.load_assignments(cursor.as_deref(), BULK_PAGE).await },
+            |rows| {
+                users.modify(
+                    rows.into_iter()
+                        .map(|a| (a.user_id, (a.account_id, a.role_id))),
+                    |entry, held| Arc::make_mut(entry).hold(held),
+                );
+            },
+        )
+        .await?;
 
         let mut policies = Vec::new();
         let mut page = PageRequest::first(LOAD_PAGE);
@@ -286,19 +283,19 @@ impl Engine {
             }
         }
 
-        loop {
-            let page = store.load_resources(cursor.as_deref(), BULK_PAGE).await?;
-            snapshot.resources.extend(page.rows.iter().map(|resource| {
-                (
-                    ResourceKey::new(&resource.key()),
-                    Some(ResourceEntry::of(resource)),
-                )
-            }));
-            cursor = page.next;
-            if cursor.is_none() {
-                break;
-            }
-        }
+        let resources = &mut snapshot.resources;
+        pages(
+            |cursor| async move { store.load_resources(cursor.as_deref(), BULK_PAGE).await },
+            |rows| {
+                resources.extend(rows.iter().map(|r| {
+                    (
+                        ResourceKey::new(&r.key),
+                        Some(ResourceEntry::stored(&r.attributes, &r.parents)),
+                    )
+                }));
+            },
+        )
+        .await?;
 
         let now = Timestamp::now().millis();
         let since = now - self.session_memory_ms;
@@ -525,6 +522,26 @@ impl Engine {
             next.policies = Arc::new(next.policies.with_all(policies));
         }
         Ok(())
+    }
+}
+
+/// Reads every page of a bulk load and hands each to `each` while the next one is read: the
+/// database (or SQLite's worker thread) works on the next page meanwhile.
+async fn pages<T, F, Fut>(mut read: F, mut each: impl FnMut(Vec<T>)) -> Result<(), StoreError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::store::Loaded<T>, StoreError>>,
+{
+    let mut page = read(None).await?;
+    loop {
+        let crate::store::Loaded { rows, next } = page;
+        let Some(next) = next else {
+            each(rows);
+            return Ok(());
+        };
+        // Biased: the read is polled first, so its query is under way before `each` runs.
+        let (fetched, ()) = tokio::join!(biased; read(Some(next)), async { each(rows) });
+        page = fetched?;
     }
 }
 

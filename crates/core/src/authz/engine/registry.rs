@@ -61,6 +61,36 @@ impl ResourceEntry {
         }
     }
 
+    /// The entry of a resource from its stored JSON texts, as [`ResourceEntry::of`] would
+    /// write them; text in another form (a newline in it) is parsed and written again.
+    pub fn stored(attributes: &str, parents: &str) -> Self {
+        if attributes.contains('\n') || parents.contains('\n') {
+            let attributes = match serde_json::from_str(attributes) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            };
+            let parents = serde_json::from_str(parents).unwrap_or_default();
+            return Self::of(&RegisteredResource {
+                account_id: None,
+                kind: String::new(),
+                id: String::new(),
+                attributes,
+                parents,
+                created_at: crate::time::Timestamp::from_millis(0),
+                updated_at: crate::time::Timestamp::from_millis(0),
+            });
+        }
+        let mut text = String::with_capacity(attributes.len() + 1 + parents.len());
+        text.push_str(attributes);
+        if parents != "[]" {
+            text.push('\n');
+            text.push_str(parents);
+        }
+        Self {
+            text: text.into_boxed_str(),
+        }
+    }
+
     /// The stored attributes.
     pub fn attributes(&self) -> Map<String, Value> {
         let json = self.text.split('\n').next().unwrap_or_default();
