@@ -225,6 +225,23 @@ impl Engine {
         }
         snapshot.clients = Arc::new(ClientIndex::build(clients));
 
+        // Policies are compiled on another thread while the rest loads.
+        let mut stored = Vec::new();
+        let mut page = PageRequest::first(LOAD_PAGE);
+        loop {
+            let rows = store.policies(&PolicyFilter::default(), &page).await?;
+            let done = rows.len() < LOAD_PAGE as usize;
+            page.after = rows.last().map(|p| p.id.to_string());
+            stored.extend(rows);
+            if done {
+                break;
+            }
+        }
+        let compiling = tokio::task::spawn_blocking(move || {
+            let policies: Vec<Arc<CompiledPolicy>> = stored.iter().filter_map(compiled).collect();
+            Arc::new(PolicyIndex::build(policies))
+        });
+
         let users = &mut snapshot.users;
         pages(
             |cursor| async move { store.load_users(cursor.as_deref(), BULK_PAGE).await },
@@ -255,18 +272,9 @@ impl Engine {
         )
         .await?;
 
-        let mut policies = Vec::new();
-        let mut page = PageRequest::first(LOAD_PAGE);
-        loop {
-            let rows = store.policies(&PolicyFilter::default(), &page).await?;
-            let done = rows.len() < LOAD_PAGE as usize;
-            page.after = rows.last().map(|p| p.id.to_string());
-            policies.extend(rows.iter().filter_map(compiled));
-            if done {
-                break;
-            }
-        }
-        snapshot.policies = Arc::new(PolicyIndex::build(policies));
+        snapshot.policies = compiling
+            .await
+            .map_err(|err| StoreError::Backend(format!("compiling the policies failed: {err}")))?;
 
         let mut after: Option<String> = None;
         loop {
