@@ -105,8 +105,7 @@ seed_postgres() {
   local started
   started=$(date +%s)
   psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 -v account="$account" -v users="$USERS" \
-    -v policies="$POLICIES" -v resources="$RESOURCES" <<'SQL'
-\set now (extract(epoch FROM now()) * 1000)::bigint
+    -v policies="$POLICIES" -v resources="$RESOURCES" -v now="$(date +%s%3N)" <<'SQL'
 BEGIN;
 CREATE TEMP TABLE bench_ids AS
   SELECT i, gen_random_uuid()::text AS id FROM generate_series(0, :users - 1) AS i;

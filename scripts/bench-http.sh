@@ -11,6 +11,7 @@
 # Besides requests per second it reports Warden's CPU seconds during the run, and requests
 # per second of Warden CPU: the throughput one core running Warden sustains.
 #   DURATION=10 CONCURRENCY=32 [BACKENDS="sqlite postgres"] [MODES="trivial check"] scripts/bench-http.sh
+# BATCH sets the checks per request of the batch modes (check-batch, evaluations; default 100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,7 +65,7 @@ bench() {
     if [ "$mode" = password ]; then workers=4; fi
     out=$(taskset -c 1 $L --url="http://127.0.0.1:$PORT" --mode="$mode" --concurrency="$workers" \
       --duration="$DURATION" --client-id="$id" --client-secret="$secret" --api-key="$key" \
-      --subject="$subject")
+      --subject="$subject" --batch="${BATCH:-100}")
     after=$(cpu_seconds "$pid")
     ok=$(sed -E 's/.* ok=([0-9]+).*/\1/' <<<"$out")
     # Requests served per second of Warden's own CPU time: its throughput per core.

@@ -1,9 +1,11 @@
 //! Loading the authorization snapshot: a page of users, role assignments or registered
 //! resources read as one aggregated JSON row. Handing a page over as a single value instead of
 //! one row at a time pays the driver's per-row cost (a hand-over between its worker and the
-//! async task for every row, on SQLite) once per page. SQLite pages through each table in
-//! its physical order (`rowid`), which reads the file sequentially; an index order there
-//! costs a random lookup per row. PostgreSQL pages in key order.
+//! async task for every row, on SQLite) once per page. Both page through each table in its
+//! physical order (SQLite's `rowid`, PostgreSQL's blocks with a TID range scan), which reads
+//! the file sequentially; an index order costs a random heap lookup per row (20 s instead of
+//! a few at a million users). A row moved or written during the load may be read twice or
+//! not at all; the change log, read from before the load began, replays it.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -17,7 +19,7 @@ use warden_core::StoreError;
 use crate::error::on_error;
 use crate::Backend;
 
-/// Each query's first column is the row's cursor (rowid or key), as text.
+/// Each query's rows are JSON arrays whose first element is the rowid (SQLite) or 0.
 struct Queries {
     users: &'static str,
     assignments: &'static str,
@@ -25,25 +27,34 @@ struct Queries {
 }
 
 const SQLITE: Queries = Queries {
-    users: "SELECT json_group_array(json_array(CAST(rowid AS TEXT), id, status, email, json(attributes))) AS page \
-         FROM (SELECT rowid, id, status, email, attributes FROM users WHERE rowid > CAST($1 AS INTEGER) ORDER BY rowid LIMIT $2)",
-    assignments: "SELECT json_group_array(json_array(CAST(rowid AS TEXT), user_id, role_id, account_id, created_at)) AS page \
-         FROM (SELECT rowid, * FROM role_assignments WHERE rowid > CAST($1 AS INTEGER) ORDER BY rowid LIMIT $2)",
-    resources: "SELECT json_group_array(json_array(CAST(rowid AS TEXT), key, attributes, parents)) AS page \
-         FROM (SELECT rowid, * FROM resources WHERE rowid > CAST($1 AS INTEGER) ORDER BY rowid LIMIT $2)",
+    users: "SELECT json_group_array(json_array(rowid, id, status, email, json(attributes))) AS page \
+         FROM (SELECT rowid, id, status, email, attributes FROM users WHERE rowid > $1 ORDER BY rowid LIMIT $2)",
+    assignments: "SELECT json_group_array(json_array(rowid, user_id, role_id, account_id, created_at)) AS page \
+         FROM (SELECT rowid, * FROM role_assignments WHERE rowid > $1 ORDER BY rowid LIMIT $2)",
+    resources: "SELECT json_group_array(json_array(rowid, key, attributes, parents)) AS page \
+         FROM (SELECT rowid, * FROM resources WHERE rowid > $1 ORDER BY rowid LIMIT $2)",
 };
 
+/// A page is the rows of `$2` table blocks from block `$1` (a TID range scan; `ctid > x
+/// ORDER BY ctid LIMIT n` would sort the whole table for every page), with the table's
+/// current size in blocks.
+macro_rules! blocks {
+    ($table:literal, $columns:literal) => {
+        concat!(
+            "SELECT coalesce((SELECT json_agg(json_build_array(0, ", $columns, ")) FROM ", $table,
+            " WHERE ctid >= format('(%s,0)', $1::bigint)::tid AND ctid < format('(%s,0)', $1::bigint + $2)::tid), '[]'::json)::text AS page, \
+             pg_relation_size('", $table, "') / current_setting('block_size')::bigint AS blocks"
+        )
+    };
+}
+
 const POSTGRES: Queries = Queries {
-    users: "SELECT coalesce(json_agg(json_build_array(id, id, status, email, attributes::json) ORDER BY id), '[]'::json)::text AS page \
-         FROM (SELECT id, status, email, attributes FROM users WHERE id > $1 ORDER BY id LIMIT $2) u",
-    // The cursor of an assignment is its primary key, joined by newlines (ids hold none).
-    assignments: "SELECT coalesce(json_agg(json_build_array(user_id || E'\\n' || role_id || E'\\n' || scope, user_id, role_id, account_id, created_at) \
-         ORDER BY user_id, role_id, scope), '[]'::json)::text AS page \
-         FROM (SELECT * FROM role_assignments WHERE (user_id, role_id, scope) > (split_part($1, E'\\n', 1), split_part($1, E'\\n', 2), split_part($1, E'\\n', 3)) \
-         ORDER BY user_id, role_id, scope LIMIT $2) r",
-    resources: "SELECT coalesce(json_agg(json_build_array(key, key, attributes, parents) \
-         ORDER BY key), '[]'::json)::text AS page \
-         FROM (SELECT * FROM resources WHERE key > $1 ORDER BY key LIMIT $2) r",
+    users: blocks!("users", "id, status, email, attributes::json"),
+    assignments: blocks!(
+        "role_assignments",
+        "user_id, role_id, account_id, created_at"
+    ),
+    resources: blocks!("resources", "key, attributes, parents"),
 };
 
 fn queries(backend: Backend) -> &'static Queries {
@@ -53,55 +64,63 @@ fn queries(backend: Backend) -> &'static Queries {
     }
 }
 
-/// The first cursor: before every rowid, key, or primary key.
-fn first(backend: Backend) -> &'static str {
+/// The first cursor: before every rowid (SQLite), or the first block (PostgreSQL).
+fn first(backend: Backend) -> i64 {
     match backend {
-        Backend::Sqlite => "-9223372036854775808",
-        Backend::Postgres => "",
+        Backend::Sqlite => i64::MIN,
+        Backend::Postgres => 0,
     }
 }
 
-type UserRow = (String, String, String, String, Map<String, Value>);
-type AssignmentRow = (String, String, String, Option<String>, i64);
-type ResourceRow = (String, String, String, String);
+/// Table blocks per page on PostgreSQL, from the rows asked for: about fifty rows of these
+/// tables fit in a block.
+fn blocks_for(limit: u32) -> i64 {
+    i64::from(limit / 50).max(1)
+}
 
-/// Reads one page; `cursor` of a row is its first element. The next cursor is the largest
-/// one read, in the order the query pages by.
+type UserRow = (i64, String, String, String, Map<String, Value>);
+type AssignmentRow = (i64, String, String, Option<String>, i64);
+type ResourceRow = (i64, String, String, String);
+
+/// Reads one page. Each row's first element is its rowid on SQLite (the next cursor is the
+/// largest read); on PostgreSQL the cursor is a block number.
 async fn page<T: for<'de> Deserialize<'de>>(
     pool: &AnyPool,
     backend: Backend,
     sql: &str,
     cursor: Option<&str>,
     limit: u32,
-    cursor_of: impl Fn(&T) -> &str,
+    rowid: impl Fn(&T) -> i64,
 ) -> Result<(Vec<T>, Option<String>), StoreError> {
-    let cursor = cursor.unwrap_or(first(backend));
-    if backend == Backend::Sqlite && cursor.parse::<i64>().is_err() {
-        return Err(StoreError::Backend(format!("not a load cursor: {cursor}")));
-    }
+    let from = match cursor {
+        None => first(backend),
+        Some(text) => text
+            .parse::<i64>()
+            .map_err(|_| StoreError::Backend(format!("not a load cursor: {text}")))?,
+    };
+    let span = match backend {
+        Backend::Sqlite => i64::from(limit),
+        Backend::Postgres => blocks_for(limit),
+    };
     let row = sqlx::query(sql)
-        .bind(cursor)
-        .bind(i64::from(limit))
+        .bind(from)
+        .bind(span)
         .fetch_one(pool)
         .await
         .map_err(on_error)?;
     let text: String = row.try_get("page").map_err(on_error)?;
     let rows: Vec<T> = serde_json::from_str(&text)
         .map_err(|err| StoreError::Backend(format!("a stored row does not parse: {err}")))?;
-    let next = if rows.len() < limit as usize {
-        None
-    } else {
-        let last = match backend {
-            // The aggregate need not keep the subquery's order: take the largest rowid.
-            Backend::Sqlite => rows
-                .iter()
-                .map(|r| cursor_of(r))
-                .max_by_key(|c| c.parse::<i64>().unwrap_or(i64::MIN)),
-            Backend::Postgres => rows.last().map(cursor_of),
-        };
-        last.map(ToOwned::to_owned)
+    let next = match backend {
+        // The aggregate need not keep the subquery's order: the largest rowid read.
+        Backend::Sqlite if rows.len() >= limit as usize => rows.iter().map(rowid).max(),
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let blocks: i64 = row.try_get("blocks").map_err(on_error)?;
+            Some(from + span).filter(|next| *next < blocks)
+        }
     };
-    Ok((rows, next))
+    Ok((rows, next.map(|n| n.to_string())))
 }
 
 fn corrupt(what: &str) -> impl Fn(String) -> StoreError + '_ {
@@ -126,7 +145,7 @@ pub(crate) async fn users(
         queries(backend).users,
         cursor,
         limit,
-        |r: &UserRow| &r.0,
+        |r: &UserRow| r.0,
     )
     .await?;
     let rows = rows
@@ -155,7 +174,7 @@ pub(crate) async fn assignments(
         queries(backend).assignments,
         cursor,
         limit,
-        |r: &AssignmentRow| &r.0,
+        |r: &AssignmentRow| r.0,
     )
     .await?;
     let rows = rows
@@ -184,7 +203,7 @@ pub(crate) async fn resources(
         queries(backend).resources,
         cursor,
         limit,
-        |r: &ResourceRow| &r.0,
+        |r: &ResourceRow| r.0,
     )
     .await?;
     let rows = rows
