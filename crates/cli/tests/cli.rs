@@ -248,13 +248,27 @@ async fn administer_a_fresh_install_from_the_command_line(postgres: bool) {
 
 /// Starts `warden serve` on an ephemeral port; returns the child, its address and stdout.
 fn serve(install: &Install) -> (std::process::Child, String, String) {
+    let (child, address, banner, _log) = serve_logged(install);
+    (child, address, banner)
+}
+
+/// [`serve`], with the log lines that follow the listening line. Colours are not asked to be
+/// off: stderr is a pipe, so there must be none.
+fn serve_logged(
+    install: &Install,
+) -> (
+    std::process::Child,
+    String,
+    String,
+    std::sync::mpsc::Receiver<String>,
+) {
     let mut child = install
         .command(&["serve"])
         .env_remove("WARDEN_ADMIN_PASSWORD")
+        .env_remove("NO_COLOR")
         .env("WARDEN_LISTEN", "127.0.0.1:0")
         .env("WARDEN_ISSUER", "https://auth.example.test")
         .env("WARDEN_LOG", "info")
-        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -270,7 +284,13 @@ fn serve(install: &Install) -> (std::process::Child, String, String) {
         line.clear();
     }
     assert!(!address.is_empty(), "serve never said where it listens");
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let (log_tx, log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Drained to the end whether or not anyone listens.
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = log_tx.send(line);
+        }
+    });
     // The banner (if any) is printed, line by line, before the listening line is logged, so
     // everything it wrote is in the pipe by now; drain it on a thread and take what arrived.
     let stdout = child.stdout.take().unwrap();
@@ -284,7 +304,86 @@ fn serve(install: &Install) -> (std::process::Child, String, String) {
     });
     std::thread::sleep(std::time::Duration::from_millis(300));
     let banner = rx.try_iter().collect::<Vec<_>>().join("\n");
-    (child, address, banner)
+    (child, address, banner, log)
+}
+
+/// One access-log line per request at `info`, with the route template, status, latency,
+/// request id and client address; never the path's ids, the query's values, the token or
+/// the password; no colour codes, since stderr is not a terminal.
+#[tokio::test]
+async fn requests_are_logged_one_line_each_without_secrets() {
+    let install = Install::new(false).await;
+    let (mut child, address, banner, log) = serve_logged(&install);
+    let password = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password:"))
+        .map(str::trim)
+        .expect("banner")
+        .to_owned();
+    let client = reqwest::Client::new();
+    let form = [
+        ("grant_type", "password"),
+        ("username", "admin@localhost"),
+        ("password", password.as_str()),
+    ];
+    let reply: serde_json::Value = client
+        .post(format!("http://{address}/oauth/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = reply["access_token"].as_str().unwrap().to_owned();
+    let missing = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+    let read = client
+        .get(format!(
+            "http://{address}/v1/users/{missing}?access_token=leaked-secret"
+        ))
+        .bearer_auth(&token)
+        .header("x-request-id", "probe-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.headers()["x-request-id"], "probe-1");
+    let mut lines = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !lines.iter().any(|l: &String| l.contains("probe-1")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match log.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(_) => break,
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let all = lines.join("\n");
+    let access: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("warden::access"))
+        .collect();
+    assert_eq!(access.len(), 2, "one line per request: {all}");
+    let line = access[1];
+    for part in [
+        "INFO",
+        "request_id=probe-1",
+        "method=GET",
+        "route=/v1/users/{id}",
+        "status=",
+        "latency_ms=",
+        "client=127.0.0.1",
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    assert!(access[0].contains("route=/oauth/token") && access[0].contains("status=200"));
+    for secret in [token.as_str(), password.as_str(), missing, "leaked-secret"] {
+        assert!(!all.contains(secret), "the log holds {secret}: {all}");
+    }
+    assert!(
+        !all.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal: {all}"
+    );
 }
 
 async fn login(address: &str, password: &str) -> reqwest::StatusCode {

@@ -162,6 +162,10 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             request_timeout,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::RequestSpan))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::telemetry::access_log,
+        ))
         .with_state(state)
 }
 

@@ -2,9 +2,19 @@
 //! parameters but never their values: tokens and secrets sent by mistake land there
 //! (`?access_token=…`), and a debug log must not collect them.
 
-use axum::http::{Request, Uri};
+use axum::extract::MatchedPath;
+use axum::http::{HeaderValue, Request, Uri};
+use axum::response::Response;
 use tower_http::trace::MakeSpan;
-use tracing::Span;
+use tracing::{Instrument, Span};
+
+use crate::extract::ClientAddr;
+
+/// The header a request id travels in, both ways.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Longest request id taken from a client.
+const MAX_REQUEST_ID: usize = 128;
 
 /// What a query value (or a name that does not look like one) is logged as.
 pub const REDACTED: &str = "redacted";
@@ -52,12 +62,76 @@ pub fn redacted(uri: &Uri) -> String {
     shown
 }
 
+/// The request id a client sent, when it is one worth repeating: 1 to 128 characters of
+/// letters, digits and `-._:`. Anything else (a log-injection attempt, a token pasted there)
+/// is replaced by a generated id.
+pub fn request_id(sent: Option<&HeaderValue>) -> String {
+    sent.and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            (1..=MAX_REQUEST_ID).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':'))
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned)
+}
+
+/// One access-log line per request at `info`, on one line: method, route template (never
+/// the path itself, which may carry ids), status, latency, request id and client address.
+/// The request id (taken from `X-Request-ID`, or generated) is returned in the response's
+/// `X-Request-ID` and is a field of the span every other log line of the request is in.
+pub async fn access_log(
+    ClientAddr(client): ClientAddr,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let id = request_id(request.headers().get(REQUEST_ID));
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(no route)", MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        tracing::info!(
+            target: "warden::access",
+            method = %method,
+            route = %route,
+            status,
+            latency_ms = format_args!("{latency_ms:.3}"),
+            client = %client,
+            "request"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn shown(uri: &str) -> String {
         redacted(&uri.parse().expect("a URI"))
+    }
+
+    #[test]
+    fn request_ids_are_repeated_only_when_plain() {
+        let plain = HeaderValue::from_static("req-42.a_b:c");
+        assert_eq!(request_id(Some(&plain)), "req-42.a_b:c");
+        for bad in ["", "has space", "new\tline", "a/b", &"x".repeat(129)] {
+            let generated = request_id(HeaderValue::from_str(bad).ok().as_ref());
+            assert_ne!(generated, bad);
+            assert_eq!(generated.len(), 32, "{generated}");
+        }
+        assert_eq!(request_id(None).len(), 32);
     }
 
     #[test]

@@ -70,6 +70,31 @@ async fn health_readiness_and_unknown_routes(backend: Backend) {
     );
     let wrong_method = app.client.put(app.url("/v1/users")).send().await.unwrap();
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // Every answer carries a request id: the client's when it is plain, a fresh one otherwise.
+    let generated = missing.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(generated.len(), 32, "{generated}");
+    let mine = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-7f3a.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.headers()["x-request-id"], "trace-7f3a.1");
+    let injected = app
+        .client
+        .get(app.url("/v1/users"))
+        .header("x-request-id", "a b;c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(injected.status(), StatusCode::UNAUTHORIZED);
+    let replaced = injected.headers()["x-request-id"].to_str().unwrap();
+    assert!(replaced.len() == 32 && replaced != generated, "{replaced}");
 }
 
 async fn restarting_keeps_the_admin_and_the_keys(backend: Backend) {
