@@ -53,6 +53,9 @@ fi
 
 run_interop
 
+# The README's command-line block, pasted into a fresh directory.
+WARDEN_BIN="${CARGO_TARGET_DIR:-target}/debug/warden" scripts/readme-cli.sh
+
 # The Python client (ruff, mypy --strict, pytest against the real binary) and every seed
 # example, each in its own virtualenv under target/.
 clients/python/run-tests.sh "${CARGO_TARGET_DIR:-target}/debug/warden"
