@@ -67,6 +67,11 @@ pub enum UserCommand {
         /// The user.
         user: String,
     },
+    /// Delete a user (id, email or username), with their sessions, roles and API keys.
+    Delete {
+        /// The user.
+        user: String,
+    },
 }
 
 /// `warden account …`
@@ -93,6 +98,24 @@ pub enum AccountCommand {
 pub enum MemberCommand {
     /// Add a user to an account.
     Add {
+        /// The account (id or name).
+        #[arg(long)]
+        account: String,
+        /// The user (id, email or username).
+        #[arg(long)]
+        user: String,
+    },
+    /// List an account's members.
+    List {
+        /// The account (id or name).
+        #[arg(long)]
+        account: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Remove a user from an account, with the roles they held there.
+    Remove {
         /// The account (id or name).
         #[arg(long)]
         account: String,
@@ -131,6 +154,26 @@ pub enum RoleCommand {
         #[arg(long)]
         role: String,
         /// The account (id or name); a global grant when omitted.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revoke a role from a user, in an account or globally.
+    Revoke {
+        /// The user (id, email or username).
+        #[arg(long)]
+        user: String,
+        /// The role (id or name).
+        #[arg(long)]
+        role: String,
+        /// The account (id or name); the global grant when omitted.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Delete a role and every grant of it (built-in roles, and roles others inherit, stay).
+    Delete {
+        /// The role (id or name).
+        role: String,
+        /// The account whose role it is (id or name); a global role when omitted.
         #[arg(long)]
         account: Option<String>,
     },
@@ -233,6 +276,13 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Disable { user } => set_status(services, &user, Status::Disabled).await?,
         UserCommand::Enable { user } => set_status(services, &user, Status::Active).await?,
+        UserCommand::Delete { user } => {
+            let id = user_id(services, &user).await?;
+            users::delete(services, &Access::System, &id)
+                .await
+                .map_err(explain)?;
+            println!("deleted user {id} ({user})");
+        }
     }
     // Events recorded by this command are written before the process exits.
     state.services().audit.flush().await;
@@ -306,18 +356,57 @@ pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result
 pub async fn member(config: &Config, command: MemberCommand) -> anyhow::Result<()> {
     let state = open(config).await?;
     let services = state.services();
-    let MemberCommand::Add { account, user } = command;
-    let account = account_id(services, &account).await?;
-    let user = user_id(services, &user).await?;
-    members::add(
-        services,
-        &Access::System,
-        &account,
-        members::AddMember { user_id: user },
-    )
-    .await
-    .map_err(explain)?;
-    println!("user {user} is now a member of account {account}");
+    match command {
+        MemberCommand::Add { account, user } => {
+            let account = account_id(services, &account).await?;
+            let user = user_id(services, &user).await?;
+            members::add(
+                services,
+                &Access::System,
+                &account,
+                members::AddMember { user_id: user },
+            )
+            .await
+            .map_err(explain)?;
+            println!("user {user} is now a member of account {account}");
+        }
+        MemberCommand::List { account, limit } => {
+            let account = account_id(services, &account).await?;
+            let page = members::list(
+                services,
+                &Access::System,
+                &account,
+                PageRequest::first(limit),
+            )
+            .await
+            .map_err(explain)?;
+            for member in &page.items {
+                let email = services
+                    .store
+                    .user(&member.user_id)
+                    .await?
+                    .map(|u| u.user.email.as_str().to_owned())
+                    .unwrap_or_default();
+                println!(
+                    "{}  {:<32} joined {}",
+                    member.user_id,
+                    email,
+                    member.created_at.to_rfc3339()
+                );
+            }
+            if page.next_cursor.is_some() {
+                println!("(more members exist; raise --limit)");
+            }
+        }
+        MemberCommand::Remove { account, user } => {
+            let account = account_id(services, &account).await?;
+            let user = user_id(services, &user).await?;
+            members::remove(services, &Access::System, &account, &user)
+                .await
+                .map_err(explain)?;
+            println!("user {user} is no longer a member of account {account}");
+        }
+    }
     // Events recorded by this command are written before the process exits.
     state.services().audit.flush().await;
     Ok(())
@@ -369,6 +458,38 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
                 }
                 None => println!("granted role `{role}` to user {user} globally"),
             }
+        }
+        RoleCommand::Revoke {
+            user,
+            role,
+            account,
+        } => {
+            let account_id = optional_account(services, account.as_deref()).await?;
+            let user = user_id(services, &user).await?;
+            let role_id = role_id(services, &role, account_id.as_ref()).await?;
+            assignments::revoke(
+                services,
+                &Access::System,
+                &user,
+                &role_id,
+                account_id.as_ref(),
+            )
+            .await
+            .map_err(explain)?;
+            match account_id {
+                Some(account) => {
+                    println!("revoked role `{role}` from user {user} in account {account}")
+                }
+                None => println!("revoked the global role `{role}` from user {user}"),
+            }
+        }
+        RoleCommand::Delete { role, account } => {
+            let account_id = optional_account(services, account.as_deref()).await?;
+            let id = role_id(services, &role, account_id.as_ref()).await?;
+            roles::delete(services, &Access::System, &id)
+                .await
+                .map_err(explain)?;
+            println!("deleted role {id} ({role}) and every grant of it");
         }
         RoleCommand::List { limit } => {
             let page = roles::list(

@@ -37,6 +37,11 @@ pub enum ClientCommand {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+    /// Replace a client's secret; prints the new one once. The old one stops working at once.
+    RotateSecret {
+        /// The client id (`wc_…`).
+        client: String,
+    },
 }
 
 /// `warden keys …`
@@ -101,6 +106,23 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                     c.status.as_str()
                 );
             }
+        }
+        ClientCommand::RotateSecret { client } => {
+            let record = services
+                .store
+                .client_by_client_id(&client)
+                .await
+                .map_err(DomainError::from)
+                .map_err(explain)?
+                .ok_or_else(|| anyhow::anyhow!("no client `{client}`"))?;
+            let rotated = clients::rotate_secret(services, &Access::System, &record.client.id)
+                .await
+                .map_err(explain)?;
+            println!("client_id:     {}", rotated.client.client_id);
+            println!(
+                "client_secret: {}   (shown once; the old one no longer works)",
+                rotated.client_secret
+            );
         }
     }
     // Events recorded by this command are written before the process exits.
