@@ -63,6 +63,8 @@ enum Command {
     /// ABAC policies (Cedar): create, list, delete, and test a policy set offline.
     #[command(subcommand)]
     Policy(admin::PolicyCommand),
+    /// Decide one question against the store as it is: allow (exit 0) or deny (exit 3).
+    Check(admin::CheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -249,6 +251,13 @@ async fn run() -> anyhow::Result<()> {
         Command::ApiKey(command) => admin::api_key(&config, command).await,
         Command::Audit(command) => admin::audit(&config, command).await,
         Command::Policy(command) => admin::policy(&config, command).await,
+        Command::Check(args) => {
+            if admin::check(&config, args).await? {
+                Ok(())
+            } else {
+                std::process::exit(3)
+            }
+        }
     }
 }
 

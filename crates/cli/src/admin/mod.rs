@@ -1,10 +1,12 @@
 //! Administration from the command line. The operator holds the database, so commands act as
 //! the system actor, through the same use cases (and validation) as the REST API.
 
+mod check;
 mod identity;
 mod machines;
 mod policies;
 
+pub use check::{check, CheckArgs};
 pub use identity::{
     account, member, role, user, AccountCommand, MemberCommand, RoleCommand, UserCommand,
 };
