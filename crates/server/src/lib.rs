@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod forward_auth;
 mod handlers;
+pub mod metrics;
 mod oauth;
 mod openapi;
 pub mod ratelimit;

@@ -14,6 +14,7 @@ struct Inner {
     openapi: String,
     token_limiter: crate::ratelimit::IpLimiter,
     forward_auth: crate::forward_auth::rules::ForwardAuth,
+    metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -29,7 +30,13 @@ impl AppState {
             openapi,
             token_limiter,
             forward_auth,
+            metrics: crate::metrics::Metrics::new(),
         }))
+    }
+
+    /// The node's metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
     }
 
     /// The forward-auth route rules.

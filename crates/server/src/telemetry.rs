@@ -76,11 +76,12 @@ pub fn request_id(sent: Option<&HeaderValue>) -> String {
         .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned)
 }
 
-/// One access-log line per request at `info`, on one line: method, route template (never
+/// Counts the request in the metrics, and writes one access-log line per request at `info`, on one line: method, route template (never
 /// the path itself, which may carry ids), status, latency, request id and client address.
 /// The request id (taken from `X-Request-ID`, or generated) is returned in the response's
 /// `X-Request-ID` and is a field of the span every other log line of the request is in.
 pub async fn access_log(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     ClientAddr(client): ClientAddr,
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -96,7 +97,11 @@ pub async fn access_log(
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let seconds = started.elapsed().as_secs_f64();
+    state
+        .metrics()
+        .observe(method.as_str(), &route, status, seconds);
+    let latency_ms = seconds * 1000.0;
     span.in_scope(|| {
         tracing::info!(
             target: "warden::access",

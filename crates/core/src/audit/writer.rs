@@ -88,6 +88,11 @@ impl std::fmt::Debug for AuditLog {
 const BATCH: usize = 1000;
 
 impl AuditLog {
+    /// Events queued and not yet written.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     /// Starts the writer task over `store`; identical repeated events within `window` are
     /// coalesced (zero: each is its own record).
     pub fn start(

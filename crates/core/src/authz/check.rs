@@ -281,12 +281,30 @@ fn decision_event(
 
 /// Audits decisions: every denial (identical ones coalesced, with their count), and one
 /// allowed decision in `audit_allowed_every`.
+/// Decisions this process made through the decision APIs so far: (allowed, denied).
+pub fn decision_counts() -> (u64, u64) {
+    use std::sync::atomic::Ordering;
+    (
+        DECIDED_ALLOW.load(Ordering::Relaxed),
+        DECIDED_DENY.load(Ordering::Relaxed),
+    )
+}
+
+static DECIDED_ALLOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static DECIDED_DENY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 async fn audit_decisions(
     services: &Services,
     actor: &Access,
     principal: &Principal,
     decisions: &[(&str, &Resource, &Decision)],
 ) {
+    let allowed = decisions.iter().filter(|(_, _, d)| d.allowed).count() as u64;
+    DECIDED_ALLOW.fetch_add(allowed, std::sync::atomic::Ordering::Relaxed);
+    DECIDED_DENY.fetch_add(
+        decisions.len() as u64 - allowed,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     static ALLOWED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     // Identical denials of one request are one event, in order of first appearance.
     let mut denials: Vec<(crate::audit::Event<'static>, u64)> = Vec::new();

@@ -28,6 +28,19 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Metrics in the Prometheus text format (DESIGN §7): requests, latency, decisions, the
+/// snapshot, the audit queue.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics().render(&state),
+    )
+        .into_response()
+}
+
 /// The OpenAPI 3.1 document.
 pub async fn openapi(State(state): State<AppState>) -> Response {
     (

@@ -97,6 +97,51 @@ async fn health_readiness_and_unknown_routes(backend: Backend) {
     assert!(replaced.len() == 32 && replaced != generated, "{replaced}");
 }
 
+/// `/metrics` answers the Prometheus text format without authentication: requests by route
+/// template (never the path), decisions by result, the snapshot; no id or token in it.
+async fn metrics_count_requests_and_decisions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = &app.admin_token;
+    let user = app.create_user("metrics@example.com", None).await;
+    let read = app.get(&format!("/v1/users/{user}"), admin).await;
+    assert_eq!(read.status, StatusCode::OK);
+    let denied = app
+        .post(
+            "/v1/check",
+            admin,
+            serde_json::json!({"principal": {"type": "user", "id": user}, "action": "documents:read",
+                "resource": {"type": "document", "id": "d1"}}),
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::OK, "{}", denied.body);
+    assert_eq!(denied.body["allowed"], false);
+    let reply = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    assert!(reply.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = reply.text().await.unwrap();
+    for line in [
+        r#"warden_http_requests_total{method="GET",route="/v1/users/{id}",status="2xx"} 1"#,
+        r#"warden_http_requests_total{method="POST",route="/v1/check",status="2xx"} 1"#,
+        r#"warden_http_request_duration_seconds_count{method="POST",route="/v1/check"} 1"#,
+        "# TYPE warden_decisions counter",
+        "warden_snapshot_change_seq ",
+        r#"warden_snapshot_entries{kind="users"} 2"#,
+        "warden_audit_queue_depth ",
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    let denials = text
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"warden_decisions_total{result="deny"} "#))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .expect("a deny count");
+    assert!(denials >= 1, "{text}");
+    assert!(!text.contains(&user) && !text.contains(admin.as_str()), "{text}");
+}
+
 async fn restarting_keeps_the_admin_and_the_keys(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let before: Value = app.get_json("/.well-known/jwks.json").await;
@@ -117,6 +162,7 @@ crate::both!(
     the_openapi_document_and_offline_docs_are_served,
     health_readiness_and_unknown_routes,
     restarting_keeps_the_admin_and_the_keys,
+    metrics_count_requests_and_decisions,
 );
 
 /// Connection limits hold before any handler runs: oversized headers get 431, and a client

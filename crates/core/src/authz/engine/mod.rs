@@ -48,6 +48,13 @@ pub use snapshot::{
 /// The longest access-token lifetime configuration allows, seconds.
 const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;
 
+static LOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Full loads of the authorization snapshot this process made (the first, and reloads).
+pub fn load_count() -> u64 {
+    LOADS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Rows read per query while loading.
 const LOAD_PAGE: u32 = 1000;
 /// Users, assignments and registered resources, read as one aggregated row per page.
@@ -345,6 +352,7 @@ impl Engine {
             seq,
             "authorization snapshot loaded"
         );
+        LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Only a load that succeeded replaces the reader's state (a failed one leaves the
         // reload pending).
         *tail = Tail {

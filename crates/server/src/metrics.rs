@@ -1,0 +1,214 @@
+//! `GET /metrics`: Prometheus text format. Labels are route templates, methods, status
+//! classes and outcomes, never a user, token or id.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::state::AppState;
+
+/// A request's labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Request {
+    method: String,
+    route: String,
+    status: String,
+}
+
+/// A latency's labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Route {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Path {
+    path: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Kind {
+    kind: &'static str,
+}
+
+/// Every metric of the node.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Request, Counter>,
+    latency: Family<Route, Histogram, fn() -> Histogram>,
+    decisions: Family<Outcome, Counter>,
+    paths: Family<Path, Counter>,
+    snapshot_seq: Gauge,
+    snapshot_loads: Counter,
+    snapshot_entries: Family<Kind, Gauge>,
+    audit_queue: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs to about 3.3 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// The metrics, registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("warden");
+        let requests = Family::<Request, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Requests answered, by route template, method and status class",
+            requests.clone(),
+        );
+        let latency: Family<Route, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from the request's arrival to its response, by route template and method",
+            latency.clone(),
+        );
+        let decisions = Family::<Outcome, Counter>::default();
+        registry.register(
+            "decisions",
+            "Authorization decisions (/v1/check, batches, AuthZEN, forward-auth), by result",
+            decisions.clone(),
+        );
+        let paths = Family::<Path, Counter>::default();
+        registry.register(
+            "policy_evaluations",
+            "Policy evaluations by path: compiled, mixed, or Cedar alone",
+            paths.clone(),
+        );
+        let snapshot_seq = Gauge::default();
+        registry.register(
+            "snapshot_change_seq",
+            "Change-log position the authorization snapshot reflects",
+            snapshot_seq.clone(),
+        );
+        let snapshot_loads = Counter::default();
+        registry.register(
+            "snapshot_loads",
+            "Full loads of the authorization snapshot (the first, and reloads)",
+            snapshot_loads.clone(),
+        );
+        let snapshot_entries = Family::<Kind, Gauge>::default();
+        registry.register(
+            "snapshot_entries",
+            "Entries of the authorization snapshot, by kind",
+            snapshot_entries.clone(),
+        );
+        let audit_queue = Gauge::default();
+        registry.register(
+            "audit_queue_depth",
+            "Audit events queued and not yet written",
+            audit_queue.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            decisions,
+            paths,
+            snapshot_seq,
+            snapshot_loads,
+            snapshot_entries,
+            audit_queue,
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests
+            .get_or_create(&Request {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status: class.to_owned(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&Route {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// The text exposition, with the values read from the node now.
+    pub fn render(&self, state: &AppState) -> String {
+        let services = state.services();
+        let (allowed, denied) = warden_core::authz::check::decision_counts();
+        catch_up(
+            &self.decisions.get_or_create(&Outcome { result: "allow" }),
+            allowed,
+        );
+        catch_up(
+            &self.decisions.get_or_create(&Outcome { result: "deny" }),
+            denied,
+        );
+        let paths = warden_core::authz::engine::path_counts();
+        for (path, count) in [
+            ("compiled", paths.native),
+            ("mixed", paths.mixed),
+            ("cedar", paths.cedar),
+        ] {
+            catch_up(&self.paths.get_or_create(&Path { path }), count);
+        }
+        let snapshot = services.engine.snapshot();
+        self.snapshot_seq.set(snapshot.seq);
+        catch_up(
+            &self.snapshot_loads,
+            warden_core::authz::engine::load_count(),
+        );
+        for (kind, n) in [
+            ("users", snapshot.users.len()),
+            ("policies", snapshot.policies.len()),
+            ("resources", snapshot.resources.len()),
+            ("api_keys", snapshot.api_keys.len()),
+            ("ended_sessions", snapshot.ended.len()),
+        ] {
+            self.snapshot_entries
+                .get_or_create(&Kind { kind })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        self.audit_queue
+            .set(i64::try_from(services.audit.queue_depth()).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Moves a counter up to a total kept elsewhere.
+fn catch_up(counter: &Counter, total: u64) {
+    let now = counter.get();
+    if total > now {
+        counter.inc_by(total - now);
+    }
+}
+
+/// The node's metrics, shared.
+pub type Shared = Arc<Metrics>;
