@@ -12,19 +12,56 @@ use prometheus_client::registry::Registry;
 
 use crate::state::AppState;
 
-/// A request's labels.
+/// A request's labels. All are `'static`, so counting a request allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Request {
-    method: String,
-    route: String,
-    status: String,
+    method: &'static str,
+    route: &'static str,
+    status: &'static str,
 }
 
 /// A latency's labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Route {
-    method: String,
-    route: String,
+    method: &'static str,
+    route: &'static str,
+}
+
+/// A route template as a `'static` label. Only the router's templates (and one placeholder
+/// for unmatched requests) reach here, so the set is bounded by the route table.
+fn intern(route: &str) -> &'static str {
+    static SEEN: std::sync::RwLock<Vec<&'static str>> = std::sync::RwLock::new(Vec::new());
+    let seen = SEEN
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(known) = seen.iter().find(|known| **known == route) {
+        return known;
+    }
+    drop(seen);
+    let mut seen = SEEN
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(known) = seen.iter().find(|known| **known == route) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
+    seen.push(leaked);
+    leaked
+}
+
+/// A method as a label: the standard ones by name, anything else as `OTHER`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -132,8 +169,9 @@ impl Metrics {
         }
     }
 
-    /// Counts one answered request.
-    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Counts one answered request; `route` is its template.
+    pub fn observe(&self, method: &axum::http::Method, route: &str, status: u16, seconds: f64) {
+        let (method, route) = (method_label(method), intern(route));
         let class = match status {
             100..=199 => "1xx",
             200..=299 => "2xx",
@@ -143,16 +181,13 @@ impl Metrics {
         };
         self.requests
             .get_or_create(&Request {
-                method: method.to_owned(),
-                route: route.to_owned(),
-                status: class.to_owned(),
+                method,
+                route,
+                status: class,
             })
             .inc();
         self.latency
-            .get_or_create(&Route {
-                method: method.to_owned(),
-                route: route.to_owned(),
-            })
+            .get_or_create(&Route { method, route })
             .observe(seconds);
     }
 

@@ -89,18 +89,13 @@ pub async fn access_log(
     let started = std::time::Instant::now();
     let id = request_id(request.headers().get(REQUEST_ID));
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("(no route)", MatchedPath::as_str)
-        .to_owned();
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("(no route)", MatchedPath::as_str);
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
-    state
-        .metrics()
-        .observe(method.as_str(), &route, status, seconds);
+    state.metrics().observe(&method, route, status, seconds);
     let latency_ms = seconds * 1000.0;
     span.in_scope(|| {
         tracing::info!(

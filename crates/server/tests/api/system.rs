@@ -139,7 +139,10 @@ async fn metrics_count_requests_and_decisions(backend: Backend) {
         .and_then(|n| n.trim().parse::<u64>().ok())
         .expect("a deny count");
     assert!(denials >= 1, "{text}");
-    assert!(!text.contains(&user) && !text.contains(admin.as_str()), "{text}");
+    assert!(
+        !text.contains(&user) && !text.contains(admin.as_str()),
+        "{text}"
+    );
 }
 
 async fn restarting_keeps_the_admin_and_the_keys(backend: Backend) {
