@@ -314,12 +314,7 @@ fn serve_logged(
 async fn requests_are_logged_one_line_each_without_secrets() {
     let install = Install::new(false).await;
     let (mut child, address, banner, log) = serve_logged(&install);
-    let password = banner
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("password:"))
-        .map(str::trim)
-        .expect("banner")
-        .to_owned();
+    let password = banner_password(&banner);
     let client = reqwest::Client::new();
     let form = [
         ("grant_type", "password"),
@@ -386,6 +381,16 @@ async fn requests_are_logged_one_line_each_without_secrets() {
     );
 }
 
+/// The admin password a first start printed.
+fn banner_password(banner: &str) -> String {
+    banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password:"))
+        .map(str::trim)
+        .expect("banner")
+        .to_owned()
+}
+
 async fn login(address: &str, password: &str) -> reqwest::StatusCode {
     let client = reqwest::Client::new();
     let form = [
@@ -405,12 +410,7 @@ async fn login(address: &str, password: &str) -> reqwest::StatusCode {
 async fn serve_prints_a_generated_admin_password_once_and_restarts_keep_it(postgres: bool) {
     let install = Install::new(postgres).await;
     let (mut first, address, banner) = serve(&install);
-    let password = banner
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("password:"))
-        .map(str::trim)
-        .expect("banner")
-        .to_owned();
+    let password = banner_password(&banner);
     assert_eq!(login(&address, &password).await, reqwest::StatusCode::OK);
     first.kill().unwrap();
     first.wait().unwrap();

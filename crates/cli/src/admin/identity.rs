@@ -146,29 +146,9 @@ pub enum RoleCommand {
         description: Option<String>,
     },
     /// Grant a role to a user, in an account or globally.
-    Grant {
-        /// The user (id, email or username).
-        #[arg(long)]
-        user: String,
-        /// The role (id or name).
-        #[arg(long)]
-        role: String,
-        /// The account (id or name); a global grant when omitted.
-        #[arg(long)]
-        account: Option<String>,
-    },
+    Grant(Held),
     /// Revoke a role from a user, in an account or globally.
-    Revoke {
-        /// The user (id, email or username).
-        #[arg(long)]
-        user: String,
-        /// The role (id or name).
-        #[arg(long)]
-        role: String,
-        /// The account (id or name); the global grant when omitted.
-        #[arg(long)]
-        account: Option<String>,
-    },
+    Revoke(Held),
     /// Delete a role and every grant of it (built-in roles, and roles others inherit, stay).
     Delete {
         /// The role (id or name).
@@ -183,6 +163,20 @@ pub enum RoleCommand {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+}
+
+/// A role held by a user, in an account or globally (`role grant` and `role revoke`).
+#[derive(clap::Args)]
+pub struct Held {
+    /// The user (id, email or username).
+    #[arg(long)]
+    user: String,
+    /// The role (id or name).
+    #[arg(long)]
+    role: String,
+    /// The account (id or name); global when omitted.
+    #[arg(long)]
+    account: Option<String>,
 }
 
 /// Runs `warden user …`.
@@ -437,11 +431,11 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
                 .map_err(explain)?;
             println!("created role {} ({})", role.id, role.name);
         }
-        RoleCommand::Grant {
+        RoleCommand::Grant(Held {
             user,
             role,
             account,
-        } => {
+        }) => {
             let account_id = optional_account(services, account.as_deref()).await?;
             let user = user_id(services, &user).await?;
             let role_id = role_id(services, &role, account_id.as_ref()).await?;
@@ -459,11 +453,11 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
                 None => println!("granted role `{role}` to user {user} globally"),
             }
         }
-        RoleCommand::Revoke {
+        RoleCommand::Revoke(Held {
             user,
             role,
             account,
-        } => {
+        }) => {
             let account_id = optional_account(services, account.as_deref()).await?;
             let user = user_id(services, &user).await?;
             let role_id = role_id(services, &role, account_id.as_ref()).await?;
