@@ -153,20 +153,25 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
-        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::RequestSpan))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::telemetry::access_log,
-        ))
+        // One layer of layers: each `Router::layer` call boxes every route once more, and a
+        // request pays one boxed clone per call. Outermost first.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::telemetry::access_log,
+                ))
+                .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::RequestSpan))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    request_timeout,
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(DefaultBodyLimit::max(max_body_bytes)),
+        )
         .with_state(state)
 }
 
