@@ -38,6 +38,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             }
         };
         refuse_unstorable(&bytes)?;
+        // The plain parse first: it accepts exactly what the path-tracking one does, without
+        // its bookkeeping; only a body that fails is parsed again for the field to name.
+        if let Ok(value) = serde_json::from_slice::<T>(&bytes) {
+            return Ok(Self(value));
+        }
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
@@ -51,9 +56,14 @@ fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
-        .map(|media| media.trim().to_ascii_lowercase());
-    match media.as_deref().and_then(|media| media.split_once('/')) {
-        Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
+        .map(str::trim);
+    match media.and_then(|media| media.split_once('/')) {
+        Some((kind, subtype)) if kind.eq_ignore_ascii_case("application") => {
+            subtype.eq_ignore_ascii_case("json")
+                || subtype.len() > 5
+                    && subtype.is_char_boundary(subtype.len() - 5)
+                    && subtype[subtype.len() - 5..].eq_ignore_ascii_case("+json")
+        }
         _ => false,
     }
 }
