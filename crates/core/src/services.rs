@@ -88,13 +88,13 @@ impl Tokens {
 
     /// Verifies a token; a token verified before is answered from the cache until it
     /// expires.
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+    pub fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, TokenError> {
         let now = Timestamp::now();
         if let Some(claims) = self.verified.get(token, now.seconds()) {
             return Ok(claims);
         }
         let generation = self.verified.generation();
-        let claims = self.verifier.verify(&self.keys(), token, now)?;
+        let claims = Arc::new(self.verifier.verify(&self.keys(), token, now)?);
         self.verified.put(token, &claims, now.seconds(), generation);
         Ok(claims)
     }

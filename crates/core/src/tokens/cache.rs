@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use crate::sync::lock;
@@ -17,7 +18,7 @@ const SHARDS: usize = 16;
 const PER_SHARD: usize = 4096;
 
 /// One shard: token text to verified claims.
-type Shard = Mutex<HashMap<Box<str>, AccessClaims>>;
+type Shard = Mutex<HashMap<Box<str>, Arc<AccessClaims>>>;
 
 /// A bounded map from token text to its verified claims.
 #[derive(Debug)]
@@ -47,10 +48,10 @@ impl VerifiedCache {
     }
 
     /// The claims of `token` if it was verified before and has not expired at `now` (seconds).
-    pub fn get(&self, token: &str, now: i64) -> Option<AccessClaims> {
+    pub fn get(&self, token: &str, now: i64) -> Option<Arc<AccessClaims>> {
         let mut shard = lock(self.shard(token));
         match shard.get(token) {
-            Some(claims) if now <= claims.exp + LEEWAY_SECONDS => Some(claims.clone()),
+            Some(claims) if now <= claims.exp + LEEWAY_SECONDS => Some(Arc::clone(claims)),
             Some(_) => {
                 shard.remove(token);
                 None
@@ -66,7 +67,7 @@ impl VerifiedCache {
 
     /// Remembers that `token` verified to `claims`, unless the cache was cleared since
     /// `generation` was read.
-    pub fn put(&self, token: &str, claims: &AccessClaims, now: i64, generation: u64) {
+    pub fn put(&self, token: &str, claims: &Arc<AccessClaims>, now: i64, generation: u64) {
         let mut shard = lock(self.shard(token));
         if self.generation.load(Ordering::Acquire) != generation {
             return;
@@ -77,7 +78,7 @@ impl VerifiedCache {
                 shard.clear();
             }
         }
-        shard.insert(token.into(), claims.clone());
+        shard.insert(token.into(), Arc::clone(claims));
     }
 
     /// Forgets everything (the key set changed).
@@ -93,8 +94,8 @@ impl VerifiedCache {
 mod tests {
     use super::*;
 
-    fn claims(exp: i64) -> AccessClaims {
-        AccessClaims {
+    fn claims(exp: i64) -> Arc<AccessClaims> {
+        Arc::new(AccessClaims {
             iss: "i".into(),
             sub: "s".into(),
             aud: "a".into(),
@@ -109,7 +110,7 @@ mod tests {
             scope: None,
             narrowed: false,
             permissions: None,
-        }
+        })
     }
 
     #[test]
