@@ -587,3 +587,33 @@ fn forward_auth_explain_names_the_rule_a_request_hits() {
     assert!(!out.status.success(), "a misspelt rule key is refused");
     assert!(String::from_utf8_lossy(&out.stderr).contains("permision"));
 }
+
+/// A master key that does not open the store is refused in words, on one line, without a
+/// backtrace; the data directory's key file opens it again.
+#[tokio::test]
+async fn a_wrong_master_key_is_refused_in_words() {
+    let install = Install::new(false).await;
+    let init = install.command(&["init"]).output().unwrap();
+    assert!(init.status.success());
+    let other = "q6TqgPqdN2q2h5vSxVqH1mjCVM8wq4zQy7P7m1Ck3yA";
+    for args in [&["user", "list"][..], &["role", "list"][..]] {
+        let out = install
+            .command(args)
+            .env("WARDEN_MASTER_KEY", other)
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{said}");
+        assert!(said.contains("cannot decrypt"), "{said}");
+        assert!(said.contains("WARDEN_MASTER_KEY"), "{said}");
+        assert!(!said.contains("internal failure"), "{said}");
+        assert_eq!(said.trim().lines().count(), 1, "one line: {said}");
+    }
+    let out = install.command(&["user", "list"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -106,7 +106,9 @@ pub async fn ensure_initialized(
     options: InitOptions,
 ) -> Result<InitOutcome, DomainError> {
     if let Some(check) = store.meta("master_key_check").await? {
-        master.open(MASTER_CHECK_CONTEXT, &check)?;
+        master
+            .open(MASTER_CHECK_CONTEXT, &check)
+            .map_err(|_| wrong_master_key())?;
         return Ok(InitOutcome::AlreadyInitialized);
     }
     let now = Timestamp::now();
@@ -165,7 +167,19 @@ pub async fn ensure_initialized(
             .meta("master_key_check")
             .await?
             .ok_or_else(|| DomainError::Internal("store half-initialized".into()))?;
-        master.open(MASTER_CHECK_CONTEXT, &check)?;
+        master
+            .open(MASTER_CHECK_CONTEXT, &check)
+            .map_err(|_| wrong_master_key())?;
         Ok(InitOutcome::AlreadyInitialized)
     }
+}
+
+/// The start-up error for a master key that does not open the store, in words.
+fn wrong_master_key() -> DomainError {
+    DomainError::Conflict(
+        "this master key cannot decrypt the store's signing keys: the store was initialized \
+         with another one. Set WARDEN_MASTER_KEY (or the data directory's master.key) to the \
+         key it was initialized with"
+            .into(),
+    )
 }
