@@ -179,6 +179,23 @@ pub struct Held {
     account: Option<String>,
 }
 
+impl Held {
+    /// The user, role and account it names.
+    async fn resolve(
+        &self,
+        services: &Services,
+    ) -> anyhow::Result<(
+        warden_core::ids::UserId,
+        warden_core::ids::RoleId,
+        Option<warden_core::ids::AccountId>,
+    )> {
+        let account = optional_account(services, self.account.as_deref()).await?;
+        let user = user_id(services, &self.user).await?;
+        let role = role_id(services, &self.role, account.as_ref()).await?;
+        Ok((user, role, account))
+    }
+}
+
 /// Runs `warden user …`.
 pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     let state = open(config).await?;
@@ -431,14 +448,9 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
                 .map_err(explain)?;
             println!("created role {} ({})", role.id, role.name);
         }
-        RoleCommand::Grant(Held {
-            user,
-            role,
-            account,
-        }) => {
-            let account_id = optional_account(services, account.as_deref()).await?;
-            let user = user_id(services, &user).await?;
-            let role_id = role_id(services, &role, account_id.as_ref()).await?;
+        RoleCommand::Grant(held) => {
+            let (user, role_id, account_id) = held.resolve(services).await?;
+            let role = held.role;
             let input = assignments::GrantRole {
                 role_id,
                 account_id,
@@ -453,14 +465,9 @@ pub async fn role(config: &Config, command: RoleCommand) -> anyhow::Result<()> {
                 None => println!("granted role `{role}` to user {user} globally"),
             }
         }
-        RoleCommand::Revoke(Held {
-            user,
-            role,
-            account,
-        }) => {
-            let account_id = optional_account(services, account.as_deref()).await?;
-            let user = user_id(services, &user).await?;
-            let role_id = role_id(services, &role, account_id.as_ref()).await?;
+        RoleCommand::Revoke(held) => {
+            let (user, role_id, account_id) = held.resolve(services).await?;
+            let role = held.role;
             assignments::revoke(
                 services,
                 &Access::System,

@@ -108,13 +108,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             }
         }
         ClientCommand::RotateSecret { client } => {
-            let record = services
-                .store
-                .client_by_client_id(&client)
-                .await
-                .map_err(DomainError::from)
-                .map_err(explain)?
-                .ok_or_else(|| anyhow::anyhow!("no client `{client}`"))?;
+            let record = client_record(services, &client).await?;
             let rotated = clients::rotate_secret(services, &Access::System, &record.client.id)
                 .await
                 .map_err(explain)?;
@@ -128,6 +122,20 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
     // Events recorded by this command are written before the process exits.
     state.services().audit.flush().await;
     Ok(())
+}
+
+/// A client by its public `client_id`.
+async fn client_record(
+    services: &warden_core::services::Services,
+    client: &str,
+) -> anyhow::Result<warden_core::model::ClientRecord> {
+    services
+        .store
+        .client_by_client_id(client)
+        .await
+        .map_err(DomainError::from)
+        .map_err(explain)?
+        .ok_or_else(|| anyhow::anyhow!("no client `{client}`"))
 }
 
 /// Runs `warden keys …`.
@@ -240,13 +248,7 @@ pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<
                     optional_account(services, account.as_deref()).await?,
                 ),
                 (None, Some(client)) => {
-                    let record = services
-                        .store
-                        .client_by_client_id(&client)
-                        .await
-                        .map_err(DomainError::from)
-                        .map_err(explain)?
-                        .ok_or_else(|| anyhow::anyhow!("no client `{client}`"))?;
+                    let record = client_record(services, &client).await?;
                     (
                         warden_core::model::KeyOwner::Client(record.client.id),
                         record.client.account_id,
