@@ -13,6 +13,7 @@ mod handlers;
 pub mod metrics;
 mod oauth;
 mod openapi;
+mod problems;
 pub mod ratelimit;
 mod routes;
 mod startup;

@@ -145,6 +145,105 @@ async fn metrics_count_requests_and_decisions(backend: Backend) {
     );
 }
 
+/// Every problem's `type` names a page saying what it means and how to fix it.
+async fn problem_types_answer_a_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = &app.admin_token;
+    let json = |body: &str| {
+        app.client
+            .post(app.url("/v1/users"))
+            .bearer_auth(admin)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+    };
+    let mut replies = vec![
+        app.client.get(app.url("/nope")).send().await.unwrap(),
+        app.client.put(app.url("/v1/users")).send().await.unwrap(),
+        app.client.get(app.url("/v1/users")).send().await.unwrap(),
+        app.client
+            .get(app.url("/v1/users/not-an-id"))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap(),
+        app.client
+            .get(app.url("/v1/users?limit=0"))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap(),
+        app.client
+            .get(app.url("/v1/users?access_token=x"))
+            .send()
+            .await
+            .unwrap(),
+        json("{not json").send().await.unwrap(),
+        json(r#"{"email": "not an email", "password": "x"}"#)
+            .send()
+            .await
+            .unwrap(),
+        app.client
+            .post(app.url("/v1/users"))
+            .bearer_auth(admin)
+            .body("{}")
+            .send()
+            .await
+            .unwrap(),
+    ];
+    app.create_user("plain@example.com", None).await;
+    let token = app
+        .login("plain@example.com", crate::helpers::PASSWORD)
+        .await;
+    replies.push(
+        app.client
+            .get(app.url("/v1/users"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for reply in replies {
+        let body: Value = reply.json().await.unwrap();
+        let kind = body["type"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned();
+        seen.insert(kind);
+    }
+    assert!(seen.len() >= 8, "{seen:?}");
+    for kind in &seen {
+        let page = app.client.get(app.url(kind)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{kind}");
+        assert!(page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let text = page.text().await.unwrap();
+        assert!(text.contains("How to fix it"), "{kind}: {text}");
+    }
+    let unknown = app
+        .client
+        .get(app.url("/problems/<script>"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(!unknown.text().await.unwrap().contains("<script>"));
+    let index = app
+        .client
+        .get(app.url("/problems"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for kind in &seen {
+        assert!(index.contains(kind.as_str()), "{kind} in the index");
+    }
+}
+
 async fn restarting_keeps_the_admin_and_the_keys(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let before: Value = app.get_json("/.well-known/jwks.json").await;
@@ -166,6 +265,7 @@ crate::both!(
     health_readiness_and_unknown_routes,
     restarting_keeps_the_admin_and_the_keys,
     metrics_count_requests_and_decisions,
+    problem_types_answer_a_page,
 );
 
 /// Connection limits hold before any handler runs: oversized headers get 431, and a client
