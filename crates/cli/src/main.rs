@@ -214,8 +214,11 @@ async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
     init_logging(&config);
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
+    // `config check` prints them itself: each once.
+    if !matches!(cli.command, Command::Config(ConfigCommand::Check)) {
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
     }
     match cli.command {
         Command::Serve => serve(config).await,

@@ -278,11 +278,20 @@ impl Config {
         }) {
             let name = var.trim_start_matches("WARDEN_").to_lowercase();
             if !KEYS.iter().any(|(key, _)| *key == name) {
-                warnings.push(format!("unknown environment variable {var} ignored"));
+                let hint = nearest_key(&name)
+                    .map(|key| format!("; did you mean WARDEN_{}?", key.to_uppercase()))
+                    .unwrap_or_default();
+                warnings.push(format!("unknown environment variable {var} ignored{hint}"));
             }
         }
         let raw: Raw = serde_ignored::deserialize(toml::Value::Table(table), |path| {
-            warnings.push(format!("unknown config key `{path}` ignored"));
+            let path = path.to_string();
+            let hint = (!path.contains('.'))
+                .then(|| nearest_key(&path))
+                .flatten()
+                .map(|key| format!("; did you mean `{key}`?"))
+                .unwrap_or_default();
+            warnings.push(format!("unknown config key `{path}` ignored{hint}"));
         })
         .map_err(|err| ConfigError::Parse {
             path: file
@@ -532,6 +541,36 @@ pub fn mask_url_password(url: &str) -> String {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
     }
+}
+
+/// The known key nearest to `name` by edit distance, when it is near enough to be a typo.
+fn nearest_key(name: &str) -> Option<&'static str> {
+    let limit = (name.len() / 4).max(2);
+    KEYS.iter()
+        .map(|(key, _)| (edit_distance(name, key), *key))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, key)| key)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]

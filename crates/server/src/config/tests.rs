@@ -76,3 +76,30 @@ fn out_of_range_values_are_refused_with_every_problem() {
         "{text}"
     );
 }
+
+#[test]
+fn unknown_keys_are_warned_once_with_the_nearest_known_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("warden.toml");
+    std::fs::write(&path, "acess_token_ttl = 60\ntotally_unrelated = 1\n").unwrap();
+    let config = Config::load_from(Some(&path), &env(&[("WARDEN_LISTN", "x")])).unwrap();
+    let warned = |needle: &str| {
+        config
+            .warnings
+            .iter()
+            .filter(|w| w.contains(needle))
+            .count()
+    };
+    assert_eq!(
+        warned("`acess_token_ttl` ignored; did you mean `access_token_ttl`?"),
+        1
+    );
+    assert_eq!(
+        warned("WARDEN_LISTN ignored; did you mean WARDEN_LISTEN?"),
+        1
+    );
+    assert_eq!(warned("`totally_unrelated` ignored"), 1);
+    assert_eq!(warned("did you mean"), 2, "{:?}", config.warnings);
+    assert_eq!(edit_distance("kitten", "sitting"), 3);
+    assert_eq!(nearest_key("listen"), Some("listen"));
+}
