@@ -317,6 +317,15 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
+    /// An unauthenticated GET, answered as is (public pages: `/metrics`, `/problems`, `/docs`).
+    pub async fn get_public(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.call(Method::GET, path, Some(token), Value::Null).await
     }

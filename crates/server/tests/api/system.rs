@@ -19,50 +19,21 @@ async fn the_openapi_document_and_offline_docs_are_served(backend: Backend) {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} undocumented");
     }
-    let docs = app
-        .client
-        .get(app.url("/docs"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let docs = app.get_public("/docs").await.text().await.unwrap();
     assert!(
         docs.contains("/docs/swagger-ui-bundle.js") && !docs.contains("https://"),
         "docs must not need the internet"
     );
-    let js = app
-        .client
-        .get(app.url("/docs/swagger-ui-bundle.js"))
-        .send()
-        .await
-        .unwrap();
+    let js = app.get_public("/docs/swagger-ui-bundle.js").await;
     assert_eq!(js.status(), StatusCode::OK);
     assert!(js.bytes().await.unwrap().len() > 100_000);
 }
 
 async fn health_readiness_and_unknown_routes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
-    let missing = app.client.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(app.get_public("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(app.get_public("/readyz").await.status(), StatusCode::OK);
+    let missing = app.get_public("/nope").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         missing.headers()["content-type"],
@@ -115,7 +86,7 @@ async fn metrics_count_requests_and_decisions(backend: Backend) {
         .await;
     assert_eq!(denied.status, StatusCode::OK, "{}", denied.body);
     assert_eq!(denied.body["allowed"], false);
-    let reply = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let reply = app.get_public("/metrics").await;
     assert_eq!(reply.status(), StatusCode::OK);
     assert!(reply.headers()["content-type"]
         .to_str()
@@ -157,9 +128,9 @@ async fn problem_types_answer_a_page(backend: Backend) {
             .body(body.to_owned())
     };
     let mut replies = vec![
-        app.client.get(app.url("/nope")).send().await.unwrap(),
+        app.get_public("/nope").await,
         app.client.put(app.url("/v1/users")).send().await.unwrap(),
-        app.client.get(app.url("/v1/users")).send().await.unwrap(),
+        app.get_public("/v1/users").await,
         app.client
             .get(app.url("/v1/users/not-an-id"))
             .bearer_auth(admin)
@@ -172,11 +143,7 @@ async fn problem_types_answer_a_page(backend: Backend) {
             .send()
             .await
             .unwrap(),
-        app.client
-            .get(app.url("/v1/users?access_token=x"))
-            .send()
-            .await
-            .unwrap(),
+        app.get_public("/v1/users?access_token=x").await,
         json("{not json").send().await.unwrap(),
         json(r#"{"email": "not an email", "password": "x"}"#)
             .send()
@@ -213,7 +180,7 @@ async fn problem_types_answer_a_page(backend: Backend) {
     }
     assert!(seen.len() >= 8, "{seen:?}");
     for kind in &seen {
-        let page = app.client.get(app.url(kind)).send().await.unwrap();
+        let page = app.get_public(kind).await;
         assert_eq!(page.status(), StatusCode::OK, "{kind}");
         assert!(page.headers()["content-type"]
             .to_str()
@@ -222,23 +189,10 @@ async fn problem_types_answer_a_page(backend: Backend) {
         let text = page.text().await.unwrap();
         assert!(text.contains("How to fix it"), "{kind}: {text}");
     }
-    let unknown = app
-        .client
-        .get(app.url("/problems/<script>"))
-        .send()
-        .await
-        .unwrap();
+    let unknown = app.get_public("/problems/<script>").await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert!(!unknown.text().await.unwrap().contains("<script>"));
-    let index = app
-        .client
-        .get(app.url("/problems"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let index = app.get_public("/problems").await.text().await.unwrap();
     for kind in &seen {
         assert!(index.contains(kind.as_str()), "{kind} in the index");
     }
