@@ -2,6 +2,7 @@
 //! users, accounts, members and roles directly against the store (no token needed).
 
 mod admin;
+mod backup;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,6 +64,18 @@ enum Command {
     /// ABAC policies (Cedar): create, list, delete, and test a policy set offline.
     #[command(subcommand)]
     Policy(admin::PolicyCommand),
+    /// Copy the embedded database to FILE while Warden may be serving (consistent, checked).
+    /// PostgreSQL: use pg_dump (see the README).
+    Backup {
+        /// The backup file to write; it must not exist.
+        file: PathBuf,
+    },
+    /// Restore a backup into the configured data directory, which must hold no database.
+    /// The backed-up installation's master key must be in place first.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Decide one question against the store as it is: allow (exit 0) or deny (exit 3).
     Check(admin::CheckArgs),
 }
@@ -183,6 +196,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.max_body_bytes,
         Duration::from_secs(config.request_timeout),
     );
+    if let Some(address) = config.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?;
+        let router = warden_server::metrics_router(state.clone());
+        tracing::info!(address = %metrics.local_addr()?, "metrics are served on their own listener");
+        tokio::spawn(async move {
+            if let Err(err) = warden_server::serve(metrics, router, std::future::pending()).await {
+                tracing::error!(error = %err, "the metrics listener failed");
+            }
+        });
+    }
     tracing::info!(address = %bound, backend = opened.store.backend().name(), "Warden is listening");
     warden_server::serve_with(listener, app, shutdown_signal(), config.limits()).await?;
     // Requests have drained; write the audit events they queued.
@@ -254,6 +279,8 @@ async fn run() -> anyhow::Result<()> {
         Command::ApiKey(command) => admin::api_key(&config, command).await,
         Command::Audit(command) => admin::audit(&config, command).await,
         Command::Policy(command) => admin::policy(&config, command).await,
+        Command::Backup { file } => backup::backup(&config, &file).await,
+        Command::Restore { file } => backup::restore(&config, &file).await,
         Command::Check(args) => {
             if admin::check(&config, args).await? {
                 Ok(())

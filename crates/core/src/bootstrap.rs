@@ -98,6 +98,18 @@ pub fn builtin_roles(now: Timestamp) -> Result<Vec<Role>, DomainError> {
     ])
 }
 
+/// Whether `master` opens `store`: `Ok(false)` when the store was never initialized, an error
+/// in words when it was initialized with another key.
+pub async fn opens(store: &dyn Store, master: &MasterKey) -> Result<bool, DomainError> {
+    match store.meta("master_key_check").await? {
+        Some(check) => master
+            .open(MASTER_CHECK_CONTEXT, &check)
+            .map(|_| true)
+            .map_err(|_| wrong_master_key()),
+        None => Ok(false),
+    }
+}
+
 /// Initializes an empty store, or checks that `master` opens an initialized one.
 pub async fn ensure_initialized(
     store: &dyn Store,
@@ -105,10 +117,7 @@ pub async fn ensure_initialized(
     master: &MasterKey,
     options: InitOptions,
 ) -> Result<InitOutcome, DomainError> {
-    if let Some(check) = store.meta("master_key_check").await? {
-        master
-            .open(MASTER_CHECK_CONTEXT, &check)
-            .map_err(|_| wrong_master_key())?;
+    if opens(store, master).await? {
         return Ok(InitOutcome::AlreadyInitialized);
     }
     let now = Timestamp::now();

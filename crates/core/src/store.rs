@@ -133,6 +133,12 @@ pub struct NewLogin<'a> {
 pub trait Store: Send + Sync + 'static {
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The connection pool's use: (open connections, idle ones, the most it opens); `None`
+    /// for a store without a pool.
+    fn pool_use(&self) -> Option<(u32, u32, u32)> {
+        None
+    }
     /// Writes the bootstrap once; `false` if the store was already initialized.
     async fn initialize(&self, bootstrap: &Bootstrap) -> Result<bool, StoreError>;
     /// Reads a metadata value.

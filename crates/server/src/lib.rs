@@ -20,8 +20,10 @@ mod startup;
 pub mod state;
 pub mod telemetry;
 
-pub use routes::router;
-pub use startup::{open, open_store, open_wrapped, Opened, SharedStore, StartError};
+pub use routes::{metrics_router, router};
+pub use startup::{
+    existing_master_key, open, open_store, open_wrapped, Opened, SharedStore, StartError,
+};
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -79,8 +79,56 @@ struct Kind {
     kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Grant {
+    grant_type: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Limiter {
+    limiter: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolState {
+    state: &'static str,
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+type FloatCounter = Counter<f64, std::sync::atomic::AtomicU64>;
+
+/// Who may read `/metrics`, and where.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The bearer token a scrape must present (none: anyone who reaches the listener).
+    pub token: Option<secrecy::SecretString>,
+    /// Served on its own listener, not the main one.
+    pub separate: bool,
+}
+
+impl Access {
+    /// Whether a request with these headers may read the metrics. The comparison is of
+    /// digests, so its time says nothing about the token.
+    pub fn admits(&self, headers: &axum::http::HeaderMap) -> bool {
+        use secrecy::ExposeSecret;
+        let Some(expected) = &self.token else {
+            return true;
+        };
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        warden_core::crypto::sha256_b64(presented.as_bytes())
+            == warden_core::crypto::sha256_b64(expected.expose_secret().as_bytes())
+    }
+}
+
 /// Every metric of the node.
 pub struct Metrics {
+    /// Who may read them.
+    pub access: Access,
     registry: Registry,
     requests: Family<Request, Counter>,
     latency: Family<Route, Histogram, fn() -> Histogram>,
@@ -90,6 +138,16 @@ pub struct Metrics {
     snapshot_loads: Counter,
     snapshot_entries: Family<Kind, Gauge>,
     audit_queue: Gauge,
+    grants: Family<Grant, Counter>,
+    lock_refusals: Counter,
+    rate_limited: Family<Limiter, Counter>,
+    change_lag: FloatGauge,
+    audit_batches: Counter,
+    audit_events: Counter,
+    audit_seconds: FloatCounter,
+    audit_failures: Counter,
+    pool: Family<PoolState, Gauge>,
+    key_age: FloatGauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -97,15 +155,9 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
     /// The metrics, registered.
-    pub fn new() -> Self {
+    pub fn new(access: Access) -> Self {
         let mut registry = Registry::with_prefix("warden");
         let requests = Family::<Request, Counter>::default();
         registry.register(
@@ -156,7 +208,68 @@ impl Metrics {
             "Audit events queued and not yet written",
             audit_queue.clone(),
         );
+        let grants = Family::<Grant, Counter>::default();
+        registry.register(
+            "token_grants",
+            "Token endpoint requests by grant type and outcome (`issued` or the OAuth error code); password grants are the logins",
+            grants.clone(),
+        );
+        let lock_refusals = Counter::default();
+        registry.register(
+            "login_lock_refusals",
+            "Password checks refused uncompared because the identifier or user was locked after failures",
+            lock_refusals.clone(),
+        );
+        let rate_limited = Family::<Limiter, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429 by a rate limiter",
+            rate_limited.clone(),
+        );
+        let change_lag = FloatGauge::default();
+        registry.register(
+            "change_log_lag_seconds",
+            "Seconds since this node last read the change log to its end (its snapshot is at most this stale, plus one poll)",
+            change_lag.clone(),
+        );
+        let audit_batches = Counter::default();
+        registry.register(
+            "audit_write_batches",
+            "Audit batches written",
+            audit_batches.clone(),
+        );
+        let audit_events = Counter::default();
+        registry.register(
+            "audit_events_written",
+            "Audit events written",
+            audit_events.clone(),
+        );
+        let audit_seconds = FloatCounter::default();
+        registry.register(
+            "audit_write_seconds",
+            "Seconds spent writing audit batches (divide by warden_audit_write_batches_total for the mean latency)",
+            audit_seconds.clone(),
+        );
+        let audit_failures = Counter::default();
+        registry.register(
+            "audit_write_failures",
+            "Audit write attempts that failed (each is retried; no event is dropped)",
+            audit_failures.clone(),
+        );
+        let pool = Family::<PoolState, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database connections: open, idle, and the pool's maximum",
+            pool.clone(),
+        );
+        let key_age = FloatGauge::default();
+        registry.register(
+            "signing_key_age_seconds",
+            "Seconds since the key new tokens are signed with became active",
+            key_age.clone(),
+        );
         Self {
+            access,
             registry,
             requests,
             latency,
@@ -166,7 +279,36 @@ impl Metrics {
             snapshot_loads,
             snapshot_entries,
             audit_queue,
+            grants,
+            lock_refusals,
+            rate_limited,
+            change_lag,
+            audit_batches,
+            audit_events,
+            audit_seconds,
+            audit_failures,
+            pool,
+            key_age,
         }
+    }
+
+    /// Counts one token endpoint answer: its grant type (as sent; an unknown one is
+    /// `other`) and `issued` or the OAuth error code.
+    pub fn grant(&self, grant_type: Option<&str>, outcome: &'static str) {
+        let grant_type = match grant_type {
+            None => "none",
+            Some("password") => "password",
+            Some("refresh_token") => "refresh_token",
+            Some("client_credentials") => "client_credentials",
+            Some("authorization_code") => "authorization_code",
+            Some(_) => "other",
+        };
+        self.grants
+            .get_or_create(&Grant {
+                grant_type,
+                outcome,
+            })
+            .inc();
     }
 
     /// Counts one answered request; `route` is its template.
@@ -230,6 +372,36 @@ impl Metrics {
         }
         self.audit_queue
             .set(i64::try_from(services.audit.queue_depth()).unwrap_or(i64::MAX));
+        let written = services.audit.write_stats();
+        catch_up(&self.audit_batches, written.batches);
+        catch_up(&self.audit_events, written.events);
+        catch_up(&self.audit_failures, written.failures);
+        let spent = written.seconds - self.audit_seconds.get();
+        if spent > 0.0 {
+            self.audit_seconds.inc_by(spent);
+        }
+        catch_up(
+            &self.lock_refusals,
+            warden_core::identity::attempts::locked_refusals(),
+        );
+        catch_up(
+            &self.rate_limited.get_or_create(&Limiter {
+                limiter: "token_endpoint",
+            }),
+            state.token_limiter().refused(),
+        );
+        self.change_lag.set(state.change_log_lag());
+        if let Some((open, idle, max)) = services.store.pool_use() {
+            for (label, n) in [("open", open), ("idle", idle), ("max", max)] {
+                self.pool
+                    .get_or_create(&PoolState { state: label })
+                    .set(i64::from(n));
+            }
+        }
+        let since = services.tokens.keys().signing().active_since;
+        let age_ms = (warden_core::time::Timestamp::now().millis() - since.millis()).max(0);
+        #[expect(clippy::cast_precision_loss, reason = "a metric")]
+        self.key_age.set(age_ms as f64 / 1000.0);
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -69,6 +69,24 @@ impl OAuthError {
     }
 }
 
+impl OAuthError {
+    /// The OAuth error code it answers (`server_error` for a failure of Warden's own).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Refused(_, code, _) => code,
+            Self::Throttled(_) | Self::Grant(GrantError::Domain(DomainError::Busy(_))) => {
+                "temporarily_unavailable"
+            }
+            Self::Grant(GrantError::InvalidRequest(_)) => "invalid_request",
+            Self::Grant(GrantError::InvalidClient) => "invalid_client",
+            Self::Grant(GrantError::UnauthorizedClient(_)) => "unauthorized_client",
+            Self::Grant(GrantError::InvalidGrant(_)) => "invalid_grant",
+            Self::Grant(GrantError::InvalidScope(_)) => "invalid_scope",
+            Self::Grant(GrantError::Domain(_)) => "server_error",
+        }
+    }
+}
+
 impl From<GrantError> for OAuthError {
     fn from(err: GrantError) -> Self {
         Self::Grant(err)

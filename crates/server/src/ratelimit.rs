@@ -15,6 +15,7 @@ pub struct IpLimiter {
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    refused: std::sync::atomic::AtomicU64,
 }
 
 impl IpLimiter {
@@ -24,6 +25,7 @@ impl IpLimiter {
             rate: f64::from(rate.max(1)),
             burst: f64::from(burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
+            refused: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -48,8 +50,15 @@ impl IpLimiter {
             *tokens -= 1.0;
             Ok(())
         } else {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Err(((1.0 - *tokens) / self.rate).ceil().max(1.0) as u64)
         }
+    }
+
+    /// Requests refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

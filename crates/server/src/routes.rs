@@ -20,7 +20,14 @@ use crate::state::AppState;
 /// The body limit of `/v1/check/batch`: 1,000 checks of about a kilobyte each.
 const BATCH_BODY_BYTES: usize = 1024 * 1024;
 
-/// Every route of Warden, with its limits and headers.
+/// `/metrics` alone, for its own listener (`metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(system::metrics))
+        .with_state(state)
+}
+
+/// Every route of the main listener.
 pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration) -> Router {
     let api = Router::new()
         .route("/register", post(me::register))
@@ -129,10 +136,14 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             HeaderValue::from_static("no-store"),
         ));
 
-    Router::new()
+    let system = if state.metrics().access.separate {
+        Router::new()
+    } else {
+        Router::new().route("/metrics", get(system::metrics))
+    };
+    system
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
-        .route("/metrics", get(system::metrics))
         .route("/problems", get(crate::problems::index))
         .route("/problems/{name}", get(crate::problems::page))
         .route("/openapi.json", get(system::openapi))

@@ -75,18 +75,30 @@ pub async fn open_store(config: &Config) -> Result<SqlStore, StartError> {
     Ok(store)
 }
 
-fn master_key(config: &Config) -> Result<MasterKey, StartError> {
+/// The master key the configuration names (`WARDEN_MASTER_KEY`, else `master.key` in the data
+/// directory), or `None` when there is none yet.
+pub fn existing_master_key(config: &Config) -> Result<Option<MasterKey>, StartError> {
     if let Some(key) = &config.master_key {
         return MasterKey::from_base64(key.expose_secret())
+            .map(Some)
             .map_err(|err| StartError::Domain(format!("WARDEN_MASTER_KEY: {err}")));
     }
     let path = config.data_dir.join("master.key");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|err| StartError::Io(format!("cannot read `{}`: {err}", path.display())))?;
-        return MasterKey::from_base64(&text)
-            .map_err(|err| StartError::Domain(format!("`{}`: {err}", path.display())));
+    if !path.exists() {
+        return Ok(None);
     }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|err| StartError::Io(format!("cannot read `{}`: {err}", path.display())))?;
+    MasterKey::from_base64(&text)
+        .map(Some)
+        .map_err(|err| StartError::Domain(format!("`{}`: {err}", path.display())))
+}
+
+fn master_key(config: &Config) -> Result<MasterKey, StartError> {
+    if let Some(key) = existing_master_key(config)? {
+        return Ok(key);
+    }
+    let path = config.data_dir.join("master.key");
     let key = MasterKey::generate();
     write_private(&path, &key.to_base64())?;
     tracing::info!(path = %path.display(), "created the master key file; back it up, or set WARDEN_MASTER_KEY on every node");
@@ -181,6 +193,10 @@ pub async fn open_wrapped(
         services,
         crate::ratelimit::IpLimiter::new(config.token_rate, config.token_burst),
         config.forward_auth.clone(),
+        crate::metrics::Access {
+            token: config.metrics_token.clone(),
+            separate: config.metrics_listen.is_some(),
+        },
     );
     state.spawn_key_refresh(std::time::Duration::from_secs(1));
     Ok(Opened {

@@ -15,6 +15,8 @@ struct Inner {
     token_limiter: crate::ratelimit::IpLimiter,
     forward_auth: crate::forward_auth::rules::ForwardAuth,
     metrics: crate::metrics::Metrics,
+    /// When the node last read the change log to its end (Unix milliseconds).
+    caught_up_at: std::sync::atomic::AtomicI64,
 }
 
 impl AppState {
@@ -23,6 +25,7 @@ impl AppState {
         services: Services,
         token_limiter: crate::ratelimit::IpLimiter,
         forward_auth: crate::forward_auth::rules::ForwardAuth,
+        metrics: crate::metrics::Access,
     ) -> Self {
         let openapi = crate::openapi::document(services.tokens.issuer());
         Self(Arc::new(Inner {
@@ -30,8 +33,24 @@ impl AppState {
             openapi,
             token_limiter,
             forward_auth,
-            metrics: crate::metrics::Metrics::new(),
+            metrics: crate::metrics::Metrics::new(metrics),
+            caught_up_at: std::sync::atomic::AtomicI64::new(
+                warden_core::time::Timestamp::now().millis(),
+            ),
         }))
+    }
+
+    /// Seconds since the node last read the change log to its end: how stale its snapshot
+    /// may be.
+    pub fn change_log_lag(&self) -> f64 {
+        let at = self
+            .0
+            .caught_up_at
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let ms = (warden_core::time::Timestamp::now().millis() - at).max(0);
+        #[expect(clippy::cast_precision_loss, reason = "a metric")]
+        let seconds = ms as f64 / 1000.0;
+        seconds
     }
 
     /// The node's metrics.
@@ -90,8 +109,12 @@ impl AppState {
                 store.wait_for_changes(every).await;
                 let Some(inner) = weak.upgrade() else { break };
                 let services = &inner.services;
-                if let Err(err) = services.engine.catch_up(services.store.as_ref()).await {
-                    tracing::warn!(error = %err, "could not read the change log");
+                match services.engine.catch_up(services.store.as_ref()).await {
+                    Ok(_) => inner.caught_up_at.store(
+                        warden_core::time::Timestamp::now().millis(),
+                        std::sync::atomic::Ordering::Relaxed,
+                    ),
+                    Err(err) => tracing::warn!(error = %err, "could not read the change log"),
                 }
                 if last_cleanup.elapsed() >= std::time::Duration::from_secs(60) {
                     last_cleanup = std::time::Instant::now();

@@ -98,6 +98,20 @@ impl Backend {
         }
     }
 
+    /// The version of the newest migration this build knows.
+    pub fn newest_migration(self) -> i64 {
+        self.migrations().last().map_or(0, |m| m.0)
+    }
+
+    /// The database file a `sqlite:` URL names (`None` for other URLs and in-memory ones).
+    pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+    }
+
     /// Starts a transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of deadlocking on
     /// a read-to-write upgrade.

@@ -7,6 +7,7 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod backend;
+mod backup;
 mod bulk;
 mod clients;
 mod error;
@@ -38,6 +39,7 @@ use warden_core::tokens::KeyRecord;
 use warden_core::StoreError;
 
 pub use backend::Backend;
+pub use backup::{inspect, restore, BackupError, Inspection, TableRows};
 pub use error::ConnectError;
 
 /// A connection pool to SQLite or PostgreSQL implementing [`Store`].
@@ -84,6 +86,14 @@ impl SqlStore {
 impl Store for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
         misc::ping(&self.pool).await
+    }
+    fn pool_use(&self) -> Option<(u32, u32, u32)> {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        Some((
+            self.pool.size(),
+            idle,
+            self.pool.options().get_max_connections(),
+        ))
     }
     async fn initialize(&self, bootstrap: &Bootstrap) -> Result<bool, StoreError> {
         misc::initialize(self, bootstrap).await

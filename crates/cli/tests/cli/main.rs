@@ -13,6 +13,9 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use warden_testkit::PgDatabase;
 
+mod backup;
+mod cluster;
+mod faults;
 mod serve;
 
 /// A fresh data directory (and PostgreSQL database, when asked) to run `warden` against.
@@ -370,6 +373,24 @@ fn forward_auth_explain_names_the_rule_a_request_hits() {
         .unwrap();
     assert!(!out.status.success(), "a misspelt rule key is refused");
     assert!(String::from_utf8_lossy(&out.stderr).contains("permision"));
+}
+
+/// The hardened example configuration in `deploy/` loads without a warning.
+#[tokio::test]
+async fn the_deploy_example_configuration_is_valid() {
+    let install = Install::new(false).await;
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/warden.toml");
+    let out = install
+        .command(&["--config", file, "config", "check"])
+        .env_remove("WARDEN_DATA_DIR")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("warning"), "{said}");
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["issuer"], "https://auth.example.com");
+    assert_eq!(shown["metrics_listen"], "127.0.0.1:9464");
 }
 
 /// A master key that does not open the store is refused in words, on one line, without a

@@ -14,7 +14,7 @@ fn serve(install: &Install) -> (std::process::Child, String, String) {
 
 /// [`serve`], with the log lines that follow the listening line. Colours are not asked to be
 /// off: stderr is a pipe, so there must be none.
-fn serve_logged(
+pub(crate) fn serve_logged(
     install: &Install,
 ) -> (
     std::process::Child,
@@ -142,7 +142,7 @@ async fn requests_are_logged_one_line_each_without_secrets() {
 }
 
 /// The admin password a first start printed.
-fn banner_password(banner: &str) -> String {
+pub(crate) fn banner_password(banner: &str) -> String {
     banner
         .lines()
         .find_map(|l| l.trim().strip_prefix("password:"))

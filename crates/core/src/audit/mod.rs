@@ -9,7 +9,7 @@ pub mod writer;
 
 pub use record::{chain, chain_hash, AuditRecord, Pending, GENESIS};
 use writer::pending;
-pub use writer::{AuditLog, Event};
+pub use writer::{AuditLog, Event, WriteStats};
 
 use serde_json::Value;
 

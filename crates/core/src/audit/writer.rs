@@ -1,6 +1,8 @@
 //! The node's audit writer: events queued by requests, chained and appended in batches off
 //! the request path, repeated ones coalesced.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde_json::Value;
 
 use crate::ids::AccountId;
@@ -76,6 +78,30 @@ async fn set_aside_poison(store: &dyn crate::store::Store, batch: Vec<Pending>) 
 #[derive(Clone)]
 pub struct AuditLog {
     queue: tokio::sync::mpsc::Sender<Message>,
+    stats: std::sync::Arc<Counters>,
+}
+
+/// What the writer has done so far, for metrics.
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    events: AtomicU64,
+    micros: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// The writer's totals: batches and events written, seconds spent writing them, and failed
+/// write attempts (each retried).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriteStats {
+    /// Batches written.
+    pub batches: u64,
+    /// Events written.
+    pub events: u64,
+    /// Seconds spent in successful writes.
+    pub seconds: f64,
+    /// Failed attempts.
+    pub failures: u64,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -93,6 +119,19 @@ impl AuditLog {
         self.queue.max_capacity() - self.queue.capacity()
     }
 
+    /// The writer's totals so far.
+    pub fn write_stats(&self) -> WriteStats {
+        let stats = &self.stats;
+        #[expect(clippy::cast_precision_loss, reason = "a metric")]
+        let seconds = stats.micros.load(Ordering::Relaxed) as f64 / 1e6;
+        WriteStats {
+            batches: stats.batches.load(Ordering::Relaxed),
+            events: stats.events.load(Ordering::Relaxed),
+            seconds,
+            failures: stats.failures.load(Ordering::Relaxed),
+        }
+    }
+
     /// Starts the writer task over `store`; identical repeated events within `window` are
     /// coalesced (zero: each is its own record).
     pub fn start(
@@ -100,6 +139,8 @@ impl AuditLog {
         window: std::time::Duration,
     ) -> Self {
         let (queue, mut inbox) = tokio::sync::mpsc::channel::<Message>(10_000);
+        let stats = std::sync::Arc::new(Counters::default());
+        let counters = stats.clone();
         tokio::spawn(async move {
             let mut repeats = repeats::Repeats::new(window, repeats::MAX_TRACKED);
             let mut tick = tokio::time::interval(repeats.tick());
@@ -130,14 +171,14 @@ impl AuditLog {
                 // A flush (or the end) also records the repeats counted so far.
                 let everything = !waiting.is_empty() || !open;
                 batch.extend(repeats.due(Timestamp::now().millis(), everything));
-                write(store.as_ref(), batch).await;
+                write(store.as_ref(), batch, &counters).await;
                 // Flushes are answered only once everything before them is written.
                 for done in waiting {
                     let _ = done.send(());
                 }
             }
         });
-        Self { queue }
+        Self { queue, stats }
     }
 
     /// Queues an event (waits only if the queue is full).
@@ -199,12 +240,22 @@ fn take(
 
 /// Appends `batch`. Never drops events: retries with a capped backoff until the store takes
 /// them (setting aside, after repeated failures, events the store refuses for good).
-async fn write(store: &dyn crate::store::Store, mut batch: Vec<Pending>) {
+async fn write(store: &dyn crate::store::Store, mut batch: Vec<Pending>, counters: &Counters) {
     let mut attempt: u64 = 0;
     while !batch.is_empty() {
+        let started = std::time::Instant::now();
         match store.append_audit(&batch).await {
-            Ok(()) => break,
+            Ok(()) => {
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                counters.micros.fetch_add(micros, Ordering::Relaxed);
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .events
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                break;
+            }
             Err(err) => {
+                counters.failures.fetch_add(1, Ordering::Relaxed);
                 attempt += 1;
                 tracing::error!(error = %err, events = batch.len(), attempt, "could not write the audit log; retrying");
                 if attempt % 5 == 0 && batch.len() > 1 {

@@ -39,6 +39,13 @@ pub fn user_key(user: &crate::ids::UserId) -> String {
     crate::crypto::sha256_b64(format!("user:{user}").as_bytes())
 }
 
+static LOCKED_REFUSALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Password checks this process refused, uncompared, because an identifier was locked.
+pub fn locked_refusals() -> u64 {
+    LOCKED_REFUSALS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// What a password check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checked {
@@ -64,6 +71,9 @@ pub async fn check_password(
         .store
         .reserve_login_attempt(keys, now, LOCK_WINDOW_MS, lock_after)
         .await?;
+    if !admitted {
+        LOCKED_REFUSALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let stored = if admitted { stored } else { None };
     let verified = services.hasher.verify(password, stored).await?;
     if verified {

@@ -94,6 +94,8 @@ pub struct SigningKey {
     pub kid: String,
     /// Algorithm.
     pub alg: SigningAlgorithm,
+    /// When it began to sign.
+    pub active_since: Timestamp,
     pub(crate) encoding: EncodingKey,
 }
 
@@ -273,6 +275,7 @@ impl KeySet {
             signing: Arc::new(SigningKey {
                 kid: signer.kid.clone(),
                 alg: signer.alg,
+                active_since: signer.activate_at,
                 encoding,
             }),
             verifying,

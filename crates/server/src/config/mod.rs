@@ -80,6 +80,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("argon2_iterations", Kind::Int),
     ("argon2_parallelism", Kind::Int),
     ("hash_concurrency", Kind::Int),
+    ("metrics_listen", Kind::Text),
+    ("metrics_token", Kind::Text),
 ];
 
 /// Environment variables read elsewhere, so not "unknown".
@@ -120,6 +122,8 @@ struct Raw {
     argon2_iterations: Option<i64>,
     argon2_parallelism: Option<i64>,
     hash_concurrency: Option<i64>,
+    metrics_listen: Option<String>,
+    metrics_token: Option<String>,
     forward_auth: Option<crate::forward_auth::rules::RawForwardAuth>,
 }
 
@@ -202,6 +206,10 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// The `[forward_auth]` route rules.
     pub forward_auth: crate::forward_auth::rules::ForwardAuth,
+    /// Where `/metrics` is served instead of the main listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// A bearer token `/metrics` asks for (none: open, as Prometheus expects by default).
+    pub metrics_token: Option<SecretString>,
     /// Warnings found while loading (unknown keys).
     pub warnings: Vec<String>,
 }
@@ -419,6 +427,22 @@ impl Config {
                 Err(err) => problems.push(format!("trusted_proxies: {err}")),
             }
         }
+        let metrics_listen = raw
+            .metrics_listen
+            .filter(|l| !l.is_empty())
+            .and_then(|text| {
+                text.parse::<SocketAddr>()
+                    .map_err(|_| {
+                        problems.push(format!(
+                            "metrics_listen `{text}` is not an address like 127.0.0.1:9090"
+                        ));
+                    })
+                    .ok()
+            });
+        let metrics_token = raw.metrics_token.filter(|t| !t.is_empty());
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            problems.push("metrics_token must be at least 16 characters".into());
+        }
         let database_url = raw.database_url.filter(|u| !u.is_empty());
         if let Some(url) = &database_url {
             if warden_store::Backend::from_url(url).is_err() {
@@ -472,6 +496,8 @@ impl Config {
             argon2,
             hash_concurrency,
             forward_auth,
+            metrics_listen,
+            metrics_token: metrics_token.map(SecretString::from),
             warnings,
         })
     }
@@ -524,6 +550,8 @@ impl Config {
             "hash_concurrency": self.hash_concurrency,
             "token_rate": self.token_rate,
             "token_burst": self.token_burst,
+            "metrics_listen": self.metrics_listen.map_or_else(|| "(the main listener)".to_owned(), |a| a.to_string()),
+            "metrics_token": secret(self.metrics_token.is_some()),
             "trusted_proxies": self.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
         })
     }
@@ -543,35 +571,10 @@ pub fn mask_url_password(url: &str) -> String {
     }
 }
 
-/// The known key nearest to `name` by edit distance, when it is near enough to be a typo.
-fn nearest_key(name: &str) -> Option<&'static str> {
-    let limit = (name.len() / 4).max(2);
-    KEYS.iter()
-        .map(|(key, _)| (edit_distance(name, key), *key))
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, key)| key)
-}
-
-/// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                diagonal
-            } else {
-                1 + diagonal.min(above).min(row[j])
-            };
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
+mod typos;
+#[cfg(test)]
+use typos::edit_distance;
+use typos::nearest_key;
 
 #[cfg(test)]
 mod tests;

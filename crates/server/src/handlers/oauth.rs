@@ -54,11 +54,25 @@ pub async fn token(
     TokenBudget(ip): TokenBudget,
     mut form: OAuthForm,
 ) -> Result<Response, OAuthError> {
+    let grant_type = form.take("grant_type");
+    let answer = grant(&state, ip, form, grant_type.as_deref()).await;
+    let outcome = answer.as_ref().map_or_else(OAuthError::code, |_| "issued");
+    state.metrics().grant(grant_type.as_deref(), outcome);
+    answer
+}
+
+/// Runs the grant `grant_type` names.
+async fn grant(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    mut form: OAuthForm,
+    grant_type: Option<&str>,
+) -> Result<Response, OAuthError> {
     let services = state.services();
     let presented = std::mem::take(&mut form.credentials.0);
     let client = authenticate(services, presented, ip).await?;
     let scope = form.take("scope");
-    let issued = match form.take("grant_type").as_deref() {
+    let issued = match grant_type {
         None => return Err(OAuthError::invalid_request("`grant_type` is required")),
         Some("password") => {
             let grant = PasswordGrant {

@@ -30,7 +30,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Metrics in the Prometheus text format (DESIGN §7): requests, latency, decisions, the
 /// snapshot, the audit queue.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if !state.metrics().access.admits(&headers) {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"warden-metrics\"")],
+            "the metrics need the bearer token configured as metrics_token\n",
+        )
+            .into_response();
+    }
     (
         [(
             header::CONTENT_TYPE,

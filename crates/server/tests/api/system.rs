@@ -86,6 +86,18 @@ async fn metrics_count_requests_and_decisions(backend: Backend) {
         .await;
     assert_eq!(denied.status, StatusCode::OK, "{}", denied.body);
     assert_eq!(denied.body["allowed"], false);
+    let wrong = app
+        .client
+        .post(app.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "metrics@example.com"),
+            ("password", "not the password at all"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
     let reply = app.get_public("/metrics").await;
     assert_eq!(reply.status(), StatusCode::OK);
     assert!(reply.headers()["content-type"]
@@ -101,6 +113,15 @@ async fn metrics_count_requests_and_decisions(backend: Backend) {
         "warden_snapshot_change_seq ",
         r#"warden_snapshot_entries{kind="users"} 2"#,
         "warden_audit_queue_depth ",
+        r#"warden_token_grants_total{grant_type="password",outcome="issued"} "#,
+        r#"warden_token_grants_total{grant_type="password",outcome="invalid_grant"} 1"#,
+        "warden_login_lock_refusals_total ",
+        r#"warden_rate_limited_total{limiter="token_endpoint"} 0"#,
+        "warden_change_log_lag_seconds ",
+        "warden_audit_write_batches_total ",
+        "warden_audit_write_seconds_total ",
+        r#"warden_db_pool_connections{state="max"} "#,
+        "warden_signing_key_age_seconds ",
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
     }
@@ -114,6 +135,53 @@ async fn metrics_count_requests_and_decisions(backend: Backend) {
         !text.contains(&user) && !text.contains(admin.as_str()),
         "{text}"
     );
+}
+
+/// With `metrics_token` set, a scrape without that bearer token is refused; with
+/// `metrics_listen`, the main listener has no `/metrics`.
+#[tokio::test]
+async fn metrics_can_ask_for_a_token() {
+    let token = "scrape-secret-0123456789";
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("WARDEN_METRICS_TOKEN", token)]).await;
+    let refused = app.get_public("/metrics").await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers().contains_key("www-authenticate"));
+    let wrong = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-secret-0123456780")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let read = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert!(read
+        .text()
+        .await
+        .unwrap()
+        .contains("warden_http_requests_total"));
+
+    let apart =
+        TestApp::spawn_with(Backend::Sqlite, &[("WARDEN_METRICS_LISTEN", "127.0.0.1:0")]).await;
+    assert_eq!(
+        apart.get_public("/metrics").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let own = warden_server::metrics_router(apart.state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(warden_server::serve(listener, own, std::future::pending()));
+    let scraped = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
 }
 
 /// Every problem's `type` names a page saying what it means and how to fix it.

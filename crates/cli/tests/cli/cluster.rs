@@ -1,0 +1,613 @@
+//! A cluster of three `warden serve` processes on one PostgreSQL behind nginx (Debian's
+//! package, configured as `deploy/cluster/nginx.conf` ships), load-balancing round robin:
+//! tokens of every node verify on every node; grants, policies and ended sessions reach
+//! every node within a second (the p99 is printed); 1,000 refresh races across nodes have
+//! one winner each; the password-guessing lock holds on every node; a key rotated through one
+//! node is published and then used by all; a node killed with SIGKILL restarts and catches up.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use warden_testkit::PgDatabase;
+
+const ADMIN: &str = "admin@localhost";
+const ADMIN_PASSWORD: &str = "cluster operator passphrase";
+const PASSWORD: &str = "a long enough passphrase";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What every node shares: the database, the master key, the issuer.
+struct Shared {
+    database_url: String,
+    master_key: String,
+    issuer: String,
+    dir: tempfile::TempDir,
+}
+
+/// One `warden serve` process; killed when dropped.
+struct Node {
+    child: Child,
+    port: u16,
+    base: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn warden(shared: &Shared, data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    command
+        .env_remove("WARDEN_CONFIG")
+        .env("DATABASE_URL", &shared.database_url)
+        .env("WARDEN_DATA_DIR", data_dir)
+        .env("WARDEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("WARDEN_ARGON2_MEMORY_KIB", "64")
+        .env("WARDEN_ARGON2_ITERATIONS", "1")
+        .env("WARDEN_TOKEN_RATE", "100000")
+        .env("WARDEN_TOKEN_BURST", "100000")
+        .env("WARDEN_MAX_SESSIONS_PER_USER", "100000")
+        .env("WARDEN_JWKS_CACHE_TTL", "1")
+        .env("WARDEN_LOG", "warn");
+    if !shared.master_key.is_empty() {
+        command.env("WARDEN_MASTER_KEY", &shared.master_key);
+    }
+    command
+}
+
+async fn start_node(shared: &Shared, index: usize, port: u16) -> Node {
+    let data_dir = shared.dir.path().join(format!("node{index}"));
+    let child = warden(shared, &data_dir)
+        .arg("serve")
+        .env("WARDEN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("WARDEN_ISSUER", &shared.issuer)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let node = Node {
+        child,
+        port,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(reply) = client.get(format!("{}/readyz", node.base)).send().await {
+            if reply.status() == StatusCode::OK {
+                return node;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("node {index} never became ready");
+}
+
+/// nginx in front of the nodes; stopped when dropped.
+struct Nginx {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn nginx(port: u16, nodes: &[u16]) -> Nginx {
+    let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("nginx is not installed: scripts/test.sh installs Debian's nginx package");
+    let template =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/cluster/nginx.conf");
+    let mut config = std::fs::read_to_string(template).unwrap();
+    config = config.replace("LISTEN_ADDR", &format!("127.0.0.1:{port}"));
+    for (i, node) in nodes.iter().enumerate() {
+        config = config.replace(&format!("NODE{}", i + 1), &format!("127.0.0.1:{node}"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let file = dir.path().join("nginx.conf");
+    std::fs::write(&file, config).unwrap();
+    let child = Command::new(binary)
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&file)
+        .args(["-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let nginx = Nginx { child, _dir: dir };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return nginx;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nginx did not start");
+}
+
+/// A password login: (access token, refresh token).
+async fn login(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> (String, String) {
+    let reply = client
+        .post(format!("{base}/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK, "login to {base}");
+    let body: Value = reply.json().await.unwrap();
+    (
+        body["access_token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn post(client: &reqwest::Client, base: &str, path: &str, token: &str, body: Value) -> Value {
+    let reply = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status();
+    let body: Value = reply.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+async fn me_status(client: &reqwest::Client, base: &str, token: &str) -> StatusCode {
+    client
+        .get(format!("{base}/v1/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn allowed(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    action: &str,
+    tag: &str,
+) -> bool {
+    let body = post(
+        client,
+        base,
+        "/v1/check",
+        token,
+        json!({"action": action, "resource": {"type": "document", "id": "1", "attributes": {"tag": tag}}}),
+    )
+    .await;
+    body["allowed"].as_bool().unwrap()
+}
+
+/// Polls `seen` on `base` until it holds; answers how long that took (at most 5 s).
+async fn until<F, Fut>(mut seen: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !seen().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not seen within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    started.elapsed()
+}
+
+fn p99(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[(samples.len() * 99).div_ceil(100).saturating_sub(1)]
+}
+
+fn kid(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_node_cluster_behind_nginx_agrees() {
+    let pg = PgDatabase::create().await;
+    let proxy_port = free_port();
+    let mut shared = Shared {
+        database_url: pg.url.clone(),
+        master_key: String::new(),
+        issuer: format!("http://127.0.0.1:{proxy_port}"),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    // One node initializes the store; every node then starts with its master key.
+    let init_dir = shared.dir.path().join("node0");
+    let init = warden(&shared, &init_dir).arg("init").output().unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    shared.master_key = std::fs::read_to_string(init_dir.join("master.key")).unwrap();
+    let ports = [free_port(), free_port(), free_port()];
+    let mut nodes = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        nodes.push(start_node(&shared, i + 1, *port).await);
+    }
+    let _nginx = nginx(proxy_port, &ports).await;
+    let proxy = shared.issuer.clone();
+    let client = reqwest::Client::new();
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+
+    // A token from any node verifies on every node: 9 of 9.
+    let mut tokens = Vec::new();
+    for base in &bases {
+        tokens.push(login(&client, base, ADMIN, ADMIN_PASSWORD).await.0);
+    }
+    let mut verified = 0;
+    for token in &tokens {
+        for base in &bases {
+            if me_status(&client, base, token).await == StatusCode::OK {
+                verified += 1;
+            }
+        }
+    }
+    assert_eq!(verified, 9, "tokens verified across nodes");
+    let admin = tokens[0].clone();
+    // Through nginx too: round robin spreads these over the nodes.
+    for _ in 0..6 {
+        assert_eq!(me_status(&client, &proxy, &admin).await, StatusCode::OK);
+    }
+
+    // Changes through one node reach the others within a second.
+    let user = post(
+        &client,
+        &bases[0],
+        "/v1/users",
+        &admin,
+        json!({"email": "u@cluster.test", "password": PASSWORD}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (user_token, _) = login(&client, &bases[0], "u@cluster.test", PASSWORD).await;
+    let mut grants = Vec::new();
+    for k in 0..15 {
+        let through = k % 3;
+        let action = format!("p{k}:read");
+        let role = post(
+            &client,
+            &bases[through],
+            "/v1/roles",
+            &admin,
+            json!({"name": format!("r{k}"), "permissions": [action]}),
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        post(
+            &client,
+            &bases[through],
+            &format!("/v1/users/{user}/roles"),
+            &admin,
+            json!({"role_id": role}),
+        )
+        .await;
+        let done = Instant::now();
+        for other in (0..3).filter(|o| *o != through) {
+            until(|| allowed(&client, &bases[other], &user_token, &action, "x")).await;
+            grants.push(done.elapsed());
+        }
+    }
+    let mut policies = Vec::new();
+    for k in 0..9 {
+        let through = k % 3;
+        let tag = format!("blocked-{k}");
+        for base in &bases {
+            assert!(allowed(&client, base, &user_token, "p0:read", &tag).await);
+        }
+        let cedar = format!("forbid(principal, action == Action::\"p0:read\", resource) when {{ resource has tag && resource.tag == \"{tag}\" }};");
+        post(
+            &client,
+            &bases[through],
+            "/v1/policies",
+            &admin,
+            json!({"cedar": cedar}),
+        )
+        .await;
+        let done = Instant::now();
+        for other in (0..3).filter(|o| *o != through) {
+            until(|| async {
+                !allowed(&client, &bases[other], &user_token, "p0:read", &tag).await
+            })
+            .await;
+            policies.push(done.elapsed());
+        }
+    }
+    let mut ended = Vec::new();
+    for k in 0..9 {
+        let through = k % 3;
+        let (access, refresh) = login(&client, &bases[through], "u@cluster.test", PASSWORD).await;
+        for base in &bases {
+            assert_eq!(me_status(&client, base, &access).await, StatusCode::OK);
+        }
+        let revoked = client
+            .post(format!("{}/oauth/revoke", bases[through]))
+            .form(&[("token", refresh.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoked.status(), StatusCode::OK);
+        let done = Instant::now();
+        for other in (0..3).filter(|o| *o != through) {
+            until(|| async {
+                me_status(&client, &bases[other], &access).await == StatusCode::UNAUTHORIZED
+            })
+            .await;
+            ended.push(done.elapsed());
+        }
+    }
+    let (grant_p99, policy_p99, ended_p99) =
+        (p99(&mut grants), p99(&mut policies), p99(&mut ended));
+    println!(
+        "cluster propagation p99 (max of {}/{}/{} samples): role grant {grant_p99:?}, policy {policy_p99:?}, session end {ended_p99:?}",
+        grants.len(),
+        policies.len(),
+        ended.len()
+    );
+    for (what, p99) in [
+        ("grant", grant_p99),
+        ("policy", policy_p99),
+        ("session end", ended_p99),
+    ] {
+        assert!(
+            p99 <= Duration::from_secs(1),
+            "{what} p99 {p99:?} over a second"
+        );
+    }
+
+    // 1,000 refresh races, each between two nodes: exactly one winner each.
+    // Logins of one identifier at once count as a burst of guesses: each of 20 users logs in
+    // 50 times in turn, the users in parallel.
+    let mut set = tokio::task::JoinSet::new();
+    for u in 0..20 {
+        let email = format!("racer{u}@cluster.test");
+        post(
+            &client,
+            &bases[u % 3],
+            "/v1/users",
+            &admin,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+        let (client, bases) = (client.clone(), bases.clone());
+        set.spawn(async move {
+            let mut tokens = Vec::new();
+            for i in 0..50 {
+                tokens.push(
+                    login(&client, &bases[(u + i) % 3], &email, PASSWORD)
+                        .await
+                        .1,
+                );
+            }
+            tokens
+        });
+    }
+    let mut refresh_tokens = Vec::new();
+    while let Some(tokens) = set.join_next().await {
+        refresh_tokens.extend(tokens.unwrap());
+    }
+    let logins = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut races = tokio::task::JoinSet::new();
+    for (i, token) in refresh_tokens.into_iter().enumerate() {
+        let (client, permit) = (client.clone(), logins.clone());
+        let (a, b) = (bases[i % 3].clone(), bases[(i + 1) % 3].clone());
+        races.spawn(async move {
+            let _permit = permit.acquire().await.unwrap();
+            let ask = |base: String| {
+                let (client, token) = (client.clone(), token.clone());
+                async move {
+                    client
+                        .post(format!("{base}/oauth/token"))
+                        .form(&[
+                            ("grant_type", "refresh_token"),
+                            ("refresh_token", token.as_str()),
+                        ])
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                }
+            };
+            let (x, y) = tokio::join!(ask(a), ask(b));
+            [x, y].iter().filter(|s| **s == StatusCode::OK).count()
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(count) = races.join_next().await {
+        winners.push(count.unwrap());
+    }
+    assert_eq!(winners.len(), 1000);
+    assert!(
+        winners.iter().all(|w| *w == 1),
+        "races without exactly one winner: {}",
+        winners.iter().filter(|w| **w != 1).count()
+    );
+
+    // The guessing lock is shared: failures through nginx (so on every node) build up the
+    // ladder, and while it holds, the right password is refused on each node.
+    post(
+        &client,
+        &bases[0],
+        "/v1/users",
+        &admin,
+        json!({"email": "v@cluster.test", "password": PASSWORD}),
+    )
+    .await;
+    let guess = |base: String, password: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .post(format!("{base}/oauth/token"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", "v@cluster.test"),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for _ in 0..6 {
+        assert_eq!(
+            guess(proxy.clone(), "wrong guess").await,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    // Six failures lock for 1 s, the seventh for 2 s, the eighth for 4 s.
+    for wait in [1100, 2100] {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        assert_eq!(
+            guess(proxy.clone(), "wrong guess").await,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    for base in &bases {
+        assert_eq!(
+            guess(base.clone(), PASSWORD).await,
+            StatusCode::BAD_REQUEST,
+            "{base} let the right password in during the lock"
+        );
+    }
+    until(|| async { guess(bases[1].clone(), PASSWORD).await == StatusCode::OK }).await;
+
+    // A key rotated through one node is published by all, then signs on all.
+    let rotated = post(&client, &bases[1], "/v1/keys/rotate", &admin, json!({})).await;
+    let new_kid = rotated["kid"].as_str().unwrap().to_owned();
+    for base in &bases {
+        let published = until(|| async {
+            let jwks: Value = client
+                .get(format!("{base}/.well-known/jwks.json"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == new_kid.as_str())
+        })
+        .await;
+        println!("{base} published the rotated key after {published:?}");
+    }
+    let mut signed = Vec::new();
+    for base in &bases {
+        let started = Instant::now();
+        loop {
+            let token = login(&client, base, ADMIN, ADMIN_PASSWORD).await.0;
+            if kid(&token) == new_kid {
+                signed.push(token);
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{base} never signed with the rotated key"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for token in &signed {
+        for base in &bases {
+            assert_eq!(
+                me_status(&client, base, token).await,
+                StatusCode::OK,
+                "a token of the new key on {base}"
+            );
+        }
+    }
+
+    // A node killed with SIGKILL misses a change, restarts and catches up.
+    let killed = nodes.remove(1);
+    let port = killed.port;
+    drop(killed);
+    for _ in 0..6 {
+        assert_eq!(
+            me_status(&client, &proxy, &admin).await,
+            StatusCode::OK,
+            "nginx passes over the dead node"
+        );
+    }
+    let role = post(
+        &client,
+        &bases[0],
+        "/v1/roles",
+        &admin,
+        json!({"name": "after-kill", "permissions": ["late:read"]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    post(
+        &client,
+        &bases[0],
+        &format!("/v1/users/{user}/roles"),
+        &admin,
+        json!({"role_id": role}),
+    )
+    .await;
+    let restarted = start_node(&shared, 2, port).await;
+    assert!(
+        allowed(&client, &restarted.base, &user_token, "late:read", "x").await,
+        "the restarted node caught up"
+    );
+    let (fresh, _) = login(&client, &restarted.base, ADMIN, ADMIN_PASSWORD).await;
+    for base in &bases {
+        assert_eq!(me_status(&client, base, &fresh).await, StatusCode::OK);
+    }
+}
