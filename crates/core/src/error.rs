@@ -59,6 +59,10 @@ pub enum StoreError {
     /// The backend failed; the text is for logs only.
     #[error("storage failure: {0}")]
     Backend(String),
+    /// The database cannot be reached now (down, restarting, every connection busy); the
+    /// request may be retried. The text is for logs only.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// What a role edit that would close an inheritance cycle is told, on `inherits`.
@@ -102,6 +106,10 @@ impl From<StoreError> for DomainError {
         match err {
             StoreError::Conflict(field) => Self::Conflict(format!("`{field}` is already taken")),
             StoreError::InheritanceCycle => Self::invalid("inherits", INHERITANCE_CYCLE),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(cause, "the database is unavailable; answering 503");
+                Self::Busy(1)
+            }
             other => Self::Store(other),
         }
     }

@@ -223,7 +223,7 @@ impl Metrics {
         let rate_limited = Family::<Limiter, Counter>::default();
         registry.register(
             "rate_limited",
-            "Requests refused with 429 by a rate limiter",
+            "Requests refused by a limiter: `token_endpoint` (429, per address) or `max_in_flight` (503, per node)",
             rate_limited.clone(),
         );
         let change_lag = FloatGauge::default();
@@ -389,6 +389,12 @@ impl Metrics {
                 limiter: "token_endpoint",
             }),
             state.token_limiter().refused(),
+        );
+        catch_up(
+            &self.rate_limited.get_or_create(&Limiter {
+                limiter: "max_in_flight",
+            }),
+            state.shed_count(),
         );
         self.change_lag.set(state.change_log_lag());
         if let Some((open, idle, max)) = services.store.pool_use() {

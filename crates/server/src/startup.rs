@@ -197,6 +197,7 @@ pub async fn open_wrapped(
             token: config.metrics_token.clone(),
             separate: config.metrics_listen.is_some(),
         },
+        config.max_in_flight,
     );
     state.spawn_key_refresh(std::time::Duration::from_secs(1));
     Ok(Opened {

@@ -17,6 +17,19 @@ struct Inner {
     metrics: crate::metrics::Metrics,
     /// When the node last read the change log to its end (Unix milliseconds).
     caught_up_at: std::sync::atomic::AtomicI64,
+    /// Requests being handled now, and the most allowed (0: no limit).
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: usize,
+    shed: std::sync::atomic::AtomicU64,
+}
+
+/// A request counted in flight until dropped.
+pub struct Admitted<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl AppState {
@@ -26,6 +39,7 @@ impl AppState {
         token_limiter: crate::ratelimit::IpLimiter,
         forward_auth: crate::forward_auth::rules::ForwardAuth,
         metrics: crate::metrics::Access,
+        max_in_flight: usize,
     ) -> Self {
         let openapi = crate::openapi::document(services.tokens.issuer());
         Self(Arc::new(Inner {
@@ -34,10 +48,35 @@ impl AppState {
             token_limiter,
             forward_auth,
             metrics: crate::metrics::Metrics::new(metrics),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            max_in_flight,
+            shed: std::sync::atomic::AtomicU64::new(0),
             caught_up_at: std::sync::atomic::AtomicI64::new(
                 warden_core::time::Timestamp::now().millis(),
             ),
         }))
+    }
+
+    /// Counts a request to `route` in flight, or refuses it when `max_in_flight` are already
+    /// (health, readiness and metrics are always answered, so a balancer and a scraper see a
+    /// busy node as alive).
+    pub fn admit(&self, route: &str) -> Option<Admitted<'_>> {
+        use std::sync::atomic::Ordering;
+        let counter = &self.0.in_flight;
+        let before = counter.fetch_add(1, Ordering::Relaxed);
+        let admitted = Admitted(counter);
+        let exempt = matches!(route, "/healthz" | "/readyz" | "/metrics");
+        if self.0.max_in_flight == 0 || before < self.0.max_in_flight || exempt {
+            Some(admitted)
+        } else {
+            self.0.shed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+
+    /// Requests refused because `max_in_flight` were in flight.
+    pub fn shed_count(&self) -> u64 {
+        self.0.shed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Seconds since the node last read the change log to its end: how stale its snapshot

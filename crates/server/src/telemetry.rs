@@ -92,7 +92,14 @@ pub async fn access_log(
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("(no route)", MatchedPath::as_str);
     let span = tracing::info_span!("request", request_id = %id);
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = match state.admit(route) {
+        Some(_admitted) => next.run(request).instrument(span.clone()).await,
+        // Past `max_in_flight`: refused at once, so the requests already taken keep their
+        // latency.
+        None => axum::response::IntoResponse::into_response(crate::error::ApiError::from(
+            warden_core::DomainError::Busy(1),
+        )),
+    };
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     state.metrics().observe(&method, route, status, seconds);

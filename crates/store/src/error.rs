@@ -50,7 +50,28 @@ fn conflicting_field(constraint: &str) -> &'static str {
 }
 
 /// Maps a sqlx error to a [`StoreError`].
+/// Whether `err` says the database cannot be reached now rather than that the request is
+/// wrong: lost or refused connections, an exhausted pool, a server shutting down or starting
+/// up (PostgreSQL classes 08 and 57), SQLite still locked after its busy timeout.
+fn unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57") || code == "5" || code == "517"
+        }),
+        sqlx::Error::Protocol(message) => message.contains("closed") || message.contains("reset"),
+        _ => false,
+    }
+}
+
 pub(crate) fn on_error(err: sqlx::Error) -> StoreError {
+    if unavailable(&err) {
+        return StoreError::Unavailable(err.to_string());
+    }
     if let sqlx::Error::Database(db) = &err {
         if db.is_unique_violation() {
             let name = db
@@ -63,4 +84,31 @@ pub(crate) fn on_error(err: sqlx::Error) -> StoreError {
         }
     }
     StoreError::Backend(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_not_a_failure() {
+        for err in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        ] {
+            assert!(
+                matches!(on_error(err), StoreError::Unavailable(_)),
+                "unavailable"
+            );
+        }
+        assert!(matches!(
+            on_error(sqlx::Error::RowNotFound),
+            StoreError::Backend(_)
+        ));
+        assert!(matches!(
+            warden_core::DomainError::from(StoreError::Unavailable("down".into())),
+            warden_core::DomainError::Busy(1)
+        ));
+    }
 }

@@ -60,7 +60,7 @@ fn warden(shared: &Shared, data_dir: &std::path::Path) -> Command {
         .env("WARDEN_TOKEN_RATE", "100000")
         .env("WARDEN_TOKEN_BURST", "100000")
         .env("WARDEN_MAX_SESSIONS_PER_USER", "100000")
-        .env("WARDEN_JWKS_CACHE_TTL", "1")
+        .env("WARDEN_JWKS_CACHE_TTL", "2")
         .env("WARDEN_LOG", "warn");
     if !shared.master_key.is_empty() {
         command.env("WARDEN_MASTER_KEY", &shared.master_key);

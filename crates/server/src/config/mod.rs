@@ -81,6 +81,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("argon2_parallelism", Kind::Int),
     ("hash_concurrency", Kind::Int),
     ("metrics_listen", Kind::Text),
+    ("max_in_flight", Kind::Int),
     ("metrics_token", Kind::Text),
 ];
 
@@ -124,6 +125,7 @@ struct Raw {
     hash_concurrency: Option<i64>,
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
+    max_in_flight: Option<i64>,
     forward_auth: Option<crate::forward_auth::rules::RawForwardAuth>,
 }
 
@@ -206,6 +208,8 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// The `[forward_auth]` route rules.
     pub forward_auth: crate::forward_auth::rules::ForwardAuth,
+    /// Requests one node handles at once; past it, 503 with `Retry-After` (0: no limit).
+    pub max_in_flight: usize,
     /// Where `/metrics` is served instead of the main listener.
     pub metrics_listen: Option<SocketAddr>,
     /// A bearer token `/metrics` asks for (none: open, as Prometheus expects by default).
@@ -383,6 +387,7 @@ impl Config {
         };
         let token_rate = int("token_rate", raw.token_rate, 20, 1..=100_000) as u32;
         let token_burst = int("token_burst", raw.token_burst, 100, 1..=100_000) as u32;
+        let max_in_flight = int("max_in_flight", raw.max_in_flight, 1024, 0..=1_000_000) as usize;
         let hash_concurrency = int("hash_concurrency", raw.hash_concurrency, 0, 0..=1024) as usize;
         let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen_text.parse().unwrap_or_else(|_| {
@@ -498,6 +503,7 @@ impl Config {
             forward_auth,
             metrics_listen,
             metrics_token: metrics_token.map(SecretString::from),
+            max_in_flight,
             warnings,
         })
     }
@@ -550,6 +556,7 @@ impl Config {
             "hash_concurrency": self.hash_concurrency,
             "token_rate": self.token_rate,
             "token_burst": self.token_burst,
+            "max_in_flight": self.max_in_flight,
             "metrics_listen": self.metrics_listen.map_or_else(|| "(the main listener)".to_owned(), |a| a.to_string()),
             "metrics_token": secret(self.metrics_token.is_some()),
             "trusted_proxies": self.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),

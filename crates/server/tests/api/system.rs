@@ -184,6 +184,48 @@ async fn metrics_can_ask_for_a_token() {
     assert_eq!(scraped.status(), StatusCode::OK);
 }
 
+/// Past `max_in_flight` requests at once, a node refuses more at once with 503, `Retry-After`
+/// and the `busy` problem, counts them, and still answers its health check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_the_in_flight_limit_are_refused_at_once() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("WARDEN_MAX_IN_FLIGHT", "2")]).await;
+    let checks: Vec<serde_json::Value> = (0..1000)
+        .map(|i| serde_json::json!({"action": "documents:read", "resource": {"type": "document", "id": i.to_string()}}))
+        .collect();
+    let body = serde_json::json!({ "checks": checks });
+    let replies = futures_util::future::join_all((0..24).map(|_| {
+        app.client
+            .post(app.url("/v1/check/batch"))
+            .bearer_auth(&app.admin_token)
+            .json(&body)
+            .send()
+    }))
+    .await;
+    let mut refused = 0;
+    for reply in replies {
+        let reply = reply.unwrap();
+        match reply.status() {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                refused += 1;
+                assert_eq!(reply.headers()["retry-after"], "1");
+                let problem: serde_json::Value = reply.json().await.unwrap();
+                assert_eq!(problem["type"], "/problems/busy");
+            }
+            other => panic!("answered {other}"),
+        }
+    }
+    assert!(refused > 0, "24 batches at once never passed a limit of 2");
+    assert_eq!(app.get_public("/healthz").await.status(), StatusCode::OK);
+    let text = app.get_public("/metrics").await.text().await.unwrap();
+    let counted = text
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"warden_rate_limited_total{limiter="max_in_flight"} "#))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .expect("the shed count");
+    assert_eq!(counted, refused);
+}
+
 /// Every problem's `type` names a page saying what it means and how to fix it.
 async fn problem_types_answer_a_page(backend: Backend) {
     let app = TestApp::spawn(backend).await;
