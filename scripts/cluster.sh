@@ -31,12 +31,17 @@ if ! psql "$maintenance" -qtAc "SELECT 1 FROM pg_database WHERE datname = '$db'"
 fi
 
 export DATABASE_URL WARDEN_ISSUER="http://127.0.0.1:$PORT" WARDEN_LOG="${WARDEN_LOG:-info,sqlx=warn}"
-# One node initializes the store (printing the first admin's password once); all share its key.
+# One node initializes the store (printing the first admin's password once); all share its
+# master key: WARDEN_MASTER_KEY when set, else the key file that first start writes.
 WARDEN_DATA_DIR="$dir/keys" "$WARDEN_BIN" init
-export WARDEN_MASTER_KEY="$(cat "$dir/keys/master.key")"
+if [ -z "${WARDEN_MASTER_KEY:-}" ]; then
+  key="$(cat "$dir/keys/master.key")"
+  export WARDEN_MASTER_KEY="$key"
+fi
 
 pids=()
 cleanup() {
+  trap - EXIT INT TERM
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "cluster stopped"

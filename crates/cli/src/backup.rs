@@ -76,22 +76,25 @@ pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<()> {
             database.display()
         );
     }
-    // The backup is checked and its master key tried before anything is written.
-    warden_store::inspect(file).await?;
+    // Nothing gets the database's name before the copy is migrated to this build's schema,
+    // its master key opens it and its audit chain verifies.
     let Some(master) = warden_server::existing_master_key(config)? else {
         bail!(
             "no master key: put the backed-up installation's master.key at `{}` (mode 0600) or set WARDEN_MASTER_KEY, then restore",
             config.data_dir.join("master.key").display()
         );
     };
-    let source = SqlStore::open_read_only(file).await?;
-    let checked = check_source(&source, &master, file).await;
-    source.close().await;
+    let staged = warden_store::stage(file, &database).await?;
+    let copy = SqlStore::connect(&warden_store::Backend::sqlite_url(staged.path()), 1).await?;
+    let checked = async {
+        copy.migrate().await?;
+        check_source(&copy, &master, file).await
+    }
+    .await;
+    copy.close().await;
     let audited = checked?;
-    let inspection = warden_store::restore(file, &database).await?;
-    // Brings an older backup's schema up to this build's.
-    let store = warden_server::open_store(config).await?;
-    store.close().await;
+    let inspection = staged.inspection.clone();
+    staged.publish()?;
     println!(
         "restored `{}` into `{}` (schema version {}); rows per table:",
         file.display(),

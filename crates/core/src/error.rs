@@ -86,6 +86,9 @@ pub enum DomainError {
     /// The service is saturated; retry after the given number of seconds.
     #[error("service busy")]
     Busy(u64),
+    /// The database cannot be reached now; the text (the cause) is for logs and operators.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// A storage failure.
     #[error(transparent)]
     Store(StoreError),
@@ -106,10 +109,7 @@ impl From<StoreError> for DomainError {
         match err {
             StoreError::Conflict(field) => Self::Conflict(format!("`{field}` is already taken")),
             StoreError::InheritanceCycle => Self::invalid("inherits", INHERITANCE_CYCLE),
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(cause, "the database is unavailable; answering 503");
-                Self::Busy(1)
-            }
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
             other => Self::Store(other),
         }
     }

@@ -242,14 +242,57 @@ pub struct Client {
     /// Addresses it may authenticate from; empty means any.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub allowed_ips: Vec<Cidr>,
-    /// Grants it may use: `client_credentials`, `password`, `refresh_token`.
+    /// Grants it may use: `client_credentials`, `password`, `refresh_token`,
+    /// `authorization_code`.
     pub grant_types: Vec<String>,
+    /// How it signs people in from a browser or an app.
+    #[serde(flatten)]
+    pub sign_in: SignIn,
     /// Active or disabled.
     pub status: Status,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
+}
+
+/// Whether a client can keep a secret.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ClientType {
+    /// A server-side application: authenticates with its secret.
+    #[default]
+    Confidential,
+    /// A single-page or native app: no secret; PKCE is required.
+    Public,
+}
+
+impl ClientType {
+    /// The name, as in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confidential => "confidential",
+            Self::Public => "public",
+        }
+    }
+}
+
+/// How a client signs people in from a browser or an app (OpenID Connect).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct SignIn {
+    /// `confidential` (with a secret) or `public` (no secret, PKCE required).
+    pub client_type: ClientType,
+    /// Where authorization codes may be delivered: matched exactly.
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return: matched exactly.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Whether people signing in through it are not asked to consent.
+    pub first_party: bool,
+    /// Browser origins allowed to call the token, userinfo, revocation and JWKS endpoints.
+    pub allowed_origins: Vec<String>,
 }
 
 /// A client as stored, with the hash of its secret.

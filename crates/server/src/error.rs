@@ -154,11 +154,32 @@ impl IntoResponse for ApiError {
                         .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
                     response
                 }
+                DomainError::Unavailable(cause) => unavailable(&cause),
                 DomainError::Store(cause) => internal(&cause.to_string()),
                 DomainError::Internal(cause) => internal(&cause),
             },
         }
     }
+}
+
+/// 503 `busy` with `Retry-After: 1` for a database out of reach; the cause is logged (at most
+/// once a second: an outage fails every request), never sent.
+pub fn unavailable(cause: &str) -> Response {
+    static LOGGED: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = warden_core::time::Timestamp::now().millis() / 1000;
+    if LOGGED.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
+        tracing::warn!(cause, "the database is unavailable; answering 503");
+    }
+    let mut response = problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "the database cannot be reached; retry shortly".into(),
+        Vec::new(),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(1));
+    response
 }
 
 /// A generic 500; the cause is logged, never sent.

@@ -118,8 +118,9 @@ impl Access {
         let presented = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, token)| token.trim());
         warden_core::crypto::sha256_b64(presented.as_bytes())
             == warden_core::crypto::sha256_b64(expected.expose_secret().as_bytes())
     }
@@ -129,6 +130,9 @@ impl Access {
 pub struct Metrics {
     /// Who may read them.
     pub access: Access,
+    /// One render at a time: each moves counters up to totals kept elsewhere, and two at once
+    /// would both add the same difference.
+    rendering: std::sync::Mutex<()>,
     registry: Registry,
     requests: Family<Request, Counter>,
     latency: Family<Route, Histogram, fn() -> Histogram>,
@@ -270,6 +274,7 @@ impl Metrics {
         );
         Self {
             access,
+            rendering: std::sync::Mutex::new(()),
             registry,
             requests,
             latency,
@@ -335,6 +340,10 @@ impl Metrics {
 
     /// The text exposition, with the values read from the node now.
     pub fn render(&self, state: &AppState) -> String {
+        let _one = self
+            .rendering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let services = state.services();
         let (allowed, denied) = warden_core::authz::check::decision_counts();
         catch_up(

@@ -74,7 +74,8 @@ impl OAuthError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Refused(_, code, _) => code,
-            Self::Throttled(_) | Self::Grant(GrantError::Domain(DomainError::Busy(_))) => {
+            Self::Throttled(_)
+            | Self::Grant(GrantError::Domain(DomainError::Busy(_) | DomainError::Unavailable(_))) => {
                 "temporarily_unavailable"
             }
             Self::Grant(GrantError::InvalidRequest(_)) => "invalid_request",
@@ -156,6 +157,18 @@ fn grant_response(err: GrantError) -> Response {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+        }
+        GrantError::Domain(DomainError::Unavailable(cause)) => {
+            let _ = crate::error::unavailable(&cause);
+            let mut response = render(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the database cannot be reached; retry shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(1));
             response
         }
         GrantError::Domain(other) => no_store(internal(&other.to_string())),

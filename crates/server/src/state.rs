@@ -23,12 +23,14 @@ struct Inner {
     shed: std::sync::atomic::AtomicU64,
 }
 
-/// A request counted in flight until dropped.
-pub struct Admitted<'a>(&'a std::sync::atomic::AtomicUsize);
+/// A request counted in flight until dropped (`None`: not counted).
+pub struct Admitted<'a>(Option<&'a std::sync::atomic::AtomicUsize>);
 
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(counter) = self.0 {
+            counter.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -58,15 +60,19 @@ impl AppState {
     }
 
     /// Counts a request to `route` in flight, or refuses it when `max_in_flight` are already
-    /// (health, readiness and metrics are always answered, so a balancer and a scraper see a
-    /// busy node as alive).
+    /// (health, readiness and metrics are always answered and never counted, so a balancer
+    /// and a scraper see a busy node as alive).
     pub fn admit(&self, route: &str) -> Option<Admitted<'_>> {
         use std::sync::atomic::Ordering;
         let counter = &self.0.in_flight;
+        // Exempt routes are not counted, so a flood of them cannot crowd out real requests.
+        // (The count ends when the response's head is ready; every body is buffered.)
+        if matches!(route, "/healthz" | "/readyz" | "/metrics") || self.0.max_in_flight == 0 {
+            return Some(Admitted(None));
+        }
         let before = counter.fetch_add(1, Ordering::Relaxed);
-        let admitted = Admitted(counter);
-        let exempt = matches!(route, "/healthz" | "/readyz" | "/metrics");
-        if self.0.max_in_flight == 0 || before < self.0.max_in_flight || exempt {
+        let admitted = Admitted(Some(counter));
+        if before < self.0.max_in_flight {
             Some(admitted)
         } else {
             self.0.shed.fetch_add(1, Ordering::Relaxed);

@@ -34,6 +34,7 @@ migrations!(
     (12, "api_key_changes", "0012_api_key_changes.sql"),
     (13, "resources", "0013_resources.sql"),
     (14, "external_ids", "0014_external_ids.sql"),
+    (15, "client_sign_in", "0015_client_sign_in.sql"),
 );
 
 /// The database engine behind a store.
@@ -110,6 +111,18 @@ impl Backend {
             .or_else(|| url.strip_prefix("sqlite:"))?;
         let path = rest.split('?').next().unwrap_or_default();
         (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+    }
+
+    /// The `sqlite:` URL of the database file `path`, creating it when missing.
+    pub fn sqlite_url(path: &std::path::Path) -> String {
+        // The path goes in as sqlx reads it: percent-encoding `?`, `#` and `%` keeps them
+        // in the file name.
+        let text = path.display().to_string();
+        let escaped = text
+            .replace('%', "%25")
+            .replace('?', "%3F")
+            .replace('#', "%23");
+        format!("sqlite://{escaped}?mode=rwc")
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock at once

@@ -78,6 +78,20 @@ fn partial(target: &Path) -> PathBuf {
     target.with_file_name(name)
 }
 
+/// Creates `path` empty, readable by its owner only: a backup holds password hashes, sealed
+/// signing keys and the audit trail. SQLite writes into an existing empty file as it would
+/// into a new one.
+fn create_private(path: &Path) -> Result<(), BackupError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|err| io("create", path, &err))
+}
+
 /// Gives `from` the name `to`, failing (and leaving `from`) if `to` exists: a hard link
 /// never replaces a file, as a rename would.
 fn publish(from: &Path, to: &Path) -> Result<(), BackupError> {
@@ -90,9 +104,17 @@ fn publish(from: &Path, to: &Path) -> Result<(), BackupError> {
             let _ = std::fs::remove_file(from);
             return Err(BackupError::Exists(to.to_owned()));
         }
-        Err(err) => {
-            let _ = std::fs::remove_file(from);
-            return Err(io("write", to, &err));
+        // A filesystem without hard links: a new file, then the bytes.
+        Err(_) => {
+            let copied = create_private(to).and_then(|()| {
+                std::fs::copy(from, to)
+                    .and_then(|_| std::fs::File::open(to).and_then(|f| f.sync_all()))
+                    .map_err(|err| io("write", to, &err))
+            });
+            if let Err(err) = copied {
+                let _ = std::fs::remove_file(from);
+                return Err(err);
+            }
         }
     }
     let _ = std::fs::remove_file(from);
@@ -106,24 +128,6 @@ fn publish(from: &Path, to: &Path) -> Result<(), BackupError> {
 }
 
 impl SqlStore {
-    /// Opens the SQLite file `path` read-only (a backup, before it is restored): reads work,
-    /// every write is refused.
-    pub async fn open_read_only(path: &Path) -> Result<Self, crate::ConnectError> {
-        sqlx::any::install_default_drivers();
-        let url = format!("sqlite://{}?mode=ro", path.display());
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
-            .await
-            .map_err(|err| crate::ConnectError::Connect(err.to_string()))?;
-        Ok(Self {
-            pool,
-            backend: Backend::Sqlite,
-            url: url.into(),
-            listener: std::sync::Arc::new(tokio::sync::Mutex::new(None)),
-        })
-    }
-
     /// Writes a consistent copy of the embedded database to `target` (which must not exist)
     /// and answers what the copy holds.
     pub async fn backup_into(&self, target: &Path) -> Result<Inspection, BackupError> {
@@ -135,6 +139,7 @@ impl SqlStore {
         }
         let scratch = partial(target);
         let _ = std::fs::remove_file(&scratch);
+        create_private(&scratch)?;
         let written = sqlx::query("VACUUM INTO $1")
             .bind(scratch.to_string_lossy().into_owned())
             .execute(&self.pool)
@@ -254,32 +259,79 @@ async fn inspect_open(conn: &mut SqliteConnection) -> Result<Inspection, String>
     })
 }
 
-/// Puts the backup `source` in place as the database file `target`, which must not exist
-/// (nor its write-ahead log); answers what it holds. The caller then opens and migrates it.
-pub async fn restore(source: &Path, target: &Path) -> Result<Inspection, BackupError> {
-    let wal = {
-        let mut name = target.as_os_str().to_os_string();
-        name.push("-wal");
-        PathBuf::from(name)
-    };
-    if target.exists() || wal.exists() {
+/// A backup copied next to where it will be restored, checked, not yet given its name: the
+/// caller migrates and checks it as a store, then [`Staged::publish`]es it. Dropped
+/// unpublished, it is removed.
+#[derive(Debug)]
+pub struct Staged {
+    scratch: PathBuf,
+    target: PathBuf,
+    /// What the backup holds, as checked.
+    pub inspection: Inspection,
+}
+
+impl Staged {
+    /// The copy's path, to open as a store.
+    pub fn path(&self) -> &Path {
+        &self.scratch
+    }
+
+    /// Gives the copy its final name, which must still be free.
+    pub fn publish(self) -> Result<(), BackupError> {
+        let (scratch, target) = (self.scratch.clone(), self.target.clone());
+        std::mem::forget(self);
+        let _ = std::fs::remove_file(wal_of(&scratch));
+        let _ = std::fs::remove_file(shm_of(&scratch));
+        publish(&scratch, &target)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.scratch);
+        let _ = std::fs::remove_file(wal_of(&self.scratch));
+        let _ = std::fs::remove_file(shm_of(&self.scratch));
+    }
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn wal_of(path: &Path) -> PathBuf {
+    sibling(path, "-wal")
+}
+
+fn shm_of(path: &Path) -> PathBuf {
+    sibling(path, "-shm")
+}
+
+/// Copies the backup `source` next to `target` (which must not exist, nor its write-ahead
+/// log), private to its owner, and checks the copy.
+pub async fn stage(source: &Path, target: &Path) -> Result<Staged, BackupError> {
+    if target.exists() || wal_of(target).exists() {
         return Err(BackupError::Exists(target.to_owned()));
     }
-    let inspection = inspect(source).await?;
+    inspect(source).await?;
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|err| io("create", dir, &err))?;
     }
     let scratch = partial(target);
     let _ = std::fs::remove_file(&scratch);
-    if let Err(err) = std::fs::copy(source, &scratch) {
-        let _ = std::fs::remove_file(&scratch);
-        return Err(io("copy into", &scratch, &err));
-    }
+    create_private(&scratch)?;
+    // Owned from here on, so every failure below removes the copy.
+    let mut staged = Staged {
+        scratch: scratch.clone(),
+        target: target.to_owned(),
+        inspection: Inspection {
+            schema_version: 0,
+            tables: Vec::new(),
+        },
+    };
+    std::fs::copy(source, &scratch).map_err(|err| io("copy into", &scratch, &err))?;
     // The copy is checked again: what is published is what was read.
-    if let Err(err) = inspect(&scratch).await {
-        let _ = std::fs::remove_file(&scratch);
-        return Err(err);
-    }
-    publish(&scratch, target)?;
-    Ok(inspection)
+    staged.inspection = inspect(&scratch).await?;
+    Ok(staged)
 }

@@ -13,7 +13,7 @@ use crate::rows;
 use crate::sql::{Arg, Sql};
 
 const COLUMNS: &str =
-    "id, client_id, name, secret_hash, account_id, roles, allowed_ips, grant_types, status, created_at, updated_at";
+    "id, client_id, name, secret_hash, account_id, roles, allowed_ips, grant_types, sign_in, status, created_at, updated_at";
 
 fn json_list(row: &AnyRow, col: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(&rows::text(row, col)?)
@@ -39,6 +39,8 @@ fn record(row: &AnyRow) -> Result<ClientRecord, StoreError> {
                 .collect::<Result<_, _>>()
                 .map_err(|e| corrupt("allowed_ips", e))?,
             grant_types: json_list(row, "grant_types")?,
+            sign_in: serde_json::from_str(&rows::text(row, "sign_in")?)
+                .map_err(|err| corrupt("sign_in", err.to_string()))?,
             status: rows::parse(row, "status", Status::parse)?,
             created_at: rows::time(row, "created_at")?,
             updated_at: rows::time(row, "updated_at")?,
@@ -47,19 +49,21 @@ fn record(row: &AnyRow) -> Result<ClientRecord, StoreError> {
     })
 }
 
-fn lists(client: &Client) -> (String, String, String) {
+/// The JSON columns: roles, allowed IPs, grants, sign-in settings.
+fn lists(client: &Client) -> (String, String, String, String) {
     let roles: Vec<String> = client.roles.iter().map(RoleId::to_string).collect();
     let ips: Vec<String> = client.allowed_ips.iter().map(Cidr::to_string).collect();
     let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-    (json(&roles), json(&ips), json(&client.grant_types))
+    let sign_in = serde_json::to_string(&client.sign_in).unwrap_or_else(|_| "{}".into());
+    (json(&roles), json(&ips), json(&client.grant_types), sign_in)
 }
 
 pub(crate) async fn insert(pool: &AnyPool, r: &ClientRecord) -> Result<(), StoreError> {
     let c = &r.client;
-    let (roles, ips, grants) = lists(c);
+    let (roles, ips, grants, sign_in) = lists(c);
     sqlx::query(
-        "INSERT INTO clients (id, client_id, name, secret_hash, account_id, roles, allowed_ips, grant_types, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO clients (id, client_id, name, secret_hash, account_id, roles, allowed_ips, grant_types, status, created_at, updated_at, sign_in)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(c.id.to_string())
     .bind(c.client_id.as_str())
@@ -72,6 +76,7 @@ pub(crate) async fn insert(pool: &AnyPool, r: &ClientRecord) -> Result<(), Store
     .bind(c.status.as_str())
     .bind(c.created_at.millis())
     .bind(c.updated_at.millis())
+    .bind(sign_in)
     .execute(pool)
     .await
     .map_err(on_error)?;
@@ -118,10 +123,10 @@ pub(crate) async fn update(
     c: &Client,
     secret_hash: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let (roles, ips, grants) = lists(c);
+    let (roles, ips, grants, sign_in) = lists(c);
     let done = sqlx::query(
         "UPDATE clients SET name = $2, roles = $3, allowed_ips = $4, grant_types = $5, status = $6, updated_at = $7,
-         secret_hash = COALESCE($8, secret_hash) WHERE id = $1",
+         secret_hash = COALESCE($8, secret_hash), sign_in = $9 WHERE id = $1",
     )
     .bind(c.id.to_string())
     .bind(c.name.as_str())
@@ -131,6 +136,7 @@ pub(crate) async fn update(
     .bind(c.status.as_str())
     .bind(c.updated_at.millis())
     .bind(secret_hash)
+    .bind(sign_in)
     .execute(pool)
     .await
     .map_err(on_error)?;

@@ -60,8 +60,14 @@ fn unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: connection exceptions (08…), too many connections (53300), operator
+        // intervention (57…: shutting down, starting up, and statement timeouts). SQLite:
+        // SQLITE_BUSY and its extended codes (the primary code is the low byte).
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || code.starts_with("57") || code == "5" || code == "517"
+            code.starts_with("08")
+                || code.starts_with("57")
+                || code == "53300"
+                || code.parse::<i64>().is_ok_and(|n| n & 0xff == 5)
         }),
         sqlx::Error::Protocol(message) => message.contains("closed") || message.contains("reset"),
         _ => false,
@@ -108,7 +114,7 @@ mod tests {
         ));
         assert!(matches!(
             warden_core::DomainError::from(StoreError::Unavailable("down".into())),
-            warden_core::DomainError::Busy(1)
+            warden_core::DomainError::Unavailable(_)
         ));
     }
 }

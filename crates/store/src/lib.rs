@@ -39,7 +39,7 @@ use warden_core::tokens::KeyRecord;
 use warden_core::StoreError;
 
 pub use backend::Backend;
-pub use backup::{inspect, restore, BackupError, Inspection, TableRows};
+pub use backup::{inspect, stage, BackupError, Inspection, Staged, TableRows};
 pub use error::ConnectError;
 
 /// A connection pool to SQLite or PostgreSQL implementing [`Store`].

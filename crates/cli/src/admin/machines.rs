@@ -27,9 +27,25 @@ pub enum ClientCommand {
         /// A CIDR block it may authenticate from (repeat; none means any address).
         #[arg(long = "allowed-ip")]
         allowed_ips: Vec<String>,
-        /// A grant it may use (repeat; default client_credentials).
+        /// A grant it may use (repeat; default client_credentials, or authorization_code and
+        /// refresh_token for a public client).
         #[arg(long = "grant")]
         grants: Vec<String>,
+        /// A public client (a single-page or native app): no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Where sign-in may return with a code (repeat; matched exactly).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Where logout may return (repeat; matched exactly).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A browser origin allowed to call the token and userinfo endpoints (repeat).
+        #[arg(long = "allowed-origin")]
+        allowed_origins: Vec<String>,
+        /// People signing in through it are not asked to consent.
+        #[arg(long)]
+        first_party: bool,
     },
     /// List service clients.
     List {
@@ -68,6 +84,11 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             roles,
             allowed_ips,
             grants,
+            public,
+            redirect_uris,
+            post_logout_redirect_uris,
+            allowed_origins,
+            first_party,
         } => {
             let account_id = optional_account(services, account.as_deref()).await?;
             let mut role_ids = Vec::new();
@@ -80,6 +101,11 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                 roles: role_ids,
                 allowed_ips,
                 grant_types: (!grants.is_empty()).then_some(grants),
+                client_type: public.then(|| "public".to_owned()),
+                redirect_uris: Some(redirect_uris),
+                post_logout_redirect_uris: Some(post_logout_redirect_uris),
+                first_party: Some(first_party),
+                allowed_origins: Some(allowed_origins),
             };
             let created = clients::create(services, &Access::System, input)
                 .await
@@ -89,7 +115,10 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
                 created.client.client_id, created.client.name
             );
             println!("client_id:     {}", created.client.client_id);
-            println!("client_secret: {}   (shown once)", created.client_secret);
+            match &created.client_secret {
+                Some(secret) => println!("client_secret: {secret}   (shown once)"),
+                None => println!("client_type:   public (no secret; sign-in uses PKCE)"),
+            }
         }
         ClientCommand::List { limit } => {
             let page = clients::list(services, &Access::System, PageRequest::first(limit))
@@ -98,12 +127,13 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             for c in &page.items {
                 let scope = super::scope_label(c.account_id);
                 println!(
-                    "{}  {:<24} {:<36} {}  {}",
+                    "{}  {:<24} {:<36} {}  {}  {}",
                     c.client_id,
                     c.name,
                     scope,
                     c.grant_types.join(","),
-                    c.status.as_str()
+                    c.status.as_str(),
+                    c.sign_in.client_type.as_str()
                 );
             }
         }
@@ -115,7 +145,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> anyhow::Result<(
             println!("client_id:     {}", rotated.client.client_id);
             println!(
                 "client_secret: {}   (shown once; the old one no longer works)",
-                rotated.client_secret
+                rotated.client_secret.unwrap_or_default()
             );
         }
     }

@@ -69,7 +69,8 @@ async fn write_until(
 #[tokio::test]
 async fn a_backup_taken_under_writes_restores_whole() {
     let install = Install::new(false).await;
-    let (mut child, address, banner, _log) = serve_logged(&install);
+    let (child, address, banner, _log) = serve_logged(&install);
+    let mut child = crate::Reaped(child);
     let token = admin_token(&address, &banner_password(&banner)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
@@ -101,6 +102,11 @@ async fn a_backup_taken_under_writes_restores_whole() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(said.contains("master key is not in the backup"), "{said}");
+        let private = |path: &std::path::Path| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o077 == 0
+        };
+        assert!(private(&file), "a backup is readable by its owner only");
         let counted = table_rows(&said);
         assert!(
             counted["users"] > 0 && counted["audit_events"] > 0,
@@ -133,6 +139,10 @@ async fn a_backup_taken_under_writes_restores_whole() {
 
         // The restored rows are the file's, and hold every acknowledged write.
         let database = fresh.dir.path().join("warden.db");
+        assert!(
+            private(&database),
+            "a restored database is readable by its owner only"
+        );
         let inspection = warden_store::inspect(&database).await.unwrap();
         for (table, rows) in &counted {
             if table != "audit_events" {

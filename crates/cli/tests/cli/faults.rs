@@ -143,7 +143,8 @@ async fn sigkill_in_the_middle_of_writes_loses_no_acknowledged_write(postgres: b
     let mut acknowledged_total = 0;
     let mut audited_lost = 0;
     for round in 0..kills {
-        let (mut child, base) = start(&install);
+        let (child, base) = start(&install);
+        let mut child = crate::Reaped(child);
         let token = admin_token(&base).await;
         let stop = Arc::new(AtomicBool::new(false));
         let acknowledged = Arc::new(Mutex::new(Vec::new()));
@@ -200,7 +201,8 @@ async fn postgres_sigkill_in_the_middle_of_writes_loses_no_acknowledged_write() 
 /// (the queue is written before exit).
 async fn sigterm_under_load_drains(postgres: bool) {
     let install = Install::new(postgres).await;
-    let (mut child, base) = start(&install);
+    let (child, base) = start(&install);
+    let mut child = crate::Reaped(child);
     let token = admin_token(&base).await;
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
@@ -222,7 +224,14 @@ async fn sigterm_under_load_drains(postgres: bool) {
         .status()
         .unwrap();
     assert!(term.success());
-    let status = child.wait().unwrap();
+    // Waited for off the runtime: the writers go on sending while the node drains.
+    let status = tokio::task::spawn_blocking(move || {
+        let status = child.wait().unwrap();
+        (status, child)
+    })
+    .await
+    .unwrap()
+    .0;
     stop.store(true, Ordering::Relaxed);
     for writer in writers {
         writer.await.unwrap();
@@ -239,12 +248,12 @@ async fn sigterm_under_load_drains(postgres: bool) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_sigterm_under_load_drains() {
     sigterm_under_load_drains(false).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_sigterm_under_load_drains() {
     sigterm_under_load_drains(true).await;
 }

@@ -18,6 +18,29 @@ mod cluster;
 mod faults;
 mod serve;
 
+/// A child process killed when dropped, so a failing test leaves no server behind.
+pub(crate) struct Reaped(pub(crate) std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// A fresh data directory (and PostgreSQL database, when asked) to run `warden` against.
 pub(crate) struct Install {
     dir: tempfile::TempDir,

@@ -73,7 +73,8 @@ pub(crate) fn serve_logged(
 #[tokio::test]
 async fn requests_are_logged_one_line_each_without_secrets() {
     let install = Install::new(false).await;
-    let (mut child, address, banner, log) = serve_logged(&install);
+    let (child, address, banner, log) = serve_logged(&install);
+    let mut child = crate::Reaped(child);
     let password = banner_password(&banner);
     let client = reqwest::Client::new();
     let form = [

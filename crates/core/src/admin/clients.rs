@@ -3,11 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sign_in::{self, SignInInput};
 use crate::authz::{Access, Reach};
 use crate::error::{DomainError, Problems};
 use crate::identity::display_text;
 use crate::ids::{AccountId, ClientKey, RoleId};
-use crate::model::{Client, ClientRecord, Status};
+use crate::model::{Client, ClientRecord, ClientType, SignIn, Status};
 use crate::page::{Page, PageRequest};
 use crate::services::Services;
 use crate::time::Timestamp;
@@ -22,7 +23,12 @@ pub const CLIENTS_UPDATE: &str = "warden.clients:update";
 pub const CLIENTS_DELETE: &str = "warden.clients:delete";
 
 /// Grants a client may be allowed.
-pub const GRANT_TYPES: &[&str] = &["client_credentials", "password", "refresh_token"];
+pub const GRANT_TYPES: &[&str] = &[
+    "client_credentials",
+    "password",
+    "refresh_token",
+    "authorization_code",
+];
 
 /// A new client.
 #[derive(Debug, Deserialize)]
@@ -42,9 +48,28 @@ pub struct CreateClient {
     /// CIDR blocks it may authenticate from; empty allows any address.
     #[serde(default)]
     pub allowed_ips: Vec<String>,
-    /// Allowed grants (default `["client_credentials"]`).
+    /// Allowed grants (default `["client_credentials"]`, or `["authorization_code",
+    /// "refresh_token"]` for a public client).
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
+    /// `confidential` (default: authenticates with its secret) or `public` (single-page and
+    /// native apps: no secret, PKCE required). Fixed at creation.
+    #[serde(default)]
+    pub client_type: Option<String>,
+    /// Where authorization codes may be delivered, matched exactly: `https`, `http` only to
+    /// a loopback host, or a reverse-domain private-use scheme.
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Where RP-initiated logout may return, matched exactly.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// People signing in through it are not asked to consent (global administrators only).
+    #[serde(default)]
+    pub first_party: Option<bool>,
+    /// Browser origins (`https://app.example.com`) allowed to call the token, userinfo,
+    /// revocation and JWKS endpoints.
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 /// Changes to a client.
@@ -65,6 +90,24 @@ pub struct UpdateClient {
     /// Replaces the allowed grants.
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
+    /// `confidential` (default: authenticates with its secret) or `public` (single-page and
+    /// native apps: no secret, PKCE required). Fixed at creation.
+    #[serde(default)]
+    pub client_type: Option<String>,
+    /// Where authorization codes may be delivered, matched exactly: `https`, `http` only to
+    /// a loopback host, or a reverse-domain private-use scheme.
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Where RP-initiated logout may return, matched exactly.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// People signing in through it are not asked to consent (global administrators only).
+    #[serde(default)]
+    pub first_party: Option<bool>,
+    /// Browser origins (`https://app.example.com`) allowed to call the token, userinfo,
+    /// revocation and JWKS endpoints.
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
     /// `active` or `disabled`.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
@@ -78,18 +121,49 @@ pub struct ClientWithSecret {
     /// The client.
     #[serde(flatten)]
     pub client: Client,
-    /// The secret: shown this once, stored only as a hash.
-    pub client_secret: String,
+    /// The secret: shown this once, stored only as a hash. A public client has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
-fn parse_grants(problems: &mut Problems, texts: Option<Vec<String>>) -> Vec<String> {
-    let texts = texts.unwrap_or_else(|| vec!["client_credentials".into()]);
+impl CreateClient {
+    fn sign_in(&mut self) -> SignInInput {
+        SignInInput {
+            client_type: self.client_type.take(),
+            redirect_uris: self.redirect_uris.take(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.take(),
+            first_party: self.first_party.take(),
+            allowed_origins: self.allowed_origins.take(),
+        }
+    }
+}
+
+impl UpdateClient {
+    fn sign_in(&mut self) -> SignInInput {
+        SignInInput {
+            client_type: self.client_type.take(),
+            redirect_uris: self.redirect_uris.take(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.take(),
+            first_party: self.first_party.take(),
+            allowed_origins: self.allowed_origins.take(),
+        }
+    }
+}
+
+fn parse_grants(problems: &mut Problems, texts: Option<Vec<String>>, public: bool) -> Vec<String> {
+    let texts = texts.unwrap_or_else(|| {
+        if public {
+            vec!["authorization_code".into(), "refresh_token".into()]
+        } else {
+            vec!["client_credentials".into()]
+        }
+    });
     let mut out: Vec<String> = Vec::new();
     for (i, grant) in texts.into_iter().enumerate() {
         if !GRANT_TYPES.contains(&grant.as_str()) {
             problems.push(
                 format!("grant_types[{i}]"),
-                "must be `client_credentials`, `password` or `refresh_token`",
+                "must be `client_credentials`, `password`, `refresh_token` or `authorization_code`",
             );
         } else if !out.contains(&grant) {
             out.push(grant);
@@ -141,7 +215,7 @@ async fn check_roles(
 pub async fn create(
     services: &Services,
     actor: &Access,
-    input: CreateClient,
+    mut input: CreateClient,
 ) -> Result<ClientWithSecret, DomainError> {
     // Account administrators create clients in their own account.
     let account = super::account_for(
@@ -163,7 +237,18 @@ pub async fn create(
         problems.push("name", "is required");
     }
     let allowed_ips = super::parse_ips(&mut problems, &input.allowed_ips);
-    let grant_types = parse_grants(&mut problems, input.grant_types);
+    let requested = input.sign_in();
+    let public = requested.client_type.as_deref() == Some("public");
+    let grant_types = parse_grants(&mut problems, input.grant_types.take(), public);
+    let may_skip_consent = actor.reach(CLIENTS_CREATE) == Reach::All;
+    let sign_in = sign_in::apply(
+        &mut problems,
+        SignIn::default(),
+        requested,
+        &grant_types,
+        true,
+        may_skip_consent,
+    );
     problems.finish()?;
     check_roles(services, actor, &input.roles, account.as_ref()).await?;
     let secret = crate::crypto::random_token();
@@ -176,6 +261,7 @@ pub async fn create(
         roles: input.roles,
         allowed_ips,
         grant_types,
+        sign_in,
         status: Status::Active,
         created_at: now,
         updated_at: now,
@@ -195,9 +281,11 @@ pub async fn create(
         Some(&client),
     )
     .await;
+    // A public client has no secret: the stored hash is of a value nobody was given.
+    let client_secret = (client.sign_in.client_type == ClientType::Confidential).then_some(secret);
     Ok(ClientWithSecret {
         client,
-        client_secret: secret,
+        client_secret,
     })
 }
 
@@ -250,7 +338,7 @@ pub async fn update(
     services: &Services,
     actor: &Access,
     id: &ClientKey,
-    patch: UpdateClient,
+    mut patch: UpdateClient,
 ) -> Result<Client, DomainError> {
     let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
     let before = client.clone();
@@ -258,6 +346,7 @@ pub async fn update(
     not_itself(actor, id)?;
     check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
     let mut problems = Problems::default();
+    let sign_in_patch = patch.sign_in();
     if let Some(name) = patch.name {
         client.name = problems
             .check("name", display_text(&name, 100))
@@ -266,9 +355,19 @@ pub async fn update(
     if let Some(ips) = patch.allowed_ips {
         client.allowed_ips = super::parse_ips(&mut problems, &ips);
     }
-    if let Some(grants) = patch.grant_types {
-        client.grant_types = parse_grants(&mut problems, Some(grants));
+    if let Some(grants) = patch.grant_types.take() {
+        let public = client.sign_in.client_type == ClientType::Public;
+        client.grant_types = parse_grants(&mut problems, Some(grants), public);
     }
+    let may_skip_consent = actor.reach(CLIENTS_UPDATE) == Reach::All;
+    client.sign_in = sign_in::apply(
+        &mut problems,
+        client.sign_in.clone(),
+        sign_in_patch,
+        &client.grant_types,
+        false,
+        may_skip_consent,
+    );
     if let Some(status) = patch.status {
         client.status = status;
     }
@@ -303,6 +402,11 @@ pub async fn rotate_secret(
     let mut client = visible(services, actor, CLIENTS_UPDATE, id).await?;
     let granted = actor.require_scoped(CLIENTS_UPDATE, client.account_id.as_ref())?;
     not_itself(actor, id)?;
+    if client.sign_in.client_type == ClientType::Public {
+        return Err(DomainError::Conflict(
+            "a public client has no secret to rotate".into(),
+        ));
+    }
     check_roles(services, actor, &client.roles, client.account_id.as_ref()).await?;
     let secret = crate::crypto::random_token();
     client.updated_at = Timestamp::now();
@@ -322,7 +426,7 @@ pub async fn rotate_secret(
     .await;
     Ok(ClientWithSecret {
         client,
-        client_secret: secret,
+        client_secret: Some(secret),
     })
 }
 

@@ -15,6 +15,7 @@ pub mod policies;
 pub mod resources;
 pub mod roles;
 pub mod sessions;
+pub mod sign_in;
 pub mod signing_keys;
 pub mod users;
 

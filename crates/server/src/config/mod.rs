@@ -314,7 +314,7 @@ impl Config {
         Self::validate(raw, warnings)
     }
 
-    fn validate(raw: Raw, warnings: Vec<String>) -> Result<Self, ConfigError> {
+    fn validate(raw: Raw, mut warnings: Vec<String>) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
         let mut int = |name: &str,
                        value: Option<i64>,
@@ -447,6 +447,9 @@ impl Config {
         let metrics_token = raw.metrics_token.filter(|t| !t.is_empty());
         if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
             problems.push("metrics_token must be at least 16 characters".into());
+        }
+        if metrics_token.is_none() && metrics_listen.is_some_and(|a| !a.ip().is_loopback()) {
+            warnings.push("metrics_listen is not a loopback address and metrics_token is not set: anyone who reaches it reads the metrics".into());
         }
         let database_url = raw.database_url.filter(|u| !u.is_empty());
         if let Some(url) = &database_url {

@@ -320,7 +320,174 @@ async fn clients_never_hold_more_than_their_creator_nor_cross_tenants(backend: B
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// Clients that sign people in: public ones get no secret and no machine grants; redirect URIs
+/// and origins are exact, safe and validated field by field; only a global administrator marks
+/// a client first-party; the type is fixed at creation; a public client cannot authenticate
+/// with any secret.
+async fn sign_in_settings_are_validated_and_kept(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let created = app
+        .post(
+            "/v1/clients",
+            &app.admin_token,
+            json!({"name": "spa", "client_type": "public",
+                "redirect_uris": ["https://app.example.com/callback", "http://127.0.0.1:5173/cb", "com.example.app:/oauth"],
+                "post_logout_redirect_uris": ["https://app.example.com/"],
+                "allowed_origins": ["https://app.example.com", "http://localhost:5173"],
+                "first_party": true}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let body = &created.body;
+    assert!(body.get("client_secret").is_none(), "{body}");
+    assert_eq!(body["client_type"], "public");
+    assert_eq!(
+        body["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(body["redirect_uris"][2], "com.example.app:/oauth");
+    assert_eq!(
+        body["allowed_origins"],
+        json!(["https://app.example.com", "http://localhost:5173"])
+    );
+    assert_eq!(body["first_party"], true);
+    let id = body["id"].as_str().unwrap().to_owned();
+    let client_id = body["client_id"].as_str().unwrap().to_owned();
+    let read = app
+        .get(&format!("/v1/clients/{id}"), &app.admin_token)
+        .await;
+    assert_eq!(
+        read.body["post_logout_redirect_uris"],
+        json!(["https://app.example.com/"])
+    );
+
+    // Every unsafe form is refused, each on its own field.
+    let bad = app
+        .post(
+            "/v1/clients",
+            &app.admin_token,
+            json!({"name": "bad", "grant_types": ["authorization_code"],
+                "redirect_uris": ["http://app.example.com/cb", "https://app.example.com/cb#x", "https://*.example.com/cb",
+                    "https://user@app.example.com/cb", "javascript:alert(1)", "/cb", "http://127.0.0.1.evil.example/cb"],
+                "allowed_origins": ["https://app.example.com/", "*"]}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    let fields: Vec<String> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect();
+    for i in 0..7 {
+        assert!(
+            fields.contains(&format!("redirect_uris[{i}]")),
+            "{fields:?}"
+        );
+    }
+    assert!(
+        fields.contains(&"allowed_origins[0]".to_owned())
+            && fields.contains(&"allowed_origins[1]".to_owned())
+    );
+    for (body, field) in [
+        (
+            json!({"name": "x", "grant_types": ["authorization_code"]}),
+            "redirect_uris",
+        ),
+        (
+            json!({"name": "x", "client_type": "public", "grant_types": ["client_credentials"], "redirect_uris": ["https://a.example/cb"]}),
+            "grant_types",
+        ),
+        (json!({"name": "x", "client_type": "spa"}), "client_type"),
+    ] {
+        let reply = app.post("/v1/clients", &app.admin_token, body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.body
+        );
+        assert_eq!(reply.body["errors"][0]["field"], field, "{}", reply.body);
+    }
+
+    // Updates replace lists; the type stays.
+    let updated = app
+        .patch(
+            &format!("/v1/clients/{id}"),
+            &app.admin_token,
+            json!({"redirect_uris": ["https://app.example.com/new"]}),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(
+        updated.body["redirect_uris"],
+        json!(["https://app.example.com/new"])
+    );
+    let retyped = app
+        .patch(
+            &format!("/v1/clients/{id}"),
+            &app.admin_token,
+            json!({"client_type": "confidential"}),
+        )
+        .await;
+    assert_eq!(
+        retyped.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        retyped.body
+    );
+    let rotate = app
+        .post(
+            &format!("/v1/clients/{id}/secret"),
+            &app.admin_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(rotate.status, StatusCode::CONFLICT, "{}", rotate.body);
+
+    // No secret authenticates a public client.
+    for secret in ["", "guess", "a".repeat(43).as_str()] {
+        let reply = basic(
+            &app,
+            &client_id,
+            secret,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    }
+
+    // An account administrator may not let a client skip consent.
+    let acme = app.create_account("acme").await;
+    let (_, boss) = app.account_admin("boss@acme.test", &acme).await;
+    let refused = app
+        .post(
+            "/v1/clients",
+            &boss,
+            json!({"name": "portal", "redirect_uris": ["https://portal.acme.test/cb"], "grant_types": ["authorization_code"], "first_party": true}),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.body["errors"][0]["field"], "first_party");
+    let allowed = app
+        .post(
+            "/v1/clients",
+            &boss,
+            json!({"name": "portal", "redirect_uris": ["https://portal.acme.test/cb"], "grant_types": ["authorization_code"]}),
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::CREATED, "{}", allowed.body);
+    assert_eq!(allowed.body["client_type"], "confidential");
+    assert!(allowed.body["client_secret"].as_str().is_some());
+}
+
 crate::both!(
+    sign_in_settings_are_validated_and_kept,
     a_service_client_gets_tokens_for_itself_with_its_roles,
     client_authentication_failures_answer_invalid_client,
     clients_use_only_their_grants_and_bind_their_refresh_tokens,
