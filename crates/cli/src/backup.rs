@@ -77,7 +77,9 @@ pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<()> {
         );
     }
     // Nothing gets the database's name before the copy is migrated to this build's schema,
-    // its master key opens it and its audit chain verifies.
+    // its master key opens it and its audit chain verifies. A file that is not a Warden
+    // database is told so first.
+    warden_store::inspect(file).await?;
     let Some(master) = warden_server::existing_master_key(config)? else {
         bail!(
             "no master key: put the backed-up installation's master.key at `{}` (mode 0600) or set WARDEN_MASTER_KEY, then restore",

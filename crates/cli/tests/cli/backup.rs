@@ -23,63 +23,21 @@ fn table_rows(stdout: &str) -> BTreeMap<String, i64> {
         .collect()
 }
 
-async fn admin_token(address: &str, password: &str) -> String {
-    let reply: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://{address}/oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin@localhost"),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["access_token"].as_str().unwrap().to_owned()
-}
-
-/// Creates users (and, with them, audit events and change-log rows) until `stop`; records
-/// the email of each creation Warden acknowledged.
-async fn write_until(
-    address: String,
-    token: String,
-    writer: usize,
-    stop: Arc<AtomicBool>,
-    acknowledged: Arc<Mutex<Vec<String>>>,
-) {
-    let client = reqwest::Client::new();
-    let mut n = 0;
-    while !stop.load(Ordering::Relaxed) {
-        n += 1;
-        let email = format!("w{writer}-{n}@load.test");
-        let reply = client
-            .post(format!("http://{address}/v1/users"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"email": email, "password": "a long enough passphrase"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
-        acknowledged.lock().unwrap().push(email);
-    }
-}
-
 #[tokio::test]
 async fn a_backup_taken_under_writes_restores_whole() {
     let install = Install::new(false).await;
     let (child, address, banner, _log) = serve_logged(&install);
     let mut child = crate::Reaped(child);
-    let token = admin_token(&address, &banner_password(&banner)).await;
+    let base = format!("http://{address}");
+    let token = crate::admin_token(&base, &banner_password(&banner)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let writers: Vec<_> = (0..3)
         .map(|w| {
-            tokio::spawn(write_until(
-                address.clone(),
+            tokio::spawn(crate::create_users(
+                base.clone(),
                 token.clone(),
-                w,
+                format!("w{w}"),
                 stop.clone(),
                 acknowledged.clone(),
             ))
@@ -167,7 +125,7 @@ async fn a_backup_taken_under_writes_restores_whole() {
     }
     stop.store(true, Ordering::Relaxed);
     for writer in writers {
-        writer.await.unwrap();
+        assert_eq!(writer.await.unwrap(), 0, "a write failed");
     }
     assert!(
         restored_users.windows(2).all(|w| w[0] < w[1]),

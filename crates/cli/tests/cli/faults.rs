@@ -43,56 +43,6 @@ fn start(install: &Install) -> (Child, String) {
     (child, format!("http://{address}"))
 }
 
-async fn admin_token(base: &str) -> String {
-    let reply: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "admin@localhost"),
-            ("password", ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["access_token"].as_str().unwrap().to_owned()
-}
-
-/// Creates users until a request fails or `stop`; records each acknowledged email.
-async fn create_users(
-    base: String,
-    token: String,
-    prefix: String,
-    stop: Arc<AtomicBool>,
-    acknowledged: Arc<Mutex<Vec<String>>>,
-) -> usize {
-    let client = reqwest::Client::new();
-    let mut failures = 0;
-    for n in 0.. {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let email = format!("{prefix}-{n}@faults.test");
-        let sent = client
-            .post(format!("{base}/v1/users"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"email": email, "password": "a long enough passphrase"}))
-            .send()
-            .await;
-        match sent {
-            Ok(reply) if reply.status() == 201 => acknowledged.lock().unwrap().push(email),
-            Ok(reply) => panic!("{email}: answered {}", reply.status()),
-            Err(_) => {
-                failures += 1;
-                break;
-            }
-        }
-    }
-    failures
-}
-
 fn audit_verifies(install: &Install) -> usize {
     let out = install.command(&["audit", "export"]).output().unwrap();
     assert!(
@@ -145,12 +95,12 @@ async fn sigkill_in_the_middle_of_writes_loses_no_acknowledged_write(postgres: b
     for round in 0..kills {
         let (child, base) = start(&install);
         let mut child = crate::Reaped(child);
-        let token = admin_token(&base).await;
+        let token = crate::admin_token(&base, ADMIN_PASSWORD).await;
         let stop = Arc::new(AtomicBool::new(false));
         let acknowledged = Arc::new(Mutex::new(Vec::new()));
         let writers: Vec<_> = (0..4)
             .map(|w| {
-                tokio::spawn(create_users(
+                tokio::spawn(crate::create_users(
                     base.clone(),
                     token.clone(),
                     format!("r{round}w{w}"),
@@ -203,12 +153,12 @@ async fn sigterm_under_load_drains(postgres: bool) {
     let install = Install::new(postgres).await;
     let (child, base) = start(&install);
     let mut child = crate::Reaped(child);
-    let token = admin_token(&base).await;
+    let token = crate::admin_token(&base, ADMIN_PASSWORD).await;
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let writers: Vec<_> = (0..6)
         .map(|w| {
-            tokio::spawn(create_users(
+            tokio::spawn(crate::create_users(
                 base.clone(),
                 token.clone(),
                 format!("t{w}"),

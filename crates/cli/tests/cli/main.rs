@@ -9,6 +9,8 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use warden_testkit::PgDatabase;
@@ -17,6 +19,58 @@ mod backup;
 mod cluster;
 mod faults;
 mod serve;
+
+/// The first super admin's access token from the server at `base`.
+pub(crate) async fn admin_token(base: &str, password: &str) -> String {
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin@localhost"),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Creates users (and with them audit events and change-log rows) until a request fails or
+/// `stop`; records each acknowledged email; answers how many requests failed.
+pub(crate) async fn create_users(
+    base: String,
+    token: String,
+    prefix: String,
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<Mutex<Vec<String>>>,
+) -> usize {
+    let client = reqwest::Client::new();
+    let mut failures = 0;
+    for n in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let email = format!("{prefix}-{n}@faults.test");
+        let sent = client
+            .post(format!("{base}/v1/users"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"email": email, "password": "a long enough passphrase"}))
+            .send()
+            .await;
+        match sent {
+            Ok(reply) if reply.status() == 201 => acknowledged.lock().unwrap().push(email),
+            Ok(reply) => panic!("{email}: answered {}", reply.status()),
+            Err(_) => {
+                failures += 1;
+                break;
+            }
+        }
+    }
+    failures
+}
 
 /// A child process killed when dropped, so a failing test leaves no server behind.
 pub(crate) struct Reaped(pub(crate) std::process::Child);
