@@ -38,6 +38,8 @@ bench() {
   export WARDEN_ADMIN_PASSWORD='bench admin passphrase'
   # One address sends everything here: lift the per-IP token bucket out of the way.
   export WARDEN_TOKEN_RATE=100000 WARDEN_TOKEN_BURST=100000
+  # The forward-auth mode asks about GET /documents/42, which the example's rules decide.
+  export WARDEN_CONFIG="$PWD/examples/nginx-forward-auth/warden.toml"
   unset DATABASE_URL
   if [ "$backend" = postgres ]; then
     psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS warden_bench" -c "CREATE DATABASE warden_bench" >/dev/null
