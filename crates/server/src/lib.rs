@@ -6,6 +6,7 @@
 
 pub mod authzen;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod forward_auth;

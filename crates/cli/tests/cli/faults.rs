@@ -109,7 +109,16 @@ async fn sigkill_in_the_middle_of_writes_loses_no_acknowledged_write(postgres: b
                 ))
             })
             .collect();
-        // A different moment of each write in each round: 100 to 400 ms in.
+        // Writes are under way (a busy machine may take a while to answer the first), then
+        // a different moment of each round: 100 to 400 ms later.
+        let started = std::time::Instant::now();
+        while acknowledged.lock().unwrap().is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "round {round} wrote nothing"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let wait = 100 + (round * 73 % 300) as u64;
         tokio::time::sleep(Duration::from_millis(wait)).await;
         child.kill().unwrap();
@@ -167,6 +176,14 @@ async fn sigterm_under_load_drains(postgres: bool) {
             ))
         })
         .collect();
+    let started = std::time::Instant::now();
+    while acknowledged.lock().unwrap().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "nothing was written"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = acknowledged.lock().unwrap().len();
     let term = std::process::Command::new("kill")

@@ -486,7 +486,110 @@ async fn sign_in_settings_are_validated_and_kept(backend: Backend) {
     assert!(allowed.body["client_secret"].as_str().is_some());
 }
 
+/// CORS on the token, revocation and JWKS endpoints answers exactly the origins active clients
+/// registered: preflights from them get the methods and headers, answers get
+/// `Access-Control-Allow-Origin`; any other origin gets no CORS header (a refused preflight is
+/// a 403), other endpoints never do, and an origin removed from its client stops at once.
+async fn cors_answers_registered_origins_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let spa = "https://app.example.com";
+    let created = app
+        .post(
+            "/v1/clients",
+            &app.admin_token,
+            json!({"name": "spa", "client_type": "public", "redirect_uris": [format!("{spa}/cb")], "allowed_origins": [spa]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let preflight = |path: &'static str, origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    for path in ["/oauth/token", "/oauth/revoke", "/.well-known/jwks.json"] {
+        let ok = preflight(path, "https://app.example.com").await.unwrap();
+        assert_eq!(ok.status(), StatusCode::NO_CONTENT, "{path}");
+        assert_eq!(ok.headers()["access-control-allow-origin"], spa);
+        assert!(ok.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST"));
+        assert!(ok.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("content-type"));
+        assert!(!ok
+            .headers()
+            .contains_key("access-control-allow-credentials"));
+        let evil = preflight(path, "https://evil.example").await.unwrap();
+        assert_eq!(evil.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(!evil.headers().contains_key("access-control-allow-origin"));
+    }
+    let token = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("origin", spa)
+        .form(&[
+            ("grant_type", "password"),
+            ("username", crate::helpers::ADMIN_EMAIL),
+            ("password", crate::helpers::ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), StatusCode::OK);
+    assert_eq!(token.headers()["access-control-allow-origin"], spa);
+    assert!(token
+        .headers()
+        .get_all("vary")
+        .iter()
+        .any(|v| v == "origin"));
+    let jwks = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwks.status(),
+        StatusCode::OK,
+        "a plain GET is answered; the browser withholds it"
+    );
+    assert!(!jwks.headers().contains_key("access-control-allow-origin"));
+    let api = app
+        .client
+        .get(app.url("/v1/users/me"))
+        .bearer_auth(&app.admin_token)
+        .header("origin", spa)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !api.headers().contains_key("access-control-allow-origin"),
+        "the admin API is not for browsers of other origins"
+    );
+
+    let emptied = app
+        .patch(
+            &format!("/v1/clients/{id}"),
+            &app.admin_token,
+            json!({"allowed_origins": []}),
+        )
+        .await;
+    assert_eq!(emptied.status, StatusCode::OK, "{}", emptied.body);
+    let gone = preflight("/oauth/token", "https://app.example.com")
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::FORBIDDEN);
+}
+
 crate::both!(
+    cors_answers_registered_origins_only,
     sign_in_settings_are_validated_and_kept,
     a_service_client_gets_tokens_for_itself_with_its_roles,
     client_authentication_failures_answer_invalid_client,

@@ -219,6 +219,8 @@ pub struct ClientEntry {
     pub roles: Box<[RoleId]>,
     /// Addresses it may act from; empty means any.
     pub allowed_ips: Box<[crate::net::Cidr]>,
+    /// Browser origins its pages call Warden from (CORS).
+    pub allowed_origins: Box<[Box<str>]>,
 }
 
 impl From<&Client> for ClientEntry {
@@ -230,6 +232,12 @@ impl From<&Client> for ClientEntry {
             account: client.account_id,
             roles: client.roles.iter().copied().collect(),
             allowed_ips: client.allowed_ips.iter().copied().collect(),
+            allowed_origins: client
+                .sign_in
+                .allowed_origins
+                .iter()
+                .map(|o| o.as_str().into())
+                .collect(),
         }
     }
 }
@@ -288,6 +296,13 @@ impl ClientIndex {
     /// A client by its public id.
     pub fn by_client_id(&self, client_id: &str) -> Option<&ClientEntry> {
         self.by_client_id.get(client_id).map(AsRef::as_ref)
+    }
+
+    /// Whether an active client registered `origin` (compared exactly, as browsers send it).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.by_key
+            .values()
+            .any(|c| c.active && c.allowed_origins.iter().any(|o| &**o == origin))
     }
 }
 
