@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::state::AppState;
+use warden_core::services::Services;
 
 /// A request's labels. All are `'static`, so counting a request allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -97,6 +97,17 @@ struct PoolState {
 
 type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
 type FloatCounter = Counter<f64, std::sync::atomic::AtomicU64>;
+
+/// What the node's state reads for a render, beside the services.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Node {
+    /// Token endpoint requests the per-address bucket refused.
+    pub token_refusals: u64,
+    /// Requests refused past `max_in_flight`.
+    pub shed: u64,
+    /// Seconds since the change log was last read to its end.
+    pub change_log_lag: f64,
+}
 
 /// Who may read `/metrics`, and where.
 #[derive(Debug, Clone, Default)]
@@ -339,12 +350,11 @@ impl Metrics {
     }
 
     /// The text exposition, with the values read from the node now.
-    pub fn render(&self, state: &AppState) -> String {
+    pub fn render(&self, services: &Services, node: &Node) -> String {
         let _one = self
             .rendering
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let services = state.services();
         let (allowed, denied) = warden_core::authz::check::decision_counts();
         catch_up(
             &self.decisions.get_or_create(&Outcome { result: "allow" }),
@@ -397,15 +407,15 @@ impl Metrics {
             &self.rate_limited.get_or_create(&Limiter {
                 limiter: "token_endpoint",
             }),
-            state.token_limiter().refused(),
+            node.token_refusals,
         );
         catch_up(
             &self.rate_limited.get_or_create(&Limiter {
                 limiter: "max_in_flight",
             }),
-            state.shed_count(),
+            node.shed,
         );
-        self.change_lag.set(state.change_log_lag());
+        self.change_lag.set(node.change_log_lag);
         if let Some((open, idle, max)) = services.store.pool_use() {
             for (label, n) in [("open", open), ("idle", idle), ("max", max)] {
                 self.pool

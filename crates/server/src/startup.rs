@@ -189,6 +189,7 @@ pub async fn open_wrapped(
         )),
         key_uses: warden_core::authn::KeyUses::default(),
     };
+    let openapi = crate::openapi::document(services.tokens.issuer());
     let state = AppState::new(
         services,
         crate::ratelimit::IpLimiter::new(config.token_rate, config.token_burst),
@@ -198,6 +199,7 @@ pub async fn open_wrapped(
             separate: config.metrics_listen.is_some(),
         },
         config.max_in_flight,
+        openapi,
     );
     state.spawn_key_refresh(std::time::Duration::from_secs(1));
     Ok(Opened {

@@ -42,8 +42,8 @@ impl AppState {
         forward_auth: crate::forward_auth::rules::ForwardAuth,
         metrics: crate::metrics::Access,
         max_in_flight: usize,
+        openapi: String,
     ) -> Self {
-        let openapi = crate::openapi::document(services.tokens.issuer());
         Self(Arc::new(Inner {
             services,
             openapi,

@@ -44,7 +44,14 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(&state),
+        state.metrics().render(
+            state.services(),
+            &crate::metrics::Node {
+                token_refusals: state.token_limiter().refused(),
+                shed: state.shed_count(),
+                change_log_lag: state.change_log_lag(),
+            },
+        ),
     )
         .into_response()
 }
