@@ -5,8 +5,6 @@
 //! procedure is exercised too.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use crate::serve::{banner_password, serve_logged};
 use crate::Install;
@@ -30,24 +28,12 @@ async fn a_backup_taken_under_writes_restores_whole() {
     let mut child = crate::Reaped(child);
     let base = format!("http://{address}");
     let token = crate::admin_token(&base, &banner_password(&banner)).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let writers: Vec<_> = (0..3)
-        .map(|w| {
-            tokio::spawn(crate::create_users(
-                base.clone(),
-                token.clone(),
-                format!("w{w}"),
-                stop.clone(),
-                acknowledged.clone(),
-            ))
-        })
-        .collect();
+    let writers = crate::Writers::start(&base, &token, "b", 3).await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let key = std::fs::read_to_string(install.dir.path().join("master.key")).unwrap();
     let mut restored_users = Vec::new();
     for round in 0..3 {
-        let before: Vec<String> = acknowledged.lock().unwrap().clone();
+        let before = writers.acknowledged();
         let file = install.dir.path().join(format!("backup-{round}.db"));
         let out = install
             .command(&["backup", file.to_str().unwrap()])
@@ -123,10 +109,8 @@ async fn a_backup_taken_under_writes_restores_whole() {
         restored_users.push(counted["users"]);
         drop(fresh);
     }
-    stop.store(true, Ordering::Relaxed);
-    for writer in writers {
-        assert_eq!(writer.await.unwrap(), 0, "a write failed");
-    }
+    let (_, failures) = writers.stop().await;
+    assert_eq!(failures, 0, "a write failed");
     assert!(
         restored_users.windows(2).all(|w| w[0] < w[1]),
         "the writes went on between backups: {restored_users:?}"

@@ -4,10 +4,8 @@
 //! `WARDEN_FAULT_KILLS` sets the kills per store (the test command: 5; RELIABILITY.md's long
 //! run: 200).
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::Install;
@@ -28,17 +26,7 @@ fn start(install: &Install) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let mut address = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if let Some(at) = line.find("address=") {
-            address = line[at + 8..].split_whitespace().next().unwrap().to_owned();
-            break;
-        }
-        line.clear();
-    }
-    assert!(!address.is_empty(), "serve never said where it listens");
+    let (address, stderr) = crate::serve::listening(&mut child);
     std::thread::spawn(move || for _ in stderr.lines().map_while(Result::ok) {});
     (child, format!("http://{address}"))
 }
@@ -96,39 +84,13 @@ async fn sigkill_in_the_middle_of_writes_loses_no_acknowledged_write(postgres: b
         let (child, base) = start(&install);
         let mut child = crate::Reaped(child);
         let token = crate::admin_token(&base, ADMIN_PASSWORD).await;
-        let stop = Arc::new(AtomicBool::new(false));
-        let acknowledged = Arc::new(Mutex::new(Vec::new()));
-        let writers: Vec<_> = (0..4)
-            .map(|w| {
-                tokio::spawn(crate::create_users(
-                    base.clone(),
-                    token.clone(),
-                    format!("r{round}w{w}"),
-                    stop.clone(),
-                    acknowledged.clone(),
-                ))
-            })
-            .collect();
-        // Writes are under way (a busy machine may take a while to answer the first), then
-        // a different moment of each round: 100 to 400 ms later.
-        let started = std::time::Instant::now();
-        while acknowledged.lock().unwrap().is_empty() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "round {round} wrote nothing"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let writers = crate::Writers::start(&base, &token, &format!("r{round}"), 4).await;
+        // A different moment of each round: 100 to 400 ms after the first acknowledged write.
         let wait = 100 + (round * 73 % 300) as u64;
         tokio::time::sleep(Duration::from_millis(wait)).await;
         child.kill().unwrap();
         child.wait().unwrap();
-        stop.store(true, Ordering::Relaxed);
-        for writer in writers {
-            writer.await.unwrap();
-        }
-        let acknowledged = acknowledged.lock().unwrap().clone();
-        assert!(!acknowledged.is_empty(), "round {round} wrote nothing");
+        let (acknowledged, _) = writers.stop().await;
         assert_eq!(
             stored(&install, &acknowledged).await,
             acknowledged.len(),
@@ -163,29 +125,9 @@ async fn sigterm_under_load_drains(postgres: bool) {
     let (child, base) = start(&install);
     let mut child = crate::Reaped(child);
     let token = crate::admin_token(&base, ADMIN_PASSWORD).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let writers: Vec<_> = (0..6)
-        .map(|w| {
-            tokio::spawn(crate::create_users(
-                base.clone(),
-                token.clone(),
-                format!("t{w}"),
-                stop.clone(),
-                acknowledged.clone(),
-            ))
-        })
-        .collect();
-    let started = std::time::Instant::now();
-    while acknowledged.lock().unwrap().is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "nothing was written"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let writers = crate::Writers::start(&base, &token, "t", 6).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = acknowledged.lock().unwrap().len();
+    let before = writers.acknowledged().len();
     let term = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -199,12 +141,8 @@ async fn sigterm_under_load_drains(postgres: bool) {
     .await
     .unwrap()
     .0;
-    stop.store(true, Ordering::Relaxed);
-    for writer in writers {
-        writer.await.unwrap();
-    }
+    let (acknowledged, _) = writers.stop().await;
     assert!(status.success(), "serve exited with {status} after SIGTERM");
-    let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(before > 0 && acknowledged.len() >= before);
     assert_eq!(stored(&install, &acknowledged).await, acknowledged.len());
     let audited = audit_verifies(&install);

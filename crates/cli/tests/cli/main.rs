@@ -72,6 +72,63 @@ pub(crate) async fn create_users(
     failures
 }
 
+/// Writers creating users at a server until stopped, each email recorded once acknowledged.
+pub(crate) struct Writers {
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<Mutex<Vec<String>>>,
+    handles: Vec<tokio::task::JoinHandle<usize>>,
+}
+
+impl Writers {
+    /// Starts `n` writers (emails `{prefix}w{i}-…`) and answers once the first write is
+    /// acknowledged (a busy machine may take a while), failing after 30 s.
+    pub(crate) async fn start(base: &str, token: &str, prefix: &str, n: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let handles = (0..n)
+            .map(|w| {
+                tokio::spawn(create_users(
+                    base.to_owned(),
+                    token.to_owned(),
+                    format!("{prefix}w{w}"),
+                    stop.clone(),
+                    acknowledged.clone(),
+                ))
+            })
+            .collect();
+        let writers = Self {
+            stop,
+            acknowledged,
+            handles,
+        };
+        let started = std::time::Instant::now();
+        while writers.acknowledged().is_empty() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "nothing was written in 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        writers
+    }
+
+    /// The emails acknowledged so far.
+    pub(crate) fn acknowledged(&self) -> Vec<String> {
+        self.acknowledged.lock().unwrap().clone()
+    }
+
+    /// Stops the writers; answers every acknowledged email and how many requests failed.
+    pub(crate) async fn stop(self) -> (Vec<String>, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut failures = 0;
+        for handle in self.handles {
+            failures += handle.await.unwrap();
+        }
+        let acknowledged = self.acknowledged.lock().unwrap().clone();
+        (acknowledged, failures)
+    }
+}
+
 /// A child process killed when dropped, so a failing test leaves no server behind.
 pub(crate) struct Reaped(pub(crate) std::process::Child);
 

@@ -33,17 +33,7 @@ pub(crate) fn serve_logged(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut address = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if let Some(at) = line.find("address=") {
-            address = line[at + 8..].split_whitespace().next().unwrap().to_owned();
-            break;
-        }
-        line.clear();
-    }
-    assert!(!address.is_empty(), "serve never said where it listens");
+    let (address, stderr) = listening(&mut child);
     let (log_tx, log) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         // Drained to the end whether or not anyone listens.
@@ -65,6 +55,23 @@ pub(crate) fn serve_logged(
     std::thread::sleep(std::time::Duration::from_millis(300));
     let banner = rx.try_iter().collect::<Vec<_>>().join("\n");
     (child, address, banner, log)
+}
+
+/// Reads a starting `warden serve`'s log (stderr, piped, at `info`) up to the line saying
+/// where it listens; answers that address and the rest of the log.
+pub(crate) fn listening(
+    child: &mut std::process::Child,
+) -> (String, BufReader<std::process::ChildStderr>) {
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if let Some(at) = line.find("address=") {
+            let address = line[at + 8..].split_whitespace().next().unwrap().to_owned();
+            return (address, stderr);
+        }
+        line.clear();
+    }
+    panic!("serve never said where it listens");
 }
 
 /// One access-log line per request at `info`, with the route template, status, latency,
