@@ -168,7 +168,9 @@ pub(crate) async fn audit_change<B: serde::Serialize, A: serde::Serialize>(
     after: Option<&A>,
 ) {
     let details = serde_json::json!({ "before": before.map(|b| serde_json::to_value(b).unwrap_or(serde_json::Value::Null)), "after": after.map(|a| serde_json::to_value(a).unwrap_or(serde_json::Value::Null)) });
-    crate::audit::record(
+    // An administrative change is answered only once its record is written: a crash after
+    // the answer loses neither.
+    crate::audit::record_durably(
         services,
         crate::audit::Event {
             actor: granted.actor(),

@@ -22,6 +22,12 @@ pub async fn record(services: &Services, event: Event<'_>) {
     services.audit.record(pending(event)).await;
 }
 
+/// Records an event and waits until it is written, for changes whose record must not be lost
+/// with the process: the change is acknowledged only after its audit record is durable.
+pub async fn record_durably(services: &Services, event: Event<'_>) {
+    services.audit.record_durably(pending(event)).await;
+}
+
 /// Queues `count` identical occurrences of an event that a caller can repeat at will (a denied
 /// decision): identical events within the coalescing window become few records, each with
 /// the number of occurrences it stands for in `details.count`.

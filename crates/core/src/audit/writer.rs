@@ -48,6 +48,17 @@ enum Message {
     /// An event and how many identical occurrences it stands for, to coalesce.
     Repeated(Pending, u64),
     Flush(tokio::sync::oneshot::Sender<()>),
+    /// An event whose sender waits until it is written (and nothing else: repeat windows
+    /// stay open).
+    Durable(Pending, tokio::sync::oneshot::Sender<()>),
+}
+
+/// Who waits on the batch being written: flushes (which also close every repeat window) and
+/// durable events.
+#[derive(Default)]
+struct Waiters {
+    flushes: Vec<tokio::sync::oneshot::Sender<()>>,
+    durable: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// After repeated failures, writes a batch one event at a time. When some events are written
@@ -148,7 +159,7 @@ impl AuditLog {
             let mut open = true;
             while open {
                 let mut batch = Vec::new();
-                let mut waiting = Vec::new();
+                let mut waiting = Waiters::default();
                 tokio::select! {
                     message = inbox.recv() => match message {
                         Some(message) => take(message, &mut batch, &mut waiting, &mut repeats),
@@ -169,11 +180,12 @@ impl AuditLog {
                     }
                 }
                 // A flush (or the end) also records the repeats counted so far.
-                let everything = !waiting.is_empty() || !open;
+                let everything = !waiting.flushes.is_empty() || !open;
                 batch.extend(repeats.due(Timestamp::now().millis(), everything));
                 write(store.as_ref(), batch, &counters).await;
-                // Flushes are answered only once everything before them is written.
-                for done in waiting {
+                // Flushes and durable events are answered only once everything before them
+                // is written.
+                for done in waiting.flushes.into_iter().chain(waiting.durable) {
                     let _ = done.send(());
                 }
             }
@@ -213,6 +225,22 @@ impl AuditLog {
         }
     }
 
+    /// Records `event` and waits until it is written: a change acknowledged after this
+    /// survives a crash together with its audit record.
+    pub async fn record_durably(&self, event: Pending) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self
+            .queue
+            .send(Message::Durable(event, done))
+            .await
+            .is_err()
+        {
+            tracing::error!("the audit writer has stopped; an event was not recorded");
+            return;
+        }
+        let _ = wait.await;
+    }
+
     /// Waits until every event queued before this call is written.
     pub async fn flush(&self) {
         let (done, wait) = tokio::sync::oneshot::channel();
@@ -226,7 +254,7 @@ impl AuditLog {
 fn take(
     message: Message,
     batch: &mut Vec<Pending>,
-    waiting: &mut Vec<tokio::sync::oneshot::Sender<()>>,
+    waiting: &mut Waiters,
     repeats: &mut repeats::Repeats,
 ) {
     match message {
@@ -234,7 +262,11 @@ fn take(
         Message::Repeated(event, count) => {
             batch.extend(repeats.observe(event, count, Timestamp::now().millis()));
         }
-        Message::Flush(done) => waiting.push(done),
+        Message::Flush(done) => waiting.flushes.push(done),
+        Message::Durable(event, done) => {
+            batch.push(event);
+            waiting.durable.push(done);
+        }
     }
 }
 
