@@ -187,7 +187,7 @@ pub async fn create_for(
         KeyOwner::Client(client) => format!("client:{client}"),
     };
     let details = serde_json::json!({ "owner": owner_name, "name": key.name, "roles": key.roles, "expires_at": key.expires_at, "prefix": key.prefix });
-    crate::audit::note(
+    crate::audit::note_durably(
         services,
         owner_name,
         "api_key.created",
@@ -228,7 +228,7 @@ pub async fn revoke(
         .await?
     {
         let actor = format!("user:{}", caller.user_id);
-        crate::audit::note(
+        crate::audit::note_durably(
             services,
             actor,
             "api_key.revoked",

@@ -415,7 +415,7 @@ pub async fn rotate_secret(
         .update_client(&client, Some(&crate::crypto::sha256_b64(secret.as_bytes())))
         .await?;
     let actor_name = crate::authz::actor_name(actor);
-    crate::audit::note(
+    crate::audit::note_durably(
         services,
         actor_name,
         "client.secret_rotated",
@@ -515,6 +515,15 @@ pub async fn revoke_key(
         )
         .await?
     {
+        crate::audit::note_durably(
+            services,
+            crate::authz::actor_name(actor),
+            "api_key.revoked",
+            client.account_id,
+            format!("api_key:{key}"),
+            serde_json::json!({ "owner": format!("client:{id}") }),
+        )
+        .await;
         Ok(())
     } else {
         Err(DomainError::NotFound("API key"))

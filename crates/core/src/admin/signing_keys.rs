@@ -98,7 +98,7 @@ pub async fn rotate(
         target: Some(format!("key:{}", next.kid)),
         details,
     };
-    crate::audit::record(services, event).await;
+    crate::audit::record_durably(services, event).await;
     reload(services).await?;
     tracing::info!(kid = %next.kid, activate_at = %activate_at.to_rfc3339(), "signing key rotation started");
     let records = services.store.keys().await?;

@@ -57,6 +57,28 @@ pub async fn note(
     .await;
 }
 
+/// [`note`], waiting until the record is written ([`record_durably`]).
+pub async fn note_durably(
+    services: &Services,
+    actor: String,
+    action: &str,
+    account: Option<AccountId>,
+    target: String,
+    details: Value,
+) {
+    record_durably(
+        services,
+        Event {
+            actor,
+            action,
+            account,
+            target: Some(target),
+            details,
+        },
+    )
+    .await;
+}
+
 /// What `verify` found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
