@@ -76,6 +76,9 @@ pub fn request_id(sent: Option<&HeaderValue>) -> String {
         .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned)
 }
 
+/// The most of a refused request's body that is read (and dropped) before the 503.
+const SHED_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// Counts the request in the metrics, and writes one access-log line per request at `info`, on one line: method, route template (never
 /// the path itself, which may carry ids), status, latency, request id and client address.
 /// The request id (taken from `X-Request-ID`, or generated) is returned in the response's
@@ -94,11 +97,19 @@ pub async fn access_log(
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = match state.admit(route) {
         Some(_admitted) => next.run(request).instrument(span.clone()).await,
-        // Past `max_in_flight`: refused at once, so the requests already taken keep their
-        // latency.
-        None => axum::response::IntoResponse::into_response(crate::error::ApiError::from(
-            warden_core::DomainError::Busy(1),
-        )),
+        // Past `max_in_flight`: refused without running it, so the requests already taken
+        // keep their latency. What the client is still sending is read and dropped first (a
+        // bounded amount, for a bounded time): answering before the body is in and closing
+        // would reset the connection under the client's feet, and it would see an error
+        // instead of the 503.
+        None => {
+            let body = request.into_body();
+            let drained = axum::body::to_bytes(body, SHED_BODY_LIMIT);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drained).await;
+            axum::response::IntoResponse::into_response(crate::error::ApiError::from(
+                warden_core::DomainError::Busy(1),
+            ))
+        }
     };
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
