@@ -35,6 +35,23 @@ pub async fn record_repeated(services: &Services, event: Event<'_>, count: u64) 
     services.audit.record_repeated(pending(event), count).await;
 }
 
+/// An event with plain fields, as [`note`] and [`note_durably`] record it.
+fn plain(
+    actor: String,
+    action: &str,
+    account: Option<AccountId>,
+    target: String,
+    details: Value,
+) -> Event<'_> {
+    Event {
+        actor,
+        action,
+        account,
+        target: Some(target),
+        details,
+    }
+}
+
 /// Records an event with plain fields.
 pub async fn note(
     services: &Services,
@@ -44,17 +61,7 @@ pub async fn note(
     target: String,
     details: Value,
 ) {
-    record(
-        services,
-        Event {
-            actor,
-            action,
-            account,
-            target: Some(target),
-            details,
-        },
-    )
-    .await;
+    record(services, plain(actor, action, account, target, details)).await;
 }
 
 /// [`note`], waiting until the record is written ([`record_durably`]).
@@ -66,17 +73,7 @@ pub async fn note_durably(
     target: String,
     details: Value,
 ) {
-    record_durably(
-        services,
-        Event {
-            actor,
-            action,
-            account,
-            target: Some(target),
-            details,
-        },
-    )
-    .await;
+    record_durably(services, plain(actor, action, account, target, details)).await;
 }
 
 /// What `verify` found.

@@ -186,6 +186,31 @@ pub(super) async fn post(
     body
 }
 
+/// Creates a global role holding `permission` through the node at `base`, and grants it to
+/// `user` there.
+pub(super) async fn grant_new_role(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    user: &str,
+    name: &str,
+    permission: &str,
+) {
+    let role = post(
+        client,
+        base,
+        "/v1/roles",
+        admin,
+        json!({"name": name, "permissions": [permission]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/users/{user}/roles");
+    post(client, base, &path, admin, json!({"role_id": role})).await;
+}
+
 pub(super) async fn me_status(client: &reqwest::Client, base: &str, token: &str) -> StatusCode {
     client
         .get(format!("{base}/v1/users/me"))

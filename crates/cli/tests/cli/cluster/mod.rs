@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::{
-    allowed, free_port, kid, login, me_status, nginx, p99, post, start_node, until, until_within,
-    warden, Shared, ADMIN, ADMIN_PASSWORD, PASSWORD,
+    allowed, free_port, grant_new_role, kid, login, me_status, nginx, p99, post, start_node, until,
+    until_within, warden, Shared, ADMIN, ADMIN_PASSWORD, PASSWORD,
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -84,23 +84,13 @@ async fn a_three_node_cluster_behind_nginx_agrees() {
     for k in 0..15 {
         let through = k % 3;
         let action = format!("p{k}:read");
-        let role = post(
+        grant_new_role(
             &client,
             &bases[through],
-            "/v1/roles",
             &admin,
-            json!({"name": format!("r{k}"), "permissions": [action]}),
-        )
-        .await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        post(
-            &client,
-            &bases[through],
-            &format!("/v1/users/{user}/roles"),
-            &admin,
-            json!({"role_id": role}),
+            &user,
+            &format!("r{k}"),
+            &action,
         )
         .await;
         let done = Instant::now();
@@ -356,25 +346,7 @@ async fn a_three_node_cluster_behind_nginx_agrees() {
             "nginx passes over the dead node"
         );
     }
-    let role = post(
-        &client,
-        &bases[0],
-        "/v1/roles",
-        &admin,
-        json!({"name": "after-kill", "permissions": ["late:read"]}),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    post(
-        &client,
-        &bases[0],
-        &format!("/v1/users/{user}/roles"),
-        &admin,
-        json!({"role_id": role}),
-    )
-    .await;
+    grant_new_role(&client, &bases[0], &admin, &user, "after-kill", "late:read").await;
     let restarted = start_node(&shared, 2, port).await;
     assert!(
         allowed(&client, &restarted.base, &user_token, "late:read", "x").await,
