@@ -126,6 +126,57 @@ async fn a_backup_taken_under_writes_restores_whole() {
     child.wait().unwrap();
 }
 
+/// Two backups to one file at once, and two restores into one data directory at once:
+/// exactly one of each wins, the other is told the name is taken, and what stands is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn competing_backups_and_restores_have_one_winner() {
+    let install = Install::new(false).await;
+    install.ok(&["account", "create", "acme"]);
+    let file = install.dir.path().join("one.db");
+    let race = |args: Vec<String>, env: Option<std::path::PathBuf>| {
+        let mut command = install.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        if let Some(dir) = env {
+            command.env("WARDEN_DATA_DIR", dir);
+        }
+        std::thread::spawn(move || command.output().unwrap())
+    };
+    let backup = vec!["backup".to_owned(), file.display().to_string()];
+    let (a, b) = (race(backup.clone(), None), race(backup, None));
+    let outcomes = [a.join().unwrap(), b.join().unwrap()];
+    assert_eq!(outcomes.iter().filter(|o| o.status.success()).count(), 1);
+    assert!(outcomes
+        .iter()
+        .any(|o| String::from_utf8_lossy(&o.stderr).contains("already exists")));
+    assert!(warden_store::inspect(&file).await.is_ok());
+
+    let fresh = install.dir.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    std::fs::copy(
+        install.dir.path().join("master.key"),
+        fresh.join("master.key"),
+    )
+    .unwrap();
+    let restore = vec!["restore".to_owned(), file.display().to_string()];
+    let (a, b) = (
+        race(restore.clone(), Some(fresh.clone())),
+        race(restore, Some(fresh.clone())),
+    );
+    let outcomes = [a.join().unwrap(), b.join().unwrap()];
+    assert_eq!(
+        outcomes.iter().filter(|o| o.status.success()).count(),
+        1,
+        "{:?}",
+        outcomes
+            .iter()
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .collect::<Vec<_>>()
+    );
+    let restored = warden_store::inspect(&fresh.join("warden.db"))
+        .await
+        .unwrap();
+    assert_eq!(restored.rows("accounts"), 1);
+}
+
 #[tokio::test]
 async fn a_file_that_is_not_a_warden_database_is_not_restored() {
     let install = Install::new(false).await;
