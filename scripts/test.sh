@@ -42,6 +42,9 @@ run_interop() {
   cp tests/interop/package.json tests/interop/verify.mjs "$node_dir/"
   (cd "$node_dir" && npm install --silent --no-audit --no-fund >/dev/null)
   "$venv/bin/python" tests/interop/interop.py "$target/debug/warden" "$(command -v node)" "$node_dir/verify.mjs"
+  # Authlib as an OpenID Connect relying party: code + PKCE, the ID token through discovery
+  # and the JWKS, userinfo, refresh, logout, and the attacks on each.
+  "$venv/bin/python" tests/interop/oidc.py "$target/debug/warden"
 }
 
 # Two cores: four test threads keep them busy while tests wait on I/O.
@@ -52,6 +55,10 @@ else
 fi
 
 run_interop
+
+# A real browser: Debian's Chromium, driven by Playwright, signs in through the hosted pages
+# (screenshots of each page under target/screenshots).
+tests/browser/run.sh "${CARGO_TARGET_DIR:-target}/debug/warden"
 
 # The README's command-line block, pasted into a fresh directory.
 WARDEN_BIN="${CARGO_TARGET_DIR:-target}/debug/warden" scripts/readme-cli.sh

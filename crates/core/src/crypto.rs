@@ -26,6 +26,11 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
+/// Whether two secrets are equal, compared in constant time.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
 /// SHA-256 of `data` as unpadded base64url: how opaque secrets are stored.
 pub fn sha256_b64(data: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(digest(&SHA256, data).as_ref())

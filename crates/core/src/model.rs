@@ -202,6 +202,14 @@ pub struct Session {
     pub expires_at: Option<Timestamp>,
     /// The scope granted at login, which refreshes can narrow but never widen.
     pub scope: Option<String>,
+    /// The browser session that opened this one (through an authorization code): ending it
+    /// ends this one too.
+    pub parent_id: Option<SessionId>,
+    /// How the person authenticated (RFC 8176 values, space-separated), for browser sessions.
+    pub amr: Option<String>,
+    /// The OpenID Connect scopes granted (`openid profile email`), for sessions opened through
+    /// an authorization code: what `/userinfo` answers.
+    pub oidc_scope: Option<String>,
 }
 
 /// A refresh token as stored: only the SHA-256 of its value.

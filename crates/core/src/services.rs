@@ -86,6 +86,16 @@ impl Tokens {
         self.verifier.sign(&self.keys(), claims)
     }
 
+    /// Signs an OpenID Connect ID token (header type `JWT`).
+    pub fn sign_id_token<T: serde::Serialize>(&self, claims: &T) -> Result<String, DomainError> {
+        self.verifier.sign_jwt(&self.keys(), "JWT", claims)
+    }
+
+    /// Reads an `id_token_hint` Warden issued (signature and issuer checked, expiry not).
+    pub fn read_id_token_hint(&self, token: &str) -> Option<crate::tokens::IdTokenHint> {
+        self.verifier.read_id_token_hint(&self.keys(), token)
+    }
+
     /// Verifies a token; a token verified before is answered from the cache until it
     /// expires.
     pub fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, TokenError> {

@@ -128,6 +128,33 @@ pub struct NewLogin<'a> {
     pub member: bool,
 }
 
+/// An authorization code as stored: the hash of its value, the session it opens, and the
+/// request it answers (JSON, read by `oauth::code`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    /// SHA-256 of the code's value.
+    pub code_hash: String,
+    /// The session redeeming it opens (chosen when the code is issued).
+    pub session_id: SessionId,
+    /// What the code was issued for, as JSON.
+    pub details: String,
+    /// Issued.
+    pub created_at: Timestamp,
+    /// No longer redeemable from then.
+    pub expires_at: Timestamp,
+}
+
+/// What presenting a code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeUse {
+    /// The first presentation: the code is now used.
+    Fresh(StoredCode),
+    /// The code was used before: this presentation is recorded as a replay.
+    Replayed(StoredCode),
+    /// No such code.
+    Unknown,
+}
+
 /// The storage port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -293,6 +320,17 @@ pub trait Store: Send + Sync + 'static {
         successor_sealed: &str,
         successor: &RefreshToken,
     ) -> Result<bool, StoreError>;
+
+    /// Moves the live sessions opened from browser session `from` to `to` (the same person
+    /// signed in again in that browser).
+    async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError>;
+    /// Stores a new authorization code (and forgets codes expired long ago).
+    async fn insert_code(&self, code: &StoredCode) -> Result<(), StoreError>;
+    /// Marks the code used, atomically: of N concurrent presentations exactly one is
+    /// [`CodeUse::Fresh`]; every other is [`CodeUse::Replayed`] and recorded as such.
+    async fn take_code(&self, code_hash: &str, at: Timestamp) -> Result<CodeUse, StoreError>;
+    /// Whether the code was presented again after its first use.
+    async fn code_replayed(&self, code_hash: &str) -> Result<bool, StoreError>;
 
     /// Inserts a service client.
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;

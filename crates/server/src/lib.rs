@@ -17,6 +17,7 @@ mod openapi;
 mod problems;
 pub mod ratelimit;
 mod routes;
+pub mod signin;
 mod startup;
 pub mod state;
 pub mod telemetry;

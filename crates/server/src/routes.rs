@@ -22,7 +22,7 @@ const BATCH_BODY_BYTES: usize = 1024 * 1024;
 
 /// An endpoint a browser app calls directly: CORS for the origins clients registered, and an
 /// `OPTIONS` answer for the preflight.
-fn browser(route: MethodRouter<AppState>, state: &AppState) -> MethodRouter<AppState> {
+pub(crate) fn browser(route: MethodRouter<AppState>, state: &AppState) -> MethodRouter<AppState> {
     route
         .options(|| async { StatusCode::NO_CONTENT })
         .layer(axum::middleware::from_fn_with_state(
@@ -163,6 +163,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/docs/swagger-ui.css", get(system::docs_css))
         .route("/.well-known/jwks.json", browser(get(oauth::jwks), &state))
         .merge(crate::authzen::routes(max_body_bytes.max(BATCH_BODY_BYTES)))
+        .merge(crate::signin::routes(&state))
         .route(
             "/.well-known/oauth-authorization-server",
             get(oauth::metadata),

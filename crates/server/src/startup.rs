@@ -200,6 +200,7 @@ pub async fn open_wrapped(
         },
         config.max_in_flight,
         openapi,
+        config.theme.clone(),
     );
     state.spawn_key_refresh(std::time::Duration::from_secs(1));
     Ok(Opened {

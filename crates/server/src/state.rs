@@ -11,6 +11,7 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     services: Services,
+    theme: crate::signin::Theme,
     openapi: String,
     token_limiter: crate::ratelimit::IpLimiter,
     forward_auth: crate::forward_auth::rules::ForwardAuth,
@@ -43,9 +44,11 @@ impl AppState {
         metrics: crate::metrics::Access,
         max_in_flight: usize,
         openapi: String,
+        theme: crate::signin::Theme,
     ) -> Self {
         Self(Arc::new(Inner {
             services,
+            theme,
             openapi,
             token_limiter,
             forward_auth,
@@ -181,6 +184,11 @@ impl AppState {
         if let Err(err) = services.engine.catch_up(services.store.as_ref()).await {
             tracing::warn!(error = %err, "could not read the change log");
         }
+    }
+
+    /// How the hosted sign-in pages look.
+    pub fn theme(&self) -> &crate::signin::Theme {
+        &self.0.theme
     }
 
     /// The OpenAPI document, rendered once.

@@ -35,6 +35,7 @@ migrations!(
     (13, "resources", "0013_resources.sql"),
     (14, "external_ids", "0014_external_ids.sql"),
     (15, "client_sign_in", "0015_client_sign_in.sql"),
+    (16, "browser_sign_in", "0016_browser_sign_in.sql"),
 );
 
 /// The database engine behind a store.

@@ -10,6 +10,7 @@ mod backend;
 mod backup;
 mod bulk;
 mod clients;
+mod codes;
 mod error;
 mod migrate;
 mod misc;
@@ -32,7 +33,8 @@ use warden_core::model::{
 };
 use warden_core::page::PageRequest;
 use warden_core::store::{
-    AccountFilter, Bootstrap, NewLogin, PolicyFilter, RoleFilter, Store, UserFilter,
+    AccountFilter, Bootstrap, CodeUse, NewLogin, PolicyFilter, RoleFilter, Store, StoredCode,
+    UserFilter,
 };
 use warden_core::time::Timestamp;
 use warden_core::tokens::KeyRecord;
@@ -280,6 +282,19 @@ impl Store for SqlStore {
         successor: &RefreshToken,
     ) -> Result<bool, StoreError> {
         sessions::rotate(self, used, at, successor_sealed, successor).await
+    }
+
+    async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError> {
+        sessions::adopt(&self.pool, from, to).await
+    }
+    async fn insert_code(&self, code: &StoredCode) -> Result<(), StoreError> {
+        codes::insert(&self.pool, code).await
+    }
+    async fn take_code(&self, code_hash: &str, at: Timestamp) -> Result<CodeUse, StoreError> {
+        codes::take(self, code_hash, at).await
+    }
+    async fn code_replayed(&self, code_hash: &str) -> Result<bool, StoreError> {
+        codes::replayed(&self.pool, code_hash).await
     }
 
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {

@@ -19,7 +19,7 @@ use crate::sql::{Arg, Sql};
 use crate::SqlStore;
 
 const SESSION_COLUMNS: &str =
-    "id, user_id, account_id, client_id, created_at, ended_at, expires_at, scope";
+    "id, user_id, account_id, client_id, created_at, ended_at, expires_at, scope, parent_id, amr, oidc_scope";
 
 fn session(row: &AnyRow) -> Result<Session, StoreError> {
     Ok(Session {
@@ -31,13 +31,16 @@ fn session(row: &AnyRow) -> Result<Session, StoreError> {
         ended_at: rows::opt_time(row, "ended_at")?,
         expires_at: rows::opt_time(row, "expires_at")?,
         scope: rows::opt_text(row, "scope")?,
+        parent_id: rows::opt_parse(row, "parent_id", SessionId::parse)?,
+        amr: rows::opt_text(row, "amr")?,
+        oidc_scope: rows::opt_text(row, "oidc_scope")?,
     })
 }
 
 async fn insert_on(conn: &mut AnyConnection, s: &Session) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, account_id, client_id, created_at, ended_at, expires_at, scope)
-         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)",
+        "INSERT INTO sessions (id, user_id, account_id, client_id, created_at, ended_at, expires_at, scope, parent_id, amr, oidc_scope)
+         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10)",
     )
     .bind(s.id.to_string())
     .bind(s.user_id.to_string())
@@ -46,6 +49,9 @@ async fn insert_on(conn: &mut AnyConnection, s: &Session) -> Result<(), StoreErr
     .bind(s.created_at.millis())
     .bind(s.expires_at.map(Timestamp::millis))
     .bind(s.scope.as_deref())
+    .bind(s.parent_id.map(|p| p.to_string()))
+    .bind(s.amr.as_deref())
+    .bind(s.oidc_scope.as_deref())
     .execute(conn)
     .await
     .map_err(on_error)?;
@@ -115,6 +121,27 @@ pub(crate) async fn open_login(store: &SqlStore, login: &NewLogin<'_>) -> Result
             if found.is_none() {
                 return Ok(false);
             }
+        }
+    }
+    if let Some(parent) = &session.parent_id {
+        // Opened from a browser session: only while it lives. Ending it (logout) waits for
+        // this login or is seen by it, and then ends this session too.
+        let parent = parent.to_string();
+        backend
+            .share_key(&mut tx, "sessions", "id", &parent)
+            .await
+            .map_err(on_error)?;
+        let live = sqlx::query(
+            "SELECT id FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(&parent)
+        .bind(&user)
+        .bind(session.created_at.millis())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(on_error)?;
+        if live.is_none() {
+            return Ok(false);
         }
     }
     insert_on(&mut tx, session).await?;
@@ -228,6 +255,21 @@ pub(crate) async fn end(pool: &AnyPool, id: &SessionId, at: Timestamp) -> Result
         .await
         .map_err(on_error)?;
     Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn adopt(
+    pool: &AnyPool,
+    from: &SessionId,
+    to: &SessionId,
+) -> Result<u64, StoreError> {
+    let done =
+        sqlx::query("UPDATE sessions SET parent_id = $2 WHERE parent_id = $1 AND ended_at IS NULL")
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .execute(pool)
+            .await
+            .map_err(on_error)?;
+    Ok(done.rows_affected())
 }
 
 pub(crate) async fn end_all(

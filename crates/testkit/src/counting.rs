@@ -13,7 +13,8 @@ use warden_core::model::{
 };
 use warden_core::page::PageRequest;
 use warden_core::store::{
-    AccountFilter, AuditFilter, Bootstrap, NewLogin, PolicyFilter, RoleFilter, Store, UserFilter,
+    AccountFilter, AuditFilter, Bootstrap, CodeUse, NewLogin, PolicyFilter, RoleFilter, Store,
+    StoredCode, UserFilter,
 };
 use warden_core::time::Timestamp;
 use warden_core::tokens::KeyRecord;
@@ -316,6 +317,26 @@ impl Store for CountingStore {
         self.inner
             .rotate_refresh(used, at, successor_sealed, successor)
             .await
+    }
+
+    async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError> {
+        self.count("adopt_sessions");
+        self.inner.adopt_sessions(from, to).await
+    }
+
+    async fn insert_code(&self, code: &StoredCode) -> Result<(), StoreError> {
+        self.count("insert_code");
+        self.inner.insert_code(code).await
+    }
+
+    async fn take_code(&self, code_hash: &str, at: Timestamp) -> Result<CodeUse, StoreError> {
+        self.count("take_code");
+        self.inner.take_code(code_hash, at).await
+    }
+
+    async fn code_replayed(&self, code_hash: &str) -> Result<bool, StoreError> {
+        self.count("code_replayed");
+        self.inner.code_replayed(code_hash).await
     }
 
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {

@@ -29,15 +29,14 @@ pub enum Presented {
 
 /// Who the request comes from, once authenticated.
 #[derive(Debug, Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per token request, built once and passed by reference; boxing would add an allocation to every grant"
-)]
 pub enum ClientIdentity {
     /// Warden's first-party public client.
     FirstParty,
     /// A service client that proved its secret.
     Confidential(Client),
+    /// A registered public client (a single-page or native app), known by its id alone: it
+    /// may use only the authorization code (with PKCE) and refresh grants.
+    Public(Client),
 }
 
 impl ClientIdentity {
@@ -45,7 +44,15 @@ impl ClientIdentity {
     pub fn client_id(&self) -> &str {
         match self {
             Self::FirstParty => DEFAULT_CLIENT_ID,
-            Self::Confidential(client) => &client.client_id,
+            Self::Confidential(client) | Self::Public(client) => &client.client_id,
+        }
+    }
+
+    /// The registered client, unless this is Warden's own first-party client.
+    pub fn registered(&self) -> Option<&Client> {
+        match self {
+            Self::FirstParty => None,
+            Self::Confidential(client) | Self::Public(client) => Some(client),
         }
     }
 
@@ -59,10 +66,14 @@ impl ClientIdentity {
         match self {
             Self::FirstParty if grant != "client_credentials" => Ok(()),
             Self::FirstParty => Err(GrantError::InvalidClient),
-            Self::Confidential(client) if client.grant_types.iter().any(|g| g == grant) => Ok(()),
-            Self::Confidential(_) => Err(GrantError::UnauthorizedClient(format!(
-                "this client may not use the `{grant}` grant"
-            ))),
+            Self::Confidential(client) | Self::Public(client)
+                if client.grant_types.iter().any(|g| g == grant) =>
+            {
+                Ok(())
+            }
+            Self::Confidential(_) | Self::Public(_) => Err(GrantError::UnauthorizedClient(
+                format!("this client may not use the `{grant}` grant"),
+            )),
         }
     }
 }
@@ -77,7 +88,7 @@ pub async fn authenticate(
     let (client_id, secret) = match presented {
         Presented::Nothing => return Ok(ClientIdentity::FirstParty),
         Presented::Public(id) if id == DEFAULT_CLIENT_ID => return Ok(ClientIdentity::FirstParty),
-        Presented::Public(_) => return Err(GrantError::InvalidClient),
+        Presented::Public(client_id) => return authenticate_public(services, &client_id, ip).await,
         Presented::Secret { client_id, secret } => (client_id, secret),
     };
     if client_id.len() > 128
@@ -115,19 +126,52 @@ pub async fn authenticate(
             return Err(GrantError::InvalidClient);
         }
     };
-    if record.client.status != Status::Active {
-        tracing::info!(client_id = %record.client.client_id, "disabled client refused");
+    if record.client.sign_in.client_type != crate::model::ClientType::Confidential {
+        tracing::info!(client_id = %record.client.client_id, "a public client presented a secret");
         return Err(GrantError::InvalidClient);
     }
-    if !account_is_active(services, record.client.account_id.as_ref()).await? {
-        tracing::info!(client_id = %record.client.client_id, "client of a disabled account refused");
-        return Err(GrantError::InvalidClient);
-    }
-    if !crate::net::allowed(&record.client.allowed_ips, ip) {
-        tracing::info!(client_id = %record.client.client_id, %ip, "client refused from an address outside its allow-list");
-        return Err(GrantError::InvalidClient);
-    }
+    usable(services, &record.client, ip).await?;
     Ok(ClientIdentity::Confidential(record.client))
+}
+
+/// A `client_id` presented without a secret: Warden's own client, or a registered public one.
+/// A confidential client's id alone authenticates nothing.
+async fn authenticate_public(
+    services: &Services,
+    client_id: &str,
+    ip: IpAddr,
+) -> Result<ClientIdentity, GrantError> {
+    if client_id.len() > 128 || client_id.chars().any(crate::identity::is_invisible) {
+        return Err(GrantError::InvalidClient);
+    }
+    let client = services
+        .store
+        .client_by_client_id(client_id)
+        .await
+        .map_err(DomainError::from)?
+        .map(|record| record.client)
+        .filter(|client| client.sign_in.client_type == crate::model::ClientType::Public)
+        .ok_or(GrantError::InvalidClient)?;
+    usable(services, &client, ip).await?;
+    Ok(ClientIdentity::Public(client))
+}
+
+/// Refuses a client that is disabled, belongs to a disabled account, or is used from outside
+/// its address allow-list.
+async fn usable(services: &Services, client: &Client, ip: IpAddr) -> Result<(), GrantError> {
+    if client.status != Status::Active {
+        tracing::info!(client_id = %client.client_id, "disabled client refused");
+        return Err(GrantError::InvalidClient);
+    }
+    if !account_is_active(services, client.account_id.as_ref()).await? {
+        tracing::info!(client_id = %client.client_id, "client of a disabled account refused");
+        return Err(GrantError::InvalidClient);
+    }
+    if !crate::net::allowed(&client.allowed_ips, ip) {
+        tracing::info!(client_id = %client.client_id, %ip, "client refused from an address outside its allow-list");
+        return Err(GrantError::InvalidClient);
+    }
+    Ok(())
 }
 
 /// Whether a client's account (none for a global client) exists and is active: a disabled

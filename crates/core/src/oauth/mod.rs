@@ -1,7 +1,11 @@
-//! The OAuth2 token endpoint's grants (password, refresh token, client credentials), token
+//! The OAuth2 token endpoint's grants (password, authorization code, refresh token, client
+//! credentials), browser sign-in (authorization requests and browser sessions), token
 //! introspection (RFC 7662) and revocation (RFC 7009), and the revocation feed for verifiers.
 
+pub mod authorize;
+pub mod browser;
 mod client;
+pub mod code;
 pub mod introspect;
 mod issue;
 mod password;

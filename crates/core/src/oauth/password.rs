@@ -42,7 +42,7 @@ pub async fn password_grant(
     grant: PasswordGrant,
 ) -> Result<IssuedToken, GrantError> {
     grant.client.require_grant("password")?;
-    let presented = Presented::read(&grant)?;
+    let presented = Presented::read(&grant.username, &grant.password)?;
     let (user, password_hash) = verify(services, presented).await?;
     let store = services.store.as_ref();
     // Roles come from the snapshot: bring it up to every change committed so far, wherever it
@@ -88,6 +88,9 @@ pub async fn password_grant(
         ended_at: None,
         expires_at: Some(now.plus_seconds(services.settings.refresh_absolute_ttl)),
         scope: scope.clone(),
+        parent_id: None,
+        amr: Some("pwd".into()),
+        oidc_scope: None,
     };
     let refresh = grant
         .client
@@ -137,7 +140,7 @@ pub async fn password_grant(
 }
 
 /// The credentials of a password grant, read and canonicalized.
-struct Presented {
+pub(crate) struct Presented {
     /// The canonical login (email or username), when the text has one.
     login: Option<String>,
     /// The lock key of the identifier as typed.
@@ -146,16 +149,16 @@ struct Presented {
 }
 
 impl Presented {
-    fn read(grant: &PasswordGrant) -> Result<Self, GrantError> {
-        if grant.username.is_empty() || grant.password.is_empty() {
+    pub(crate) fn read(username: &str, password: &str) -> Result<Self, GrantError> {
+        if username.is_empty() || password.is_empty() {
             return Err(GrantError::InvalidRequest(
                 "`username` and `password` are required".into(),
             ));
         }
-        let password = Password::presented(&grant.password)
+        let password = Password::presented(password)
             .map_err(|_| GrantError::InvalidGrant(BAD_CREDENTIALS.into()))?;
-        let login = canonicalize(&grant.username).ok().filter(|l| !l.is_empty());
-        let key = identifier_key(login.as_deref().unwrap_or(&grant.username));
+        let login = canonicalize(username).ok().filter(|l| !l.is_empty());
+        let key = identifier_key(login.as_deref().unwrap_or(username));
         Ok(Self {
             login,
             key,
@@ -167,7 +170,10 @@ impl Presented {
 /// Checks the password through the shared gate (lock, capped hashing, dummy hash for unknown
 /// users): unknown, wrong, locked and disabled answer alike, and each failure is audited. The
 /// stored hash comes back so the session is opened only while it is still current.
-async fn verify(services: &Services, presented: Presented) -> Result<(User, String), GrantError> {
+pub(crate) async fn verify(
+    services: &Services,
+    presented: Presented,
+) -> Result<(User, String), GrantError> {
     let record = match &presented.login {
         Some(login) => services
             .store
@@ -213,16 +219,16 @@ async fn verify(services: &Services, presented: Presented) -> Result<(User, Stri
 }
 
 /// The account a login acts in, the roles visible there, and what entitles the user to it.
-struct Entry {
-    account: Option<Account>,
+pub(crate) struct Entry {
+    pub(crate) account: Option<Account>,
     /// Entry rests on a membership (which the session's transaction checks again).
-    member: bool,
+    pub(crate) member: bool,
 }
 
 /// Picks the account: the one named (by id or name), or the user's only one. Entering an
 /// account takes membership in it, or a global role granting `warden.accounts:enter`; a user
 /// holding only some other global role (a support reader, say) is not let into every tenant.
-async fn enter_account(
+pub(crate) async fn enter_account(
     services: &Services,
     snapshot: &Snapshot,
     user: &User,

@@ -29,6 +29,10 @@ pub async fn refresh_grant(
     ip: std::net::IpAddr,
 ) -> Result<IssuedToken, GrantError> {
     client.require_grant("refresh_token")?;
+    // OpenID Connect scopes sent again with a refresh (as relying parties do) narrow nothing:
+    // only role names do.
+    let roles_asked = scope.map(super::authorize::without_oidc_scopes);
+    let scope = roles_asked.as_deref().filter(|s| !s.is_empty());
     let client_id = client.client_id();
     if value.is_empty() || value.len() > 512 {
         return Err(if value.is_empty() {
@@ -232,7 +236,7 @@ fn sign(
     plan: Plan,
     now: Timestamp,
 ) -> Result<IssuedToken, GrantError> {
-    Ok(issue(
+    let mut issued = issue(
         services,
         session.user_id.to_string(),
         session.client_id.clone(),
@@ -242,7 +246,14 @@ fn sign(
         plan.scope,
         now,
         session.expires_at,
-    )?)
+    )?;
+    if let Some(oidc) = &session.oidc_scope {
+        issued.scope = Some(super::authorize::granted_scope(
+            oidc,
+            issued.scope.as_deref(),
+        ));
+    }
+    Ok(issued)
 }
 
 /// RFC 7009 revocation: a refresh token or an access token ends its whole session, but only

@@ -10,4 +10,4 @@ mod verify;
 pub use cache::VerifiedCache;
 pub use claims::AccessClaims;
 pub use keys::{generate as keys_generate, KeyRecord, KeySet, SigningAlgorithm, SigningKey};
-pub use verify::{TokenError, TokenVerifier, LEEWAY_SECONDS, MAX_TOKEN_BYTES};
+pub use verify::{IdTokenHint, TokenError, TokenVerifier, LEEWAY_SECONDS, MAX_TOKEN_BYTES};

@@ -77,9 +77,20 @@ impl TokenVerifier {
 
     /// Signs `claims` with the key set's signing key.
     pub fn sign(&self, keys: &KeySet, claims: &AccessClaims) -> Result<String, DomainError> {
+        self.sign_jwt(keys, "at+jwt", claims)
+    }
+
+    /// Signs any claims with the current key, under the header type `typ` (`at+jwt` for access
+    /// tokens, `JWT` for ID tokens, so neither passes for the other).
+    pub fn sign_jwt<T: serde::Serialize>(
+        &self,
+        keys: &KeySet,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, DomainError> {
         let key = keys.signing();
         let mut header = Header::new(key.alg.jose());
-        header.typ = Some("at+jwt".into());
+        header.typ = Some(typ.into());
         header.kid = Some(key.kid.clone());
         let token = jsonwebtoken::encode(&header, claims, &key.encoding)
             .map_err(|err| DomainError::Internal(format!("signing: {err}")))?;
@@ -87,6 +98,36 @@ impl TokenVerifier {
             SigningAlgorithm::ES256 => low_s(token),
             SigningAlgorithm::EdDSA | SigningAlgorithm::RS256 => Ok(token),
         }
+    }
+
+    /// Reads an ID token Warden issued, as an `id_token_hint` (OpenID Connect RP-Initiated
+    /// Logout §2): the signature, the issuer and the type are checked, expiry is not (a hint
+    /// may have expired). `None` for anything else.
+    pub fn read_id_token_hint(&self, keys: &KeySet, token: &str) -> Option<IdTokenHint> {
+        if token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
+            return None;
+        }
+        let header = strict_header(token).ok()?;
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("JWT"))
+        {
+            return None;
+        }
+        let alg = SigningAlgorithm::parse(&header.alg).ok()?;
+        let (key_alg, key) = keys.verifying(header.kid.as_deref()?)?;
+        if *key_alg != alg {
+            return None;
+        }
+        let mut validation = Validation::new(alg.jose());
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+        jsonwebtoken::decode::<IdTokenHint>(token, key, &validation)
+            .ok()
+            .map(|data| data.claims)
     }
 
     /// Verifies `token` and returns its claims.
@@ -158,6 +199,18 @@ impl TokenVerifier {
         }
         Ok(data.claims)
     }
+}
+
+/// What logout reads from an `id_token_hint`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct IdTokenHint {
+    /// The user.
+    pub sub: String,
+    /// The client it was issued to.
+    pub aud: String,
+    /// The browser session it was issued in (OpenID Connect's `sid`).
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 /// Rewrites a signed ES256 token's signature to its low-s form: the signer may produce

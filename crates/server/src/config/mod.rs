@@ -83,6 +83,9 @@ const KEYS: &[(&str, Kind)] = &[
     ("metrics_listen", Kind::Text),
     ("max_in_flight", Kind::Int),
     ("metrics_token", Kind::Text),
+    ("sign_in_product_name", Kind::Text),
+    ("sign_in_logo_url", Kind::Text),
+    ("sign_in_accent_color", Kind::Text),
 ];
 
 /// Environment variables read elsewhere, so not "unknown".
@@ -126,6 +129,9 @@ struct Raw {
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
     max_in_flight: Option<i64>,
+    sign_in_product_name: Option<String>,
+    sign_in_logo_url: Option<String>,
+    sign_in_accent_color: Option<String>,
     forward_auth: Option<crate::forward_auth::rules::RawForwardAuth>,
 }
 
@@ -214,6 +220,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// A bearer token `/metrics` asks for (none: open, as Prometheus expects by default).
     pub metrics_token: Option<SecretString>,
+    /// How the hosted sign-in pages look (`sign_in_product_name`, `_logo_url`, `_accent_color`).
+    pub theme: crate::signin::Theme,
     /// Warnings found while loading (unknown keys).
     pub warnings: Vec<String>,
 }
@@ -462,6 +470,13 @@ impl Config {
                 problems.push("issuer must be an http(s) URL".into());
             }
         }
+        let theme = crate::signin::Theme::read(
+            raw.sign_in_product_name,
+            raw.sign_in_logo_url,
+            raw.sign_in_accent_color,
+        )
+        .map_err(|why| problems.push(why))
+        .unwrap_or_default();
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems.join("; ")));
         }
@@ -506,6 +521,7 @@ impl Config {
             forward_auth,
             metrics_listen,
             metrics_token: metrics_token.map(SecretString::from),
+            theme,
             max_in_flight,
             warnings,
         })

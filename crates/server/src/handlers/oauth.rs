@@ -7,9 +7,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use warden_core::authn::client::{authenticate, ClientIdentity};
 use warden_core::oauth::client_credentials_grant;
+use warden_core::oauth::code::code_grant;
 use warden_core::oauth::introspect::introspect as introspect_token;
 use warden_core::oauth::refresh::{refresh_grant, revoke as revoke_token};
 use warden_core::oauth::{password_grant, PasswordGrant};
@@ -33,6 +34,9 @@ pub struct TokenResponse {
     /// An opaque refresh token, rotated on every use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// The OpenID Connect ID token, for an authorization code asked with the `openid` scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// Issues tokens. Grants: `password` (email or username, optional `account`, optional
@@ -41,7 +45,7 @@ pub struct TokenResponse {
 /// HTTP Basic or body credentials).
 #[utoipa::path(
     post, path = "/oauth/token", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=password&username=…&password=…[&account=…][&scope=…], grant_type=refresh_token&refresh_token=…, or grant_type=client_credentials with client authentication"),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=authorization_code&code=…&redirect_uri=…&code_verifier=…, grant_type=password&username=…&password=…[&account=…][&scope=…], grant_type=refresh_token&refresh_token=…, or grant_type=client_credentials with client authentication"),
     responses(
         (status = 200, body = TokenResponse, description = "Issued"),
         (status = 400, body = OAuthErrorBody, description = "invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type"),
@@ -72,6 +76,7 @@ async fn grant(
     let presented = std::mem::take(&mut form.credentials.0);
     let client = authenticate(services, presented, ip).await?;
     let scope = form.take("scope");
+    let mut id_token = None;
     let issued = match grant_type {
         None => return Err(OAuthError::invalid_request("`grant_type` is required")),
         Some("password") => {
@@ -92,12 +97,27 @@ async fn grant(
         Some("client_credentials") => {
             client_credentials_grant(services, &client, scope.as_deref(), ip).await?
         }
+        Some("authorization_code") => {
+            let code = form.take("code").unwrap_or_default();
+            let redirect_uri = form.take("redirect_uri");
+            let verifier = form.take("code_verifier");
+            let granted = code_grant(
+                services,
+                &client,
+                &code,
+                redirect_uri.as_deref(),
+                verifier.as_deref(),
+            )
+            .await?;
+            id_token = granted.id_token;
+            granted.issued
+        }
         Some(other) => {
             return Err(OAuthError::Refused(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!(
-                    "the grant type `{}` is not supported; use `password`, `refresh_token` or `client_credentials`",
+                    "the grant type `{}` is not supported; use `authorization_code`, `password`, `refresh_token` or `client_credentials`",
                     warden_core::identity::clip(other)
                 ),
             ))
@@ -110,6 +130,7 @@ async fn grant(
             expires_in: issued.expires_in,
             scope: issued.scope,
             refresh_token: issued.refresh_token,
+            id_token,
         })
         .into_response(),
     ))
@@ -191,22 +212,8 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     response
 }
 
-/// Authorization server metadata (RFC 8414).
+/// Authorization server metadata (RFC 8414): the same as OpenID Connect discovery's.
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth", responses((status = 200, description = "Metadata")))]
 pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
-    let issuer = state.services().tokens.issuer();
-    Json(json!({
-        "issuer": issuer,
-        "token_endpoint": format!("{issuer}/oauth/token"),
-        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
-        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
-        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": [],
-        "service_documentation": format!("{issuer}/docs"),
-    }))
+    Json(Value::Object(crate::signin::metadata(&state)))
 }

@@ -158,7 +158,13 @@ async fn malformed_token_requests_get_rfc6749_errors(backend: Backend) {
             "invalid_request",
         ),
         (
+            // Warden's own client signs in with the password grant, never with a code.
             vec![("grant_type", "authorization_code"), ("code", "x")],
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+        ),
+        (
+            vec![("grant_type", "implicit")],
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
         ),

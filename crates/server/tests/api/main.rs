@@ -38,6 +38,7 @@ mod races;
 mod refresh;
 mod resources;
 mod roles;
+mod signin;
 mod system;
 mod throttle;
 mod users;

@@ -1,0 +1,367 @@
+//! Browser sign-in, OpenID Connect: the authorization endpoint and the hosted pages it leads
+//! through (login, consent), RP-initiated logout, `/userinfo` and discovery. The protocol's
+//! checks live in `warden_core::oauth::{authorize, browser, code}`; this layer owns the
+//! browser's side: cookies, CSRF tokens, pages and redirects.
+//!
+//! An authorization request travels through the pages as its own query string in a hidden
+//! field and is checked again in full at every step, so no step trusts what an earlier page
+//! carried.
+
+mod pages;
+mod web;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use warden_core::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Pairs};
+use warden_core::oauth::browser::{self, BrowserSession, SignedIn};
+use warden_core::oauth::code;
+use warden_core::oauth::GrantError;
+use warden_core::DomainError;
+
+pub use pages::Theme;
+
+use crate::extract::{Authenticated, ClientAddr};
+use crate::state::AppState;
+use web::{Cookies, Form};
+
+/// The sign-in routes.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/oauth/authorize", get(authorize))
+        .route("/oauth/login", axum::routing::post(login))
+        .route("/oauth/consent", axum::routing::post(consent))
+        .route("/oauth/logout", get(logout_page).post(logout))
+        .route("/oauth/pages.css", get(stylesheet))
+        .route(
+            "/userinfo",
+            crate::routes::browser(get(userinfo).post(userinfo), state),
+        )
+        .route("/.well-known/openid-configuration", get(discovery))
+}
+
+/// Where a request stands when the flow goes on.
+enum Step {
+    /// Just arrived at the authorization endpoint.
+    Start,
+    /// The person just signed in on the login page.
+    SignedIn(SignedIn),
+    /// The person just allowed the application on the consent page.
+    Consented(BrowserSession),
+}
+
+/// `GET /oauth/authorize` (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2).
+async fn authorize(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    proceed(&state, &Cookies::of(&headers), ip, &query, Step::Start).await
+}
+
+/// Takes the request as far as it can go: to the login page, the consent page, or back to the
+/// application with a code or an error.
+async fn proceed(
+    state: &AppState,
+    cookies: &Cookies,
+    ip: std::net::IpAddr,
+    query: &str,
+    step: Step,
+) -> Response {
+    let services = state.services();
+    let request = match read_request(state, query).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let prompt = request.prompt;
+    let consented = matches!(step, Step::Consented(_));
+    let (browser, issued_cookie, fresh) = match step {
+        Step::Start => match browser::current(services, cookies.session()).await {
+            Ok(found) => (found, None, false),
+            Err(err) => return web::failure(state, &err),
+        },
+        Step::SignedIn(signed_in) => (Some(signed_in.browser), Some(signed_in.cookie), true),
+        Step::Consented(browser) => (Some(browser), None, true),
+    };
+    let now = warden_core::time::Timestamp::now().seconds();
+    let stale = |b: &BrowserSession| {
+        prompt.login || request.max_age.is_some_and(|age| now - b.auth_time() > age)
+    };
+    let browser = match browser {
+        Some(b) if fresh || !stale(&b) => b,
+        _ if prompt.none => {
+            return web::send_back(
+                state,
+                &request,
+                "login_required",
+                "the person is not signed in",
+            )
+        }
+        _ => return web::login_page(state, cookies, query, &request, None, StatusCode::OK),
+    };
+    let first_party = request.recipient.client.sign_in.first_party;
+    let mut response = if !consented && (!first_party || prompt.consent) {
+        if prompt.none {
+            web::send_back(
+                state,
+                &request,
+                "consent_required",
+                "the person has not consented to this application",
+            )
+        } else {
+            web::consent_page(state, cookies, query, &request, &browser)
+        }
+    } else {
+        match code::issue_code(services, &request, &browser, ip).await {
+            Ok(value) => web::redirect(
+                &request
+                    .recipient
+                    .redirect(services.tokens.issuer(), &[("code", &value)]),
+            ),
+            Err(refused) => web::send_back(state, &request, refused.error, &refused.description),
+        }
+    };
+    if let Some(cookie) = issued_cookie {
+        web::set_session_cookie(state, &mut response, &cookie);
+    }
+    response
+}
+
+/// Reads the authorization request carried in `query`; a refusal is already the answer (an
+/// error page, or the redirect back with the error).
+async fn read_request(state: &AppState, query: &str) -> Result<AuthorizeRequest, Response> {
+    let pairs: Pairs = serde_urlencoded::from_str(query).map_err(|_| {
+        web::error_page(
+            state,
+            StatusCode::BAD_REQUEST,
+            "the request is not a valid query string",
+        )
+    })?;
+    authorize::read(state.services(), &pairs)
+        .await
+        .map_err(|err| match err {
+            AuthorizeError::Page(why) => web::error_page(state, StatusCode::BAD_REQUEST, &why),
+            AuthorizeError::Redirect {
+                recipient,
+                error,
+                description,
+            } => web::redirect(&recipient.redirect(
+                state.services().tokens.issuer(),
+                &[("error", error), ("error_description", &description)],
+            )),
+            AuthorizeError::Domain(err) => web::failure(state, &err),
+        })
+}
+
+/// `POST /oauth/login`: the login form. The same password gate as the password grant (one
+/// answer for every failure, the same locks and the same audit), within the per-address token
+/// budget; a new browser session and a new cookie on success.
+async fn login(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let cookies = Cookies::of(&headers);
+    let mut form = match Form::read(&state, &cookies, &body) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let query = form.take("request");
+    let request = match read_request(&state, &query).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    if let Err(retry_after) = state.token_limiter().check(ip) {
+        return web::throttled(&state, retry_after);
+    }
+    let services = state.services();
+    let replaces = match browser::current(services, cookies.session()).await {
+        Ok(found) => found,
+        Err(err) => return web::failure(&state, &err),
+    };
+    let username = form.take("username");
+    let password = form.take("password");
+    match browser::sign_in(services, &username, &password, replaces.as_ref()).await {
+        Ok(signed_in) => proceed(&state, &cookies, ip, &query, Step::SignedIn(signed_in)).await,
+        Err(GrantError::InvalidGrant(why) | GrantError::InvalidRequest(why)) => web::login_page(
+            &state,
+            &cookies,
+            &query,
+            &request,
+            Some(&why),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(GrantError::Domain(err)) => web::failure(&state, &err),
+        Err(other) => web::failure(&state, &DomainError::Internal(other.to_string())),
+    }
+}
+
+/// `POST /oauth/consent`: the person allows or denies the application.
+async fn consent(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let cookies = Cookies::of(&headers);
+    let mut form = match Form::read(&state, &cookies, &body) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let query = form.take("request");
+    let request = match read_request(&state, &query).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let browser = match browser::current(state.services(), cookies.session()).await {
+        Ok(Some(browser)) => browser,
+        // Signed out meanwhile: start over, at the login page.
+        Ok(None) => return proceed(&state, &cookies, ip, &query, Step::Start).await,
+        Err(err) => return web::failure(&state, &err),
+    };
+    match form.take("decision").as_str() {
+        "allow" => proceed(&state, &cookies, ip, &query, Step::Consented(browser)).await,
+        "deny" => web::send_back(
+            &state,
+            &request,
+            "access_denied",
+            "the person denied the request",
+        ),
+        _ => web::error_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "the form's decision is missing",
+        ),
+    }
+}
+
+/// `GET /oauth/logout` (OpenID Connect RP-Initiated Logout 1.0). With an `id_token_hint` of
+/// this browser's session it signs out at once; otherwise it asks first.
+async fn logout_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let cookies = Cookies::of(&headers);
+    let query = query.unwrap_or_default();
+    let target = match web::LogoutTarget::read(&state, &query).await {
+        Ok(target) => target,
+        Err(response) => return response,
+    };
+    let browser = match browser::current(state.services(), cookies.session()).await {
+        Ok(found) => found,
+        Err(err) => return web::failure(&state, &err),
+    };
+    match browser {
+        None => target.done(&state),
+        Some(browser) if target.names(&browser) => {
+            if let Err(err) = browser::end(state.services(), &browser.session.id, "logout").await {
+                return web::failure(&state, &err);
+            }
+            target.done(&state)
+        }
+        Some(_) => web::logout_page(&state, &cookies, &query, &target),
+    }
+}
+
+/// `POST /oauth/logout`: the confirmation form.
+async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let cookies = Cookies::of(&headers);
+    let mut form = match Form::read(&state, &cookies, &body) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let query = form.take("request");
+    let target = match web::LogoutTarget::read(&state, &query).await {
+        Ok(target) => target,
+        Err(response) => return response,
+    };
+    match browser::current(state.services(), cookies.session()).await {
+        Ok(Some(browser)) => {
+            if let Err(err) = browser::end(state.services(), &browser.session.id, "logout").await {
+                return web::failure(&state, &err);
+            }
+        }
+        Ok(None) => {}
+        Err(err) => return web::failure(&state, &err),
+    }
+    target.done(&state)
+}
+
+/// The pages' stylesheet, from the theme.
+async fn stylesheet(State(state): State<AppState>) -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        state.theme().stylesheet(),
+    )
+        .into_response()
+}
+
+/// `GET` or `POST /userinfo` (OpenID Connect Core §5.3): the claims about the token's user
+/// that the scopes granted release.
+async fn userinfo(
+    State(state): State<AppState>,
+    auth: Result<Authenticated, crate::error::ApiError>,
+) -> Response {
+    let auth = match auth {
+        Ok(auth) => auth,
+        Err(err) => return err.into_response(),
+    };
+    let caller = match auth.user() {
+        Ok(caller) => caller,
+        Err(err) => return err.into_response(),
+    };
+    match code::userinfo(state.services(), &caller.user_id, &caller.session_id).await {
+        Ok(claims) => crate::oauth::no_store(Json(Value::Object(claims)).into_response()),
+        Err(err) => crate::error::ApiError::from(err).into_response(),
+    }
+}
+
+/// The metadata both discovery documents share (RFC 8414 and OpenID Connect Discovery 1.0).
+pub fn metadata(state: &AppState) -> serde_json::Map<String, Value> {
+    let issuer = state.services().tokens.issuer();
+    let alg = state.services().tokens.keys().signing().alg.as_str();
+    let value = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oauth/authorize"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "grant_types_supported": ["authorization_code", "password", "refresh_token", "client_credentials"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": authorize::OIDC_SCOPES,
+        "authorization_response_iss_parameter_supported": true,
+        "service_documentation": format!("{issuer}/docs"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "end_session_endpoint": format!("{issuer}/oauth/logout"),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [alg],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "sid", "acct", "name", "preferred_username", "updated_at", "email", "email_verified"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// `GET /.well-known/openid-configuration`.
+async fn discovery(State(state): State<AppState>) -> Json<Value> {
+    Json(Value::Object(metadata(&state)))
+}

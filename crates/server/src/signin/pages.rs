@@ -1,0 +1,328 @@
+//! The hosted pages: HTML templates compiled into the binary, filled with escaped values, one
+//! stylesheet built from the theme, and the headers every page carries (no framing, no
+//! caching, no referrer, a strict content security policy: no script at all).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+const LAYOUT: &str = include_str!("templates/layout.html");
+const LOGIN: &str = include_str!("templates/login.html");
+const CONSENT: &str = include_str!("templates/consent.html");
+const LOGOUT: &str = include_str!("templates/logout.html");
+const MESSAGE: &str = include_str!("templates/message.html");
+
+/// The pages' policy: nothing runs, nothing loads but the stylesheet (and a logo from HTTPS),
+/// no page may be framed (clickjacking), forms post only where they were served.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// How the pages look, from configuration.
+#[derive(Debug, Clone)]
+pub struct Theme {
+    /// The name at the top of every page.
+    pub product_name: String,
+    /// A logo, by `https://` URL or a `data:image/` URI.
+    pub logo_url: Option<String>,
+    /// The accent colour (`#rrggbb`).
+    pub accent_color: String,
+}
+
+impl Default for Theme {
+    fn default() -> Self {
+        Self {
+            product_name: "Warden".into(),
+            logo_url: None,
+            accent_color: "#1f4fd1".into(),
+        }
+    }
+}
+
+impl Theme {
+    /// Checks the configured values: a colour is `#rrggbb` (nothing else reaches the
+    /// stylesheet), a logo is an `https://` or `data:image/` URL.
+    pub fn read(
+        product_name: Option<String>,
+        logo_url: Option<String>,
+        accent_color: Option<String>,
+    ) -> Result<Self, String> {
+        let mut theme = Self::default();
+        if let Some(name) = product_name.filter(|n| !n.trim().is_empty()) {
+            if name.chars().count() > 60 || name.chars().any(char::is_control) {
+                return Err("sign_in_product_name must be at most 60 printable characters".into());
+            }
+            theme.product_name = name.trim().to_owned();
+        }
+        if let Some(logo) = logo_url.filter(|l| !l.is_empty()) {
+            if !(logo.starts_with("https://") || logo.starts_with("data:image/"))
+                || logo.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err("sign_in_logo_url must be an https:// URL or a data:image/ URI".into());
+            }
+            theme.logo_url = Some(logo);
+        }
+        if let Some(color) = accent_color.filter(|c| !c.is_empty()) {
+            let hex = color.strip_prefix('#').unwrap_or("");
+            if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err("sign_in_accent_color must be a colour like #1f4fd1".into());
+            }
+            theme.accent_color = color.to_ascii_lowercase();
+        }
+        Ok(theme)
+    }
+
+    /// The stylesheet: large targets, visible focus, WCAG AA contrast for text on white and
+    /// for white on the accent (a light accent gets dark button text instead).
+    pub fn stylesheet(&self) -> String {
+        let accent = &self.accent_color;
+        let on_accent = if luminance(accent) > 0.18 {
+            "#111111"
+        } else {
+            "#ffffff"
+        };
+        format!(
+            ":root {{ --accent: {accent}; --on-accent: {on_accent}; }}\n{}",
+            include_str!("templates/pages.css")
+        )
+    }
+}
+
+/// The relative luminance of `#rrggbb` (WCAG 2.1).
+fn luminance(color: &str) -> f64 {
+    let hex = color.trim_start_matches('#');
+    let channel = |at: usize| {
+        let value =
+            f64::from(u8::from_str_radix(hex.get(at..at + 2).unwrap_or("00"), 16).unwrap_or(0))
+                / 255.0;
+        if value <= 0.039_28 {
+            value / 12.92
+        } else {
+            ((value + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+}
+
+/// Escapes text for HTML content and double-quoted attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Fills `{{name}}` placeholders with values already escaped.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    out
+}
+
+/// A whole page: the layout around `body`, with the page headers.
+fn page(theme: &Theme, status: StatusCode, title: &str, body: &str) -> Response {
+    let logo = theme.logo_url.as_ref().map_or_else(String::new, |url| {
+        format!("<img class=\"logo\" src=\"{}\" alt=\"\">", escape(url))
+    });
+    let html = fill(
+        LAYOUT,
+        &[
+            ("title", &escape(title)),
+            ("product", &escape(&theme.product_name)),
+            ("logo", &logo),
+            ("body", body),
+        ],
+    );
+    let mut response = (status, html).into_response();
+    protect(&mut response);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+/// The headers of every sign-in answer, page or redirect.
+pub fn protect(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+/// What the login page shows.
+pub struct LoginPage<'a> {
+    /// The CSRF token of the form.
+    pub csrf: &'a str,
+    /// The authorization request, carried through the form.
+    pub request: &'a str,
+    /// The application's name.
+    pub client: &'a str,
+    /// Prefills the identifier.
+    pub login_hint: &'a str,
+    /// Why the last attempt failed.
+    pub error: Option<&'a str>,
+}
+
+/// The login page.
+pub fn login(theme: &Theme, status: StatusCode, view: &LoginPage<'_>) -> Response {
+    let message = view.error.map_or_else(String::new, |why| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", escape(why))
+    });
+    let body = fill(
+        LOGIN,
+        &[
+            ("message", &message),
+            ("csrf", &escape(view.csrf)),
+            ("request", &escape(view.request)),
+            ("client", &escape(view.client)),
+            ("login_hint", &escape(view.login_hint)),
+        ],
+    );
+    page(theme, status, "Sign in", &body)
+}
+
+/// Says in words what a scope value lets the application do.
+fn describe(scope: &str) -> String {
+    match scope {
+        "openid" => "Know who you are (your user id)".into(),
+        "profile" => "See your name and username".into(),
+        "email" => "See your email address".into(),
+        "offline_access" => "Stay signed in while you are away".into(),
+        role => format!("Act with your role <code>{}</code>", escape(role)),
+    }
+}
+
+/// The consent page.
+pub fn consent(
+    theme: &Theme,
+    csrf: &str,
+    request: &str,
+    client: &str,
+    user: &str,
+    scopes: &[String],
+) -> Response {
+    let mut items: String = scopes
+        .iter()
+        .map(|s| format!("<li>{}</li>\n", describe(s)))
+        .collect();
+    if items.is_empty() {
+        items = "<li>Act for you with the roles you hold</li>\n".into();
+    }
+    let body = fill(
+        CONSENT,
+        &[
+            ("csrf", &escape(csrf)),
+            ("request", &escape(request)),
+            ("client", &escape(client)),
+            ("user", &escape(user)),
+            ("items", &items),
+        ],
+    );
+    page(theme, StatusCode::OK, "Allow access?", &body)
+}
+
+/// The logout confirmation.
+pub fn logout(theme: &Theme, csrf: &str, request: &str, client: Option<&str>) -> Response {
+    let client = client.map_or_else(String::new, |name| {
+        format!(" (asked by <strong>{}</strong>)", escape(name))
+    });
+    let body = fill(
+        LOGOUT,
+        &[
+            ("product", &escape(&theme.product_name)),
+            ("client", &client),
+            ("csrf", &escape(csrf)),
+            ("request", &escape(request)),
+        ],
+    );
+    page(theme, StatusCode::OK, "Sign out?", &body)
+}
+
+/// A page that only says something: an error (`role="alert"`) or a notice.
+pub fn message(
+    theme: &Theme,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    hint: &str,
+) -> Response {
+    let role = if status.is_success() {
+        "status"
+    } else {
+        "alert"
+    };
+    let body = fill(
+        MESSAGE,
+        &[
+            ("role", role),
+            ("message", &escape(message)),
+            ("hint", &escape(hint)),
+        ],
+    );
+    page(theme, status, title, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_leaves_no_markup() {
+        assert_eq!(
+            escape(r#"<script>"x"&'y'</script>"#),
+            "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn theme_refuses_what_could_break_out_of_the_stylesheet() {
+        assert!(Theme::read(None, None, Some("red; } body { display:none".into())).is_err());
+        assert!(Theme::read(None, Some("javascript:alert(1)".into()), None).is_err());
+        assert!(Theme::read(None, Some("http://logo.example/x.png".into()), None).is_err());
+        let theme = Theme::read(
+            Some("Acme".into()),
+            Some("https://acme.example/l.png".into()),
+            Some("#FFCC00".into()),
+        )
+        .unwrap();
+        assert_eq!(theme.accent_color, "#ffcc00");
+        // A light accent gets dark button text, so the contrast holds.
+        assert!(theme.stylesheet().contains("--on-accent: #111111"));
+        assert!(Theme::default()
+            .stylesheet()
+            .contains("--on-accent: #ffffff"));
+    }
+
+    #[test]
+    fn pages_forbid_framing_and_scripts() {
+        let response = message(
+            &Theme::default(),
+            StatusCode::BAD_REQUEST,
+            "Error",
+            "<b>x</b>",
+            "",
+        );
+        let headers = response.headers();
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"));
+        assert!(csp.starts_with("default-src 'none'"));
+    }
+}

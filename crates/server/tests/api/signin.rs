@@ -1,0 +1,902 @@
+//! Browser sign-in (OpenID Connect): the authorization endpoint, the hosted pages, the code
+//! grant with PKCE, the ID token, `/userinfo`, discovery, single sign-on and logout, and the
+//! attacks on each: open redirects, code replay and injection, PKCE downgrade, CSRF, session
+//! fixation and framing. A small cookie-keeping browser drives the pages.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{claims, jwt_part, Backend, TestApp, PASSWORD};
+
+const CALLBACK: &str = "http://127.0.0.1:9/callback";
+const BYE: &str = "http://127.0.0.1:9/bye";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+/// base64url(SHA-256(VERIFIER)), RFC 7636 appendix B.
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// A browser: keeps cookies, follows no redirects.
+struct Browser {
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+/// A page or redirect, as the browser saw it.
+struct Seen {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Seen {
+    fn location(&self) -> String {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The value of a hidden form field.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no field {name} in {}", self.body))
+            + marker.len();
+        let end = start + self.body[start..].find('"').unwrap();
+        self.body[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+    }
+
+    /// A query parameter of the redirect's location.
+    fn param(&self, name: &str) -> Option<String> {
+        let location = self.location();
+        let query = location.split_once('?')?.1;
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .ok()?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    fn is_login_page(&self) -> bool {
+        matches!(self.status, StatusCode::OK | StatusCode::UNAUTHORIZED)
+            && self.body.contains("action=\"/oauth/login\"")
+    }
+
+    fn is_consent_page(&self) -> bool {
+        self.body.contains("action=\"/oauth/consent\"")
+    }
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> Seen {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Seen {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> Seen {
+        let response = self
+            .http
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Seen {
+        let response = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    /// Fills and sends the login form of `page`.
+    async fn sign_in(&mut self, app: &TestApp, page: &Seen, user: &str, password: &str) -> Seen {
+        assert!(page.is_login_page(), "not the login page: {}", page.body);
+        let (csrf, request) = (page.field("csrf"), page.field("request"));
+        self.post(
+            &app.url("/oauth/login"),
+            &[
+                ("csrf", &csrf),
+                ("request", &request),
+                ("username", user),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Answers the consent page.
+    async fn decide(&mut self, app: &TestApp, page: &Seen, decision: &str) -> Seen {
+        assert!(
+            page.is_consent_page(),
+            "not the consent page: {}",
+            page.body
+        );
+        let (csrf, request) = (page.field("csrf"), page.field("request"));
+        self.post(
+            &app.url("/oauth/consent"),
+            &[
+                ("csrf", &csrf),
+                ("request", &request),
+                ("decision", decision),
+            ],
+        )
+        .await
+    }
+}
+
+/// A client that signs people in: its id, secret (confidential) and name.
+struct WebClient {
+    client_id: String,
+    secret: Option<String>,
+}
+
+async fn web_client(app: &TestApp, extra: Value) -> WebClient {
+    let mut body = json!({
+        "name": "Notes",
+        "redirect_uris": [CALLBACK],
+        "post_logout_redirect_uris": [BYE],
+        "grant_types": ["authorization_code", "refresh_token"],
+    });
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let reply = app.post("/v1/clients", &app.admin_token, body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    WebClient {
+        client_id: reply.body["client_id"].as_str().unwrap().to_owned(),
+        secret: reply.body["client_secret"].as_str().map(str::to_owned),
+    }
+}
+
+fn authorize_url(app: &TestApp, client: &WebClient, extra: &[(&str, &str)]) -> String {
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client.client_id.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("scope", "openid profile email"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    for (name, value) in extra {
+        params.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            params.push((name, value));
+        }
+    }
+    format!(
+        "{}?{}",
+        app.url("/oauth/authorize"),
+        serde_urlencoded::to_string(&params).unwrap()
+    )
+}
+
+/// Redeems a code at the token endpoint.
+async fn redeem(
+    app: &TestApp,
+    client: &WebClient,
+    code: &str,
+    verifier: &str,
+) -> crate::helpers::Reply {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", CALLBACK),
+        ("client_id", client.client_id.as_str()),
+    ];
+    if !verifier.is_empty() {
+        form.push(("code_verifier", verifier));
+    }
+    if let Some(secret) = &client.secret {
+        form.push(("client_secret", secret));
+    }
+    app.token_request(&form).await
+}
+
+async fn refresh(app: &TestApp, client: &WebClient, token: &str) -> crate::helpers::Reply {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", token),
+        ("client_id", client.client_id.as_str()),
+    ];
+    if let Some(secret) = &client.secret {
+        form.push(("client_secret", secret));
+    }
+    app.token_request(&form).await
+}
+
+/// Signs `user` in through the pages (consenting when asked) and returns the code.
+async fn sign_in_for_code(
+    app: &TestApp,
+    browser: &mut Browser,
+    client: &WebClient,
+    user: &str,
+) -> String {
+    let page = browser.get(&authorize_url(app, client, &[])).await;
+    let mut seen = if page.is_login_page() {
+        browser.sign_in(app, &page, user, PASSWORD).await
+    } else {
+        page
+    };
+    if seen.is_consent_page() {
+        seen = browser.decide(app, &seen, "allow").await;
+    }
+    assert_eq!(seen.status, StatusCode::SEE_OTHER, "{}", seen.body);
+    assert!(seen.location().starts_with(CALLBACK), "{}", seen.location());
+    assert_eq!(seen.param("state").as_deref(), Some("st-1"));
+    assert_eq!(seen.param("iss").as_deref(), Some(app.base.as_str()));
+    seen.param("code").expect("a code")
+}
+
+async fn the_code_flow_signs_a_person_in_with_an_id_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.create_user("ann@x.io", None).await;
+    let client = web_client(&app, json!({})).await;
+    let mut browser = Browser::new();
+
+    let page = browser.get(&authorize_url(&app, &client, &[])).await;
+    assert!(page.is_login_page(), "{}", page.body);
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert!(page.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(page.body.contains("Notes"), "the client's name is shown");
+
+    let wrong = browser
+        .sign_in(&app, &page, "ann@x.io", "wrong password")
+        .await;
+    assert!(wrong.is_login_page());
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("incorrect"), "{}", wrong.body);
+    let unknown = browser
+        .sign_in(&app, &wrong, "nobody@x.io", "wrong password")
+        .await;
+    assert_eq!(
+        unknown.status, wrong.status,
+        "unknown and wrong answer alike"
+    );
+    assert!(!browser.cookies.contains_key("warden_session"));
+
+    let consent = browser.sign_in(&app, &unknown, "ann@x.io", PASSWORD).await;
+    assert!(consent.is_consent_page(), "{}", consent.body);
+    assert!(consent.body.contains("See your email address"));
+    let session_cookie = browser
+        .cookies
+        .get("warden_session")
+        .cloned()
+        .expect("session cookie");
+    let done = browser.decide(&app, &consent, "allow").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let code = done.param("code").unwrap();
+    assert_eq!(done.param("state").as_deref(), Some("st-1"));
+
+    let tokens = redeem(&app, &client, &code, VERIFIER).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    assert_eq!(tokens.header("cache-control"), "no-store");
+    let id_token = tokens.body["id_token"].as_str().unwrap();
+    assert_eq!(jwt_part(id_token, 0)["typ"], "JWT");
+    let id = claims(id_token);
+    assert_eq!(id["iss"], app.base.as_str());
+    assert_eq!(id["sub"], user.as_str());
+    assert_eq!(id["aud"], client.client_id.as_str());
+    assert_eq!(id["azp"], client.client_id.as_str());
+    assert_eq!(id["nonce"], "n-1");
+    assert_eq!(id["amr"], json!(["pwd"]));
+    assert_eq!(id["email"], "ann@x.io");
+    assert!(id["auth_time"].as_i64().unwrap() <= id["iat"].as_i64().unwrap());
+    assert!(id["sid"].is_string());
+    // The ID token is no access token.
+    assert_eq!(
+        app.get("/v1/users/me", id_token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let access = tokens.body["access_token"].as_str().unwrap();
+    assert_eq!(claims(access)["client_id"], client.client_id.as_str());
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let info = app
+            .call(method, "/userinfo", Some(access), Value::Null)
+            .await;
+        assert_eq!(info.status, StatusCode::OK, "{}", info.body);
+        assert_eq!(info.body["sub"], user.as_str());
+        assert_eq!(info.body["email"], "ann@x.io");
+    }
+    let anonymous = app
+        .call(reqwest::Method::GET, "/userinfo", None, Value::Null)
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert!(anonymous.header("www-authenticate").starts_with("Bearer"));
+
+    let refreshed = refresh(
+        &app,
+        &client,
+        tokens.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+
+    // Single sign-on: the same browser, another authorization, no password; the cookie stays.
+    let again = browser.get(&authorize_url(&app, &client, &[])).await;
+    assert!(again.is_consent_page(), "{}", again.body);
+    assert_eq!(browser.cookies.get("warden_session"), Some(&session_cookie));
+
+    // Discovery agrees with the RFC 8414 document and names every endpoint.
+    let oidc = app.get_json("/.well-known/openid-configuration").await;
+    let oauth = app
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert_eq!(oidc, oauth);
+    assert_eq!(
+        oidc["authorization_endpoint"],
+        app.url("/oauth/authorize").as_str()
+    );
+    assert_eq!(oidc["userinfo_endpoint"], app.url("/userinfo").as_str());
+    assert_eq!(
+        oidc["end_session_endpoint"],
+        app.url("/oauth/logout").as_str()
+    );
+    assert_eq!(oidc["code_challenge_methods_supported"], json!(["S256"]));
+}
+
+async fn single_sign_on_prompt_and_max_age(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("sso@x.io", None).await;
+    let first = web_client(&app, json!({ "first_party": true })).await;
+    let second = web_client(
+        &app,
+        json!({ "client_type": "public", "first_party": true }),
+    )
+    .await;
+    assert!(second.secret.is_none(), "a public client has no secret");
+    let mut browser = Browser::new();
+
+    // prompt=none without a browser session: back to the client, login_required.
+    let none = browser
+        .get(&authorize_url(&app, &first, &[("prompt", "none")]))
+        .await;
+    assert_eq!(none.param("error").as_deref(), Some("login_required"));
+    assert_eq!(none.param("state").as_deref(), Some("st-1"));
+
+    let code = sign_in_for_code(&app, &mut browser, &first, "sso@x.io").await;
+    assert_eq!(
+        redeem(&app, &first, &code, VERIFIER).await.status,
+        StatusCode::OK
+    );
+
+    // The second (public) client signs in without a password, and without consent (first party).
+    let silent = browser
+        .get(&authorize_url(&app, &second, &[("prompt", "none")]))
+        .await;
+    let code = silent
+        .param("code")
+        .unwrap_or_else(|| panic!("{}", silent.location()));
+    let tokens = redeem(&app, &second, &code, VERIFIER).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    assert!(
+        tokens.body["refresh_token"].is_string(),
+        "public clients refresh too"
+    );
+    let refreshed = refresh(
+        &app,
+        &second,
+        tokens.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+
+    // prompt=login and a max_age that has passed show the login page despite the session.
+    let login = browser
+        .get(&authorize_url(&app, &second, &[("prompt", "login")]))
+        .await;
+    assert!(login.is_login_page());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let aged = browser
+        .get(&authorize_url(&app, &second, &[("max_age", "0")]))
+        .await;
+    assert!(aged.is_login_page());
+    // Signing in again there renews the session and the cookie, and the ID token says so.
+    let before = browser.cookies["warden_session"].clone();
+    let back = browser.sign_in(&app, &aged, "sso@x.io", PASSWORD).await;
+    assert_ne!(browser.cookies["warden_session"], before);
+    let tokens = redeem(&app, &second, &back.param("code").unwrap(), VERIFIER).await;
+    let id = claims(tokens.body["id_token"].as_str().unwrap());
+    assert!(id["auth_time"].as_i64().unwrap() >= id["iat"].as_i64().unwrap() - 2);
+
+    // prompt=none for a client that needs consent: consent_required.
+    let third = web_client(&app, json!({})).await;
+    let needs = browser
+        .get(&authorize_url(&app, &third, &[("prompt", "none")]))
+        .await;
+    assert_eq!(needs.param("error").as_deref(), Some("consent_required"));
+    // A denial goes back as access_denied.
+    let consent = browser.get(&authorize_url(&app, &third, &[])).await;
+    let denied = browser.decide(&app, &consent, "deny").await;
+    assert_eq!(denied.param("error").as_deref(), Some("access_denied"));
+}
+
+async fn redirect_uri_tricks_are_never_followed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = web_client(&app, json!({})).await;
+    let mut browser = Browser::new();
+    for bad in [
+        "http://127.0.0.1:9/callback/../evil",
+        "http://127.0.0.1:9/callbackx",
+        "http://127.0.0.1:9/callback?x=1",
+        "http://127.0.0.1:9/callback#frag",
+        "http://evil@127.0.0.1:9/callback",
+        "http://127.0.0.1:9/%63allback",
+        "http://127.0.0.1:9/CALLBACK",
+        "http://127.0.0.1:90/callback",
+        "https://127.0.0.1:9/callback",
+        "http://evil.example/callback",
+        "",
+    ] {
+        let seen = browser
+            .get(&authorize_url(&app, &client, &[("redirect_uri", bad)]))
+            .await;
+        assert_eq!(seen.status, StatusCode::BAD_REQUEST, "{bad}: {}", seen.body);
+        assert!(
+            seen.location().is_empty(),
+            "{bad} redirected to {}",
+            seen.location()
+        );
+        assert_eq!(seen.headers["x-frame-options"], "DENY");
+    }
+    // An unknown client, or none: an error page too.
+    for client_id in ["wc_nobody", ""] {
+        let seen = browser
+            .get(&authorize_url(
+                &app,
+                &WebClient {
+                    client_id: client_id.into(),
+                    secret: None,
+                },
+                &[],
+            ))
+            .await;
+        assert_eq!(seen.status, StatusCode::BAD_REQUEST);
+        assert!(seen.location().is_empty());
+    }
+    // A repeated redirect_uri is refused outright.
+    let url = format!(
+        "{}&redirect_uri=http%3A%2F%2Fevil.example%2F",
+        authorize_url(&app, &client, &[])
+    );
+    let seen = browser.get(&url).await;
+    assert_eq!(seen.status, StatusCode::BAD_REQUEST);
+    assert!(seen.location().is_empty());
+    // Markup in a parameter never reaches the page as markup.
+    let seen = browser
+        .get(&authorize_url(
+            &app,
+            &client,
+            &[("login_hint", "\"><script>alert(1)</script>")],
+        ))
+        .await;
+    assert!(seen.is_login_page());
+    assert!(!seen.body.contains("<script>"), "{}", seen.body);
+}
+
+async fn pkce_is_required_and_s256_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("pk@x.io", None).await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    let mut browser = Browser::new();
+    for (extra, why) in [
+        (
+            vec![
+                ("code_challenge_method", "plain"),
+                ("code_challenge", VERIFIER),
+            ],
+            "plain",
+        ),
+        (vec![("code_challenge", "")], "missing challenge"),
+        (
+            vec![("code_challenge_method", "")],
+            "missing method (plain by default)",
+        ),
+        (vec![("code_challenge", "short")], "malformed challenge"),
+        (vec![("response_type", "token")], "implicit"),
+        (vec![("scope", "openid <script>")], "bad scope"),
+    ] {
+        let seen = browser.get(&authorize_url(&app, &client, &extra)).await;
+        assert_eq!(seen.status, StatusCode::SEE_OTHER, "{why}: {}", seen.body);
+        assert!(seen.location().starts_with(CALLBACK), "{why}");
+        assert!(seen.param("error").is_some(), "{why}: {}", seen.location());
+        assert!(seen.param("code").is_none(), "{why}");
+        assert_eq!(seen.param("state").as_deref(), Some("st-1"));
+    }
+    let code = sign_in_for_code(&app, &mut browser, &client, "pk@x.io").await;
+    let missing = redeem(&app, &client, &code, "").await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.body["error"], "invalid_grant");
+    // The code was spent by that attempt: even the right verifier cannot use it now.
+    assert_eq!(
+        redeem(&app, &client, &code, VERIFIER).await.body["error"],
+        "invalid_grant"
+    );
+    let code = sign_in_for_code(&app, &mut browser, &client, "pk@x.io").await;
+    let wrong = redeem(
+        &app,
+        &client,
+        &code,
+        "wrong-verifier-wrong-verifier-wrong-verifier-x",
+    )
+    .await;
+    assert_eq!(wrong.body["error"], "invalid_grant");
+    // The verifier itself given as a plain challenge does not pass either.
+    let code = sign_in_for_code(&app, &mut browser, &client, "pk@x.io").await;
+    assert_eq!(
+        redeem(&app, &client, &code, CHALLENGE).await.body["error"],
+        "invalid_grant"
+    );
+    // A redirect URI other than the one the code went to.
+    let code = sign_in_for_code(&app, &mut browser, &client, "pk@x.io").await;
+    let other = app
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/other"),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client.client_id),
+            ("client_secret", client.secret.as_deref().unwrap()),
+        ])
+        .await;
+    assert_eq!(other.body["error"], "invalid_grant");
+}
+
+async fn a_replayed_code_revokes_what_it_issued(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("rp@x.io", None).await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    let other = web_client(&app, json!({ "first_party": true })).await;
+    let mut browser = Browser::new();
+    let code = sign_in_for_code(&app, &mut browser, &client, "rp@x.io").await;
+    let first = redeem(&app, &client, &code, VERIFIER).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let access = first.body["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/userinfo", access).await.status, StatusCode::OK);
+    let replay = redeem(&app, &client, &code, VERIFIER).await;
+    assert_eq!(replay.body["error"], "invalid_grant");
+    assert_eq!(
+        app.get("/userinfo", access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let refreshed = refresh(&app, &client, first.body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(refreshed.body["error"], "invalid_grant");
+
+    // Code injection: a code sent to one client is refused to another, and is spent.
+    let code = sign_in_for_code(&app, &mut browser, &client, "rp@x.io").await;
+    assert_eq!(
+        redeem(&app, &other, &code, VERIFIER).await.body["error"],
+        "invalid_grant"
+    );
+    assert_eq!(
+        redeem(&app, &client, &code, VERIFIER).await.body["error"],
+        "invalid_grant"
+    );
+    // A confidential client's id alone does not authenticate it.
+    let code = sign_in_for_code(&app, &mut browser, &client, "rp@x.io").await;
+    let public = WebClient {
+        client_id: client.client_id.clone(),
+        secret: None,
+    };
+    assert_eq!(
+        redeem(&app, &public, &code, VERIFIER).await.body["error"],
+        "invalid_client"
+    );
+    // Warden's own client cannot redeem codes.
+    let code = sign_in_for_code(&app, &mut browser, &client, "rp@x.io").await;
+    let own = WebClient {
+        client_id: "warden".into(),
+        secret: None,
+    };
+    assert_eq!(
+        redeem(&app, &own, &code, VERIFIER).await.body["error"],
+        "unauthorized_client"
+    );
+}
+
+/// Eight presentations of one code at once: at most one gets tokens, and since the others are
+/// replays, whatever it got is revoked once all have answered.
+async fn concurrent_presentations_of_one_code(backend: Backend) {
+    let app = TestApp::spawn_with(backend, crate::helpers::RACE_SETTINGS).await;
+    app.create_user("race@x.io", None).await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    let mut browser = Browser::new();
+    for _ in 0..5 {
+        let code = sign_in_for_code(&app, &mut browser, &client, "race@x.io").await;
+        let answers =
+            futures_util::future::join_all((0..8).map(|_| redeem(&app, &client, &code, VERIFIER)))
+                .await;
+        let won: Vec<_> = answers
+            .iter()
+            .filter(|a| a.status == StatusCode::OK)
+            .collect();
+        assert!(won.len() <= 1, "{} winners", won.len());
+        for winner in won {
+            let token = winner.body["refresh_token"].as_str().unwrap();
+            assert_eq!(
+                refresh(&app, &client, token).await.body["error"],
+                "invalid_grant"
+            );
+            let access = winner.body["access_token"].as_str().unwrap();
+            assert_eq!(
+                app.get("/userinfo", access).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+    }
+}
+
+async fn forms_need_this_browsers_csrf_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("cs@x.io", None).await;
+    let client = web_client(&app, json!({})).await;
+    let mut browser = Browser::new();
+    let page = browser.get(&authorize_url(&app, &client, &[])).await;
+    let request = page.field("request");
+    let csrf = page.field("csrf");
+    // Login CSRF: no token, a made-up token, or another browser's token.
+    let mut attacker = Browser::new();
+    let theirs = attacker
+        .get(&authorize_url(&app, &client, &[]))
+        .await
+        .field("csrf");
+    for token in ["", "forged", theirs.as_str()] {
+        let seen = browser
+            .post(
+                &app.url("/oauth/login"),
+                &[
+                    ("csrf", token),
+                    ("request", &request),
+                    ("username", "cs@x.io"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(seen.status, StatusCode::FORBIDDEN, "{token}: {}", seen.body);
+        assert!(!browser.cookies.contains_key("warden_session"));
+    }
+    // A form posted without the CSRF cookie (from another site's page) is refused too.
+    let mut cookieless = Browser::new();
+    let seen = cookieless
+        .post(
+            &app.url("/oauth/login"),
+            &[
+                ("csrf", &csrf),
+                ("request", &request),
+                ("username", "cs@x.io"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(seen.status, StatusCode::FORBIDDEN);
+    // Session fixation: a cookie planted before the login names nothing after it.
+    browser
+        .cookies
+        .insert("warden_session".into(), "planted-by-attacker".into());
+    let consent = browser.sign_in(&app, &page, "cs@x.io", PASSWORD).await;
+    assert!(consent.is_consent_page());
+    assert_ne!(browser.cookies["warden_session"], "planted-by-attacker");
+    let set = consent.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    // The consent and logout forms check the token as well.
+    let request = consent.field("request");
+    for (path, form) in [
+        (
+            "/oauth/consent",
+            vec![
+                ("csrf", "forged"),
+                ("request", request.as_str()),
+                ("decision", "allow"),
+            ],
+        ),
+        ("/oauth/logout", vec![("csrf", "forged"), ("request", "")]),
+    ] {
+        let seen = browser.post(&app.url(path), &form).await;
+        assert_eq!(seen.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(seen.location().is_empty());
+    }
+    // Still signed in: nothing above took effect.
+    assert!(browser
+        .get(&authorize_url(&app, &client, &[]))
+        .await
+        .is_consent_page());
+}
+
+async fn logout_ends_the_browser_session_and_every_app_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("out@x.io", None).await;
+    let a = web_client(&app, json!({ "first_party": true })).await;
+    let b = web_client(
+        &app,
+        json!({ "first_party": true, "client_type": "public" }),
+    )
+    .await;
+    let mut browser = Browser::new();
+    let first = redeem(
+        &app,
+        &a,
+        &sign_in_for_code(&app, &mut browser, &a, "out@x.io").await,
+        VERIFIER,
+    )
+    .await;
+    let second = redeem(
+        &app,
+        &b,
+        &sign_in_for_code(&app, &mut browser, &b, "out@x.io").await,
+        VERIFIER,
+    )
+    .await;
+    let own = app.login("out@x.io", PASSWORD).await;
+    // The browser session is listed among the person's sessions.
+    let listed = app.get("/v1/users/me/sessions", &own).await;
+    assert!(
+        listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["client_id"] == "warden:browser"),
+        "{}",
+        listed.body
+    );
+    let id_token = first.body["id_token"].as_str().unwrap();
+
+    // A post-logout URI the client did not register is refused with a page.
+    let bad = browser
+        .get(&format!(
+            "{}?id_token_hint={id_token}&post_logout_redirect_uri=http%3A%2F%2Fevil.example%2F",
+            app.url("/oauth/logout")
+        ))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.location().is_empty());
+    // Without a hint, Warden asks first.
+    let ask = browser.get(&app.url("/oauth/logout")).await;
+    assert!(
+        ask.body.contains("action=\"/oauth/logout\""),
+        "{}",
+        ask.body
+    );
+
+    let out = browser
+        .get(&format!(
+            "{}?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye-1",
+            app.url("/oauth/logout"),
+            urlencode(BYE)
+        ))
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.body);
+    assert_eq!(out.location(), format!("{BYE}?state=bye-1"));
+    assert!(!browser.cookies.contains_key("warden_session"));
+    for (client, tokens) in [(&a, &first), (&b, &second)] {
+        let again = refresh(&app, client, tokens.body["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(again.body["error"], "invalid_grant");
+        let access = tokens.body["access_token"].as_str().unwrap();
+        assert_eq!(
+            app.get("/userinfo", access).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // The person's own session from the password grant is untouched.
+    assert_eq!(app.get("/v1/users/me", &own).await.status, StatusCode::OK);
+    // The revocation feed lists the app sessions (once its settle delay has passed).
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let feed = app.get("/v1/revocations", &app.admin_token).await;
+    let listed: Vec<&Value> = feed.body["items"]
+        .as_array()
+        .map(|i| i.iter().collect())
+        .unwrap_or_default();
+    for tokens in [&first, &second] {
+        let sid = claims(tokens.body["access_token"].as_str().unwrap())["sid"].clone();
+        assert!(
+            listed.iter().any(|item| item["sid"] == sid),
+            "{} not in {}",
+            sid,
+            feed.body
+        );
+    }
+    // Signed out: the next authorization shows the login page.
+    assert!(browser
+        .get(&authorize_url(&app, &a, &[]))
+        .await
+        .is_login_page());
+}
+
+/// A logout racing the redemption of a code issued just before it: whichever comes first,
+/// no session opened from the ended browser session survives.
+async fn a_logout_racing_a_code_redemption_leaves_nothing_alive(backend: Backend) {
+    let app = TestApp::spawn_with(backend, crate::helpers::RACE_SETTINGS).await;
+    app.create_user("lr@x.io", None).await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    for _ in 0..5 {
+        let mut browser = Browser::new();
+        let code = sign_in_for_code(&app, &mut browser, &client, "lr@x.io").await;
+        let page = browser.get(&app.url("/oauth/logout")).await;
+        let csrf = page.field("csrf");
+        let cookies = browser.cookie_header();
+        let logout = browser
+            .http
+            .post(app.url("/oauth/logout"))
+            .header("cookie", cookies)
+            .form(&[("csrf", csrf.as_str()), ("request", "")]);
+        let (redeemed, out) = tokio::join!(redeem(&app, &client, &code, VERIFIER), logout.send());
+        assert_eq!(out.unwrap().status(), StatusCode::OK);
+        if redeemed.status == StatusCode::OK {
+            let token = redeemed.body["refresh_token"].as_str().unwrap();
+            assert_eq!(
+                refresh(&app, &client, token).await.body["error"],
+                "invalid_grant"
+            );
+        }
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("v", text)]).unwrap()[2..].to_owned()
+}
+
+crate::both!(
+    the_code_flow_signs_a_person_in_with_an_id_token,
+    single_sign_on_prompt_and_max_age,
+    redirect_uri_tricks_are_never_followed,
+    pkce_is_required_and_s256_only,
+    a_replayed_code_revokes_what_it_issued,
+    concurrent_presentations_of_one_code,
+    forms_need_this_browsers_csrf_token,
+    logout_ends_the_browser_session_and_every_app_session,
+    a_logout_racing_a_code_redemption_leaves_nothing_alive,
+);
