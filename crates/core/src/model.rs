@@ -104,6 +104,9 @@ pub struct Account {
     pub allowed_ips: Vec<Cidr>,
     /// A Cedar schema (Cedar schema syntax) the account's policies must validate against.
     pub policy_schema: Option<String>,
+    /// Whether signing in to this account takes a second factor (TOTP).
+    #[serde(default)]
+    pub require_second_factor: bool,
     /// When the account was last disabled: tokens issued in it until then stay dead after it
     /// is enabled again. Set by the store when the status turns to disabled.
     #[serde(skip)]

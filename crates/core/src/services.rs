@@ -39,6 +39,8 @@ pub struct Settings {
     /// Whether access tokens carry a `permissions` claim (the effective permissions of their
     /// roles).
     pub token_permissions: bool,
+    /// Whether every sign-in takes a second factor (TOTP), whatever the account.
+    pub require_second_factor: bool,
 }
 
 /// Issues and verifies access tokens with the current key set.

@@ -144,6 +144,19 @@ pub struct StoredCode {
     pub expires_at: Timestamp,
 }
 
+/// A user's TOTP second factor as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpFactor {
+    /// The secret, sealed under the master key.
+    pub secret_sealed: String,
+    /// Enrolment started.
+    pub created_at: Timestamp,
+    /// Confirmed with a first code; until then the factor is pending and not required.
+    pub confirmed_at: Option<Timestamp>,
+    /// The newest time step accepted.
+    pub last_step: i64,
+}
+
 /// What presenting a code found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeUse {
@@ -324,6 +337,39 @@ pub trait Store: Send + Sync + 'static {
     /// Moves the live sessions opened from browser session `from` to `to` (the same person
     /// signed in again in that browser).
     async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError>;
+    /// A user's TOTP factor, pending or confirmed.
+    async fn totp_factor(&self, user: &UserId) -> Result<Option<TotpFactor>, StoreError>;
+    /// Starts an enrolment with a new secret, replacing a pending one; `false` (and nothing
+    /// changed) when a confirmed factor exists.
+    async fn put_pending_totp(
+        &self,
+        user: &UserId,
+        secret_sealed: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Confirms the pending factor whose secret is `secret_sealed` with the time step of a
+    /// first code, and stores its recovery codes, in one transaction; `false` when it is no
+    /// longer that pending factor (confirmed or replaced meanwhile).
+    async fn confirm_totp(
+        &self,
+        user: &UserId,
+        secret_sealed: &str,
+        step: i64,
+        at: Timestamp,
+        recovery_hashes: &[String],
+    ) -> Result<bool, StoreError>;
+    /// Accepts a time step of a confirmed factor only when it is newer than every step
+    /// accepted before: of concurrent uses of one code, one wins.
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool, StoreError>;
+    /// Uses a recovery code once.
+    async fn use_recovery_code(
+        &self,
+        user: &UserId,
+        code_hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Removes a user's factor and recovery codes; `false` when there was none.
+    async fn delete_totp(&self, user: &UserId) -> Result<bool, StoreError>;
     /// Stores a new authorization code (and forgets codes expired long ago).
     async fn insert_code(&self, code: &StoredCode) -> Result<(), StoreError>;
     /// Marks the code used, atomically: of N concurrent presentations exactly one is

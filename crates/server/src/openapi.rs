@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    accounts, api_keys, audit, check, clients, keys, me, oauth, policies, resources, revocations,
-    roles, users,
+    accounts, api_keys, audit, check, clients, factors, keys, me, oauth, policies, resources,
+    revocations, roles, users,
 };
 
 #[derive(OpenApi)]
@@ -14,6 +14,7 @@ use crate::handlers::{
     paths(
         oauth::token, oauth::revoke, oauth::introspect, oauth::jwks, oauth::metadata,
         me::register, me::get, me::update, me::change_password,
+        factors::enrol, factors::confirm, factors::reset,
         me::list_sessions, me::end_other_sessions, me::end_session, users::list_sessions, users::end_sessions,
         users::create, users::list, users::get, users::update, users::delete,
         users::grant_role, users::list_roles, users::revoke_role,

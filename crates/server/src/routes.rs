@@ -12,8 +12,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::handlers::{
-    accounts, api_keys, audit, check, clients, keys, me, oauth, policies, resources, revocations,
-    roles, system, users,
+    accounts, api_keys, audit, check, clients, factors, keys, me, oauth, policies, resources,
+    revocations, roles, system, users,
 };
 use crate::state::AppState;
 
@@ -45,6 +45,9 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/users/me", get(me::get).patch(me::update))
         .route("/users/me/password", post(me::change_password))
         .route("/users/me/permissions", get(check::mine))
+        .route("/users/me/totp", post(factors::enrol))
+        .route("/users/me/totp/confirm", post(factors::confirm))
+        .route("/users/{id}/totp", axum::routing::delete(factors::reset))
         .route("/users/{id}/permissions", get(check::of_user))
         .route("/check", post(check::check))
         .route(

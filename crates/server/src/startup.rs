@@ -174,6 +174,7 @@ pub async fn open_wrapped(
             access_token_ttl: config.access_token_ttl,
             registration_enabled: config.registration_enabled,
             token_permissions: config.token_permissions,
+            require_second_factor: config.require_second_factor,
             refresh_idle_ttl: config.refresh_idle_ttl,
             refresh_absolute_ttl: config.refresh_absolute_ttl,
             refresh_grace: config.refresh_grace,

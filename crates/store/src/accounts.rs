@@ -28,8 +28,8 @@ fn allowed_ips_json(account: &Account) -> String {
 
 pub(crate) async fn insert(pool: &AnyPool, account: &Account) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO accounts (id, name, display_name, description, status, attributes, created_at, updated_at, allowed_ips, policy_schema)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO accounts (id, name, display_name, description, status, attributes, created_at, updated_at, allowed_ips, policy_schema, require_second_factor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(account.id.to_string())
     .bind(account.name.as_str())
@@ -41,6 +41,7 @@ pub(crate) async fn insert(pool: &AnyPool, account: &Account) -> Result<(), Stor
     .bind(account.updated_at.millis())
     .bind(allowed_ips_json(account))
     .bind(account.policy_schema.as_deref())
+    .bind(i64::from(account.require_second_factor))
     .execute(pool)
     .await
     .map_err(on_error)?;
@@ -108,7 +109,7 @@ pub(crate) async fn update(store: &SqlStore, account: &Account) -> Result<bool, 
     let now = account.updated_at.millis();
     let disabling = account.status == Status::Disabled;
     let done = sqlx::query(
-        "UPDATE accounts SET name = $2, display_name = $3, description = $4, status = $5, attributes = $6, updated_at = $7, allowed_ips = $8, policy_schema = $9,
+        "UPDATE accounts SET name = $2, display_name = $3, description = $4, status = $5, attributes = $6, updated_at = $7, allowed_ips = $8, policy_schema = $9, require_second_factor = $11,
          tokens_valid_after = CASE WHEN $10 = 1 AND status <> 'disabled' THEN $7 ELSE tokens_valid_after END
          WHERE id = $1",
     )
@@ -122,6 +123,7 @@ pub(crate) async fn update(store: &SqlStore, account: &Account) -> Result<bool, 
     .bind(allowed_ips_json(account))
     .bind(account.policy_schema.as_deref())
     .bind(i64::from(disabling))
+    .bind(i64::from(account.require_second_factor))
     .execute(&mut *tx)
     .await
     .map_err(on_error)?;

@@ -36,6 +36,7 @@ migrations!(
     (14, "external_ids", "0014_external_ids.sql"),
     (15, "client_sign_in", "0015_client_sign_in.sql"),
     (16, "browser_sign_in", "0016_browser_sign_in.sql"),
+    (17, "second_factor", "0017_second_factor.sql"),
 );
 
 /// The database engine behind a store.

@@ -12,6 +12,7 @@ mod bulk;
 mod clients;
 mod codes;
 mod error;
+mod factors;
 mod migrate;
 mod misc;
 mod policies;
@@ -34,7 +35,7 @@ use warden_core::model::{
 use warden_core::page::PageRequest;
 use warden_core::store::{
     AccountFilter, Bootstrap, CodeUse, NewLogin, PolicyFilter, RoleFilter, Store, StoredCode,
-    UserFilter,
+    TotpFactor, UserFilter,
 };
 use warden_core::time::Timestamp;
 use warden_core::tokens::KeyRecord;
@@ -286,6 +287,41 @@ impl Store for SqlStore {
 
     async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError> {
         sessions::adopt(&self.pool, from, to).await
+    }
+    async fn totp_factor(&self, user: &UserId) -> Result<Option<TotpFactor>, StoreError> {
+        factors::get(&self.pool, user).await
+    }
+    async fn put_pending_totp(
+        &self,
+        user: &UserId,
+        secret_sealed: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        factors::put_pending(&self.pool, user, secret_sealed, at).await
+    }
+    async fn confirm_totp(
+        &self,
+        user: &UserId,
+        secret_sealed: &str,
+        step: i64,
+        at: Timestamp,
+        recovery_hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        factors::confirm(self, user, secret_sealed, step, at, recovery_hashes).await
+    }
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool, StoreError> {
+        factors::use_step(&self.pool, user, step).await
+    }
+    async fn use_recovery_code(
+        &self,
+        user: &UserId,
+        code_hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        factors::use_recovery(&self.pool, user, code_hash, at).await
+    }
+    async fn delete_totp(&self, user: &UserId) -> Result<bool, StoreError> {
+        factors::delete(self, user).await
     }
     async fn insert_code(&self, code: &StoredCode) -> Result<(), StoreError> {
         codes::insert(&self.pool, code).await

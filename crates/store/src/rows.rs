@@ -89,7 +89,7 @@ pub(crate) fn user(row: &AnyRow) -> Result<UserRecord, StoreError> {
 }
 
 pub(crate) const ACCOUNT_COLUMNS: &str =
-    "id, name, display_name, description, status, attributes, allowed_ips, policy_schema, created_at, updated_at, tokens_valid_after";
+    "id, name, display_name, description, status, attributes, allowed_ips, policy_schema, require_second_factor, created_at, updated_at, tokens_valid_after";
 
 pub(crate) fn account(row: &AnyRow) -> Result<Account, StoreError> {
     Ok(Account {
@@ -109,6 +109,7 @@ pub(crate) fn account(row: &AnyRow) -> Result<Account, StoreError> {
                 .map_err(corrupt("allowed_ips"))?
         },
         policy_schema: opt_text(row, "policy_schema")?,
+        require_second_factor: int(row, "require_second_factor")? != 0,
         tokens_valid_after: opt_time(row, "tokens_valid_after")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,

@@ -14,7 +14,7 @@ use warden_core::model::{
 use warden_core::page::PageRequest;
 use warden_core::store::{
     AccountFilter, AuditFilter, Bootstrap, CodeUse, NewLogin, PolicyFilter, RoleFilter, Store,
-    StoredCode, UserFilter,
+    StoredCode, TotpFactor, UserFilter,
 };
 use warden_core::time::Timestamp;
 use warden_core::tokens::KeyRecord;
@@ -322,6 +322,55 @@ impl Store for CountingStore {
     async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError> {
         self.count("adopt_sessions");
         self.inner.adopt_sessions(from, to).await
+    }
+
+    async fn totp_factor(&self, user: &UserId) -> Result<Option<TotpFactor>, StoreError> {
+        self.count("totp_factor");
+        self.inner.totp_factor(user).await
+    }
+
+    async fn put_pending_totp(
+        &self,
+        user: &UserId,
+        secret_sealed: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.count("put_pending_totp");
+        self.inner.put_pending_totp(user, secret_sealed, at).await
+    }
+
+    async fn confirm_totp(
+        &self,
+        user: &UserId,
+        secret_sealed: &str,
+        step: i64,
+        at: Timestamp,
+        recovery_hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        self.count("confirm_totp");
+        self.inner
+            .confirm_totp(user, secret_sealed, step, at, recovery_hashes)
+            .await
+    }
+
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool, StoreError> {
+        self.count("use_totp_step");
+        self.inner.use_totp_step(user, step).await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: &UserId,
+        code_hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.count("use_recovery_code");
+        self.inner.use_recovery_code(user, code_hash, at).await
+    }
+
+    async fn delete_totp(&self, user: &UserId) -> Result<bool, StoreError> {
+        self.count("delete_totp");
+        self.inner.delete_totp(user).await
     }
 
     async fn insert_code(&self, code: &StoredCode) -> Result<(), StoreError> {

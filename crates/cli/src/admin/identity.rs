@@ -327,6 +327,7 @@ pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result
             let input = accounts::CreateAccount {
                 allowed_ips: Vec::new(),
                 policy_schema: None,
+                require_second_factor: false,
                 name,
                 display_name,
                 description: None,

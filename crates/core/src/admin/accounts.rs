@@ -39,6 +39,9 @@ pub struct CreateAccount {
     /// A Cedar schema (Cedar schema syntax) the account's policies must validate against.
     #[serde(default)]
     pub policy_schema: Option<String>,
+    /// Whether signing in to the account takes a second factor (default `false`).
+    #[serde(default)]
+    pub require_second_factor: bool,
 }
 
 /// Changes to an account.
@@ -70,6 +73,9 @@ pub struct UpdateAccount {
     #[serde(default, deserialize_with = "super::double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub policy_schema: Option<Option<String>>,
+    /// Whether signing in to the account takes a second factor.
+    #[serde(default)]
+    pub require_second_factor: Option<bool>,
 }
 
 /// Creates an account (global administrators only).
@@ -109,6 +115,7 @@ pub async fn create(
         attributes,
         allowed_ips,
         policy_schema: input.policy_schema,
+        require_second_factor: input.require_second_factor,
         tokens_valid_after: None,
         created_at: now,
         updated_at: now,
@@ -203,6 +210,9 @@ pub async fn update(
     }
     if let Some(ips) = patch.allowed_ips {
         account.allowed_ips = super::parse_ips(&mut problems, &ips);
+    }
+    if let Some(required) = patch.require_second_factor {
+        account.require_second_factor = required;
     }
     if let Some(schema) = patch.policy_schema {
         if let Some(text) = &schema {

@@ -1,7 +1,9 @@
 //! Who people are: identifiers canonicalized and validated (emails, usernames, names), password
-//! hashing, and the one gate every password check passes through (throttling and locks).
+//! hashing, the one gate every password check passes through (throttling and locks), and TOTP
+//! second factors.
 
 pub mod attempts;
+pub mod factor;
 pub mod password;
 mod text;
 

@@ -4,8 +4,11 @@
 //! named by a cookie that is the session id sealed under the master key. The sessions it opens
 //! through authorization codes end with it.
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::DomainError;
-use crate::ids::SessionId;
+use crate::identity::factor::{self, Enrolment};
+use crate::ids::{SessionId, UserId};
 use crate::model::{Session, Status, User};
 use crate::services::Services;
 use crate::store::NewLogin;
@@ -55,19 +58,173 @@ pub struct SignedIn {
     pub browser: BrowserSession,
     /// The cookie's value: the session id, sealed.
     pub cookie: String,
+    /// Recovery codes to show once, when the sign-in also finished a second-factor enrolment.
+    pub recovery_codes: Option<Vec<String>>,
 }
 
-/// Signs a person in with their password from the hosted login page. `replaces` is the browser
-/// session the browser held before, if any: it ends, so a browser holds one session and a
-/// cookie planted before the login names nothing after it.
+/// What a correct password leads to.
+#[derive(Debug)]
+pub enum PasswordChecked {
+    /// Signed in.
+    SignedIn(Box<SignedIn>),
+    /// A second factor is needed first: the sealed proof of the password to carry to
+    /// [`complete`], and the enrolment to show when the person has no factor yet.
+    SecondFactor {
+        /// The sealed proof of the checked password (five minutes).
+        pending: String,
+        /// Set when the person must enrol first (a policy requires a factor they lack).
+        enrolment: Option<Enrolment>,
+    },
+}
+
+/// What the pending proof seals.
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    user: UserId,
+    /// SHA-256 of the password hash checked: a password change meanwhile voids the proof.
+    hash: String,
+    expires: i64,
+    enrol: bool,
+}
+
+/// What a pending proof is sealed under.
+const PENDING_CONTEXT: &str = "second-factor-pending";
+/// How long a checked password waits for its second factor, seconds.
+const PENDING_SECONDS: i64 = 300;
+
+/// Checks a person's password from the hosted login page, through the same gate as the
+/// password grant. Without a second factor to ask, the browser session opens; otherwise the
+/// answer says so. `replaces` is the browser session the browser held before, if any: it ends,
+/// so a browser holds one session and a cookie planted before the login names nothing after it.
 pub async fn sign_in(
     services: &Services,
     username: &str,
     password: &str,
     replaces: Option<&BrowserSession>,
-) -> Result<SignedIn, GrantError> {
+) -> Result<PasswordChecked, GrantError> {
     let presented = Presented::read(username, password)?;
     let (user, password_hash) = verify(services, presented).await?;
+    if !factor::required_for_sign_in(services, &user.id).await? {
+        return Ok(PasswordChecked::SignedIn(Box::new(
+            open(services, user, &password_hash, "pwd", replaces).await?,
+        )));
+    }
+    let enrolment = if factor::enrolled(services, &user.id).await? {
+        None
+    } else {
+        Some(factor::enrol(services, &user).await?)
+    };
+    let pending = Pending {
+        user: user.id,
+        hash: crate::crypto::sha256_b64(password_hash.as_bytes()),
+        expires: Timestamp::now().seconds() + PENDING_SECONDS,
+        enrol: enrolment.is_some(),
+    };
+    let text = serde_json::to_vec(&pending)
+        .map_err(|err| DomainError::Internal(format!("pending sign-in: {err}")))?;
+    Ok(PasswordChecked::SecondFactor {
+        pending: services.sealer.seal(PENDING_CONTEXT, &text)?,
+        enrolment,
+    })
+}
+
+/// Finishes a sign-in with the second factor: a TOTP code or a recovery code, or, for a
+/// person enrolling, the first code of their new factor (the recovery codes then come back).
+pub async fn complete(
+    services: &Services,
+    pending: &str,
+    code: &str,
+    replaces: Option<&BrowserSession>,
+) -> Result<SignedIn, GrantError> {
+    let expired = || GrantError::InvalidRequest("the sign-in has expired; sign in again".into());
+    let opened = services
+        .sealer
+        .open(PENDING_CONTEXT, pending)
+        .map_err(|_| expired())?;
+    let pending: Pending = serde_json::from_slice(&opened).map_err(|_| expired())?;
+    if pending.expires < Timestamp::now().seconds() {
+        return Err(expired());
+    }
+    let record = services
+        .store
+        .user(&pending.user)
+        .await
+        .map_err(DomainError::from)?
+        .filter(|r| r.user.status == Status::Active)
+        .ok_or_else(expired)?;
+    let hash = record.password_hash.clone().ok_or_else(expired)?;
+    if crate::crypto::sha256_b64(hash.as_bytes()) != pending.hash {
+        return Err(expired());
+    }
+    let user = record.user;
+    if pending.enrol {
+        let codes = match factor::confirm(services, &user, code).await {
+            Ok(codes) => codes,
+            Err(DomainError::Validation(_)) => return Err(wrong_code(services, &user).await),
+            Err(DomainError::Busy(_)) => return Err(GrantError::InvalidGrant(TOO_MANY.into())),
+            Err(other) => return Err(other.into()),
+        };
+        let mut signed_in =
+            open(services, user, &hash, factor::Checked::Totp.amr(), replaces).await?;
+        signed_in.recovery_codes = Some(codes.recovery_codes);
+        return Ok(signed_in);
+    }
+    match factor::check(services, &user, code).await? {
+        checked @ (factor::Checked::Totp | factor::Checked::Recovery) => {
+            open(services, user, &hash, checked.amr(), replaces).await
+        }
+        factor::Checked::Locked => Err(GrantError::InvalidGrant(TOO_MANY.into())),
+        factor::Checked::Refused => Err(wrong_code(services, &user).await),
+    }
+}
+
+/// The enrolment (its `otpauth://` URI and key) a pending sign-in is completing, if it is one.
+pub async fn pending_enrolment(
+    services: &Services,
+    pending: &str,
+) -> Result<Option<(String, String)>, DomainError> {
+    let Some(pending) = services
+        .sealer
+        .open(PENDING_CONTEXT, pending)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok())
+        .filter(|p| p.enrol)
+    else {
+        return Ok(None);
+    };
+    let Some(record) = services.store.user(&pending.user).await? else {
+        return Ok(None);
+    };
+    Ok(factor::pending(services, &record.user)
+        .await?
+        .map(|e| (e.otpauth_uri, e.secret)))
+}
+
+/// What a locked second factor answers.
+const TOO_MANY: &str = "too many wrong codes; wait a while and try again";
+
+/// A wrong second-factor code: audited like a wrong password.
+async fn wrong_code(services: &Services, user: &User) -> GrantError {
+    let event = crate::audit::Event {
+        actor: format!("user:{}", user.id),
+        action: "login.failed",
+        account: None,
+        target: None,
+        details: serde_json::json!({ "second_factor": true }),
+    };
+    crate::audit::record(services, event).await;
+    GrantError::InvalidGrant("the code is not correct".into())
+}
+
+/// Opens the browser session of a person who proved who they are (`amr`), in one transaction
+/// that re-checks the password hash they proved.
+async fn open(
+    services: &Services,
+    user: User,
+    password_hash: &str,
+    amr: &str,
+    replaces: Option<&BrowserSession>,
+) -> Result<SignedIn, GrantError> {
     let now = Timestamp::now();
     let session = Session {
         id: SessionId::new(),
@@ -79,7 +236,7 @@ pub async fn sign_in(
         expires_at: Some(now.plus_seconds(services.settings.refresh_absolute_ttl)),
         scope: None,
         parent_id: None,
-        amr: Some("pwd".into()),
+        amr: Some(amr.into()),
         oidc_scope: None,
     };
     let opened = services
@@ -87,7 +244,7 @@ pub async fn sign_in(
         .open_login(&NewLogin {
             session: &session,
             refresh: None,
-            password_hash: &password_hash,
+            password_hash,
             member: false,
         })
         .await
@@ -112,7 +269,7 @@ pub async fn sign_in(
         action: "login.succeeded",
         account: None,
         target: Some(format!("session:{}", session.id)),
-        details: serde_json::json!({ "client_id": BROWSER_CLIENT, "method": "password" }),
+        details: serde_json::json!({ "client_id": BROWSER_CLIENT, "amr": amr }),
     };
     crate::audit::record(services, event).await;
     let cookie = services
@@ -121,6 +278,7 @@ pub async fn sign_in(
     Ok(SignedIn {
         browser: BrowserSession { session, user },
         cookie,
+        recovery_codes: None,
     })
 }
 

@@ -96,6 +96,18 @@ pub async fn issue_code(
             return Err(refused("access_denied", super::ADDRESS_REFUSED.to_owned()));
         }
     }
+    let needs_factor = services.settings.require_second_factor
+        || entry
+            .account
+            .as_ref()
+            .is_some_and(|a| a.require_second_factor);
+    if needs_factor && !browser.amr().iter().any(|m| m == "mfa") {
+        // The policy came after this browser signed in: sign in again, with the factor.
+        return Err(refused(
+            "login_required",
+            "a second factor is required: sign in again".to_owned(),
+        ));
+    }
     let account_id = entry.account.as_ref().map(|a| a.id);
     let held = snapshot
         .role_names_of(&browser.user.id, account_id.as_ref())

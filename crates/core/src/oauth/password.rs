@@ -18,6 +18,9 @@ use super::issue::{issue, narrow, new_refresh_token, GrantError, IssuedToken};
 /// The one answer for unknown user, wrong password and disabled user.
 pub const BAD_CREDENTIALS: &str = "the username or password is incorrect";
 
+/// What the password grant answers a user who signs in with a second factor.
+pub const SECOND_FACTOR_NEEDED: &str = "this user signs in with a second factor, which the password grant cannot ask for: sign in through the hosted sign-in page (the authorization code flow)";
+
 /// A password grant request, as received.
 #[derive(Debug)]
 pub struct PasswordGrant {
@@ -71,6 +74,18 @@ pub async fn password_grant(
         };
         crate::audit::record(services, event).await;
         return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
+    }
+    // Said only to someone who knew the password: the grant cannot ask for a second factor.
+    if crate::identity::factor::required(services, &user.id, entry.account.as_ref()).await? {
+        let event = crate::audit::Event {
+            actor: format!("user:{}", user.id),
+            action: "login.refused_second_factor",
+            account: account_id,
+            target: None,
+            details: serde_json::json!({ "client_id": grant.client.client_id() }),
+        };
+        crate::audit::record(services, event).await;
+        return Err(GrantError::InvalidGrant(SECOND_FACTOR_NEEDED.into()));
     }
     let held = snapshot
         .role_names_of(&user.id, account_id.as_ref())

@@ -59,6 +59,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("jwks_cache_ttl", Kind::Int),
     ("registration_enabled", Kind::Bool),
     ("token_permissions", Kind::Bool),
+    ("require_second_factor", Kind::Bool),
     ("admin_email", Kind::Text),
     ("admin_password", Kind::Text),
     ("master_key", Kind::Text),
@@ -105,6 +106,7 @@ struct Raw {
     jwks_cache_ttl: Option<i64>,
     registration_enabled: Option<bool>,
     token_permissions: Option<bool>,
+    require_second_factor: Option<bool>,
     admin_email: Option<String>,
     admin_password: Option<String>,
     master_key: Option<String>,
@@ -172,6 +174,8 @@ pub struct Config {
     pub registration_enabled: bool,
     /// Whether access tokens carry a `permissions` claim.
     pub token_permissions: bool,
+    /// Every sign-in takes a second factor (TOTP); the password grant is then refused.
+    pub require_second_factor: bool,
     /// Email of the first super admin.
     pub admin_email: String,
     /// Password of the first super admin (generated and printed once when absent).
@@ -493,6 +497,7 @@ impl Config {
             jwks_cache_ttl,
             registration_enabled: raw.registration_enabled.unwrap_or(false),
             token_permissions: raw.token_permissions.unwrap_or(false),
+            require_second_factor: raw.require_second_factor.unwrap_or(false),
             admin_email: raw.admin_email.unwrap_or_else(|| "admin@localhost".into()),
             admin_password: raw
                 .admin_password
@@ -555,6 +560,7 @@ impl Config {
             "jwks_cache_ttl": self.jwks_cache_ttl,
             "registration_enabled": self.registration_enabled,
             "token_permissions": self.token_permissions,
+            "require_second_factor": self.require_second_factor,
             "admin_email": self.admin_email,
             "admin_password": secret(self.admin_password.is_some()),
             "master_key": secret(self.master_key.is_some()),

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod check;
 pub mod clients;
+pub mod factors;
 pub mod keys;
 pub mod me;
 pub mod oauth;

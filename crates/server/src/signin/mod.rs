@@ -18,7 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use warden_core::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Pairs};
-use warden_core::oauth::browser::{self, BrowserSession, SignedIn};
+use warden_core::oauth::browser::{self, BrowserSession, PasswordChecked, SignedIn};
 use warden_core::oauth::code;
 use warden_core::oauth::GrantError;
 use warden_core::DomainError;
@@ -34,6 +34,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/oauth/authorize", get(authorize))
         .route("/oauth/login", axum::routing::post(login))
+        .route(
+            "/oauth/login/second-factor",
+            axum::routing::post(second_factor),
+        )
         .route("/oauth/consent", axum::routing::post(consent))
         .route("/oauth/logout", get(logout_page).post(logout))
         .route("/oauth/pages.css", get(stylesheet))
@@ -189,7 +193,19 @@ async fn login(
     let username = form.take("username");
     let password = form.take("password");
     match browser::sign_in(services, &username, &password, replaces.as_ref()).await {
-        Ok(signed_in) => proceed(&state, &cookies, ip, &query, Step::SignedIn(signed_in)).await,
+        Ok(PasswordChecked::SignedIn(signed_in)) => {
+            proceed(&state, &cookies, ip, &query, Step::SignedIn(*signed_in)).await
+        }
+        Ok(PasswordChecked::SecondFactor { pending, enrolment }) => web::second_factor_page(
+            &state,
+            &cookies,
+            &query,
+            &pending,
+            enrolment
+                .as_ref()
+                .map(|e| (e.otpauth_uri.as_str(), e.secret.as_str())),
+            None,
+        ),
         Err(GrantError::InvalidGrant(why) | GrantError::InvalidRequest(why)) => web::login_page(
             &state,
             &cookies,
@@ -201,6 +217,76 @@ async fn login(
         Err(GrantError::Domain(err)) => web::failure(&state, &err),
         Err(other) => web::failure(&state, &DomainError::Internal(other.to_string())),
     }
+}
+
+/// `POST /oauth/login/second-factor`: the code of the second factor (or a recovery code), or
+/// the first code of a factor being set up; the browser session opens only then.
+async fn second_factor(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let cookies = Cookies::of(&headers);
+    let mut form = match Form::read(&state, &cookies, &body) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let query = form.take("request");
+    if let Err(response) = read_request(&state, &query).await {
+        return response;
+    }
+    if let Err(retry_after) = state.token_limiter().check(ip) {
+        return web::throttled(&state, retry_after);
+    }
+    let services = state.services();
+    let replaces = match browser::current(services, cookies.session()).await {
+        Ok(found) => found,
+        Err(err) => return web::failure(&state, &err),
+    };
+    let pending = form.take("pending");
+    match browser::complete(services, &pending, &form.take("code"), replaces.as_ref()).await {
+        Ok(mut signed_in) => match signed_in.recovery_codes.take() {
+            // Enrolled just now: the codes are shown once, then the request goes on.
+            Some(codes) => {
+                let next = format!("/oauth/authorize?{query}");
+                let mut response = pages::recovery(state.theme(), &codes, &next);
+                web::set_session_cookie(&state, &mut response, &signed_in.cookie);
+                response
+            }
+            None => proceed(&state, &cookies, ip, &query, Step::SignedIn(signed_in)).await,
+        },
+        Err(GrantError::InvalidGrant(why)) => {
+            // Enrolling, the setup stays on screen: the pending enrolment is unchanged.
+            let enrolment = match pending_enrolment(&state, &pending).await {
+                Ok(found) => found,
+                Err(response) => return response,
+            };
+            web::second_factor_page(
+                &state,
+                &cookies,
+                &query,
+                &pending,
+                enrolment.as_ref().map(|(u, s)| (u.as_str(), s.as_str())),
+                Some(&why),
+            )
+        }
+        Err(GrantError::InvalidRequest(why)) => {
+            web::error_page(&state, StatusCode::BAD_REQUEST, &why)
+        }
+        Err(GrantError::Domain(err)) => web::failure(&state, &err),
+        Err(other) => web::failure(&state, &DomainError::Internal(other.to_string())),
+    }
+}
+
+/// The enrolment a pending sign-in is completing, to show again after a wrong first code.
+async fn pending_enrolment(
+    state: &AppState,
+    pending: &str,
+) -> Result<Option<(String, String)>, Response> {
+    browser::pending_enrolment(state.services(), pending)
+        .await
+        .map_err(|err| web::failure(state, &err))
 }
 
 /// `POST /oauth/consent`: the person allows or denies the application.

@@ -10,6 +10,9 @@ const LOGIN: &str = include_str!("templates/login.html");
 const CONSENT: &str = include_str!("templates/consent.html");
 const LOGOUT: &str = include_str!("templates/logout.html");
 const MESSAGE: &str = include_str!("templates/message.html");
+const SECOND_FACTOR: &str = include_str!("templates/second_factor.html");
+const ENROLMENT: &str = include_str!("templates/enrolment.html");
+const RECOVERY: &str = include_str!("templates/recovery.html");
 
 /// The pages' policy: nothing runs, nothing loads but the stylesheet (and a logo from HTTPS),
 /// no page may be framed (clickjacking), forms post only where they were served.
@@ -196,6 +199,89 @@ pub fn login(theme: &Theme, status: StatusCode, view: &LoginPage<'_>) -> Respons
         ],
     );
     page(theme, status, "Sign in", &body)
+}
+
+/// What the second-factor page shows.
+pub struct SecondFactorPage<'a> {
+    /// The CSRF token of the form.
+    pub csrf: &'a str,
+    /// The authorization request, carried through the form.
+    pub request: &'a str,
+    /// The sealed proof of the password.
+    pub pending: &'a str,
+    /// For a person enrolling: the `otpauth://` URI and the key in base32.
+    pub enrolment: Option<(&'a str, &'a str)>,
+    /// Why the last code failed.
+    pub error: Option<&'a str>,
+}
+
+/// The second-factor page: a code (or a recovery code), or, enrolling, the QR code first.
+pub fn second_factor(theme: &Theme, status: StatusCode, view: &SecondFactorPage<'_>) -> Response {
+    let message = view.error.map_or_else(String::new, |why| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", escape(why))
+    });
+    let (enrolment, label, hint, title) = match view.enrolment {
+        Some((uri, secret)) => (
+            fill(
+                ENROLMENT,
+                &[("qr", &qr_svg(uri)), ("secret", &escape(secret))],
+            ),
+            "Six-digit code from the app",
+            "",
+            "Set up a second factor",
+        ),
+        None => (
+            String::new(),
+            "Six-digit code from your authenticator app",
+            "Lost your phone? Enter one of your recovery codes instead.",
+            "Two-step verification",
+        ),
+    };
+    let body = fill(
+        SECOND_FACTOR,
+        &[
+            ("message", &message),
+            ("enrolment", &enrolment),
+            ("csrf", &escape(view.csrf)),
+            ("request", &escape(view.request)),
+            ("pending", &escape(view.pending)),
+            ("label", label),
+            ("hint", hint),
+        ],
+    );
+    page(theme, status, title, &body)
+}
+
+/// A QR code of `text` as inline SVG (no script, no image request).
+fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(192, 192)
+                .quiet_zone(true)
+                .build();
+            // The XML declaration has no place inside an HTML document.
+            match svg.find("<svg") {
+                Some(at) => svg[at..].to_owned(),
+                None => String::new(),
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// The recovery codes, shown once after enrolment, and the way on.
+pub fn recovery(theme: &Theme, codes: &[String], continue_to: &str) -> Response {
+    let items: String = codes
+        .iter()
+        .map(|c| format!("<li><code>{}</code></li>\n", escape(c)))
+        .collect();
+    let body = fill(
+        RECOVERY,
+        &[("codes", &items), ("continue", &escape(continue_to))],
+    );
+    page(theme, StatusCode::OK, "Save your recovery codes", &body)
 }
 
 /// Says in words what a scope value lets the application do.

@@ -289,6 +289,35 @@ pub fn login_page(
     })
 }
 
+/// The second-factor page (or, enrolling, the setup page).
+pub fn second_factor_page(
+    state: &AppState,
+    cookies: &Cookies,
+    query: &str,
+    pending: &str,
+    enrolment: Option<(&str, &str)>,
+    error: Option<&str>,
+) -> Response {
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    with_form(state, cookies, |csrf| {
+        pages::second_factor(
+            state.theme(),
+            status,
+            &pages::SecondFactorPage {
+                csrf,
+                request: query,
+                pending,
+                enrolment,
+                error,
+            },
+        )
+    })
+}
+
 /// The consent page for `request`.
 pub fn consent_page(
     state: &AppState,
