@@ -67,6 +67,12 @@ pub enum UserCommand {
         /// The user.
         user: String,
     },
+    /// Remove a user's second factor (a lost phone); they set one up again at their next
+    /// sign-in where one is required.
+    ResetSecondFactor {
+        /// The user (id, email or username).
+        user: String,
+    },
     /// Delete a user (id, email or username), with their sessions, roles and API keys.
     Delete {
         /// The user.
@@ -84,6 +90,9 @@ pub enum AccountCommand {
         /// Display name.
         #[arg(long)]
         display_name: Option<String>,
+        /// Signing in to the account takes a second factor (TOTP).
+        #[arg(long)]
+        require_second_factor: bool,
     },
     /// List accounts.
     List {
@@ -287,6 +296,13 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Disable { user } => set_status(services, &user, Status::Disabled).await?,
         UserCommand::Enable { user } => set_status(services, &user, Status::Active).await?,
+        UserCommand::ResetSecondFactor { user } => {
+            let id = user_id(services, &user).await?;
+            warden_core::identity::factor::reset(services, &Access::System, &id)
+                .await
+                .map_err(explain)?;
+            println!("removed the second factor of user {id} ({user})");
+        }
         UserCommand::Delete { user } => {
             let id = user_id(services, &user).await?;
             users::delete(services, &Access::System, &id)
@@ -323,11 +339,15 @@ pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result
     let state = open(config).await?;
     let services = state.services();
     match command {
-        AccountCommand::Create { name, display_name } => {
+        AccountCommand::Create {
+            name,
+            display_name,
+            require_second_factor,
+        } => {
             let input = accounts::CreateAccount {
                 allowed_ips: Vec::new(),
                 policy_schema: None,
-                require_second_factor: false,
+                require_second_factor,
                 name,
                 display_name,
                 description: None,

@@ -28,7 +28,7 @@ pub enum ClientCommand {
         #[arg(long = "allowed-ip")]
         allowed_ips: Vec<String>,
         /// A grant it may use (repeat; default client_credentials, or authorization_code and
-        /// refresh_token for a public client).
+        /// refresh_token for a public client or one with redirect URIs).
         #[arg(long = "grant")]
         grants: Vec<String>,
         /// A public client (a single-page or native app): no secret, PKCE required.

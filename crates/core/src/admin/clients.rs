@@ -49,7 +49,7 @@ pub struct CreateClient {
     #[serde(default)]
     pub allowed_ips: Vec<String>,
     /// Allowed grants (default `["client_credentials"]`, or `["authorization_code",
-    /// "refresh_token"]` for a public client).
+    /// "refresh_token"]` for a public client or one with redirect URIs).
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
     /// `confidential` (default: authenticates with its secret) or `public` (single-page and
@@ -150,9 +150,15 @@ impl UpdateClient {
     }
 }
 
-fn parse_grants(problems: &mut Problems, texts: Option<Vec<String>>, public: bool) -> Vec<String> {
+/// The grants asked for, checked. Without any: a client that signs people in (public, or with
+/// redirect URIs) gets the code and refresh grants, a service client `client_credentials`.
+fn parse_grants(
+    problems: &mut Problems,
+    texts: Option<Vec<String>>,
+    signs_in: bool,
+) -> Vec<String> {
     let texts = texts.unwrap_or_else(|| {
-        if public {
+        if signs_in {
             vec!["authorization_code".into(), "refresh_token".into()]
         } else {
             vec!["client_credentials".into()]
@@ -238,8 +244,12 @@ pub async fn create(
     }
     let allowed_ips = super::parse_ips(&mut problems, &input.allowed_ips);
     let requested = input.sign_in();
-    let public = requested.client_type.as_deref() == Some("public");
-    let grant_types = parse_grants(&mut problems, input.grant_types.take(), public);
+    let signs_in = requested.client_type.as_deref() == Some("public")
+        || requested
+            .redirect_uris
+            .as_ref()
+            .is_some_and(|uris| !uris.is_empty());
+    let grant_types = parse_grants(&mut problems, input.grant_types.take(), signs_in);
     let may_skip_consent = actor.reach(CLIENTS_CREATE) == Reach::All;
     let sign_in = sign_in::apply(
         &mut problems,

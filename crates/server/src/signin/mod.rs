@@ -58,8 +58,18 @@ enum Step {
     Consented(BrowserSession),
 }
 
-/// `GET /oauth/authorize` (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2).
-async fn authorize(
+/// The authorization endpoint (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2), for browsers:
+/// `response_type=code` with PKCE (`code_challenge`, `code_challenge_method=S256`, required),
+/// `client_id`, `redirect_uri` (registered exactly), `scope` (`openid profile email
+/// offline_access` and role names to narrow to), `state`, `nonce`, `prompt` (`none`, `login`,
+/// `consent`), `max_age`, `login_hint`, and Warden's `account`. Shows the hosted login, second
+/// factor and consent pages as needed, then redirects to the client with `code`, `state` and
+/// `iss` (RFC 9207). Errors go to a registered redirect URI only; otherwise an error page.
+#[utoipa::path(get, path = "/oauth/authorize", tag = "sign-in",
+    responses((status = 200, description = "A hosted page (login, second factor, consent)", content_type = "text/html"),
+              (status = 303, description = "Back to the client: `code` or `error`, with `state` and `iss`"),
+              (status = 400, description = "Unknown client or unregistered redirect URI: an error page, nothing sent anywhere", content_type = "text/html")))]
+pub(crate) async fn authorize(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
@@ -328,9 +338,15 @@ async fn consent(
     }
 }
 
-/// `GET /oauth/logout` (OpenID Connect RP-Initiated Logout 1.0). With an `id_token_hint` of
-/// this browser's session it signs out at once; otherwise it asks first.
-async fn logout_page(
+/// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): `id_token_hint`,
+/// `post_logout_redirect_uri` (registered exactly by the hint's client or `client_id`),
+/// `state`. With a hint of this browser's session it signs out at once; otherwise it asks
+/// first. Signing out ends the browser session and every session it opened.
+#[utoipa::path(get, path = "/oauth/logout", tag = "sign-in",
+    responses((status = 200, description = "The confirmation page, or the signed-out page", content_type = "text/html"),
+              (status = 303, description = "Signed out: back to the post-logout redirect URI with `state`"),
+              (status = 400, description = "An unregistered post-logout URI or a foreign hint: an error page", content_type = "text/html")))]
+pub(crate) async fn logout_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -393,9 +409,13 @@ async fn stylesheet(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `GET` or `POST /userinfo` (OpenID Connect Core §5.3): the claims about the token's user
-/// that the scopes granted release.
-async fn userinfo(
+/// The claims about the token's user that its scopes released (OpenID Connect Core §5.3):
+/// `sub`, and by scope `name`, `preferred_username`, `updated_at`, `email`,
+/// `email_verified`. `POST` answers the same.
+#[utoipa::path(get, path = "/userinfo", tag = "sign-in", security(("bearer" = [])),
+    responses((status = 200, description = "The claims", body = Object),
+              (status = 401, description = "No or a bad bearer token (`WWW-Authenticate: Bearer`)")))]
+pub(crate) async fn userinfo(
     State(state): State<AppState>,
     auth: Result<Authenticated, crate::error::ApiError>,
 ) -> Response {
@@ -447,7 +467,9 @@ pub fn metadata(state: &AppState) -> serde_json::Map<String, Value> {
     }
 }
 
-/// `GET /.well-known/openid-configuration`.
-async fn discovery(State(state): State<AppState>) -> Json<Value> {
+/// OpenID Connect Discovery 1.0: the same document as the RFC 8414 metadata.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "sign-in",
+    responses((status = 200, description = "Provider metadata", body = Object)))]
+pub(crate) async fn discovery(State(state): State<AppState>) -> Json<Value> {
     Json(Value::Object(metadata(&state)))
 }

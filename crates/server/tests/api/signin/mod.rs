@@ -623,6 +623,116 @@ async fn a_logout_racing_a_code_redemption_leaves_nothing_alive(backend: Backend
     }
 }
 
+/// The self-service session list shows the browser session; ending it there signs the
+/// browser out of every application it signed in to.
+async fn people_see_and_end_their_browser_sessions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("self@x.io", None).await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    let mut browser = Browser::new();
+    let tokens = redeem(
+        &app,
+        &client,
+        &sign_in_for_code(&app, &mut browser, &client, "self@x.io").await,
+        VERIFIER,
+    )
+    .await;
+    let access = tokens.body["access_token"].as_str().unwrap().to_owned();
+    let listed = app.get("/v1/users/me/sessions", &access).await;
+    let browser_session = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["client_id"] == "warden:browser")
+        .unwrap_or_else(|| panic!("{}", listed.body))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ended = app
+        .delete(&format!("/v1/users/me/sessions/{browser_session}"), &access)
+        .await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT, "{}", ended.body);
+    assert_eq!(
+        app.get("/userinfo", &access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let again = refresh(
+        &app,
+        &client,
+        tokens.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(again.body["error"], "invalid_grant");
+    assert!(browser
+        .get(&authorize_url(&app, &client, &[]))
+        .await
+        .is_login_page());
+}
+
+/// Two authorizations in flight in one browser: each code carries its own request's nonce,
+/// and a code answers only for the PKCE challenge of its own request.
+async fn each_code_carries_its_own_requests_nonce(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("nonce@x.io", None).await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    let mut browser = Browser::new();
+    sign_in_for_code(&app, &mut browser, &client, "nonce@x.io").await;
+    let other_verifier = "another-verifier-another-verifier-another-verifier";
+    let other_challenge = {
+        use base64::Engine;
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, other_verifier.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+    };
+    let first = browser
+        .get(&authorize_url(&app, &client, &[("nonce", "first-nonce")]))
+        .await;
+    let second = browser
+        .get(&authorize_url(
+            &app,
+            &client,
+            &[
+                ("nonce", "second-nonce"),
+                ("code_challenge", &other_challenge),
+            ],
+        ))
+        .await;
+    let (first, second) = (first.param("code").unwrap(), second.param("code").unwrap());
+    // Swapped verifiers fail (and spend the codes), so start again for the real exchange.
+    assert_eq!(
+        redeem(&app, &client, &second, VERIFIER).await.body["error"],
+        "invalid_grant"
+    );
+    let one = redeem(&app, &client, &first, VERIFIER).await;
+    assert_eq!(
+        claims(one.body["id_token"].as_str().unwrap())["nonce"],
+        "first-nonce"
+    );
+    let third = browser
+        .get(&authorize_url(
+            &app,
+            &client,
+            &[
+                ("nonce", "second-nonce"),
+                ("code_challenge", &other_challenge),
+            ],
+        ))
+        .await;
+    let two = redeem(&app, &client, &third.param("code").unwrap(), other_verifier).await;
+    assert_eq!(
+        claims(two.body["id_token"].as_str().unwrap())["nonce"],
+        "second-nonce"
+    );
+    // No nonce asked, none given.
+    let none = browser
+        .get(&authorize_url(&app, &client, &[("nonce", "")]))
+        .await;
+    let three = redeem(&app, &client, &none.param("code").unwrap(), VERIFIER).await;
+    assert!(claims(three.body["id_token"].as_str().unwrap())
+        .get("nonce")
+        .is_none());
+}
+
 fn urlencode(text: &str) -> String {
     serde_urlencoded::to_string([("v", text)]).unwrap()[2..].to_owned()
 }
@@ -637,4 +747,6 @@ crate::both!(
     forms_need_this_browsers_csrf_token,
     logout_ends_the_browser_session_and_every_app_session,
     a_logout_racing_a_code_redemption_leaves_nothing_alive,
+    people_see_and_end_their_browser_sessions,
+    each_code_carries_its_own_requests_nonce,
 );
