@@ -85,6 +85,9 @@ struct Pending {
     hash: String,
     expires: i64,
     enrol: bool,
+    /// SHA-256 of the browser binding the proof was made for: another browser cannot carry it,
+    /// and this one cannot once the binding changes (it does at every sign-in).
+    browser: String,
 }
 
 /// What a pending proof is sealed under.
@@ -96,11 +99,14 @@ const PENDING_SECONDS: i64 = 300;
 /// password grant. Without a second factor to ask, the browser session opens; otherwise the
 /// answer says so. `replaces` is the browser session the browser held before, if any: it ends,
 /// so a browser holds one session and a cookie planted before the login names nothing after it.
+/// `binding` is a secret only this browser holds (its CSRF cookie), to which a pending proof is
+/// bound.
 pub async fn sign_in(
     services: &Services,
     username: &str,
     password: &str,
     replaces: Option<&BrowserSession>,
+    binding: &str,
 ) -> Result<PasswordChecked, GrantError> {
     let presented = Presented::read(username, password)?;
     let (user, password_hash) = verify(services, presented).await?;
@@ -112,13 +118,18 @@ pub async fn sign_in(
     let enrolment = if factor::enrolled(services, &user.id).await? {
         None
     } else {
-        Some(factor::enrol(services, &user).await?)
+        // An enrolment already under way is shown again, so two open setup pages agree.
+        match factor::pending(services, &user).await? {
+            Some(started) => Some(started),
+            None => Some(factor::enrol(services, &user).await?),
+        }
     };
     let pending = Pending {
         user: user.id,
         hash: crate::crypto::sha256_b64(password_hash.as_bytes()),
         expires: Timestamp::now().seconds() + PENDING_SECONDS,
         enrol: enrolment.is_some(),
+        browser: crate::crypto::sha256_b64(binding.as_bytes()),
     };
     let text = serde_json::to_vec(&pending)
         .map_err(|err| DomainError::Internal(format!("pending sign-in: {err}")))?;
@@ -135,6 +146,7 @@ pub async fn complete(
     pending: &str,
     code: &str,
     replaces: Option<&BrowserSession>,
+    binding: &str,
 ) -> Result<SignedIn, GrantError> {
     let expired = || GrantError::InvalidRequest("the sign-in has expired; sign in again".into());
     let opened = services
@@ -142,7 +154,11 @@ pub async fn complete(
         .open(PENDING_CONTEXT, pending)
         .map_err(|_| expired())?;
     let pending: Pending = serde_json::from_slice(&opened).map_err(|_| expired())?;
-    if pending.expires < Timestamp::now().seconds() {
+    let bound = crate::crypto::same_secret(
+        crate::crypto::sha256_b64(binding.as_bytes()).as_bytes(),
+        pending.browser.as_bytes(),
+    );
+    if pending.expires < Timestamp::now().seconds() || !bound {
         return Err(expired());
     }
     let record = services

@@ -19,7 +19,7 @@ use super::issue::{issue, narrow, new_refresh_token, GrantError, IssuedToken};
 pub const BAD_CREDENTIALS: &str = "the username or password is incorrect";
 
 /// What the password grant answers a user who signs in with a second factor.
-pub const SECOND_FACTOR_NEEDED: &str = "this user signs in with a second factor, which the password grant cannot ask for: sign in through the hosted sign-in page (the authorization code flow)";
+pub const SECOND_FACTOR_NEEDED: &str = "a second factor is required for this user, and the password grant cannot ask for one: sign in through the hosted sign-in page (the authorization code flow)";
 
 /// A password grant request, as received.
 #[derive(Debug)]

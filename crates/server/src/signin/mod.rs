@@ -95,6 +95,15 @@ async fn proceed(
     };
     let prompt = request.prompt;
     let consented = matches!(step, Step::Consented(_));
+    // A sign-in rotates the CSRF cookie: forms and proofs bound to the old one are dead.
+    let (rotated, rotation) = match step {
+        Step::SignedIn(_) => {
+            let (rotated, line) = cookies.rotated(state);
+            (Some(rotated), Some(line))
+        }
+        _ => (None, None),
+    };
+    let cookies = rotated.as_ref().unwrap_or(cookies);
     let (browser, issued_cookie, fresh) = match step {
         Step::Start => match browser::current(services, cookies.session()).await {
             Ok(found) => (found, None, false),
@@ -143,6 +152,9 @@ async fn proceed(
     };
     if let Some(cookie) = issued_cookie {
         web::set_session_cookie(state, &mut response, &cookie);
+    }
+    if let Some(line) = rotation {
+        web::set_rotated(&mut response, &line);
     }
     response
 }
@@ -202,7 +214,15 @@ async fn login(
     };
     let username = form.take("username");
     let password = form.take("password");
-    match browser::sign_in(services, &username, &password, replaces.as_ref()).await {
+    match browser::sign_in(
+        services,
+        &username,
+        &password,
+        replaces.as_ref(),
+        cookies.binding(),
+    )
+    .await
+    {
         Ok(PasswordChecked::SignedIn(signed_in)) => {
             proceed(&state, &cookies, ip, &query, Step::SignedIn(*signed_in)).await
         }
@@ -255,13 +275,23 @@ async fn second_factor(
         Err(err) => return web::failure(&state, &err),
     };
     let pending = form.take("pending");
-    match browser::complete(services, &pending, &form.take("code"), replaces.as_ref()).await {
+    let code = form.take("code");
+    match browser::complete(
+        services,
+        &pending,
+        &code,
+        replaces.as_ref(),
+        cookies.binding(),
+    )
+    .await
+    {
         Ok(mut signed_in) => match signed_in.recovery_codes.take() {
             // Enrolled just now: the codes are shown once, then the request goes on.
             Some(codes) => {
                 let next = format!("/oauth/authorize?{query}");
                 let mut response = pages::recovery(state.theme(), &codes, &next);
                 web::set_session_cookie(&state, &mut response, &signed_in.cookie);
+                web::set_rotated(&mut response, &cookies.rotated(&state).1);
                 response
             }
             None => proceed(&state, &cookies, ip, &query, Step::SignedIn(signed_in)).await,

@@ -63,6 +63,34 @@ impl Cookies {
     pub fn session(&self) -> &str {
         &self.session
     }
+
+    /// The secret only this browser holds (its CSRF cookie; empty when none), to which what the
+    /// pages carry between steps is bound.
+    pub fn binding(&self) -> &str {
+        self.csrf.as_deref().unwrap_or_default()
+    }
+
+    /// The cookies after a sign-in: a new CSRF value (so nothing bound to the old one, a form
+    /// or a pending second-factor proof, is accepted again), and its `Set-Cookie` line.
+    pub fn rotated(&self, state: &AppState) -> (Self, String) {
+        let value = warden_core::crypto::random_token();
+        let line = format!(
+            "{CSRF_COOKIE}={value}; Path=/oauth; HttpOnly; SameSite=Lax{}",
+            secure(state)
+        );
+        (
+            Self {
+                session: self.session.clone(),
+                csrf: Some(value),
+            },
+            line,
+        )
+    }
+}
+
+/// Adds a `Set-Cookie` line made by [`Cookies::rotated`].
+pub fn set_rotated(response: &mut Response, line: &str) {
+    set_cookie(response, line);
 }
 
 /// `; Secure` when the issuer is served over https.

@@ -343,7 +343,58 @@ async fn an_account_can_require_a_second_factor(backend: Backend) {
     );
 }
 
+/// The proof that the password was right, carried to the second-factor step, works only in
+/// the browser that typed the password, and only until that browser signs in.
+async fn the_password_step_is_bound_to_its_browser_and_spent_by_a_sign_in(backend: Backend) {
+    early_in_a_step().await;
+    let app = TestApp::spawn(backend).await;
+    app.create_user("bound@x.io", None).await;
+    let token = app.login("bound@x.io", PASSWORD).await;
+    let uri = enrol(&app, &token).await;
+    app.post(
+        "/v1/users/me/totp/confirm",
+        &token,
+        json!({ "code": code(&uri, -1) }),
+    )
+    .await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    let (_victim, page) = at_second_factor(&app, &client, "bound@x.io").await;
+    // Another browser, which never typed the password, carries the victim's proof.
+    let mut other = Browser::new();
+    let login = other.get(&authorize_url(&app, &client, &[])).await;
+    let stolen = other
+        .post(
+            &app.url("/oauth/login/second-factor"),
+            &[
+                ("csrf", &login.field("csrf")),
+                ("request", &login.field("request")),
+                ("pending", &page.field("pending")),
+                ("code", &code(&uri, 0)),
+            ],
+        )
+        .await;
+    assert_eq!(stolen.status, StatusCode::BAD_REQUEST, "{}", stolen.body);
+    assert!(!other.cookies.contains_key("warden_session"));
+    // In its own browser the proof works once; after that sign-in it is spent.
+    let (mut mine, page) = at_second_factor(&app, &client, "bound@x.io").await;
+    let done = send_code(&app, &mut mine, &page, &code(&uri, 0)).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let again = mine
+        .post(
+            &app.url("/oauth/login/second-factor"),
+            &[
+                ("csrf", &page.field("csrf")),
+                ("request", &page.field("request")),
+                ("pending", &page.field("pending")),
+                ("code", &code(&uri, 1)),
+            ],
+        )
+        .await;
+    assert_ne!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+}
+
 crate::both!(
+    the_password_step_is_bound_to_its_browser_and_spent_by_a_sign_in,
     a_second_factor_is_enrolled_and_then_asked_at_every_sign_in,
     one_code_sent_at_once_signs_in_once,
     wrong_codes_lock_the_second_factor,
