@@ -26,7 +26,8 @@ fi
 venv="$(realpath -m "${CARGO_TARGET_DIR:-target}")/examples-venv"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 requirements=(-r examples/_testkit/requirements.txt)
-for file in examples/seed-*/requirements.txt examples/authzen/requirements.txt; do requirements+=(-r "$file"); done
+for file in examples/seed-*/requirements.txt examples/authzen/requirements.txt \
+    examples/web-sign-in-flask/requirements.txt examples/spa-sign-in/requirements.txt; do requirements+=(-r "$file"); done
 "$venv/bin/pip" install --quiet --disable-pip-version-check "./clients/python[flask,fastapi,thrift]" "${requirements[@]}"
 # The client changes with the repository: always install the working tree's.
 "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall "./clients/python"
@@ -34,7 +35,7 @@ for file in examples/seed-*/requirements.txt examples/authzen/requirements.txt; 
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
 status=0
-for example in examples/seed-*/ examples/authzen/; do
+for example in examples/seed-*/ examples/authzen/ examples/web-sign-in-flask/ examples/spa-sign-in/; do
   name=$(basename "$example")
   echo "== $name"
   (cd examples && WARDEN_BIN="$binary" "$venv/bin/python" -m pytest -q "$name" \

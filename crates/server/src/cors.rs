@@ -1,6 +1,6 @@
-//! CORS for the endpoints a browser app calls directly (the token, revocation and JWKS
-//! endpoints): only origins an active client registered in `allowed_origins` are answered,
-//! exactly as the browser sends them; never with credentials (these endpoints take no
+//! CORS for the endpoints a browser app calls directly (token, revocation, userinfo, JWKS and
+//! the discovery documents): only origins an active client registered in `allowed_origins` are
+//! answered, exactly as the browser sends them; never with credentials (these endpoints take no
 //! cookies). Every other origin gets no CORS header, so the browser keeps the answer from it.
 
 use axum::extract::{Request, State};

@@ -169,7 +169,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .merge(crate::signin::routes(&state))
         .route(
             "/.well-known/oauth-authorization-server",
-            get(oauth::metadata),
+            browser(get(oauth::metadata), &state),
         )
         .route("/oauth/token", browser(post(oauth::token), &state))
         .route("/oauth/revoke", browser(post(oauth::revoke), &state))

@@ -23,9 +23,9 @@ use crate::time::Timestamp;
 /// The JWS algorithms Warden signs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SigningAlgorithm {
-    /// Ed25519 (the default): small, fast, deterministic.
+    /// Ed25519: small, fast, deterministic.
     EdDSA,
-    /// ECDSA over P-256 with SHA-256.
+    /// ECDSA over P-256 with SHA-256 (the default: what every JOSE library verifies).
     ES256,
     /// RSASSA-PKCS1-v1_5 with SHA-256 over a 2048-bit key.
     RS256,

@@ -103,3 +103,32 @@ fn unknown_keys_are_warned_once_with_the_nearest_known_key() {
     assert_eq!(edit_distance("kitten", "sitting"), 3);
     assert_eq!(nearest_key("listen"), Some("listen"));
 }
+
+#[test]
+fn the_sign_in_theme_and_second_factor_policy_are_read_and_checked() {
+    let config = Config::load_from(
+        None,
+        &env(&[
+            ("WARDEN_SIGN_IN_PRODUCT_NAME", "Acme Login"),
+            ("WARDEN_SIGN_IN_ACCENT_COLOR", "#FFAA00"),
+            ("WARDEN_REQUIRE_SECOND_FACTOR", "true"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.theme.product_name, "Acme Login");
+    assert_eq!(config.theme.accent_color, "#ffaa00");
+    assert!(config.require_second_factor);
+    let err = Config::load_from(
+        None,
+        &env(&[
+            ("WARDEN_SIGN_IN_ACCENT_COLOR", "red}body{display:none"),
+            ("WARDEN_SIGN_IN_LOGO_URL", "javascript:alert(1)"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("sign_in_accent_color") || err.contains("sign_in_logo_url"),
+        "{err}"
+    );
+}

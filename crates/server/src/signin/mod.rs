@@ -45,7 +45,20 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/userinfo",
             crate::routes::browser(get(userinfo).post(userinfo), state),
         )
-        .route("/.well-known/openid-configuration", get(discovery))
+        .route(
+            "/.well-known/openid-configuration",
+            crate::routes::browser(get(discovery), state),
+        )
+        // Browsers ask every site for one; the pages have none.
+        .route(
+            "/favicon.ico",
+            get(|| async {
+                (
+                    [(axum::http::header::CACHE_CONTROL, "public, max-age=86400")],
+                    StatusCode::NO_CONTENT,
+                )
+            }),
+        )
 }
 
 /// Where a request stands when the flow goes on.
