@@ -23,6 +23,13 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
 
+# The single-page app's test drives Debian's Chromium (Playwright without its own browsers).
+if ! [ -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "installing Debian's chromium for the single-page app example"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+fi
+
 venv="$(realpath -m "${CARGO_TARGET_DIR:-target}")/examples-venv"
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 requirements=(-r examples/_testkit/requirements.txt)
