@@ -198,6 +198,30 @@ async fn read_request(state: &AppState, query: &str) -> Result<AuthorizeRequest,
         })
 }
 
+/// A form posted by a sign-in page: this browser's cookies, the fields (CSRF token checked),
+/// and the authorization request it carries, checked again in full.
+struct Posted {
+    cookies: Cookies,
+    form: Form,
+    query: String,
+    request: AuthorizeRequest,
+}
+
+impl Posted {
+    async fn read(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Self, Response> {
+        let cookies = Cookies::of(headers);
+        let mut form = Form::read(state, &cookies, body)?;
+        let query = form.take("request");
+        let request = read_request(state, &query).await?;
+        Ok(Self {
+            cookies,
+            form,
+            query,
+            request,
+        })
+    }
+}
+
 /// `POST /oauth/login`: the login form. The same password gate as the password grant (one
 /// answer for every failure, the same locks and the same audit), within the per-address token
 /// budget; a new browser session and a new cookie on success.
@@ -207,14 +231,13 @@ async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let cookies = Cookies::of(&headers);
-    let mut form = match Form::read(&state, &cookies, &body) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
-    let query = form.take("request");
-    let request = match read_request(&state, &query).await {
-        Ok(request) => request,
+    let Posted {
+        cookies,
+        mut form,
+        query,
+        request,
+    } = match Posted::read(&state, &headers, &body).await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
     if let Err(retry_after) = state.token_limiter().check(ip) {
@@ -270,15 +293,15 @@ async fn second_factor(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let cookies = Cookies::of(&headers);
-    let mut form = match Form::read(&state, &cookies, &body) {
-        Ok(form) => form,
+    let Posted {
+        cookies,
+        mut form,
+        query,
+        ..
+    } = match Posted::read(&state, &headers, &body).await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
-    let query = form.take("request");
-    if let Err(response) = read_request(&state, &query).await {
-        return response;
-    }
     if let Err(retry_after) = state.token_limiter().check(ip) {
         return web::throttled(&state, retry_after);
     }
@@ -349,14 +372,13 @@ async fn consent(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let cookies = Cookies::of(&headers);
-    let mut form = match Form::read(&state, &cookies, &body) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
-    let query = form.take("request");
-    let request = match read_request(&state, &query).await {
-        Ok(request) => request,
+    let Posted {
+        cookies,
+        mut form,
+        query,
+        request,
+    } = match Posted::read(&state, &headers, &body).await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
     let browser = match browser::current(state.services(), cookies.session()).await {
