@@ -152,10 +152,11 @@ def test_a_return_with_a_state_of_no_sign_in_is_refused(page, spa, world):
     assert page.url == spa.origin + "/"
 
 
-def test_a_refused_consent_comes_back_as_an_error(page, spa, warden, world):
+def test_a_refused_consent_comes_back_as_an_error(page, spa, warden, world, admin):
+    # Someone who never allowed the app: Warden remembers what people allowed.
     page.goto(spa.origin + "/")
     page.get_by_role("button", name="Sign in").click()
-    at_warden(page, warden, world.alice, decision="Deny")
+    at_warden(page, warden, admin.user(None), decision="Deny")
     page.wait_for_url(spa.origin + "/")
     page_expect(page.locator("#error")).to_contain_text("access_denied")
     page_expect(page.locator("#status")).to_have_text("Signed out")

@@ -157,6 +157,20 @@ pub struct TotpFactor {
     pub last_step: i64,
 }
 
+/// What a person allowed an application on the consent page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(serde::Serialize)]
+pub struct Consent {
+    /// The application's `client_id`.
+    pub client_id: String,
+    /// The scope values allowed, space-separated.
+    pub scope: String,
+    /// Last granted.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub granted_at: Timestamp,
+}
+
 /// What presenting a code found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeUse {
@@ -337,6 +351,14 @@ pub trait Store: Send + Sync + 'static {
     /// Moves the live sessions opened from browser session `from` to `to` (the same person
     /// signed in again in that browser).
     async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError>;
+    /// What `user` allowed the client `client_id`, if anything.
+    async fn consent(&self, user: &UserId, client_id: &str) -> Result<Option<Consent>, StoreError>;
+    /// Records what `user` allowed `client_id` (replacing what was recorded).
+    async fn put_consent(&self, user: &UserId, consent: &Consent) -> Result<(), StoreError>;
+    /// Everything `user` allowed, by client.
+    async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError>;
+    /// Withdraws what `user` allowed `client_id`; `false` when there was nothing.
+    async fn delete_consent(&self, user: &UserId, client_id: &str) -> Result<bool, StoreError>;
     /// A user's TOTP factor, pending or confirmed.
     async fn totp_factor(&self, user: &UserId) -> Result<Option<TotpFactor>, StoreError>;
     /// Starts an enrolment with a new secret, replacing a pending one; `false` (and nothing

@@ -14,7 +14,7 @@ use crate::handlers::{
     paths(
         oauth::token, oauth::revoke, oauth::introspect, oauth::jwks, oauth::metadata,
         me::register, me::get, me::update, me::change_password,
-        factors::enrol, factors::confirm, factors::reset,
+        factors::enrol, factors::confirm, factors::reset, me::list_consents, me::withdraw_consent,
         me::list_sessions, me::end_other_sessions, me::end_session, users::list_sessions, users::end_sessions,
         users::create, users::list, users::get, users::update, users::delete,
         users::grant_role, users::list_roles, users::revoke_role,

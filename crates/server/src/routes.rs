@@ -45,6 +45,11 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/users/me", get(me::get).patch(me::update))
         .route("/users/me/password", post(me::change_password))
         .route("/users/me/permissions", get(check::mine))
+        .route("/users/me/consents", get(me::list_consents))
+        .route(
+            "/users/me/consents/{client_id}",
+            axum::routing::delete(me::withdraw_consent),
+        )
         .route("/users/me/totp", post(factors::enrol))
         .route("/users/me/totp/confirm", post(factors::confirm))
         .route("/users/{id}/totp", axum::routing::delete(factors::reset))

@@ -37,6 +37,7 @@ migrations!(
     (15, "client_sign_in", "0015_client_sign_in.sql"),
     (16, "browser_sign_in", "0016_browser_sign_in.sql"),
     (17, "second_factor", "0017_second_factor.sql"),
+    (18, "consents", "0018_consents.sql"),
 );
 
 /// The database engine behind a store.

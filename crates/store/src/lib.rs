@@ -11,6 +11,7 @@ mod backup;
 mod bulk;
 mod clients;
 mod codes;
+mod consents;
 mod error;
 mod factors;
 mod migrate;
@@ -34,8 +35,8 @@ use warden_core::model::{
 };
 use warden_core::page::PageRequest;
 use warden_core::store::{
-    AccountFilter, Bootstrap, CodeUse, NewLogin, PolicyFilter, RoleFilter, Store, StoredCode,
-    TotpFactor, UserFilter,
+    AccountFilter, Bootstrap, CodeUse, Consent, NewLogin, PolicyFilter, RoleFilter, Store,
+    StoredCode, TotpFactor, UserFilter,
 };
 use warden_core::time::Timestamp;
 use warden_core::tokens::KeyRecord;
@@ -287,6 +288,18 @@ impl Store for SqlStore {
 
     async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError> {
         sessions::adopt(&self.pool, from, to).await
+    }
+    async fn consent(&self, user: &UserId, client_id: &str) -> Result<Option<Consent>, StoreError> {
+        consents::get(&self.pool, user, client_id).await
+    }
+    async fn put_consent(&self, user: &UserId, consent: &Consent) -> Result<(), StoreError> {
+        consents::put(&self.pool, user, consent).await
+    }
+    async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError> {
+        consents::list(&self.pool, user).await
+    }
+    async fn delete_consent(&self, user: &UserId, client_id: &str) -> Result<bool, StoreError> {
+        consents::delete(&self.pool, user, client_id).await
     }
     async fn totp_factor(&self, user: &UserId) -> Result<Option<TotpFactor>, StoreError> {
         factors::get(&self.pool, user).await

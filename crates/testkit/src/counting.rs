@@ -13,8 +13,8 @@ use warden_core::model::{
 };
 use warden_core::page::PageRequest;
 use warden_core::store::{
-    AccountFilter, AuditFilter, Bootstrap, CodeUse, NewLogin, PolicyFilter, RoleFilter, Store,
-    StoredCode, TotpFactor, UserFilter,
+    AccountFilter, AuditFilter, Bootstrap, CodeUse, Consent, NewLogin, PolicyFilter, RoleFilter,
+    Store, StoredCode, TotpFactor, UserFilter,
 };
 use warden_core::time::Timestamp;
 use warden_core::tokens::KeyRecord;
@@ -322,6 +322,26 @@ impl Store for CountingStore {
     async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError> {
         self.count("adopt_sessions");
         self.inner.adopt_sessions(from, to).await
+    }
+
+    async fn consent(&self, user: &UserId, client_id: &str) -> Result<Option<Consent>, StoreError> {
+        self.count("consent");
+        self.inner.consent(user, client_id).await
+    }
+
+    async fn put_consent(&self, user: &UserId, consent: &Consent) -> Result<(), StoreError> {
+        self.count("put_consent");
+        self.inner.put_consent(user, consent).await
+    }
+
+    async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError> {
+        self.count("consents");
+        self.inner.consents(user).await
+    }
+
+    async fn delete_consent(&self, user: &UserId, client_id: &str) -> Result<bool, StoreError> {
+        self.count("delete_consent");
+        self.inner.delete_consent(user, client_id).await
     }
 
     async fn totp_factor(&self, user: &UserId) -> Result<Option<TotpFactor>, StoreError> {

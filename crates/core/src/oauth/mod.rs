@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod browser;
 mod client;
 pub mod code;
+pub mod consent;
 pub mod introspect;
 mod issue;
 mod password;

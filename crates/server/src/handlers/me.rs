@@ -73,6 +73,30 @@ pub async fn register(
     ))
 }
 
+/// What the caller allowed applications on the consent page, by application.
+#[utoipa::path(get, path = "/v1/users/me/consents", tag = "self-service", security(("bearer" = [])),
+    responses((status = 200, description = "`{\"items\": [{\"client_id\", \"scope\", \"granted_at\"}]}`"), (status = 401, body = Problem)))]
+pub async fn list_consents(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let consents = warden_core::oauth::consent::mine(state.services(), auth.user()?).await?;
+    Ok(Json(json!({ "items": consents })))
+}
+
+/// Withdraws what the caller allowed an application, and ends their sessions of it; the next
+/// sign-in to it asks again.
+#[utoipa::path(delete, path = "/v1/users/me/consents/{client_id}", tag = "self-service", params(("client_id" = String, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn withdraw_consent(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    axum::extract::Path(client_id): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    warden_core::oauth::consent::withdraw(state.services(), auth.user()?, &client_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The caller's live sessions, newest first; `current` marks the one this token belongs to.
 #[utoipa::path(get, path = "/v1/users/me/sessions", tag = "sessions", params(ListPage), security(("bearer" = [])),
     responses((status = 200, body = Page<SessionInfo>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)))]

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use warden_core::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Pairs};
 use warden_core::oauth::browser::{self, BrowserSession, PasswordChecked, SignedIn};
 use warden_core::oauth::code;
+use warden_core::oauth::consent;
 use warden_core::oauth::GrantError;
 use warden_core::DomainError;
 
@@ -141,8 +142,21 @@ async fn proceed(
         }
         _ => return web::login_page(state, cookies, query, &request, None, StatusCode::OK),
     };
-    let first_party = request.recipient.client.sign_in.first_party;
-    let mut response = if !consented && (!first_party || prompt.consent) {
+    let asks_consent = if consented {
+        false
+    } else if prompt.consent {
+        true
+    } else if request.recipient.client.sign_in.first_party {
+        false
+    } else {
+        let asked = request.asked_for();
+        let client_id = &request.recipient.client.client_id;
+        match consent::covers(services, &browser.user.id, client_id, &asked).await {
+            Ok(covered) => !covered,
+            Err(err) => return web::failure(state, &err),
+        }
+    };
+    let mut response = if asks_consent {
         if prompt.none {
             web::send_back(
                 state,
@@ -388,7 +402,16 @@ async fn consent(
         Err(err) => return web::failure(&state, &err),
     };
     match form.take("decision").as_str() {
-        "allow" => proceed(&state, &cookies, ip, &query, Step::Consented(browser)).await,
+        "allow" => {
+            let client_id = &request.recipient.client.client_id;
+            let asked = request.asked_for();
+            if let Err(err) =
+                consent::remember(state.services(), &browser.user.id, client_id, &asked).await
+            {
+                return web::failure(&state, &err);
+            }
+            proceed(&state, &cookies, ip, &query, Step::Consented(browser)).await
+        }
         "deny" => web::send_back(
             &state,
             &request,

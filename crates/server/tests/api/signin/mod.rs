@@ -102,9 +102,11 @@ async fn the_code_flow_signs_a_person_in_with_an_id_token(backend: Backend) {
     .await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
 
-    // Single sign-on: the same browser, another authorization, no password; the cookie stays.
+    // Single sign-on: the same browser, another authorization, no password and (consent
+    // remembered) no question; the cookie stays.
     let again = browser.get(&authorize_url(&app, &client, &[])).await;
-    assert!(again.is_consent_page(), "{}", again.body);
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    assert!(again.param("code").is_some());
     assert_eq!(browser.cookies.get("warden_session"), Some(&session_cookie));
 
     // Discovery agrees with the RFC 8414 document and names every endpoint.
@@ -375,6 +377,75 @@ async fn people_see_and_end_their_browser_sessions(backend: Backend) {
         .is_login_page());
 }
 
+/// Consent is asked once per application and scope: remembered, asked again for more or with
+/// `prompt=consent`, listed, and withdrawn (which ends the person's sessions of that app).
+async fn consent_is_remembered_until_withdrawn(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.create_user("ok@x.io", None).await;
+    let role = app
+        .create_role("viewer_of_notes", None, &["notes:read"], &[])
+        .await;
+    app.grant(&user, &role, None).await;
+    let client = web_client(&app, json!({})).await;
+    let mut browser = Browser::new();
+    let first = browser.get(&authorize_url(&app, &client, &[])).await;
+    let consent = browser.sign_in(&app, &first, "ok@x.io", PASSWORD).await;
+    assert!(consent.is_consent_page());
+    let done = browser.decide(&app, &consent, "allow").await;
+    let tokens = redeem(&app, &client, &done.param("code").unwrap(), VERIFIER).await;
+    // The same scope again: no question, even with prompt=none.
+    let silent = browser
+        .get(&authorize_url(&app, &client, &[("prompt", "none")]))
+        .await;
+    assert!(silent.param("code").is_some(), "{}", silent.location());
+    // More than was allowed (a role), or prompt=consent: asked again.
+    let more = browser
+        .get(&authorize_url(
+            &app,
+            &client,
+            &[("scope", "openid email viewer_of_notes")],
+        ))
+        .await;
+    assert!(more.is_consent_page(), "{}", more.body);
+    assert!(more.body.contains("viewer_of_notes"));
+    assert!(browser
+        .get(&authorize_url(&app, &client, &[("prompt", "consent")]))
+        .await
+        .is_consent_page());
+    // Listed, then withdrawn: the app's sessions end, and the next sign-in asks again.
+    let own = app.login("ok@x.io", PASSWORD).await;
+    let listed = app.get("/v1/users/me/consents", &own).await;
+    assert_eq!(
+        listed.body["items"][0]["client_id"],
+        client.client_id.as_str(),
+        "{}",
+        listed.body
+    );
+    assert_eq!(listed.body["items"][0]["scope"], "openid profile email");
+    let path = format!("/v1/users/me/consents/{}", client.client_id);
+    assert_eq!(app.delete(&path, &own).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.delete(&path, &own).await.status, StatusCode::NOT_FOUND);
+    let again = refresh(
+        &app,
+        &client,
+        tokens.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(again.body["error"], "invalid_grant");
+    let after = browser
+        .get(&authorize_url(&app, &client, &[("prompt", "none")]))
+        .await;
+    assert_eq!(after.param("error").as_deref(), Some("consent_required"));
+    // One person's consent is theirs alone.
+    app.create_user("other@x.io", None).await;
+    let mut other = Browser::new();
+    let page = other.get(&authorize_url(&app, &client, &[])).await;
+    assert!(other
+        .sign_in(&app, &page, "other@x.io", PASSWORD)
+        .await
+        .is_consent_page());
+}
+
 fn urlencode(text: &str) -> String {
     serde_urlencoded::to_string([("v", text)]).unwrap()[2..].to_owned()
 }
@@ -385,4 +456,5 @@ crate::both!(
     logout_ends_the_browser_session_and_every_app_session,
     a_logout_racing_a_code_redemption_leaves_nothing_alive,
     people_see_and_end_their_browser_sessions,
+    consent_is_remembered_until_withdrawn,
 );
