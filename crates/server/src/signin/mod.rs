@@ -8,6 +8,7 @@
 //! carried.
 
 mod pages;
+mod setup;
 mod web;
 
 use axum::body::Bytes;
@@ -42,6 +43,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/oauth/consent", axum::routing::post(consent))
         .route("/oauth/logout", get(logout_page).post(logout))
         .route("/oauth/pages.css", get(stylesheet))
+        .route(
+            "/oauth/second-factor",
+            get(setup::page).post(setup::confirm),
+        )
         .route(
             "/userinfo",
             crate::routes::browser(get(userinfo).post(userinfo), state),

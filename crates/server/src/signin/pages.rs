@@ -203,12 +203,14 @@ pub fn login(theme: &Theme, status: StatusCode, view: &LoginPage<'_>) -> Respons
 
 /// What the second-factor page shows.
 pub struct SecondFactorPage<'a> {
+    /// Where the form posts: the sign-in's second step, or the self-service setup.
+    pub action: &'a str,
     /// The CSRF token of the form.
     pub csrf: &'a str,
     /// The authorization request, carried through the form.
     pub request: &'a str,
-    /// The sealed proof of the password.
-    pub pending: &'a str,
+    /// The sealed proof of the password (none for the self-service setup).
+    pub pending: Option<&'a str>,
     /// For a person enrolling: the `otpauth://` URI and the key in base32.
     pub enrolment: Option<(&'a str, &'a str)>,
     /// Why the last code failed.
@@ -244,7 +246,16 @@ pub fn second_factor(theme: &Theme, status: StatusCode, view: &SecondFactorPage<
             ("enrolment", &enrolment),
             ("csrf", &escape(view.csrf)),
             ("request", &escape(view.request)),
-            ("pending", &escape(view.pending)),
+            ("action", view.action),
+            (
+                "pending",
+                &view.pending.map_or_else(String::new, |p| {
+                    format!(
+                        "<input type=\"hidden\" name=\"pending\" value=\"{}\">",
+                        escape(p)
+                    )
+                }),
+            ),
             ("label", label),
             ("hint", hint),
         ],

@@ -237,6 +237,40 @@ pub fn send_back(
     ))
 }
 
+/// A page that says something, with a title of its own.
+pub fn notice(state: &AppState, status: StatusCode, title: &str, text: &str) -> Response {
+    message(state, status, title, text)
+}
+
+/// The self-service setup page of a second factor: the QR code, the key, a first code.
+pub fn setup_page(
+    state: &AppState,
+    cookies: &Cookies,
+    action: &str,
+    enrolment: (&str, &str),
+    error: Option<&str>,
+) -> Response {
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    with_form(state, cookies, |csrf| {
+        pages::second_factor(
+            state.theme(),
+            status,
+            &pages::SecondFactorPage {
+                action,
+                csrf,
+                request: "",
+                pending: None,
+                enrolment: Some(enrolment),
+                error,
+            },
+        )
+    })
+}
+
 /// A notice or error page.
 fn message(state: &AppState, status: StatusCode, title: &str, text: &str) -> Response {
     let hint = if status.is_success() {
@@ -336,9 +370,10 @@ pub fn second_factor_page(
             state.theme(),
             status,
             &pages::SecondFactorPage {
+                action: "/oauth/login/second-factor",
                 csrf,
                 request: query,
-                pending,
+                pending: Some(pending),
                 enrolment,
                 error,
             },

@@ -393,7 +393,67 @@ async fn the_password_step_is_bound_to_its_browser_and_spent_by_a_sign_in(backen
     assert_ne!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
 }
 
+/// A person signed in in a browser sets a factor up on the hosted page, from its QR code.
+async fn a_second_factor_is_set_up_from_the_hosted_page(backend: Backend) {
+    early_in_a_step().await;
+    let app = TestApp::spawn(backend).await;
+    app.create_user("self2@x.io", None).await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    let mut nobody = Browser::new();
+    assert_eq!(
+        nobody.get(&app.url("/oauth/second-factor")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut browser = Browser::new();
+    super::browser::sign_in_for_code(&app, &mut browser, &client, "self2@x.io").await;
+    let setup = browser.get(&app.url("/oauth/second-factor")).await;
+    assert_eq!(setup.status, StatusCode::OK, "{}", setup.body);
+    assert!(setup.body.contains("<svg") && setup.body.contains("action=\"/oauth/second-factor\""));
+    let secret = setup
+        .body
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let uri = format!("otpauth://totp/Warden:self2%40x.io?secret={secret}&issuer=Warden");
+    let forged = browser
+        .post(
+            &app.url("/oauth/second-factor"),
+            &[("csrf", "forged"), ("code", &code(&uri, 0))],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let csrf = setup.field("csrf");
+    let wrong = browser
+        .post(
+            &app.url("/oauth/second-factor"),
+            &[("csrf", &csrf), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains(&secret), "the same key stays on screen");
+    let done = browser
+        .post(
+            &app.url("/oauth/second-factor"),
+            &[("csrf", &csrf), ("code", &code(&uri, 0))],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body.matches("<li><code>").count(), 10);
+    assert!(browser
+        .get(&app.url("/oauth/second-factor"))
+        .await
+        .body
+        .contains("already set up"));
+    // The next sign-in asks for a code.
+    at_second_factor(&app, &client, "self2@x.io").await;
+}
+
 crate::both!(
+    a_second_factor_is_set_up_from_the_hosted_page,
     the_password_step_is_bound_to_its_browser_and_spent_by_a_sign_in,
     a_second_factor_is_enrolled_and_then_asked_at_every_sign_in,
     one_code_sent_at_once_signs_in_once,
