@@ -7,6 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 
 use crate::state::AppState;
 
@@ -58,4 +59,12 @@ pub async fn cors(State(state): State<AppState>, request: Request, next: Next) -
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     }
     response
+}
+
+/// An endpoint a browser app calls directly: CORS for the origins clients registered, and an
+/// `OPTIONS` answer for the preflight.
+pub(crate) fn browser(route: MethodRouter<AppState>, state: &AppState) -> MethodRouter<AppState> {
+    route
+        .options(|| async { StatusCode::NO_CONTENT })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors))
 }

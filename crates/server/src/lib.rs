@@ -21,6 +21,7 @@ pub mod signin;
 mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod theme;
 
 pub use routes::{metrics_router, router};
 pub use startup::{

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -19,17 +19,6 @@ use crate::state::AppState;
 
 /// The body limit of `/v1/check/batch`: 1,000 checks of about a kilobyte each.
 const BATCH_BODY_BYTES: usize = 1024 * 1024;
-
-/// An endpoint a browser app calls directly: CORS for the origins clients registered, and an
-/// `OPTIONS` answer for the preflight.
-pub(crate) fn browser(route: MethodRouter<AppState>, state: &AppState) -> MethodRouter<AppState> {
-    route
-        .options(|| async { StatusCode::NO_CONTENT })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::cors::cors,
-        ))
-}
 
 /// `/metrics` alone, for its own listener (`metrics_listen`).
 pub fn metrics_router(state: AppState) -> Router {
@@ -169,15 +158,24 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/docs", get(system::docs))
         .route("/docs/swagger-ui-bundle.js", get(system::docs_js))
         .route("/docs/swagger-ui.css", get(system::docs_css))
-        .route("/.well-known/jwks.json", browser(get(oauth::jwks), &state))
+        .route(
+            "/.well-known/jwks.json",
+            crate::cors::browser(get(oauth::jwks), &state),
+        )
         .merge(crate::authzen::routes(max_body_bytes.max(BATCH_BODY_BYTES)))
         .merge(crate::signin::routes(&state))
         .route(
             "/.well-known/oauth-authorization-server",
-            browser(get(oauth::metadata), &state),
+            crate::cors::browser(get(oauth::metadata), &state),
         )
-        .route("/oauth/token", browser(post(oauth::token), &state))
-        .route("/oauth/revoke", browser(post(oauth::revoke), &state))
+        .route(
+            "/oauth/token",
+            crate::cors::browser(post(oauth::token), &state),
+        )
+        .route(
+            "/oauth/revoke",
+            crate::cors::browser(post(oauth::revoke), &state),
+        )
         .route("/oauth/introspect", post(oauth::introspect))
         .nest("/v1", api)
         .layer(axum::middleware::from_fn_with_state(

@@ -11,7 +11,7 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     services: Services,
-    theme: crate::signin::Theme,
+    theme: crate::theme::Theme,
     openapi: String,
     token_limiter: crate::ratelimit::IpLimiter,
     forward_auth: crate::forward_auth::rules::ForwardAuth,
@@ -44,7 +44,7 @@ impl AppState {
         metrics: crate::metrics::Access,
         max_in_flight: usize,
         openapi: String,
-        theme: crate::signin::Theme,
+        theme: crate::theme::Theme,
     ) -> Self {
         Self(Arc::new(Inner {
             services,
@@ -187,7 +187,7 @@ impl AppState {
     }
 
     /// How the hosted sign-in pages look.
-    pub fn theme(&self) -> &crate::signin::Theme {
+    pub fn theme(&self) -> &crate::theme::Theme {
         &self.0.theme
     }
 

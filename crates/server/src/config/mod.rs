@@ -224,7 +224,7 @@ pub struct Config {
     /// A bearer token `/metrics` asks for (none: open, as Prometheus expects by default).
     pub metrics_token: Option<SecretString>,
     /// How the hosted sign-in pages look (`sign_in_product_name`, `_logo_url`, `_accent_color`).
-    pub theme: crate::signin::Theme,
+    pub theme: crate::theme::Theme,
     /// Warnings found while loading (unknown keys).
     pub warnings: Vec<String>,
 }
@@ -473,7 +473,7 @@ impl Config {
                 problems.push("issuer must be an http(s) URL".into());
             }
         }
-        let theme = crate::signin::Theme::read(
+        let theme = crate::theme::Theme::read(
             raw.sign_in_product_name,
             raw.sign_in_logo_url,
             raw.sign_in_accent_color,

@@ -25,8 +25,6 @@ use warden_core::oauth::consent;
 use warden_core::oauth::GrantError;
 use warden_core::DomainError;
 
-pub use pages::Theme;
-
 use crate::extract::{Authenticated, ClientAddr};
 use crate::state::AppState;
 use web::{Cookies, Form};
@@ -49,11 +47,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/userinfo",
-            crate::routes::browser(get(userinfo).post(userinfo), state),
+            crate::cors::browser(get(userinfo).post(userinfo), state),
         )
         .route(
             "/.well-known/openid-configuration",
-            crate::routes::browser(get(discovery), state),
+            crate::cors::browser(get(discovery), state),
         )
         // Browsers ask every site for one; the pages have none.
         .route(
