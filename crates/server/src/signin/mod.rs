@@ -239,6 +239,21 @@ impl Posted {
     }
 }
 
+/// Before a step that checks a credential (a password, a code): the per-address budget it
+/// spends, and the browser session this browser already holds, which a sign-in replaces.
+async fn credentials_step(
+    state: &AppState,
+    cookies: &Cookies,
+    ip: std::net::IpAddr,
+) -> Result<Option<BrowserSession>, Response> {
+    if let Err(retry_after) = state.token_limiter().check(ip) {
+        return Err(web::throttled(state, retry_after));
+    }
+    browser::current(state.services(), cookies.session())
+        .await
+        .map_err(|err| web::failure(state, &err))
+}
+
 /// `POST /oauth/login`: the login form. The same password gate as the password grant (one
 /// answer for every failure, the same locks and the same audit), within the per-address token
 /// budget; a new browser session and a new cookie on success.
@@ -257,14 +272,11 @@ async fn login(
         Ok(posted) => posted,
         Err(response) => return response,
     };
-    if let Err(retry_after) = state.token_limiter().check(ip) {
-        return web::throttled(&state, retry_after);
-    }
-    let services = state.services();
-    let replaces = match browser::current(services, cookies.session()).await {
+    let replaces = match credentials_step(&state, &cookies, ip).await {
         Ok(found) => found,
-        Err(err) => return web::failure(&state, &err),
+        Err(response) => return response,
     };
+    let services = state.services();
     let username = form.take("username");
     let password = form.take("password");
     match browser::sign_in(
@@ -319,14 +331,11 @@ async fn second_factor(
         Ok(posted) => posted,
         Err(response) => return response,
     };
-    if let Err(retry_after) = state.token_limiter().check(ip) {
-        return web::throttled(&state, retry_after);
-    }
-    let services = state.services();
-    let replaces = match browser::current(services, cookies.session()).await {
+    let replaces = match credentials_step(&state, &cookies, ip).await {
         Ok(found) => found,
-        Err(err) => return web::failure(&state, &err),
+        Err(response) => return response,
     };
+    let services = state.services();
     let pending = form.take("pending");
     let code = form.take("code");
     match browser::complete(
