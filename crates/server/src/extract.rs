@@ -244,8 +244,10 @@ pub fn path_id<T>(text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Resu
     parse(text).map_err(|err| ApiError::bad_request("invalid-id", err))
 }
 
-/// The authenticated user behind a bearer access token, with permissions resolved.
-pub struct Authenticated(pub Access);
+/// The authenticated user behind a bearer access token, with permissions resolved, and
+/// whether the token was issued to a third-party application (one that signs people in and is
+/// not first-party).
+pub struct Authenticated(pub Access, bool);
 
 impl Authenticated {
     /// The caller's access, for the use cases.
@@ -253,8 +255,22 @@ impl Authenticated {
         &self.0
     }
 
-    /// The calling user, for endpoints that act for a person (self-service, API keys).
+    /// The calling person, for endpoints that manage their own credentials and settings
+    /// (password, API keys, sessions, second factor, consents). A token a third-party
+    /// application got for them does not: it acts only with the roles they allowed it.
     pub fn user(&self) -> Result<&Caller, ApiError> {
+        if self.1 {
+            return Err(warden_core::DomainError::Forbidden(
+                "a token issued to a third-party application cannot manage the person's account; sign in to Warden itself".into(),
+            )
+            .into());
+        }
+        self.reader()
+    }
+
+    /// The calling person, for endpoints that only read their profile (`/userinfo`,
+    /// `GET /v1/users/me`), which any application they signed in to may.
+    pub fn reader(&self) -> Result<&Caller, ApiError> {
         match &self.0 {
             Access::Caller(caller) => Ok(caller),
             _ => Err(warden_core::DomainError::Forbidden(
@@ -299,13 +315,25 @@ impl FromRequestParts<AppState> for Authenticated {
         }
         .to_owned();
         let ClientAddr(ip) = ClientAddr::from_request_parts(parts, state).await?;
-        warden_core::authn::authenticate(state.services(), &token, ip)
+        let services = state.services();
+        let access = warden_core::authn::authenticate(services, &token, ip)
             .await
-            .map(Self)
             .map_err(|err| match err {
                 AuthError::Refused(why) => ApiError::Unauthenticated(Some(why)),
                 AuthError::Stale => warden_core::DomainError::Busy(5).into(),
-            })
+            })?;
+        // Whether the token came through a third-party application: the cached verification
+        // answers, and the snapshot knows the client.
+        let third_party = matches!(access, Access::Caller(_))
+            && services.tokens.verify(&token).is_ok_and(|claims| {
+                services
+                    .engine
+                    .snapshot()
+                    .clients
+                    .by_client_id(&claims.client_id)
+                    .is_some_and(|c| c.third_party)
+            });
+        Ok(Self(access, third_party))
     }
 }
 

@@ -15,6 +15,15 @@ use crate::model::{Account, User};
 use crate::services::Services;
 use crate::time::Timestamp;
 
+/// How long an enrolment may wait for its first code, milliseconds.
+const ENROLMENT_MS: i64 = 15 * 60 * 1000;
+
+/// What names one enrolment without showing its secret: the SHA-256 of the key, so a page that
+/// showed one key confirms only that one.
+pub fn fingerprint(enrolment: &Enrolment) -> String {
+    sha256_b64(format!("totp-key:{}", enrolment.secret).as_bytes())
+}
+
 /// Seconds per time step.
 const STEP_SECONDS: u64 = 30;
 /// How many recovery codes an enrolment gives.
@@ -194,10 +203,14 @@ pub async fn pending(services: &Services, user: &User) -> Result<Option<Enrolmen
 
 /// Confirms a pending enrolment with a first code from the app: the factor is then required at
 /// every sign-in, and ten recovery codes are answered, once.
+///
+/// With `expected` (a [`fingerprint`]), only the enrolment whose key was shown is confirmed: one
+/// started elsewhere meanwhile is not.
 pub async fn confirm(
     services: &Services,
     user: &User,
     code: &str,
+    expected: Option<&str>,
 ) -> Result<RecoveryCodes, DomainError> {
     let factor = services
         .store
@@ -209,6 +222,11 @@ pub async fn confirm(
                 "no enrolment is pending: start one with POST /v1/users/me/totp".into(),
             )
         })?;
+    if factor.created_at.millis() < Timestamp::now().millis() - ENROLMENT_MS {
+        return Err(DomainError::Conflict(
+            "the setup has expired; start again".into(),
+        ));
+    }
     let key = identifier_key(&format!("second-factor:{}", user.id));
     if !reserve(services, &key).await? {
         return Err(DomainError::Busy(60));
@@ -217,6 +235,17 @@ pub async fn confirm(
         .sealer
         .open(&context(&user.id), &factor.secret_sealed)?;
     let totp = generator(secret, user.email.as_str())?;
+    if let Some(expected) = expected {
+        let shown = Enrolment {
+            otpauth_uri: String::new(),
+            secret: totp.get_secret_base32(),
+        };
+        if !crate::crypto::same_secret(fingerprint(&shown).as_bytes(), expected.as_bytes()) {
+            return Err(DomainError::Conflict(
+                "the setup was started again elsewhere; start again".into(),
+            ));
+        }
+    }
     let step = matching_step(&totp, code, now_seconds()).ok_or_else(|| {
         DomainError::invalid(
             "code",

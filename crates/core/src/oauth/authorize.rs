@@ -75,6 +75,8 @@ pub struct Prompt {
     pub login: bool,
     /// `consent`: ask for consent even for a first-party client.
     pub consent: bool,
+    /// `select_account`: accepted (a browser holds one session, so there is nothing to pick).
+    pub select_account: bool,
 }
 
 /// An authorization request, checked.
@@ -106,7 +108,9 @@ impl AuthorizeRequest {
         self.oidc_scopes.iter().any(|s| s == "openid")
     }
 
-    /// Everything the consent page lists: the OpenID scopes and the roles.
+    /// Everything the consent page lists and a remembered consent must cover: the OpenID
+    /// scopes, the roles, and the account asked for (`account:<id or name>`), so allowing an
+    /// application in one account does not allow it in another.
     pub fn asked_for(&self) -> Vec<String> {
         let mut all = self.oidc_scopes.clone();
         all.extend(
@@ -115,6 +119,9 @@ impl AuthorizeRequest {
                 .flat_map(|r| r.split(' '))
                 .map(str::to_owned),
         );
+        if let Some(account) = &self.account {
+            all.push(format!("account:{account}"));
+        }
         all
     }
 }
@@ -171,19 +178,32 @@ pub type Pairs = Vec<(String, String)>;
 /// Reads and checks an authorization request.
 pub async fn read(services: &Services, pairs: &Pairs) -> Result<AuthorizeRequest, AuthorizeError> {
     let mut params: HashMap<&str, &str> = HashMap::new();
-    let mut repeated: Option<&str> = None;
+    let mut repeated: Vec<&str> = Vec::new();
     for (name, value) in pairs {
         if value.is_empty() {
             continue;
         }
         if params.insert(name, value).is_some() {
-            repeated.get_or_insert(name);
+            repeated.push(name);
         }
     }
-    if let Some(name @ ("client_id" | "redirect_uri")) = repeated {
+    if let Some(name) = repeated
+        .iter()
+        .find(|n| matches!(**n, "client_id" | "redirect_uri"))
+    {
         return Err(AuthorizeError::Page(format!(
             "the parameter `{name}` is repeated"
         )));
+    }
+    // A percent-encoding that is not UTF-8 was decoded lossily: `state` would not come back
+    // as sent.
+    if params
+        .iter()
+        .any(|(n, v)| n.contains('\u{FFFD}') || v.contains('\u{FFFD}'))
+    {
+        return Err(AuthorizeError::Page(
+            "the request holds a percent-encoding that is not UTF-8".into(),
+        ));
     }
     if params.values().any(|v| !crate::json::storable(v)) {
         return Err(AuthorizeError::Page(
@@ -192,7 +212,7 @@ pub async fn read(services: &Services, pairs: &Pairs) -> Result<AuthorizeRequest
     }
     let recipient = recipient(services, &params).await?;
     let refuse = |error, why: &str| Err(AuthorizeError::redirect(&recipient, error, why));
-    if let Some(name) = repeated {
+    if let Some(name) = repeated.first() {
         return refuse(
             "invalid_request",
             &format!(
@@ -302,7 +322,7 @@ pub async fn read(services: &Services, pairs: &Pairs) -> Result<AuthorizeRequest
             "none" => prompt.none = true,
             "login" => prompt.login = true,
             "consent" => prompt.consent = true,
-            "select_account" => {}
+            "select_account" => prompt.select_account = true,
             _ => {
                 return refuse(
                     "invalid_request",
@@ -311,7 +331,7 @@ pub async fn read(services: &Services, pairs: &Pairs) -> Result<AuthorizeRequest
             }
         }
     }
-    if prompt.none && (prompt.login || prompt.consent) {
+    if prompt.none && (prompt.login || prompt.consent || prompt.select_account) {
         return refuse(
             "invalid_request",
             "`prompt=none` cannot be combined with other values",

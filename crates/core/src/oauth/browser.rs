@@ -88,6 +88,9 @@ struct Pending {
     /// SHA-256 of the browser binding the proof was made for: another browser cannot carry it,
     /// and this one cannot once the binding changes (it does at every sign-in).
     browser: String,
+    /// The [`factor::fingerprint`] of the enrolment shown, when enrolling.
+    #[serde(default)]
+    enrolment: Option<String>,
 }
 
 /// What a pending proof is sealed under.
@@ -100,29 +103,47 @@ const PENDING_SECONDS: i64 = 300;
 /// answer says so. `replaces` is the browser session the browser held before, if any: it ends,
 /// so a browser holds one session and a cookie planted before the login names nothing after it.
 /// `binding` is a secret only this browser holds (its CSRF cookie), to which a pending proof is
-/// bound.
+/// bound. `ip` and `account` (the account the request enters, when it names one) apply the
+/// account's address allow-list here, with the same answer as a wrong password, so the
+/// allow-list tells nobody at a refused address that the password was right.
 pub async fn sign_in(
     services: &Services,
     username: &str,
     password: &str,
     replaces: Option<&BrowserSession>,
     binding: &str,
+    (ip, account): (std::net::IpAddr, Option<&str>),
 ) -> Result<PasswordChecked, GrantError> {
     let presented = Presented::read(username, password)?;
     let (user, password_hash) = verify(services, presented).await?;
+    let snapshot = services.engine.snapshot();
+    if let Ok(entry) = super::password::enter_account(services, &snapshot, &user, account).await {
+        if let Some(refusing) = entry
+            .account
+            .filter(|a| !crate::net::allowed(&a.allowed_ips, ip))
+        {
+            let event = crate::audit::Event {
+                actor: format!("user:{}", user.id),
+                action: "login.refused_address",
+                account: Some(refusing.id),
+                target: None,
+                details: serde_json::json!({ "ip": ip.to_string(), "client_id": BROWSER_CLIENT }),
+            };
+            crate::audit::record(services, event).await;
+            return Err(GrantError::InvalidGrant(super::BAD_CREDENTIALS.into()));
+        }
+    }
     if !factor::required_for_sign_in(services, &user.id).await? {
         return Ok(PasswordChecked::SignedIn(Box::new(
             open(services, user, &password_hash, "pwd", replaces).await?,
         )));
     }
+    // Each sign-in that must enrol gets a key of its own: one shown to another browser (someone
+    // else who knew the password) is never confirmed through this one.
     let enrolment = if factor::enrolled(services, &user.id).await? {
         None
     } else {
-        // An enrolment already under way is shown again, so two open setup pages agree.
-        match factor::pending(services, &user).await? {
-            Some(started) => Some(started),
-            None => Some(factor::enrol(services, &user).await?),
-        }
+        Some(factor::enrol(services, &user).await?)
     };
     let pending = Pending {
         user: user.id,
@@ -130,6 +151,7 @@ pub async fn sign_in(
         expires: Timestamp::now().seconds() + PENDING_SECONDS,
         enrol: enrolment.is_some(),
         browser: crate::crypto::sha256_b64(binding.as_bytes()),
+        enrolment: enrolment.as_ref().map(factor::fingerprint),
     };
     let text = serde_json::to_vec(&pending)
         .map_err(|err| DomainError::Internal(format!("pending sign-in: {err}")))?;
@@ -149,32 +171,14 @@ pub async fn complete(
     binding: &str,
 ) -> Result<SignedIn, GrantError> {
     let expired = || GrantError::InvalidRequest("the sign-in has expired; sign in again".into());
-    let opened = services
-        .sealer
-        .open(PENDING_CONTEXT, pending)
-        .map_err(|_| expired())?;
-    let pending: Pending = serde_json::from_slice(&opened).map_err(|_| expired())?;
-    let bound = crate::crypto::same_secret(
-        crate::crypto::sha256_b64(binding.as_bytes()).as_bytes(),
-        pending.browser.as_bytes(),
-    );
-    if pending.expires < Timestamp::now().seconds() || !bound {
-        return Err(expired());
-    }
-    let record = services
-        .store
-        .user(&pending.user)
-        .await
-        .map_err(DomainError::from)?
-        .filter(|r| r.user.status == Status::Active)
+    let (pending, record) = read_pending(services, pending, binding)
+        .await?
         .ok_or_else(expired)?;
     let hash = record.password_hash.clone().ok_or_else(expired)?;
-    if crate::crypto::sha256_b64(hash.as_bytes()) != pending.hash {
-        return Err(expired());
-    }
     let user = record.user;
     if pending.enrol {
-        let codes = match factor::confirm(services, &user, code).await {
+        let codes = match factor::confirm(services, &user, code, pending.enrolment.as_deref()).await
+        {
             Ok(codes) => codes,
             Err(DomainError::Validation(_)) => return Err(wrong_code(services, &user).await),
             Err(DomainError::Busy(_)) => return Err(GrantError::InvalidGrant(TOO_MANY.into())),
@@ -194,25 +198,59 @@ pub async fn complete(
     }
 }
 
-/// The enrolment (its `otpauth://` URI and key) a pending sign-in is completing, if it is one.
-pub async fn pending_enrolment(
+/// A pending proof, opened and checked (sealed by Warden, for this browser, not expired, and the
+/// password it proves still the user's), with the user it names.
+async fn read_pending(
     services: &Services,
     pending: &str,
-) -> Result<Option<(String, String)>, DomainError> {
+    binding: &str,
+) -> Result<Option<(Pending, crate::model::UserRecord)>, DomainError> {
     let Some(pending) = services
         .sealer
         .open(PENDING_CONTEXT, pending)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok())
-        .filter(|p| p.enrol)
     else {
         return Ok(None);
     };
-    let Some(record) = services.store.user(&pending.user).await? else {
+    let bound = crate::crypto::same_secret(
+        crate::crypto::sha256_b64(binding.as_bytes()).as_bytes(),
+        pending.browser.as_bytes(),
+    );
+    if pending.expires < Timestamp::now().seconds() || !bound {
+        return Ok(None);
+    }
+    let Some(record) = services
+        .store
+        .user(&pending.user)
+        .await?
+        .filter(|r| r.user.status == Status::Active)
+    else {
+        return Ok(None);
+    };
+    let current = record
+        .password_hash
+        .as_deref()
+        .is_some_and(|hash| crate::crypto::sha256_b64(hash.as_bytes()) == pending.hash);
+    Ok(current.then_some((pending, record)))
+}
+
+/// The enrolment (its `otpauth://` URI and key) a pending sign-in is completing: shown again
+/// after a wrong first code, and only the one this proof was issued with.
+pub async fn pending_enrolment(
+    services: &Services,
+    pending: &str,
+    binding: &str,
+) -> Result<Option<(String, String)>, DomainError> {
+    let Some((pending, record)) = read_pending(services, pending, binding).await? else {
+        return Ok(None);
+    };
+    let Some(expected) = pending.enrolment.filter(|_| pending.enrol) else {
         return Ok(None);
     };
     Ok(factor::pending(services, &record.user)
         .await?
+        .filter(|e| factor::fingerprint(e) == expected)
         .map(|e| (e.otpauth_uri, e.secret)))
 }
 
@@ -336,6 +374,24 @@ pub async fn current(
         session,
         user: record.user,
     }))
+}
+
+/// Ends the browser session an ID token names (`sid`), when it is that person's (`sub`): an
+/// RP-initiated logout from a browser that no longer holds the cookie (it expired, or was
+/// cleared) still ends what the sign-in opened.
+pub async fn end_hinted(services: &Services, sid: &str, sub: &str) -> Result<(), DomainError> {
+    let Ok(id) = SessionId::parse(sid) else {
+        return Ok(());
+    };
+    let named = services
+        .store
+        .session(&id)
+        .await?
+        .is_some_and(|s| s.client_id == BROWSER_CLIENT && s.user_id.to_string() == sub);
+    if named {
+        end(services, &id, "logout").await?;
+    }
+    Ok(())
 }
 
 /// Ends a browser session and every session it opened (their refresh tokens stop working and

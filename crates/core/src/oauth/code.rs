@@ -40,6 +40,8 @@ struct Issued {
     /// Entry to the account rests on a membership.
     member: bool,
     browser_session: SessionId,
+    /// When the browser session ends (milliseconds).
+    browser_expires: i64,
     auth_time: i64,
     amr: Vec<String>,
     oidc_scopes: Vec<String>,
@@ -83,14 +85,21 @@ pub async fn issue_code(
         .await
         .map_err(|err| from_grant(GrantError::Domain(err.into())))?;
     let snapshot = services.engine.snapshot();
-    let entry = enter_account(
-        services,
-        &snapshot,
-        &browser.user,
-        request.account.as_deref(),
-    )
-    .await
-    .map_err(from_grant)?;
+    // An application that belongs to an account signs people in to that account only.
+    let own = request.recipient.client.account_id;
+    let wanted = request
+        .account
+        .clone()
+        .or_else(|| own.map(|a| a.to_string()));
+    let entry = enter_account(services, &snapshot, &browser.user, wanted.as_deref())
+        .await
+        .map_err(from_grant)?;
+    if own.is_some() && entry.account.as_ref().map(|a| a.id) != own {
+        return Err(refused(
+            "access_denied",
+            "this application signs people in to its own account only".to_owned(),
+        ));
+    }
     if let Some(account) = &entry.account {
         if !crate::net::allowed(&account.allowed_ips, ip) {
             return Err(refused("access_denied", super::ADDRESS_REFUSED.to_owned()));
@@ -122,6 +131,10 @@ pub async fn issue_code(
         account_id,
         member: entry.member,
         browser_session: browser.session.id,
+        browser_expires: browser
+            .session
+            .expires_at
+            .map_or(i64::MAX, Timestamp::millis),
         auth_time: browser.auth_time(),
         amr: browser.amr(),
         oidc_scopes: request.oidc_scopes.clone(),
@@ -280,7 +293,11 @@ pub async fn code_grant(
         .role_names_of(&issued.user_id, account.as_ref())
         .ok_or_else(invalid)?;
     let expand = |names: &[&str]| snapshot.roles.names_reached(names, account.as_ref());
-    let (roles, scope) = narrow(held, None, issued.roles.as_deref(), expand)?;
+    // A third-party application's tokens carry only the roles the person allowed it (those it
+    // asked for by name on the consent page); a first-party one's carry them all, as a login.
+    let ceiling =
+        (!registered.sign_in.first_party).then(|| issued.roles.clone().unwrap_or_default());
+    let (roles, scope) = narrow(held, ceiling.as_deref(), issued.roles.as_deref(), expand)?;
     let session = Session {
         id: stored.session_id,
         user_id: issued.user_id,
@@ -288,7 +305,11 @@ pub async fn code_grant(
         client_id: registered.client_id.clone(),
         created_at: now,
         ended_at: None,
-        expires_at: Some(now.plus_seconds(services.settings.refresh_absolute_ttl)),
+        // It never outlives the browser session that opened it.
+        expires_at: Some(
+            now.plus_seconds(services.settings.refresh_absolute_ttl)
+                .min(Timestamp::from_millis(issued.browser_expires)),
+        ),
         scope: scope.clone(),
         parent_id: Some(issued.browser_session),
         amr: Some(issued.amr.join(" ")),

@@ -39,7 +39,7 @@ pub async fn confirm(
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let user = me::get(state.services(), auth.user()?).await?;
     Ok(Json(
-        factor::confirm(state.services(), &user, &input.code).await?,
+        factor::confirm(state.services(), &user, &input.code, None).await?,
     ))
 }
 

@@ -32,7 +32,7 @@ use web::{Cookies, Form};
 /// The sign-in routes.
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/oauth/authorize", get(authorize))
+        .route("/oauth/authorize", get(authorize).post(authorize_form))
         .route("/oauth/login", axum::routing::post(login))
         .route(
             "/oauth/login/second-factor",
@@ -94,6 +94,19 @@ pub(crate) async fn authorize(
 ) -> Response {
     let query = query.unwrap_or_default();
     proceed(&state, &Cookies::of(&headers), ip, &query, Step::Start).await
+}
+
+/// `POST /oauth/authorize`: the same request sent as a form (OpenID Connect Core §3.1.2.1).
+async fn authorize_form(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match std::str::from_utf8(&body) {
+        Ok(query) => proceed(&state, &Cookies::of(&headers), ip, query, Step::Start).await,
+        Err(_) => web::error_page(&state, StatusCode::BAD_REQUEST, "the form is not UTF-8"),
+    }
 }
 
 /// Takes the request as far as it can go: to the login page, the consent page, or back to the
@@ -279,12 +292,17 @@ async fn login(
     let services = state.services();
     let username = form.take("username");
     let password = form.take("password");
+    let account = request
+        .account
+        .clone()
+        .or_else(|| request.recipient.client.account_id.map(|a| a.to_string()));
     match browser::sign_in(
         services,
         &username,
         &password,
         replaces.as_ref(),
         cookies.binding(),
+        (ip, account.as_deref()),
     )
     .await
     {
@@ -360,7 +378,7 @@ async fn second_factor(
         },
         Err(GrantError::InvalidGrant(why)) => {
             // Enrolling, the setup stays on screen: the pending enrolment is unchanged.
-            let enrolment = match pending_enrolment(&state, &pending).await {
+            let enrolment = match pending_enrolment(&state, &pending, cookies.binding()).await {
                 Ok(found) => found,
                 Err(response) => return response,
             };
@@ -385,8 +403,9 @@ async fn second_factor(
 async fn pending_enrolment(
     state: &AppState,
     pending: &str,
+    binding: &str,
 ) -> Result<Option<(String, String)>, Response> {
-    browser::pending_enrolment(state.services(), pending)
+    browser::pending_enrolment(state.services(), pending, binding)
         .await
         .map_err(|err| web::failure(state, &err))
 }
@@ -413,6 +432,13 @@ async fn consent(
         Ok(None) => return proceed(&state, &cookies, ip, &query, Step::Start).await,
         Err(err) => return web::failure(&state, &err),
     };
+    if !web::consent_shown(&state, &browser, &query, &form.take("proof")) {
+        return web::error_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "this consent form is not from a page shown to this browser; start again from the application",
+        );
+    }
     match form.take("decision").as_str() {
         "allow" => {
             let client_id = &request.recipient.client.client_id;
@@ -451,9 +477,13 @@ pub(crate) async fn logout_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let cookies = Cookies::of(&headers);
-    let query = query.unwrap_or_default();
-    let target = match web::LogoutTarget::read(&state, &query).await {
+    rp_logout(&state, &Cookies::of(&headers), &query.unwrap_or_default()).await
+}
+
+/// An RP-initiated logout request (its parameters in `query`, from the query or a form).
+async fn rp_logout(state: &AppState, cookies: &Cookies, query: &str) -> Response {
+    let state = state.clone();
+    let target = match web::LogoutTarget::read(&state, query).await {
         Ok(target) => target,
         Err(response) => return response,
     };
@@ -462,20 +492,38 @@ pub(crate) async fn logout_page(
         Err(err) => return web::failure(&state, &err),
     };
     match browser {
-        None => target.done(&state),
+        None => {
+            // Nothing in this browser; what the hint names still ends.
+            if let Some((sid, sub)) = target.hinted() {
+                if let Err(err) = browser::end_hinted(state.services(), sid, sub).await {
+                    return web::failure(&state, &err);
+                }
+            }
+            target.done(&state)
+        }
         Some(browser) if target.names(&browser) => {
             if let Err(err) = browser::end(state.services(), &browser.session.id, "logout").await {
                 return web::failure(&state, &err);
             }
             target.done(&state)
         }
-        Some(_) => web::logout_page(&state, &cookies, &query, &target),
+        Some(_) => web::logout_page(&state, cookies, query, &target),
     }
 }
 
-/// `POST /oauth/logout`: the confirmation form.
+/// `POST /oauth/logout`: the confirmation form, or an RP-initiated logout sent as a form
+/// (RP-Initiated Logout §2 lets a relying party POST it; such a request carries no CSRF token,
+/// and is answered exactly as the `GET`).
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let cookies = Cookies::of(&headers);
+    let confirming = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+        .is_ok_and(|pairs| pairs.iter().any(|(name, _)| name == "csrf"));
+    if !confirming {
+        return match std::str::from_utf8(&body) {
+            Ok(query) => rp_logout(&state, &cookies, query).await,
+            Err(_) => web::error_page(&state, StatusCode::BAD_REQUEST, "the form is not UTF-8"),
+        };
+    }
     let mut form = match Form::read(&state, &cookies, &body) {
         Ok(form) => form,
         Err(response) => return response,
@@ -523,7 +571,7 @@ pub(crate) async fn userinfo(
         Ok(auth) => auth,
         Err(err) => return err.into_response(),
     };
-    let caller = match auth.user() {
+    let caller = match auth.reader() {
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };

@@ -37,12 +37,35 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Fills `{{name}}` placeholders with values already escaped.
+/// Fills `{{name}}` placeholders with values already escaped, in one pass over the template:
+/// a value is never read again, so a `{{…}}` inside one (a client's `state`) stays text.
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = template.to_owned();
-    for (name, value) in values {
-        out = out.replace(&format!("{{{{{name}}}}}"), value);
+    let mut out =
+        String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let name = &after[..end];
+                match values.iter().find(|(n, _)| *n == name) {
+                    Some((_, value)) => out.push_str(value),
+                    None => {
+                        out.push_str("{{");
+                        out.push_str(name);
+                        out.push_str("}}");
+                    }
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
@@ -125,8 +148,9 @@ pub struct SecondFactorPage<'a> {
     pub csrf: &'a str,
     /// The authorization request, carried through the form.
     pub request: &'a str,
-    /// The sealed proof of the password (none for the self-service setup).
-    pub pending: Option<&'a str>,
+    /// A hidden field the form carries, name and value: the sealed proof of the password
+    /// (`pending`) at sign-in, the fingerprint of the key shown (`enrolment`) at the setup.
+    pub carried: (&'a str, &'a str),
     /// For a person enrolling: the `otpauth://` URI and the key in base32.
     pub enrolment: Option<(&'a str, &'a str)>,
     /// Why the last code failed.
@@ -165,12 +189,11 @@ pub fn second_factor(theme: &Theme, status: StatusCode, view: &SecondFactorPage<
             ("action", view.action),
             (
                 "pending",
-                &view.pending.map_or_else(String::new, |p| {
-                    format!(
-                        "<input type=\"hidden\" name=\"pending\" value=\"{}\">",
-                        escape(p)
-                    )
-                }),
+                &format!(
+                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                    escape(view.carried.0),
+                    escape(view.carried.1)
+                ),
             ),
             ("label", label),
             ("hint", hint),
@@ -218,6 +241,10 @@ fn describe(scope: &str) -> String {
         "profile" => "See your name and username".into(),
         "email" => "See your email address".into(),
         "offline_access" => "Stay signed in while you are away".into(),
+        account if account.starts_with("account:") => format!(
+            "Act in the account <code>{}</code>",
+            escape(account.trim_start_matches("account:"))
+        ),
         role => format!("Act with your role <code>{}</code>", escape(role)),
     }
 }
@@ -226,6 +253,7 @@ fn describe(scope: &str) -> String {
 pub fn consent(
     theme: &Theme,
     csrf: &str,
+    proof: &str,
     request: &str,
     client: &str,
     user: &str,
@@ -242,6 +270,7 @@ pub fn consent(
         CONSENT,
         &[
             ("csrf", &escape(csrf)),
+            ("proof", &escape(proof)),
             ("request", &escape(request)),
             ("client", &escape(client)),
             ("user", &escape(user)),
@@ -295,6 +324,15 @@ pub fn message(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_placeholder_inside_a_value_stays_text() {
+        let page = fill(
+            "<p>{{a}}</p><p>{{b}}</p>",
+            &[("a", "{{b}}"), ("b", "secret")],
+        );
+        assert_eq!(page, "<p>{{b}}</p><p>secret</p>");
+    }
 
     #[test]
     fn escaping_leaves_no_markup() {

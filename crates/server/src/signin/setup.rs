@@ -1,6 +1,8 @@
 //! Setting up a second factor from the hosted pages (`/oauth/second-factor`), for the person
-//! signed in in this browser: the QR code and key of a new factor, confirmed with a first code,
-//! then the recovery codes, once. The same steps as `POST /v1/users/me/totp` and `/confirm`.
+//! signed in in this browser within the last fifteen minutes: the QR code and key of a new
+//! factor, confirmed with a first code, then the recovery codes, once. The same steps as
+//! `POST /v1/users/me/totp` and `/confirm`; the form names the key it showed, so a setup
+//! started again elsewhere meanwhile is not confirmed through it.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,69 +18,61 @@ use crate::state::AppState;
 
 /// Where the setup lives.
 const SETUP: &str = "/oauth/second-factor";
+/// How recent the sign-in must be, seconds.
+const RECENT: i64 = 15 * 60;
 
-/// The person signed in in this browser, or the page that says to sign in first.
+/// The person signed in in this browser, recently, or the page that says to sign in (again).
 async fn signed_in(state: &AppState, cookies: &Cookies) -> Result<BrowserSession, Response> {
-    match browser::current(state.services(), cookies.session()).await {
-        Ok(Some(found)) => Ok(found),
-        Ok(None) => Err(web::notice(
+    let found = browser::current(state.services(), cookies.session())
+        .await
+        .map_err(|err| web::failure(state, &err))?;
+    let now = warden_core::time::Timestamp::now().seconds();
+    match found {
+        Some(found) if now - found.auth_time() <= RECENT => Ok(found),
+        Some(_) => Err(web::notice(
+            state,
+            StatusCode::UNAUTHORIZED,
+            "Sign in again",
+            "Setting up a second factor takes a sign-in in the last fifteen minutes: sign in to an application again, then come back.",
+        )),
+        None => Err(web::notice(
             state,
             StatusCode::UNAUTHORIZED,
             "Sign in first",
             "Sign in to an application with this browser, then come back to this page.",
         )),
-        Err(err) => Err(web::failure(state, &err)),
     }
 }
 
-/// `GET /oauth/second-factor`: the setup page (or a note that a factor is already set up).
+/// `GET /oauth/second-factor`: a new key to set up (or a note that a factor is already set up).
 pub(crate) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let cookies = Cookies::of(&headers);
     let browser = match signed_in(&state, &cookies).await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    show(&state, &cookies, &browser, None).await
+    let services = state.services();
+    match factor::enrolled(services, &browser.user.id).await {
+        Ok(true) => already(&state),
+        Ok(false) => match factor::enrol(services, &browser.user).await {
+            Ok(enrolment) => web::setup_page(&state, &cookies, SETUP, &enrolment, None),
+            Err(err) => web::failure(&state, &err),
+        },
+        Err(err) => web::failure(&state, &err),
+    }
 }
 
-/// The setup page for `browser`'s person, with `error` from a wrong first code.
-async fn show(
-    state: &AppState,
-    cookies: &Cookies,
-    browser: &BrowserSession,
-    error: Option<&str>,
-) -> Response {
-    let services = state.services();
-    let user = &browser.user;
-    let enrolment =
-        match factor::enrolled(services, &user.id).await {
-            Ok(true) => return web::notice(
-                state,
-                StatusCode::OK,
-                "Second factor",
-                "A second factor is already set up. If you lost it, an administrator can reset it.",
-            ),
-            Ok(false) => match factor::pending(services, user).await {
-                Ok(Some(started)) => Ok(started),
-                Ok(None) => factor::enrol(services, user).await,
-                Err(err) => Err(err),
-            },
-            Err(err) => Err(err),
-        };
-    let enrolment = match enrolment {
-        Ok(enrolment) => enrolment,
-        Err(err) => return web::failure(state, &err),
-    };
-    web::setup_page(
+fn already(state: &AppState) -> Response {
+    web::notice(
         state,
-        cookies,
-        SETUP,
-        (&enrolment.otpauth_uri, &enrolment.secret),
-        error,
+        StatusCode::OK,
+        "Second factor",
+        "A second factor is already set up. If you lost it, an administrator can reset it.",
     )
 }
 
-/// `POST /oauth/second-factor`: the first code; the recovery codes are shown once.
+/// `POST /oauth/second-factor`: the first code of the key the page showed; the recovery codes
+/// are shown once.
 pub(crate) async fn confirm(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -93,21 +87,26 @@ pub(crate) async fn confirm(
         Ok(found) => found,
         Err(response) => return response,
     };
-    match factor::confirm(state.services(), &browser.user, &form.take("code")).await {
-        Ok(codes) => pages::recovery(state.theme(), &codes.recovery_codes, SETUP),
-        Err(DomainError::Validation(_)) => {
-            show(&state, &cookies, &browser, Some("the code is not correct")).await
+    let services = state.services();
+    let shown = form.take("enrolment");
+    let why = match factor::confirm(services, &browser.user, &form.take("code"), Some(&shown)).await
+    {
+        Ok(codes) => return pages::recovery(state.theme(), &codes.recovery_codes, SETUP),
+        Err(DomainError::Validation(_)) => "the code is not correct",
+        Err(DomainError::Busy(_)) => "too many wrong codes; wait a while and try again",
+        Err(DomainError::Conflict(why)) if why.contains("already") => return already(&state),
+        Err(err) => return web::failure(&state, &err),
+    };
+    // The same key stays on screen after a wrong code, if it is still the one set up.
+    match factor::pending(services, &browser.user).await {
+        Ok(Some(enrolment)) if factor::fingerprint(&enrolment) == shown => {
+            web::setup_page(&state, &cookies, SETUP, &enrolment, Some(why))
         }
-        Err(DomainError::Busy(_)) => {
-            show(
-                &state,
-                &cookies,
-                &browser,
-                Some("too many wrong codes; wait a while and try again"),
-            )
-            .await
-        }
-        Err(DomainError::Conflict(why)) => web::error_page(&state, StatusCode::CONFLICT, &why),
+        Ok(_) => web::error_page(
+            &state,
+            StatusCode::CONFLICT,
+            "the setup was started again elsewhere; start again",
+        ),
         Err(err) => web::failure(&state, &err),
     }
 }

@@ -247,9 +247,10 @@ pub fn setup_page(
     state: &AppState,
     cookies: &Cookies,
     action: &str,
-    enrolment: (&str, &str),
+    enrolment: &warden_core::identity::factor::Enrolment,
     error: Option<&str>,
 ) -> Response {
+    let fingerprint = warden_core::identity::factor::fingerprint(enrolment);
     let status = if error.is_some() {
         StatusCode::UNAUTHORIZED
     } else {
@@ -263,8 +264,8 @@ pub fn setup_page(
                 action,
                 csrf,
                 request: "",
-                pending: None,
-                enrolment: Some(enrolment),
+                carried: ("enrolment", &fingerprint),
+                enrolment: Some((&enrolment.otpauth_uri, &enrolment.secret)),
                 error,
             },
         )
@@ -301,6 +302,7 @@ pub fn failure(state: &AppState, err: &DomainError) -> Response {
                 .insert(header::RETRY_AFTER, HeaderValue::from(1));
             response
         }
+        DomainError::Conflict(why) => message(state, StatusCode::CONFLICT, "Sign-in failed", why),
         other => {
             tracing::error!(error = %other, "sign-in failed");
             message(
@@ -373,7 +375,7 @@ pub fn second_factor_page(
                 action: "/oauth/login/second-factor",
                 csrf,
                 request: query,
-                pending: Some(pending),
+                carried: ("pending", pending),
                 enrolment,
                 error,
             },
@@ -389,16 +391,47 @@ pub fn consent_page(
     request: &AuthorizeRequest,
     browser: &BrowserSession,
 ) -> Response {
+    let proof = state
+        .services()
+        .sealer
+        .seal(CONSENT_CONTEXT, consent_binding(browser, query).as_bytes())
+        .unwrap_or_default();
     with_form(state, cookies, |csrf| {
         pages::consent(
             state.theme(),
             csrf,
+            &proof,
             query,
             &request.recipient.client.name,
             browser.user.email.as_str(),
             &request.asked_for(),
         )
     })
+}
+
+/// What a consent page's proof is sealed under.
+const CONSENT_CONTEXT: &str = "consent-page";
+
+/// What a consent page's proof binds: the browser session it was shown in and the request.
+fn consent_binding(browser: &BrowserSession, query: &str) -> String {
+    format!(
+        "{}|{}",
+        browser.session.id,
+        warden_core::crypto::sha256_b64(query.as_bytes())
+    )
+}
+
+/// Whether `proof` is that of a consent page shown for `query` in `browser`'s session: only a
+/// request that reached the consent page (past the login, `prompt=login` and `max_age`
+/// checks) can be allowed.
+pub fn consent_shown(state: &AppState, browser: &BrowserSession, query: &str, proof: &str) -> bool {
+    state
+        .services()
+        .sealer
+        .open(CONSENT_CONTEXT, proof)
+        .is_ok_and(|opened| {
+            warden_core::crypto::same_secret(&opened, consent_binding(browser, query).as_bytes())
+        })
 }
 
 /// The logout confirmation page.
@@ -464,7 +497,8 @@ impl LogoutTarget {
                 .client_by_client_id(id)
                 .await
                 .map_err(|err| failure(state, &DomainError::from(err)))?
-                .map(|record| record.client),
+                .map(|record| record.client)
+                .filter(|c| c.status == warden_core::model::Status::Active),
             Some(_) => None,
         };
         let redirect = match params.get("post_logout_redirect_uri") {
@@ -487,6 +521,13 @@ impl LogoutTarget {
             redirect,
             state: params.get("state").cloned(),
         })
+    }
+
+    /// The browser session and person the hint names, if there is a hint.
+    pub fn hinted(&self) -> Option<(&str, &str)> {
+        self.hint
+            .as_ref()
+            .and_then(|hint| Some((hint.sid.as_deref()?, hint.sub.as_str())))
     }
 
     /// Whether the hint names `browser`'s session and person, so logout needs no question.

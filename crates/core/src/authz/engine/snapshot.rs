@@ -221,6 +221,9 @@ pub struct ClientEntry {
     pub allowed_ips: Box<[crate::net::Cidr]>,
     /// Browser origins its pages call Warden from (CORS).
     pub allowed_origins: Box<[Box<str>]>,
+    /// A third-party application: it signs people in (redirect URIs) and is not first-party.
+    /// The tokens people get through it do not manage their credentials on Warden's API.
+    pub third_party: bool,
 }
 
 impl From<&Client> for ClientEntry {
@@ -238,6 +241,7 @@ impl From<&Client> for ClientEntry {
                 .iter()
                 .map(|o| o.as_str().into())
                 .collect(),
+            third_party: !client.sign_in.first_party && !client.sign_in.redirect_uris.is_empty(),
         }
     }
 }

@@ -164,11 +164,13 @@ impl Browser {
             page.body
         );
         let (csrf, request) = (page.field("csrf"), page.field("request"));
+        let proof = page.field("proof");
         self.post(
             &app.url("/oauth/consent"),
             &[
                 ("csrf", &csrf),
                 ("request", &request),
+                ("proof", &proof),
                 ("decision", decision),
             ],
         )

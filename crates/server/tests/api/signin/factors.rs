@@ -427,10 +427,11 @@ async fn a_second_factor_is_set_up_from_the_hosted_page(backend: Backend) {
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     let csrf = setup.field("csrf");
+    let shown = setup.field("enrolment");
     let wrong = browser
         .post(
             &app.url("/oauth/second-factor"),
-            &[("csrf", &csrf), ("code", "000000")],
+            &[("csrf", &csrf), ("enrolment", &shown), ("code", "000000")],
         )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
@@ -438,7 +439,11 @@ async fn a_second_factor_is_set_up_from_the_hosted_page(backend: Backend) {
     let done = browser
         .post(
             &app.url("/oauth/second-factor"),
-            &[("csrf", &csrf), ("code", &code(&uri, 0))],
+            &[
+                ("csrf", &csrf),
+                ("enrolment", &shown),
+                ("code", &code(&uri, 0)),
+            ],
         )
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
@@ -452,7 +457,57 @@ async fn a_second_factor_is_set_up_from_the_hosted_page(backend: Backend) {
     at_second_factor(&app, &client, "self2@x.io").await;
 }
 
+/// Two browsers that must set a factor up get a key each; the one started first cannot be
+/// confirmed once the second started (someone else who knew the password never holds the key
+/// that ends up set), and says so with a page, not a failure.
+async fn each_setup_gets_its_own_key(backend: Backend) {
+    early_in_a_step().await;
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    app.create_user("two-setups@x.io", Some(&acme)).await;
+    app.patch(
+        &format!("/v1/accounts/{acme}"),
+        &app.admin_token,
+        json!({ "require_second_factor": true }),
+    )
+    .await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    let key = |page: &Seen| {
+        page.body
+            .split("<code class=\"secret\">")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (mut first, first_page) = at_second_factor(&app, &client, "two-setups@x.io").await;
+    let (mut second, second_page) = at_second_factor(&app, &client, "two-setups@x.io").await;
+    assert_ne!(key(&first_page), key(&second_page));
+    let uri = |secret: String| format!("otpauth://totp/Warden:x?secret={secret}&issuer=Warden");
+    let stale = send_code(
+        &app,
+        &mut first,
+        &first_page,
+        &code(&uri(key(&first_page)), 0),
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    assert!(!first.cookies.contains_key("warden_session"));
+    let done = send_code(
+        &app,
+        &mut second,
+        &second_page,
+        &code(&uri(key(&second_page)), 0),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("recovery codes"));
+}
+
 crate::both!(
+    each_setup_gets_its_own_key,
     a_second_factor_is_set_up_from_the_hosted_page,
     the_password_step_is_bound_to_its_browser_and_spent_by_a_sign_in,
     a_second_factor_is_enrolled_and_then_asked_at_every_sign_in,
