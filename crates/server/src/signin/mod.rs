@@ -93,7 +93,14 @@ pub(crate) async fn authorize(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    proceed(&state, &Cookies::of(&headers), ip, &query, Step::Start).await
+    proceed(
+        &state,
+        &Cookies::of(&state, &headers),
+        ip,
+        &query,
+        Step::Start,
+    )
+    .await
 }
 
 /// `POST /oauth/authorize`: the same request sent as a form (OpenID Connect Core §3.1.2.1).
@@ -104,7 +111,16 @@ async fn authorize_form(
     body: Bytes,
 ) -> Response {
     match std::str::from_utf8(&body) {
-        Ok(query) => proceed(&state, &Cookies::of(&headers), ip, query, Step::Start).await,
+        Ok(query) => {
+            proceed(
+                &state,
+                &Cookies::of(&state, &headers),
+                ip,
+                query,
+                Step::Start,
+            )
+            .await
+        }
         Err(_) => web::error_page(&state, StatusCode::BAD_REQUEST, "the form is not UTF-8"),
     }
 }
@@ -239,7 +255,7 @@ struct Posted {
 
 impl Posted {
     async fn read(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Self, Response> {
-        let cookies = Cookies::of(headers);
+        let cookies = Cookies::of(state, headers);
         let mut form = Form::read(state, &cookies, body)?;
         let query = form.take("request");
         let request = read_request(state, &query).await?;
@@ -477,7 +493,12 @@ pub(crate) async fn logout_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    rp_logout(&state, &Cookies::of(&headers), &query.unwrap_or_default()).await
+    rp_logout(
+        &state,
+        &Cookies::of(&state, &headers),
+        &query.unwrap_or_default(),
+    )
+    .await
 }
 
 /// An RP-initiated logout request (its parameters in `query`, from the query or a form).
@@ -515,7 +536,7 @@ async fn rp_logout(state: &AppState, cookies: &Cookies, query: &str) -> Response
 /// (RP-Initiated Logout §2 lets a relying party POST it; such a request carries no CSRF token,
 /// and is answered exactly as the `GET`).
 async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let cookies = Cookies::of(&headers);
+    let cookies = Cookies::of(&state, &headers);
     let confirming = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
         .is_ok_and(|pairs| pairs.iter().any(|(name, _)| name == "csrf"));
     if !confirming {

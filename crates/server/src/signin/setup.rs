@@ -46,7 +46,7 @@ async fn signed_in(state: &AppState, cookies: &Cookies) -> Result<BrowserSession
 
 /// `GET /oauth/second-factor`: a new key to set up (or a note that a factor is already set up).
 pub(crate) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let cookies = Cookies::of(&headers);
+    let cookies = Cookies::of(&state, &headers);
     let browser = match signed_in(&state, &cookies).await {
         Ok(found) => found,
         Err(response) => return response,
@@ -78,7 +78,7 @@ pub(crate) async fn confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let cookies = Cookies::of(&headers);
+    let cookies = Cookies::of(&state, &headers);
     let mut form = match Form::read(&state, &cookies, &body) {
         Ok(form) => form,
         Err(response) => return response,

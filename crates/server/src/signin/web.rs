@@ -1,7 +1,7 @@
 //! The browser's side of sign-in: cookies, CSRF tokens, the forms, pages and redirects.
 //!
-//! Two cookies, both `HttpOnly`, `SameSite=Lax`, `Path=/oauth`, and `Secure` whenever the
-//! issuer is `https`: `warden_session` names the browser session (its id sealed under the
+//! Two cookies, both `HttpOnly` and `SameSite=Lax`; over https `__Host-` cookies (`Secure`,
+//! `Path=/`, this host only), on plain loopback http scoped to `/oauth`: `warden_session` names the browser session (its id sealed under the
 //! master key; a new one at every login, so a cookie planted before a login names nothing
 //! after it), and `warden_csrf` is a random value every form's CSRF token is sealed from, so a
 //! form posted from another site, or before this browser was given a token, is refused — the
@@ -24,6 +24,32 @@ use crate::state::AppState;
 const SESSION_COOKIE: &str = "warden_session";
 /// The CSRF cookie.
 const CSRF_COOKIE: &str = "warden_csrf";
+
+/// How the cookies are named and scoped. Over https they are `__Host-` cookies on `/`: only
+/// this host, over https, can set them, so a sibling subdomain cannot plant one (a login CSRF
+/// or a session of its own choosing). On plain http (loopback) no prefix is possible, and they
+/// are scoped to `/oauth`.
+struct Jar {
+    session: &'static str,
+    csrf: &'static str,
+    attributes: &'static str,
+}
+
+fn jar(state: &AppState) -> Jar {
+    if state.services().tokens.issuer().starts_with("https://") {
+        Jar {
+            session: "__Host-warden_session",
+            csrf: "__Host-warden_csrf",
+            attributes: "Path=/; HttpOnly; SameSite=Lax; Secure",
+        }
+    } else {
+        Jar {
+            session: SESSION_COOKIE,
+            csrf: CSRF_COOKIE,
+            attributes: "Path=/oauth; HttpOnly; SameSite=Lax",
+        }
+    }
+}
 /// What a form's CSRF token is sealed under.
 const CSRF_CONTEXT: &str = "sign-in-form";
 
@@ -35,7 +61,8 @@ pub struct Cookies {
 
 impl Cookies {
     /// Reads the `Cookie` headers; of a name sent twice the first is kept.
-    pub fn of(headers: &HeaderMap) -> Self {
+    pub fn of(state: &AppState, headers: &HeaderMap) -> Self {
+        let names = jar(state);
         let mut session = None;
         let mut csrf = None;
         for value in headers.get_all(header::COOKIE) {
@@ -44,12 +71,10 @@ impl Cookies {
                 let Some((name, value)) = pair.trim().split_once('=') else {
                     continue;
                 };
-                match name {
-                    SESSION_COOKIE if session.is_none() => session = Some(value.to_owned()),
-                    CSRF_COOKIE if csrf.is_none() && !value.is_empty() => {
-                        csrf = Some(value.to_owned());
-                    }
-                    _ => {}
+                if name == names.session && session.is_none() {
+                    session = Some(value.to_owned());
+                } else if name == names.csrf && csrf.is_none() && !value.is_empty() {
+                    csrf = Some(value.to_owned());
                 }
             }
         }
@@ -74,10 +99,8 @@ impl Cookies {
     /// or a pending second-factor proof, is accepted again), and its `Set-Cookie` line.
     pub fn rotated(&self, state: &AppState) -> (Self, String) {
         let value = warden_core::crypto::random_token();
-        let line = format!(
-            "{CSRF_COOKIE}={value}; Path=/oauth; HttpOnly; SameSite=Lax{}",
-            secure(state)
-        );
+        let names = jar(state);
+        let line = format!("{}={value}; {}", names.csrf, names.attributes);
         (
             Self {
                 session: self.session.clone(),
@@ -93,15 +116,6 @@ pub fn set_rotated(response: &mut Response, line: &str) {
     set_cookie(response, line);
 }
 
-/// `; Secure` when the issuer is served over https.
-fn secure(state: &AppState) -> &'static str {
-    if state.services().tokens.issuer().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    }
-}
-
 fn set_cookie(response: &mut Response, cookie: &str) {
     if let Ok(value) = HeaderValue::from_str(cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -111,23 +125,22 @@ fn set_cookie(response: &mut Response, cookie: &str) {
 /// Gives the browser its session cookie, for as long as the session can live.
 pub fn set_session_cookie(state: &AppState, response: &mut Response, value: &str) {
     let max_age = state.services().settings.refresh_absolute_ttl;
+    let names = jar(state);
     set_cookie(
         response,
         &format!(
-            "{SESSION_COOKIE}={value}; Path=/oauth; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
-            secure(state)
+            "{}={value}; Max-Age={max_age}; {}",
+            names.session, names.attributes
         ),
     );
 }
 
 /// Makes the browser forget its session cookie.
 fn clear_session_cookie(state: &AppState, response: &mut Response) {
+    let names = jar(state);
     set_cookie(
         response,
-        &format!(
-            "{SESSION_COOKIE}=; Path=/oauth; Max-Age=0; HttpOnly; SameSite=Lax{}",
-            secure(state)
-        ),
+        &format!("{}=; Max-Age=0; {}", names.session, names.attributes),
     );
 }
 
@@ -143,10 +156,8 @@ fn csrf(state: &AppState, cookies: &Cookies) -> (String, Option<String>) {
         .seal(CSRF_CONTEXT, value.as_bytes())
         .unwrap_or_default();
     let cookie = fresh.then(|| {
-        format!(
-            "{CSRF_COOKIE}={value}; Path=/oauth; HttpOnly; SameSite=Lax{}",
-            secure(state)
-        )
+        let names = jar(state);
+        format!("{}={value}; {}", names.csrf, names.attributes)
     });
     (token, cookie)
 }

@@ -182,17 +182,20 @@ impl TestApp {
         let address = listener.local_addr().expect("address");
         let base = format!("http://{address}");
         let mut counted = None;
-        let opened =
-            warden_server::open_wrapped(&config, issuer.unwrap_or_else(|| base.clone()), |store| {
-                if !count {
-                    return store;
-                }
-                let store = Arc::new(CountingStore::new(store));
-                counted = Some(store.clone());
-                store
-            })
-            .await
-            .expect("open warden");
+        // The issuer: a peer's, or the configured one, or this listener's address.
+        let issuer = issuer
+            .or_else(|| config.issuer.clone())
+            .unwrap_or_else(|| base.clone());
+        let opened = warden_server::open_wrapped(&config, issuer, |store| {
+            if !count {
+                return store;
+            }
+            let store = Arc::new(CountingStore::new(store));
+            counted = Some(store.clone());
+            store
+        })
+        .await
+        .expect("open warden");
         let state = opened.state.clone();
         state
             .start_engine(Duration::from_millis(config.change_poll_ms))

@@ -650,7 +650,56 @@ async fn protocol_corners(backend: Backend) {
     assert_eq!(again.body["error"], "invalid_grant");
 }
 
+/// Served over https, the cookies are `__Host-` cookies: `Secure`, `Path=/`, this host only,
+/// so a sibling subdomain cannot plant one.
+async fn over_https_the_cookies_are_host_only(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("WARDEN_ISSUER", "https://auth.example.test")]).await;
+    app.create_user("tls@x.io", None).await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    let mut browser = Browser::new();
+    let page = browser.get(&authorize_url(&app, &client, &[])).await;
+    let set = page.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.starts_with("__Host-warden_csrf=") && set.contains("Path=/;") && set.contains("Secure"),
+        "{set}"
+    );
+    // A cookie without the prefix (what a sibling subdomain could set) is not this browser's.
+    let csrf_value = browser.cookies.get("__Host-warden_csrf").cloned().unwrap();
+    let mut planted = Browser::new();
+    planted.cookies.insert("warden_csrf".into(), csrf_value);
+    let refused = planted
+        .post(
+            &app.url("/oauth/login"),
+            &[
+                ("csrf", &page.field("csrf")),
+                ("request", &page.field("request")),
+                ("username", "tls@x.io"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let done = browser.sign_in(&app, &page, "tls@x.io", PASSWORD).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let session = done
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-warden_session="))
+        .expect("the session cookie");
+    assert!(
+        session.contains("Secure") && session.contains("Path=/;") && session.contains("HttpOnly"),
+        "{session}"
+    );
+    assert_eq!(
+        done.param("iss").as_deref(),
+        Some("https://auth.example.test")
+    );
+}
+
 crate::both!(
+    over_https_the_cookies_are_host_only,
     protocol_corners,
     a_third_party_app_gets_only_what_was_allowed,
     an_accounts_app_signs_in_to_its_account_only,
