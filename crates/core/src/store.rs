@@ -353,8 +353,15 @@ pub trait Store: Send + Sync + 'static {
     async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError>;
     /// What `user` allowed the client `client_id`, if anything.
     async fn consent(&self, user: &UserId, client_id: &str) -> Result<Option<Consent>, StoreError>;
-    /// Records what `user` allowed `client_id` (replacing what was recorded).
-    async fn put_consent(&self, user: &UserId, consent: &Consent) -> Result<(), StoreError>;
+    /// Adds `values` to what `user` allowed `client_id`, in one transaction that holds the
+    /// user's row: consents given at once in two tabs both stay. Answers the consent as stored.
+    async fn add_consent(
+        &self,
+        user: &UserId,
+        client_id: &str,
+        values: &[String],
+        at: Timestamp,
+    ) -> Result<Consent, StoreError>;
     /// Everything `user` allowed, by client.
     async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError>;
     /// Withdraws what `user` allowed `client_id`; `false` when there was nothing.

@@ -4,10 +4,12 @@ use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 use warden_core::ids::UserId;
 use warden_core::store::Consent;
+use warden_core::time::Timestamp;
 use warden_core::StoreError;
 
 use crate::error::on_error;
 use crate::rows;
+use crate::SqlStore;
 
 fn consent(row: &AnyRow) -> Result<Consent, StoreError> {
     Ok(Consent {
@@ -33,19 +35,57 @@ pub(crate) async fn get(
     row.as_ref().map(consent).transpose()
 }
 
-pub(crate) async fn put(pool: &AnyPool, user: &UserId, given: &Consent) -> Result<(), StoreError> {
+pub(crate) async fn add(
+    store: &SqlStore,
+    user: &UserId,
+    client_id: &str,
+    values: &[String],
+    at: Timestamp,
+) -> Result<Consent, StoreError> {
+    let user_id = user.to_string();
+    let mut tx = store
+        .backend
+        .begin_write(&store.pool)
+        .await
+        .map_err(on_error)?;
+    store
+        .backend
+        .lock_key(&mut tx, "users", "id", &user_id)
+        .await
+        .map_err(on_error)?;
+    let before = sqlx::query("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
+        .bind(&user_id)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(on_error)?
+        .map(|row| rows::text(&row, "scope"))
+        .transpose()?
+        .unwrap_or_default();
+    let mut scope: Vec<&str> = before.split(' ').filter(|s| !s.is_empty()).collect();
+    for value in values {
+        if !scope.contains(&value.as_str()) {
+            scope.push(value);
+        }
+    }
+    let given = Consent {
+        client_id: client_id.to_owned(),
+        scope: scope.join(" "),
+        granted_at: at,
+    };
     sqlx::query(
         "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
     )
-    .bind(user.to_string())
-    .bind(given.client_id.as_str())
+    .bind(&user_id)
+    .bind(client_id)
     .bind(given.scope.as_str())
-    .bind(given.granted_at.millis())
-    .execute(pool)
+    .bind(at.millis())
+    .execute(&mut *tx)
     .await
     .map_err(on_error)?;
-    Ok(())
+    tx.commit().await.map_err(on_error)?;
+    Ok(given)
 }
 
 pub(crate) async fn list(pool: &AnyPool, user: &UserId) -> Result<Vec<Consent>, StoreError> {

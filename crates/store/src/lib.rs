@@ -292,8 +292,14 @@ impl Store for SqlStore {
     async fn consent(&self, user: &UserId, client_id: &str) -> Result<Option<Consent>, StoreError> {
         consents::get(&self.pool, user, client_id).await
     }
-    async fn put_consent(&self, user: &UserId, consent: &Consent) -> Result<(), StoreError> {
-        consents::put(&self.pool, user, consent).await
+    async fn add_consent(
+        &self,
+        user: &UserId,
+        client_id: &str,
+        values: &[String],
+        at: Timestamp,
+    ) -> Result<Consent, StoreError> {
+        consents::add(self, user, client_id, values, at).await
     }
     async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError> {
         consents::list(&self.pool, user).await

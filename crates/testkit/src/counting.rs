@@ -106,7 +106,7 @@ counted! {
     fn rotate_refresh(&self, used: &RefreshToken, at: Timestamp, successor_sealed: &str, successor: &RefreshToken) -> Result<bool, StoreError>;
     fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError>;
     fn consent(&self, user: &UserId, client_id: &str) -> Result<Option<Consent>, StoreError>;
-    fn put_consent(&self, user: &UserId, consent: &Consent) -> Result<(), StoreError>;
+    fn add_consent(&self, user: &UserId, client_id: &str, values: &[String], at: Timestamp) -> Result<Consent, StoreError>;
     fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError>;
     fn delete_consent(&self, user: &UserId, client_id: &str) -> Result<bool, StoreError>;
     fn totp_factor(&self, user: &UserId) -> Result<Option<TotpFactor>, StoreError>;

@@ -28,29 +28,18 @@ pub async fn covers(
         .is_some_and(|given| asked.iter().all(|a| values(&given.scope).any(|g| g == a))))
 }
 
-/// Records that `user` allowed `client_id` what `asked` names, beside what they allowed before.
+/// Records that `user` allowed `client_id` what `asked` names, beside what they allowed before
+/// (atomically: two tabs allowing different scopes at once both stay).
 pub async fn remember(
     services: &Services,
     user: &UserId,
     client_id: &str,
     asked: &[String],
 ) -> Result<(), DomainError> {
-    let before = services.store.consent(user, client_id).await?;
-    let mut scope: Vec<String> = before
-        .as_ref()
-        .map(|c| values(&c.scope).map(str::to_owned).collect())
-        .unwrap_or_default();
-    for value in asked {
-        if !scope.contains(value) {
-            scope.push(value.clone());
-        }
-    }
-    let consent = Consent {
-        client_id: client_id.to_owned(),
-        scope: scope.join(" "),
-        granted_at: Timestamp::now(),
-    };
-    services.store.put_consent(user, &consent).await?;
+    let consent = services
+        .store
+        .add_consent(user, client_id, asked, Timestamp::now())
+        .await?;
     crate::audit::note(
         services,
         format!("user:{user}"),

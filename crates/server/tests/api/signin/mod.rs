@@ -446,6 +446,60 @@ async fn consent_is_remembered_until_withdrawn(backend: Backend) {
         .is_consent_page());
 }
 
+/// Two tabs allowing an application different roles at once: both are remembered.
+async fn consents_given_at_once_both_stay(backend: Backend) {
+    let app = TestApp::spawn_with(backend, crate::helpers::RACE_SETTINGS).await;
+    let user = app.create_user("tabs@x.io", None).await;
+    for name in ["reader_role", "writer_role"] {
+        let role = app.create_role(name, None, &["notes:read"], &[]).await;
+        app.grant(&user, &role, None).await;
+    }
+    let client = web_client(&app, json!({})).await;
+    let own = app.login("tabs@x.io", PASSWORD).await;
+    for _ in 0..3 {
+        let mut browser = Browser::new();
+        let page = browser
+            .get(&authorize_url(&app, &client, &[("scope", "openid")]))
+            .await;
+        let consent = browser.sign_in(&app, &page, "tabs@x.io", PASSWORD).await;
+        browser.decide(&app, &consent, "allow").await;
+        let a = browser
+            .get(&authorize_url(
+                &app,
+                &client,
+                &[("scope", "openid reader_role")],
+            ))
+            .await;
+        let b = browser
+            .get(&authorize_url(
+                &app,
+                &client,
+                &[("scope", "openid writer_role")],
+            ))
+            .await;
+        let mut other = Browser {
+            http: browser.http.clone(),
+            cookies: browser.cookies.clone(),
+        };
+        let (x, y) = tokio::join!(
+            browser.decide(&app, &a, "allow"),
+            other.decide(&app, &b, "allow")
+        );
+        assert!(x.param("code").is_some() && y.param("code").is_some());
+        let listed = app.get("/v1/users/me/consents", &own).await;
+        let scope = listed.body["items"][0]["scope"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            scope.contains("reader_role") && scope.contains("writer_role"),
+            "{scope}"
+        );
+        let path = format!("/v1/users/me/consents/{}", client.client_id);
+        app.delete(&path, &own).await;
+    }
+}
+
 fn urlencode(text: &str) -> String {
     serde_urlencoded::to_string([("v", text)]).unwrap()[2..].to_owned()
 }
@@ -457,4 +511,5 @@ crate::both!(
     a_logout_racing_a_code_redemption_leaves_nothing_alive,
     people_see_and_end_their_browser_sessions,
     consent_is_remembered_until_withdrawn,
+    consents_given_at_once_both_stay,
 );
