@@ -26,7 +26,7 @@ use crate::handlers::{
         policies::create, policies::list, policies::get, policies::update, policies::delete,
         resources::put, resources::bulk, resources::get, resources::delete, resources::list,
         check::check, check::batch, check::of_user, check::mine, crate::forward_auth::forward_auth,
-        crate::signin::authorize, crate::signin::logout_page, crate::signin::userinfo, crate::signin::discovery,
+        crate::signin::authorize, crate::signin::logout::page, crate::signin::userinfo, crate::signin::discovery,
     ),
     modifiers(&BearerAuth),
 )]

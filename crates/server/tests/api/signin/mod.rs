@@ -4,6 +4,7 @@
 //! fixation and framing. A small cookie-keeping browser drives the pages.
 
 mod attacks;
+mod boundaries;
 mod browser;
 mod factors;
 
