@@ -117,7 +117,15 @@ pub async fn sign_in(
     let presented = Presented::read(username, password)?;
     let (user, password_hash) = verify(services, presented).await?;
     let snapshot = services.engine.snapshot();
+    // The account the request enters, when it can be told now: its allow-list and its
+    // second-factor rule apply to this sign-in (a global administrator entering an account that
+    // requires a factor is asked for one here, not refused later).
+    let mut entered_requires_factor = false;
     if let Ok(entry) = super::password::enter_account(services, &snapshot, &user, account).await {
+        entered_requires_factor = entry
+            .account
+            .as_ref()
+            .is_some_and(|a| a.require_second_factor);
         if let Some(refusing) = entry
             .account
             .filter(|a| !crate::net::allowed(&a.allowed_ips, ip))
@@ -133,7 +141,7 @@ pub async fn sign_in(
             return Err(GrantError::InvalidGrant(super::BAD_CREDENTIALS.into()));
         }
     }
-    if !factor::required_for_sign_in(services, &user.id).await? {
+    if !entered_requires_factor && !factor::required_for_sign_in(services, &user.id).await? {
         return Ok(PasswordChecked::SignedIn(Box::new(
             open(services, user, &password_hash, "pwd", replaces).await?,
         )));

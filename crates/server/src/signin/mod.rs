@@ -385,7 +385,9 @@ async fn second_factor(
         Ok(mut signed_in) => match signed_in.recovery_codes.take() {
             // Enrolled just now: the codes are shown once, then the request goes on.
             Some(codes) => {
-                let next = format!("/oauth/authorize?{query}");
+                // The person has just signed in: a `prompt=login` or `max_age` of the request is
+                // met, and must not send them to the login page again.
+                let next = format!("/oauth/authorize?{}", without_freshness(&query));
                 let mut response = pages::recovery(state.theme(), &codes, &next);
                 web::set_session_cookie(&state, &mut response, &signed_in.cookie);
                 web::set_rotated(&mut response, &cookies.rotated(&state).1);
@@ -425,6 +427,24 @@ async fn pending_enrolment(
     browser::pending_enrolment(state.services(), pending, binding)
         .await
         .map_err(|err| web::failure(state, &err))
+}
+
+/// An authorization request without `prompt=login` and `max_age`, for going on after a sign-in
+/// that just met them.
+fn without_freshness(query: &str) -> String {
+    let pairs: Pairs = serde_urlencoded::from_str(query).unwrap_or_default();
+    let kept: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(name, _)| name != "max_age")
+        .filter_map(|(name, value)| match name.as_str() {
+            "prompt" => {
+                let rest: Vec<&str> = value.split(' ').filter(|v| *v != "login").collect();
+                (!rest.is_empty()).then(|| (name.clone(), rest.join(" ")))
+            }
+            _ => Some((name, value)),
+        })
+        .collect();
+    serde_urlencoded::to_string(kept).unwrap_or_default()
 }
 
 /// `POST /oauth/consent`: the person allows or denies the application.

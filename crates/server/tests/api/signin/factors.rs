@@ -506,7 +506,74 @@ async fn each_setup_gets_its_own_key(backend: Backend) {
     assert!(done.body.contains("recovery codes"));
 }
 
+/// A global administrator entering an account that requires a second factor is asked to set
+/// one up at the sign-in (not sent round to the login page), and going on after the setup
+/// meets `prompt=login` instead of asking for the password again.
+async fn entering_an_account_that_requires_a_factor_asks_for_it(backend: Backend) {
+    early_in_a_step().await;
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    app.patch(
+        &format!("/v1/accounts/{acme}"),
+        &app.admin_token,
+        json!({ "require_second_factor": true }),
+    )
+    .await;
+    let client = web_client(&app, json!({ "first_party": true })).await;
+    let mut browser = Browser::new();
+    let page = browser
+        .get(&authorize_url(
+            &app,
+            &client,
+            &[("account", &acme), ("prompt", "login")],
+        ))
+        .await;
+    let setup = browser
+        .sign_in(
+            &app,
+            &page,
+            crate::helpers::ADMIN_EMAIL,
+            crate::helpers::ADMIN_PASSWORD,
+        )
+        .await;
+    assert!(
+        is_second_factor_page(&setup) && setup.body.contains("<svg"),
+        "{}",
+        setup.body
+    );
+    let secret = setup
+        .body
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let uri = format!("otpauth://totp/Warden:admin?secret={secret}&issuer=Warden");
+    let codes = send_code(&app, &mut browser, &setup, &code(&uri, 0)).await;
+    assert_eq!(codes.status, StatusCode::OK, "{}", codes.body);
+    let next = codes
+        .body
+        .split("class=\"button\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(!next.contains("prompt=login"), "{next}");
+    let back = browser.get(&app.url(&next)).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    let tokens = redeem(&app, &client, &back.param("code").unwrap(), VERIFIER).await;
+    assert_eq!(
+        claims(tokens.body["access_token"].as_str().unwrap())["acct"],
+        acme.as_str()
+    );
+}
+
 crate::both!(
+    entering_an_account_that_requires_a_factor_asks_for_it,
     each_setup_gets_its_own_key,
     a_second_factor_is_set_up_from_the_hosted_page,
     the_password_step_is_bound_to_its_browser_and_spent_by_a_sign_in,
