@@ -268,8 +268,8 @@ impl Authenticated {
         self.reader()
     }
 
-    /// The calling person, for endpoints that only read their profile (`/userinfo`,
-    /// `GET /v1/users/me`), which any application they signed in to may.
+    /// The calling person, for `/userinfo`, which answers any application they signed in to
+    /// with the claims its scopes released.
     pub fn reader(&self) -> Result<&Caller, ApiError> {
         match &self.0 {
             Access::Caller(caller) => Ok(caller),

@@ -22,7 +22,7 @@ pub async fn get(
     State(state): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(me::get(state.services(), auth.reader()?).await?))
+    Ok(Json(me::get(state.services(), auth.user()?).await?))
 }
 
 /// Changes the caller's username, display name or phone.
