@@ -77,7 +77,14 @@ pub async fn issue_code(
             "temporarily_unavailable",
             "the server is busy; try again".into(),
         ),
-        other => refused("server_error", other.to_string()),
+        other => {
+            // The cause is for the log; the application is told only that Warden failed.
+            tracing::error!(error = %other, "authorization code not issued");
+            refused(
+                "server_error",
+                "the server could not complete the request".into(),
+            )
+        }
     };
     services
         .engine

@@ -35,8 +35,15 @@ async fn a_third_party_app_gets_only_what_was_allowed(backend: Backend) {
     assert_eq!(claims(access)["roles"], json!([]), "no role was allowed");
     let info = app.get("/userinfo", access).await;
     assert_eq!(info.status, StatusCode::OK);
-    assert!(info.body.get("email").is_none(), "no email scope, no email: {}", info.body);
-    assert_eq!(app.get("/v1/users/me", access).await.status, StatusCode::FORBIDDEN);
+    assert!(
+        info.body.get("email").is_none(),
+        "no email scope, no email: {}",
+        info.body
+    );
+    assert_eq!(
+        app.get("/v1/users/me", access).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(
         app.get("/v1/users", access).await.status,
         StatusCode::FORBIDDEN
