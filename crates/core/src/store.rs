@@ -317,6 +317,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Session>, StoreError>;
     /// Ends a session; `false` if it had already ended or does not exist.
     async fn end_session(&self, id: &SessionId, at: Timestamp) -> Result<bool, StoreError>;
+    /// Ends every live session opened through the client `client_id`; returns how many ended.
+    async fn end_client_sessions(&self, client_id: &str, at: Timestamp) -> Result<u64, StoreError>;
     /// Ends every session of a user except `keep`; returns how many ended.
     async fn end_sessions(
         &self,

@@ -268,6 +268,15 @@ impl Authenticated {
         self.reader()
     }
 
+    /// Refuses a third-party application's token asking about the person it acts for by id
+    /// (`/v1/users/{own id}`, its permissions): it reads them through `/userinfo` only.
+    pub fn not_about_self(&self, id: &warden_core::ids::UserId) -> Result<(), ApiError> {
+        match &self.0 {
+            Access::Caller(caller) if self.1 && caller.user_id == *id => self.user().map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
     /// The calling person, for `/userinfo`, which answers any application they signed in to
     /// with the claims its scopes released.
     pub fn reader(&self) -> Result<&Caller, ApiError> {
@@ -331,7 +340,11 @@ impl FromRequestParts<AppState> for Authenticated {
                     .snapshot()
                     .clients
                     .by_client_id(&claims.client_id)
-                    .is_some_and(|c| c.third_party)
+                    // A client gone from the index (deleted) is held to the stricter rule.
+                    .map_or(
+                        claims.client_id != warden_core::services::DEFAULT_CLIENT_ID,
+                        |c| c.third_party,
+                    )
             });
         Ok(Self(access, third_party))
     }

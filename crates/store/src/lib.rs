@@ -286,6 +286,9 @@ impl Store for SqlStore {
         sessions::rotate(self, used, at, successor_sealed, successor).await
     }
 
+    async fn end_client_sessions(&self, client_id: &str, at: Timestamp) -> Result<u64, StoreError> {
+        sessions::end_of_client(&self.pool, client_id, at).await
+    }
     async fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError> {
         sessions::adopt(&self.pool, from, to).await
     }

@@ -257,6 +257,21 @@ pub(crate) async fn end(pool: &AnyPool, id: &SessionId, at: Timestamp) -> Result
     Ok(done.rows_affected() == 1)
 }
 
+pub(crate) async fn end_of_client(
+    pool: &AnyPool,
+    client_id: &str,
+    at: Timestamp,
+) -> Result<u64, StoreError> {
+    let done =
+        sqlx::query("UPDATE sessions SET ended_at = $2 WHERE client_id = $1 AND ended_at IS NULL")
+            .bind(client_id)
+            .bind(at.millis())
+            .execute(pool)
+            .await
+            .map_err(on_error)?;
+    Ok(done.rows_affected())
+}
+
 pub(crate) async fn adopt(
     pool: &AnyPool,
     from: &SessionId,

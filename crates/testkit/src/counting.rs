@@ -104,6 +104,7 @@ counted! {
     fn ended_sessions(&self, since_ms: i64, until_ms: i64, after: Option<(i64, String)>, limit: i64, account: Option<&AccountId>) -> Result<Vec<(SessionId, Timestamp)>, StoreError>;
     fn refresh_by_hash(&self, hash: &str) -> Result<Option<RefreshToken>, StoreError>;
     fn rotate_refresh(&self, used: &RefreshToken, at: Timestamp, successor_sealed: &str, successor: &RefreshToken) -> Result<bool, StoreError>;
+    fn end_client_sessions(&self, client_id: &str, at: Timestamp) -> Result<u64, StoreError>;
     fn adopt_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError>;
     fn consent(&self, user: &UserId, client_id: &str) -> Result<Option<Consent>, StoreError>;
     fn add_consent(&self, user: &UserId, client_id: &str, values: &[String], at: Timestamp) -> Result<Consent, StoreError>;

@@ -400,6 +400,11 @@ pub async fn update(
         Some(&client),
     )
     .await;
+    // A third-party application's tokens are held to what people allowed it; if it stops
+    // being one, what it was given ends rather than gaining the rest.
+    if third_party(&before) && !third_party(&client) {
+        end_sessions_of(services, &client.client_id).await?;
+    }
     Ok(client)
 }
 
@@ -440,6 +445,25 @@ pub async fn rotate_secret(
     })
 }
 
+/// Whether a client is a third-party application: it signs people in and is not first-party
+/// (what the snapshot's client index holds as `third_party`).
+fn third_party(client: &Client) -> bool {
+    crate::authz::engine::ClientEntry::from(client).third_party
+}
+
+/// Ends every session opened through `client_id`, on this node before the answer leaves.
+async fn end_sessions_of(services: &Services, client_id: &str) -> Result<(), DomainError> {
+    if services
+        .store
+        .end_client_sessions(client_id, crate::time::Timestamp::now())
+        .await?
+        > 0
+    {
+        services.engine.catch_up(services.store.as_ref()).await?;
+    }
+    Ok(())
+}
+
 /// Deletes a client.
 pub async fn delete(
     services: &Services,
@@ -450,6 +474,8 @@ pub async fn delete(
     let granted = actor.require_scoped(CLIENTS_DELETE, client.account_id.as_ref())?;
     not_itself(actor, id)?;
     if granted.store(services).delete_client(id).await? {
+        // Tokens people got through it die with it.
+        end_sessions_of(services, &client.client_id).await?;
         crate::admin::audit_change::<_, ()>(
             services,
             &granted,

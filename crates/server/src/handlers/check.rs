@@ -66,6 +66,7 @@ pub async fn of_user(
     PathId(id): PathId<UserId>,
     Params(q): Params<PermissionsQuery>,
 ) -> Result<Json<Permissions>, ApiError> {
+    auth.not_about_self(&id)?;
     let account = account_param(q.account.as_deref())?;
     Ok(Json(
         check::permissions(state.services(), &auth.0, &id, account).await?,

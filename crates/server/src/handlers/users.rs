@@ -80,6 +80,7 @@ pub async fn get(
     auth: Authenticated,
     PathId(id): PathId<UserId>,
 ) -> Result<Json<User>, ApiError> {
+    auth.not_about_self(&id)?;
     Ok(Json(
         users::get(state.services(), auth.access(), &id).await?,
     ))
@@ -95,6 +96,7 @@ pub async fn update(
     PathId(id): PathId<UserId>,
     Body(input): Body<UpdateUser>,
 ) -> Result<Json<User>, ApiError> {
+    auth.not_about_self(&id)?;
     Ok(Json(
         users::update(state.services(), auth.access(), &id, input).await?,
     ))

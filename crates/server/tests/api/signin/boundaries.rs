@@ -44,6 +44,18 @@ async fn a_third_party_app_gets_only_what_was_allowed(backend: Backend) {
         app.get("/v1/users/me", access).await.status,
         StatusCode::FORBIDDEN
     );
+    // Nor by its own id.
+    let own = claims(access)["sub"].as_str().unwrap().to_owned();
+    for path in [
+        format!("/v1/users/{own}"),
+        format!("/v1/users/{own}/permissions"),
+    ] {
+        assert_eq!(
+            app.get(&path, access).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
     assert_eq!(
         app.get("/v1/users", access).await.status,
         StatusCode::FORBIDDEN
@@ -350,7 +362,67 @@ async fn over_https_the_cookies_are_host_only(backend: Backend) {
     );
 }
 
+/// An application that stops being third-party (its redirect URIs removed) or is deleted: the
+/// sessions people opened through it end, so its tokens never gain what it was not allowed.
+async fn a_changed_or_deleted_app_ends_what_it_was_given(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("gone@x.io", None).await;
+    for change in ["patch", "delete"] {
+        let reply = app
+            .post(
+                "/v1/clients",
+                &app.admin_token,
+                json!({ "name": "Leaving", "redirect_uris": [super::browser::CALLBACK], "client_type": "public" }),
+            )
+            .await;
+        let key = reply.body["id"].as_str().unwrap().to_owned();
+        let client = super::browser::WebClient {
+            client_id: reply.body["client_id"].as_str().unwrap().to_owned(),
+            secret: None,
+        };
+        let mut browser = Browser::new();
+        let page = browser.get(&authorize_url(&app, &client, &[])).await;
+        let consent = browser.sign_in(&app, &page, "gone@x.io", PASSWORD).await;
+        let done = browser.decide(&app, &consent, "allow").await;
+        let tokens = redeem(&app, &client, &done.param("code").unwrap(), VERIFIER).await;
+        let access = tokens.body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(
+            app.get("/v1/users/me", &access).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let path = format!("/v1/clients/{key}");
+        let answer = if change == "patch" {
+            app.patch(
+                &path,
+                &app.admin_token,
+                json!({ "redirect_uris": [], "grant_types": ["refresh_token"] }),
+            )
+            .await
+        } else {
+            app.delete(&path, &app.admin_token).await
+        };
+        assert!(answer.status.is_success(), "{change}: {}", answer.body);
+        assert_eq!(
+            app.get("/v1/users/me", &access).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{change}"
+        );
+        let key_reply = app
+            .post("/v1/api-keys", &access, json!({ "name": "k" }))
+            .await;
+        assert_eq!(key_reply.status, StatusCode::UNAUTHORIZED, "{change}");
+        let again = refresh(
+            &app,
+            &client,
+            tokens.body["refresh_token"].as_str().unwrap(),
+        )
+        .await;
+        assert_ne!(again.status, StatusCode::OK, "{change}: {}", again.body);
+    }
+}
+
 crate::both!(
+    a_changed_or_deleted_app_ends_what_it_was_given,
     a_third_party_app_gets_only_what_was_allowed,
     an_accounts_app_signs_in_to_its_account_only,
     prompt_login_is_not_skipped_through_the_consent_form,
