@@ -40,6 +40,37 @@ async fn enrol(app: &TestApp, token: &str) -> String {
     uri
 }
 
+/// The key (base32) a setup page shows beside its QR code.
+fn shown_key(page: &Seen) -> String {
+    let after = page
+        .body
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no key on the page: {}", page.body));
+    after.split('<').next().unwrap_or_default().to_owned()
+}
+
+/// An `otpauth://` URI for a key a page showed, to compute its codes.
+fn uri_of(key: &str) -> String {
+    format!("otpauth://totp/Warden:x?secret={key}&issuer=Warden")
+}
+
+/// Gives a person a confirmed factor through the API (confirmed with the previous step's
+/// code, so this step's is still free); answers its `otpauth://` URI.
+async fn confirmed_factor(app: &TestApp, email: &str) -> String {
+    let token = app.login(email, PASSWORD).await;
+    let uri = enrol(app, &token).await;
+    let confirmed = app
+        .post(
+            "/v1/users/me/totp/confirm",
+            &token,
+            json!({ "code": code(&uri, -1) }),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    uri
+}
+
 fn is_second_factor_page(seen: &Seen) -> bool {
     seen.body.contains("action=\"/oauth/login/second-factor\"")
 }
@@ -213,16 +244,7 @@ async fn one_code_sent_at_once_signs_in_once(backend: Backend) {
     early_in_a_step().await;
     let app = TestApp::spawn_with(backend, crate::helpers::RACE_SETTINGS).await;
     app.create_user("once@x.io", None).await;
-    let token = app.login("once@x.io", PASSWORD).await;
-    let uri = enrol(&app, &token).await;
-    let confirmed = app
-        .post(
-            "/v1/users/me/totp/confirm",
-            &token,
-            json!({ "code": code(&uri, -1) }),
-        )
-        .await;
-    assert_eq!(confirmed.status, StatusCode::OK);
+    let uri = confirmed_factor(&app, "once@x.io").await;
     let client = web_client(&app, json!({ "first_party": true })).await;
     let mut waiting = Vec::new();
     for _ in 0..6 {
@@ -251,14 +273,7 @@ async fn wrong_codes_lock_the_second_factor(backend: Backend) {
     early_in_a_step().await;
     let app = TestApp::spawn(backend).await;
     app.create_user("lock@x.io", None).await;
-    let token = app.login("lock@x.io", PASSWORD).await;
-    let uri = enrol(&app, &token).await;
-    app.post(
-        "/v1/users/me/totp/confirm",
-        &token,
-        json!({ "code": code(&uri, -1) }),
-    )
-    .await;
+    let uri = confirmed_factor(&app, "lock@x.io").await;
     let client = web_client(&app, json!({ "first_party": true })).await;
     let (mut browser, mut page) = at_second_factor(&app, &client, "lock@x.io").await;
     for guess in ["111111", "222222", "333333", "444444", "555555", "666666"] {
@@ -301,18 +316,7 @@ async fn an_account_can_require_a_second_factor(backend: Backend) {
     let client = web_client(&app, json!({ "first_party": true })).await;
     let (mut browser, page) = at_second_factor(&app, &client, "pol@x.io").await;
     assert!(page.body.contains("<svg"), "a QR code is shown");
-    let uri = {
-        let secret = page
-            .body
-            .split("<code class=\"secret\">")
-            .nth(1)
-            .unwrap()
-            .split('<')
-            .next()
-            .unwrap()
-            .to_owned();
-        format!("otpauth://totp/Warden:pol%40x.io?secret={secret}&issuer=Warden")
-    };
+    let uri = uri_of(&shown_key(&page));
     let wrong = send_code(&app, &mut browser, &page, "000000").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.body.contains("<svg"), "the setup stays on screen");
@@ -349,14 +353,7 @@ async fn the_password_step_is_bound_to_its_browser_and_spent_by_a_sign_in(backen
     early_in_a_step().await;
     let app = TestApp::spawn(backend).await;
     app.create_user("bound@x.io", None).await;
-    let token = app.login("bound@x.io", PASSWORD).await;
-    let uri = enrol(&app, &token).await;
-    app.post(
-        "/v1/users/me/totp/confirm",
-        &token,
-        json!({ "code": code(&uri, -1) }),
-    )
-    .await;
+    let uri = confirmed_factor(&app, "bound@x.io").await;
     let client = web_client(&app, json!({ "first_party": true })).await;
     let (_victim, page) = at_second_factor(&app, &client, "bound@x.io").await;
     // Another browser, which never typed the password, carries the victim's proof.
@@ -409,16 +406,8 @@ async fn a_second_factor_is_set_up_from_the_hosted_page(backend: Backend) {
     let setup = browser.get(&app.url("/oauth/second-factor")).await;
     assert_eq!(setup.status, StatusCode::OK, "{}", setup.body);
     assert!(setup.body.contains("<svg") && setup.body.contains("action=\"/oauth/second-factor\""));
-    let secret = setup
-        .body
-        .split("<code class=\"secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
-    let uri = format!("otpauth://totp/Warden:self2%40x.io?secret={secret}&issuer=Warden");
+    let secret = shown_key(&setup);
+    let uri = uri_of(&secret);
     let forged = browser
         .post(
             &app.url("/oauth/second-factor"),
@@ -472,25 +461,14 @@ async fn each_setup_gets_its_own_key(backend: Backend) {
     )
     .await;
     let client = web_client(&app, json!({ "first_party": true })).await;
-    let key = |page: &Seen| {
-        page.body
-            .split("<code class=\"secret\">")
-            .nth(1)
-            .unwrap()
-            .split('<')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
     let (mut first, first_page) = at_second_factor(&app, &client, "two-setups@x.io").await;
     let (mut second, second_page) = at_second_factor(&app, &client, "two-setups@x.io").await;
-    assert_ne!(key(&first_page), key(&second_page));
-    let uri = |secret: String| format!("otpauth://totp/Warden:x?secret={secret}&issuer=Warden");
+    assert_ne!(shown_key(&first_page), shown_key(&second_page));
     let stale = send_code(
         &app,
         &mut first,
         &first_page,
-        &code(&uri(key(&first_page)), 0),
+        &code(&uri_of(&shown_key(&first_page)), 0),
     )
     .await;
     assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
@@ -499,7 +477,7 @@ async fn each_setup_gets_its_own_key(backend: Backend) {
         &app,
         &mut second,
         &second_page,
-        &code(&uri(key(&second_page)), 0),
+        &code(&uri_of(&shown_key(&second_page)), 0),
     )
     .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
@@ -541,16 +519,8 @@ async fn entering_an_account_that_requires_a_factor_asks_for_it(backend: Backend
         "{}",
         setup.body
     );
-    let secret = setup
-        .body
-        .split("<code class=\"secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
-    let uri = format!("otpauth://totp/Warden:admin?secret={secret}&issuer=Warden");
+    let secret = shown_key(&setup);
+    let uri = uri_of(&secret);
     let codes = send_code(&app, &mut browser, &setup, &code(&uri, 0)).await;
     assert_eq!(codes.status, StatusCode::OK, "{}", codes.body);
     let next = codes
