@@ -108,6 +108,14 @@ impl AuthorizeRequest {
         self.oidc_scopes.iter().any(|s| s == "openid")
     }
 
+    /// The account the request enters, when it says: the one it names, or the account its
+    /// application belongs to (which signs people in to that account only).
+    pub fn entered_account(&self) -> Option<String> {
+        self.account
+            .clone()
+            .or_else(|| self.recipient.client.account_id.map(|a| a.to_string()))
+    }
+
     /// Everything the consent page lists and a remembered consent must cover: the OpenID
     /// scopes, the roles, and the account asked for (`account:<id or name>`), so allowing an
     /// application in one account does not allow it in another.

@@ -94,10 +94,7 @@ pub async fn issue_code(
     let snapshot = services.engine.snapshot();
     // An application that belongs to an account signs people in to that account only.
     let own = request.recipient.client.account_id;
-    let wanted = request
-        .account
-        .clone()
-        .or_else(|| own.map(|a| a.to_string()));
+    let wanted = request.entered_account();
     let entry = enter_account(services, &snapshot, &browser.user, wanted.as_deref())
         .await
         .map_err(from_grant)?;

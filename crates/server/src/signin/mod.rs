@@ -309,10 +309,7 @@ async fn login(
     let services = state.services();
     let username = form.take("username");
     let password = form.take("password");
-    let account = request
-        .account
-        .clone()
-        .or_else(|| request.recipient.client.account_id.map(|a| a.to_string()));
+    let account = request.entered_account();
     match browser::sign_in(
         services,
         &username,
