@@ -542,7 +542,39 @@ async fn entering_an_account_that_requires_a_factor_asks_for_it(backend: Backend
     );
 }
 
+/// One enrolment confirmed from two places at once: one confirmation wins, the other is told the
+/// setup is no longer pending, and one set of recovery codes stands.
+async fn one_enrolment_confirmed_twice_at_once_confirms_once(backend: Backend) {
+    early_in_a_step().await;
+    let app = TestApp::spawn_with(backend, crate::helpers::RACE_SETTINGS).await;
+    app.create_user("twice@x.io", None).await;
+    for _ in 0..3 {
+        let token = app.login("twice@x.io", PASSWORD).await;
+        let uri = enrol(&app, &token).await;
+        let body = json!({ "code": code(&uri, -1) });
+        let (a, b) = tokio::join!(
+            app.post("/v1/users/me/totp/confirm", &token, body.clone()),
+            app.post("/v1/users/me/totp/confirm", &token, body.clone()),
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CONFLICT],
+            "{} / {}",
+            a.body,
+            b.body
+        );
+        let user = claims(&token)["sub"].as_str().unwrap().to_owned();
+        let reset = app
+            .delete(&format!("/v1/users/{user}/totp"), &app.admin_token)
+            .await;
+        assert_eq!(reset.status, StatusCode::NO_CONTENT);
+    }
+}
+
 crate::both!(
+    one_enrolment_confirmed_twice_at_once_confirms_once,
     entering_an_account_that_requires_a_factor_asks_for_it,
     each_setup_gets_its_own_key,
     a_second_factor_is_set_up_from_the_hosted_page,
