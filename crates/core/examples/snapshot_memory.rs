@@ -11,7 +11,6 @@
 #[path = "../benches/support/world.rs"]
 mod world;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use warden_core::authz::engine::UserEntry;
@@ -58,7 +57,7 @@ fn main() {
             [],
         );
         let mut next = snapshot.clone();
-        next.users = next.users.with([(UserId::new(), Some(Arc::new(entry)))]);
+        next.users = next.users.with([(UserId::new(), Some(entry))]);
         snapshot = next;
     }
     println!(

@@ -27,10 +27,17 @@ macro_rules! id_type {
                     .map_err(|_| format!("`{}` is not a valid {} id", crate::error::clip(text), $what))
             }
 
-            /// A well-spread small number for sharding maps keyed by this id (from the
-            /// random tail of the UUID, not its time-ordered head).
+            /// A well-spread number for sharding maps keyed by this id: the random tail of
+            /// the UUID (not its time-ordered head), whose first byte's variant bits are
+            /// the top ones here, so any modulus spreads it.
             pub fn shard(&self) -> usize {
-                usize::from(self.0.as_bytes()[15])
+                let bytes = self.0.as_bytes();
+                let mut tail = [0; 8];
+                tail.copy_from_slice(&bytes[8..16]);
+                // Truncation on 32-bit targets keeps the low, random bits.
+                #[expect(clippy::cast_possible_truncation, reason = "see above")]
+                let spread = u64::from_be_bytes(tail) as usize;
+                spread
             }
 
             /// The canonical hyphenated form, as stored.

@@ -74,6 +74,9 @@ pub struct Loaded<T> {
     pub rows: Vec<T>,
     /// The cursor of the next page.
     pub next: Option<String>,
+    /// On the first page of users or resources: how many the table holds as the load
+    /// begins, to size the maps that receive them (`None` otherwise).
+    pub expected: Option<u64>,
 }
 
 /// Filters of the account list.

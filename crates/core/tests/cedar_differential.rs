@@ -465,7 +465,7 @@ fn snapshot(
         &case.stored,
         case.held.iter().map(|i| (Some(w.account), w.role_ids[*i])),
     );
-    snapshot.users = snapshot.users.with([(w.user, Some(Arc::new(entry)))]);
+    snapshot.users = snapshot.users.with([(w.user, Some(entry))]);
     snapshot.policies = Arc::new(PolicyIndex::build(compiled.iter().map(
         |(id, global, statements)| {
             let account = if *global { None } else { Some(w.account) };

@@ -175,7 +175,7 @@ fn snapshot_with_a_policy() -> &'static (Snapshot, UserId) {
             ..Snapshot::default()
         };
         let entry = warden_core::authz::engine::UserEntry::build(true, "f@x.io", &Map::new(), []);
-        snapshot.users = snapshot.users.with([(user, Some(std::sync::Arc::new(entry)))]);
+        snapshot.users = snapshot.users.with([(user, Some(entry))]);
         (snapshot, user)
     })
 }

@@ -20,6 +20,10 @@ use crate::error::on_error;
 use crate::Backend;
 
 /// Each query's rows are JSON arrays whose first element is the rowid (SQLite) or 0.
+/// The first page of users and of resources also counts the table, to size the maps.
+const COUNT_USERS: &str = "SELECT count(*) FROM users";
+const COUNT_RESOURCES: &str = "SELECT count(*) FROM resources";
+
 struct Queries {
     users: &'static str,
     assignments: &'static str,
@@ -87,11 +91,21 @@ type ResourceRow = (i64, String, String, String);
 async fn page<T: for<'de> Deserialize<'de>>(
     pool: &AnyPool,
     backend: Backend,
-    sql: &str,
+    (sql, count): (&str, Option<&str>),
     cursor: Option<&str>,
     limit: u32,
     rowid: impl Fn(&T) -> i64,
-) -> Result<(Vec<T>, Option<String>), StoreError> {
+) -> Result<(Vec<T>, Option<String>, Option<u64>), StoreError> {
+    let expected = match (cursor, count) {
+        (None, Some(count)) => {
+            let rows: i64 = sqlx::query_scalar(count)
+                .fetch_one(pool)
+                .await
+                .map_err(on_error)?;
+            u64::try_from(rows).ok()
+        }
+        _ => None,
+    };
     let from = match cursor {
         None => first(backend),
         Some(text) => text
@@ -120,7 +134,7 @@ async fn page<T: for<'de> Deserialize<'de>>(
             Some(from + span).filter(|next| *next < blocks)
         }
     };
-    Ok((rows, next.map(|n| n.to_string())))
+    Ok((rows, next.map(|n| n.to_string()), expected))
 }
 
 fn corrupt(what: &str) -> impl Fn(String) -> StoreError + '_ {
@@ -139,10 +153,10 @@ pub(crate) async fn users(
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<Loaded<LoadedUser>, StoreError> {
-    let (rows, next) = page(
+    let (rows, next, expected) = page(
         pool,
         backend,
-        queries(backend).users,
+        (queries(backend).users, Some(COUNT_USERS)),
         cursor,
         limit,
         |r: &UserRow| r.0,
@@ -159,7 +173,11 @@ pub(crate) async fn users(
             })
         })
         .collect::<Result<_, StoreError>>()?;
-    Ok(Loaded { rows, next })
+    Ok(Loaded {
+        rows,
+        next,
+        expected,
+    })
 }
 
 pub(crate) async fn assignments(
@@ -168,10 +186,10 @@ pub(crate) async fn assignments(
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<Loaded<Assignment>, StoreError> {
-    let (rows, next) = page(
+    let (rows, next, expected) = page(
         pool,
         backend,
-        queries(backend).assignments,
+        (queries(backend).assignments, None),
         cursor,
         limit,
         |r: &AssignmentRow| r.0,
@@ -188,7 +206,11 @@ pub(crate) async fn assignments(
             })
         })
         .collect::<Result<_, StoreError>>()?;
-    Ok(Loaded { rows, next })
+    Ok(Loaded {
+        rows,
+        next,
+        expected,
+    })
 }
 
 pub(crate) async fn resources(
@@ -197,10 +219,10 @@ pub(crate) async fn resources(
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<Loaded<LoadedResource>, StoreError> {
-    let (rows, next) = page(
+    let (rows, next, expected) = page(
         pool,
         backend,
-        queries(backend).resources,
+        (queries(backend).resources, Some(COUNT_RESOURCES)),
         cursor,
         limit,
         |r: &ResourceRow| r.0,
@@ -214,5 +236,9 @@ pub(crate) async fn resources(
             parents,
         })
         .collect();
-    Ok(Loaded { rows, next })
+    Ok(Loaded {
+        rows,
+        next,
+        expected,
+    })
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use warden_core::authz::engine::{
-    compile, AccountEntry, CompiledPolicy, PolicyIndex, RoleIndex, Snapshot, UserEntry,
+    compile, AccountEntry, AssignmentSets, CompiledPolicy, PolicyIndex, RoleIndex, Snapshot,
+    UserEntry,
 };
 use warden_core::authz::permission::Permission;
 use warden_core::identity::RoleName;
@@ -75,6 +76,8 @@ pub fn build_with(users: usize, policies: usize, native: bool) -> World {
             .map(|a| (*a, Some(AccountEntry::open(true)))),
     );
     let mut first = None;
+    let mut sets = AssignmentSets::default();
+    snapshot.users.reserve(users);
     let chunk = 100_000;
     for start in (0..users).step_by(chunk) {
         let batch: Vec<_> = (start..(start + chunk).min(users))
@@ -82,16 +85,19 @@ pub fn build_with(users: usize, policies: usize, native: bool) -> World {
                 let id = UserId::new();
                 let a = i % ACCOUNTS;
                 let (viewer, editor) = per_account[a];
-                let entry = UserEntry::build(
+                // As loading builds them: the users of an account share their set.
+                let mut entry = UserEntry::build(
                     true,
                     &format!("user{i}@example.com"),
                     &serde_json::Map::new(),
-                    [(Some(accounts[a]), viewer), (Some(accounts[a]), editor)],
+                    [],
                 );
+                entry.hold((Some(accounts[a]), viewer), &mut sets);
+                entry.hold((Some(accounts[a]), editor), &mut sets);
                 if i == 0 {
                     first = Some(id);
                 }
-                (id, Some(Arc::new(entry)))
+                (id, Some(entry))
             })
             .collect();
         snapshot.users = snapshot.users.with(batch);

@@ -476,7 +476,7 @@ struct PrincipalCache {
 type PrincipalKey = (crate::ids::UserId, Option<AccountId>, Option<Vec<String>>);
 
 struct CachedPrincipal {
-    user: std::sync::Arc<UserEntry>,
+    user: UserEntry,
     roles: std::sync::Arc<super::snapshot::RoleIndex>,
     entity: Entity,
 }
@@ -495,7 +495,7 @@ impl PrincipalCache {
     fn get_or_build(
         &self,
         principal: &Principal,
-        user: &std::sync::Arc<UserEntry>,
+        user: &UserEntry,
         roles: &std::sync::Arc<super::snapshot::RoleIndex>,
         build: impl FnOnce() -> Result<Entity, BadQuery>,
     ) -> Result<Entity, BadQuery> {
@@ -505,8 +505,7 @@ impl PrincipalCache {
         let key: PrincipalKey = (*id, principal.account, principal.scoped_to.clone());
         let shard = &self.shards[id.shard() % PRINCIPAL_SHARDS];
         if let Some(hit) = lock(shard).get(&key) {
-            if std::sync::Arc::ptr_eq(&hit.user, user) && std::sync::Arc::ptr_eq(&hit.roles, roles)
-            {
+            if hit.user.same(user) && std::sync::Arc::ptr_eq(&hit.roles, roles) {
                 return Ok(hit.entity.clone());
             }
         }

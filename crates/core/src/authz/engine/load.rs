@@ -82,7 +82,10 @@ impl Engine {
         let users = &mut snapshot.users;
         pages(
             |cursor| async move { store.load_users(cursor.as_deref(), BULK_PAGE).await },
-            |rows| {
+            |rows, expected| {
+                if let Some(expected) = expected {
+                    users.reserve(usize::try_from(expected).unwrap_or(usize::MAX));
+                }
                 users.extend(rows.into_iter().map(|user| {
                     let entry = UserEntry::build(
                         user.status == Status::Active,
@@ -90,20 +93,22 @@ impl Engine {
                         &user.attributes,
                         [],
                     );
-                    (user.id, Some(Arc::new(entry)))
+                    (user.id, Some(entry))
                 }));
             },
         )
         .await?;
-        // Then every assignment, attached in place. One written after its user was read is
-        // skipped if the user was not; the change log replays both.
+        // Then every assignment, attached in place, users holding the same ones sharing one
+        // set. One written after its user was read is skipped if the user was not; the change
+        // log replays both.
+        let mut sets = AssignmentSets::default();
         pages(
             |cursor| async move { store.load_assignments(cursor.as_deref(), BULK_PAGE).await },
-            |rows| {
+            |rows, _| {
                 users.modify(
                     rows.into_iter()
                         .map(|a| (a.user_id, (a.account_id, a.role_id))),
-                    |entry, held| Arc::make_mut(entry).hold(held),
+                    |entry, held| entry.hold(held, &mut sets),
                 );
             },
         )
@@ -131,7 +136,10 @@ impl Engine {
         let resources = &mut snapshot.resources;
         pages(
             |cursor| async move { store.load_resources(cursor.as_deref(), BULK_PAGE).await },
-            |rows| {
+            |rows, expected| {
+                if let Some(expected) = expected {
+                    resources.reserve(usize::try_from(expected).unwrap_or(usize::MAX));
+                }
                 resources.extend(rows.iter().map(|r| {
                     (
                         ResourceKey::new(&r.key),
@@ -199,21 +207,29 @@ impl Engine {
 }
 
 /// Reads every page of a bulk load and hands each to `each` while the next one is read: the
-/// database (or SQLite's worker thread) works on the next page meanwhile.
-async fn pages<T, F, Fut>(mut read: F, mut each: impl FnMut(Vec<T>)) -> Result<(), StoreError>
+/// database (or SQLite's worker thread) works on the next page meanwhile. `each` also gets
+/// what the page says of the whole load's size (the first page only).
+async fn pages<T, F, Fut>(
+    mut read: F,
+    mut each: impl FnMut(Vec<T>, Option<u64>),
+) -> Result<(), StoreError>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<crate::store::Loaded<T>, StoreError>>,
 {
     let mut page = read(None).await?;
     loop {
-        let crate::store::Loaded { rows, next } = page;
+        let crate::store::Loaded {
+            rows,
+            next,
+            expected,
+        } = page;
         let Some(next) = next else {
-            each(rows);
+            each(rows, expected);
             return Ok(());
         };
         // Biased: the read is polled first, so its query is under way before `each` runs.
-        let (fetched, ()) = tokio::join!(biased; read(Some(next)), async { each(rows) });
+        let (fetched, ()) = tokio::join!(biased; read(Some(next)), async { each(rows, expected) });
         page = fetched?;
     }
 }

@@ -44,8 +44,8 @@ pub use query::{BadQuery, EntityRef, Query, Resource};
 pub use registry::{ResourceEntry, ResourceKey};
 pub use sharded::{ShardKey, Sharded};
 pub use snapshot::{
-    ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry, RoleIndex, Snapshot,
-    Subject, UserEntry,
+    AssignmentSets, ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry,
+    RoleIndex, Snapshot, Subject, UserEntry,
 };
 
 /// The longest access-token lifetime configuration allows, seconds.
@@ -282,10 +282,10 @@ impl Engine {
                     let entry = match store.user(&id).await? {
                         Some(record) => {
                             let held = store.assignments(&id).await?;
-                            Some(Arc::new(UserEntry::new(
+                            Some(UserEntry::new(
                                 &record.user,
                                 held.iter().map(|a: &Assignment| (a.account_id, a.role_id)),
-                            )))
+                            ))
                         }
                         None => None,
                     };

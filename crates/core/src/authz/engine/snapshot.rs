@@ -98,59 +98,42 @@ impl RoleIndex {
 /// One role assignment: where (`None`: globally) and which role.
 pub type Assignment = (Option<AccountId>, RoleId);
 
-/// A user's assignments, stored inline for the common case of one or two (a million users
-/// must fit in a few hundred megabytes).
-#[derive(Debug, Clone)]
-enum Stored {
-    Zero,
-    One(Assignment),
-    Two([Assignment; 2]),
-    Many(Box<[Assignment]>),
-}
+/// Sets of assignments shared by the users that hold the same ones: most users of an
+/// account hold the same few roles, so a million users cost a handful of sets. Loading
+/// shares them; a user changed later gets a set of its own.
+#[derive(Debug, Default)]
+pub struct AssignmentSets(std::collections::HashSet<Arc<[Assignment]>>);
 
-impl Stored {
-    fn as_slice(&self) -> &[Assignment] {
-        match self {
-            Self::Zero => &[],
-            Self::One(a) => std::slice::from_ref(a),
-            Self::Two(pair) => pair,
-            Self::Many(all) => all,
+impl AssignmentSets {
+    /// The shared set equal to `held`.
+    pub fn share(&mut self, held: &[Assignment]) -> Arc<[Assignment]> {
+        if let Some(set) = self.0.get(held) {
+            return Arc::clone(set);
         }
+        let set: Arc<[Assignment]> = held.into();
+        self.0.insert(Arc::clone(&set));
+        set
     }
 }
 
-impl Stored {
-    /// Adds `a`, keeping the assignments in order (the order the store lists them in).
-    fn insert(&mut self, a: Assignment) {
-        let mut all = self.as_slice().to_vec();
-        if let Err(at) = all.binary_search(&a) {
-            all.insert(at, a);
-        }
-        *self = all.into_iter().collect();
-    }
+/// The set of no assignment, shared by every user holding none.
+fn no_assignments() -> Arc<[Assignment]> {
+    static NONE: std::sync::LazyLock<Arc<[Assignment]>> =
+        std::sync::LazyLock::new(|| Arc::from(Vec::new()));
+    Arc::clone(&NONE)
 }
 
-impl FromIterator<Assignment> for Stored {
-    fn from_iter<I: IntoIterator<Item = Assignment>>(iter: I) -> Self {
-        let all: Vec<Assignment> = iter.into_iter().collect();
-        match all.as_slice() {
-            [] => Self::Zero,
-            [a] => Self::One(*a),
-            [a, b] => Self::Two([*a, *b]),
-            _ => Self::Many(all.into_boxed_slice()),
-        }
-    }
-}
-
-/// What the engine keeps of a user.
+/// What the engine keeps of a user, held inline in the user map: its text and its
+/// assignments are shared allocations, so copying a shard of the map on a change copies no
+/// text, and a million users take about 120 bytes each.
 #[derive(Debug, Clone)]
 pub struct UserEntry {
-    /// Whether the user may act at all.
-    pub active: bool,
     /// The canonical email, then (after a newline, which an email never holds) the user's
     /// free attributes as compact JSON, parsed only when a policy needs them.
-    text: Box<str>,
-    held: Stored,
+    text: Arc<str>,
+    held: Arc<[Assignment]>,
+    /// Whether the user may act at all.
+    pub active: bool,
 }
 
 impl UserEntry {
@@ -161,15 +144,20 @@ impl UserEntry {
         attributes: &serde_json::Map<String, serde_json::Value>,
         assignments: impl IntoIterator<Item = Assignment>,
     ) -> Self {
-        let text = if attributes.is_empty() {
+        let text: Arc<str> = if attributes.is_empty() {
             email.into()
         } else {
             format!("{email}\n{}", serde_json::Value::Object(attributes.clone())).into()
         };
+        let held: Vec<Assignment> = assignments.into_iter().collect();
         Self {
             active,
             text,
-            held: assignments.into_iter().collect(),
+            held: if held.is_empty() {
+                no_assignments()
+            } else {
+                held.into()
+            },
         }
     }
 
@@ -183,9 +171,24 @@ impl UserEntry {
         )
     }
 
-    /// Adds an assignment (bulk loading attaches them after the users).
-    pub fn hold(&mut self, assignment: Assignment) {
-        self.held.insert(assignment);
+    /// Adds an assignment, keeping them in order, sharing the resulting set through `sets`
+    /// (bulk loading attaches them after the users).
+    pub fn hold(&mut self, assignment: Assignment, sets: &mut AssignmentSets) {
+        if let Err(at) = self.held.binary_search(&assignment) {
+            let mut all = Vec::with_capacity(self.held.len() + 1);
+            all.extend_from_slice(&self.held[..at]);
+            all.push(assignment);
+            all.extend_from_slice(&self.held[at..]);
+            self.held = sets.share(&all);
+        }
+    }
+
+    /// Whether `other` is this very entry (the same allocations), not merely an equal one:
+    /// what a cache keyed by user id checks before reusing what it built from the entry.
+    pub fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.text, &other.text)
+            && Arc::ptr_eq(&self.held, &other.held)
+            && self.active == other.active
     }
 
     /// Canonical email.
@@ -200,7 +203,7 @@ impl UserEntry {
 
     /// Role assignments.
     pub fn assignments(&self) -> &[Assignment] {
-        self.held.as_slice()
+        &self.held
     }
 }
 
@@ -318,7 +321,7 @@ pub struct Snapshot {
     /// Roles.
     pub roles: Arc<RoleIndex>,
     /// Users and their assignments.
-    pub users: Sharded<UserId, Arc<UserEntry>>,
+    pub users: Sharded<UserId, UserEntry>,
     /// Accounts.
     pub accounts: Sharded<AccountId, AccountEntry>,
     /// Service clients.
@@ -464,7 +467,7 @@ impl Snapshot {
                     .filter(|(scope, _)| scope.is_none() || *scope == principal.account)
                     .copied()
                     .collect();
-                (direct, Some(user.as_ref()))
+                (direct, Some(user))
             }
             Subject::Client(client_id) => {
                 let client = self

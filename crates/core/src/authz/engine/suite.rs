@@ -280,7 +280,7 @@ fn run_case(
         assignments,
     );
     let mut snapshot = base.clone();
-    snapshot.users = snapshot.users.with([(p.id, Some(Arc::new(entry)))]);
+    snapshot.users = snapshot.users.with([(p.id, Some(entry))]);
     if let Some(account) = p.account {
         snapshot.accounts = snapshot
             .accounts

@@ -58,7 +58,7 @@ fn fixture(policies: &[(&str, Option<bool>)]) -> Fixture {
         roles: Arc::new(RoleIndex::build(vec![viewer, editor, lead, a, b])),
         ..Snapshot::default()
     };
-    snapshot.users = snapshot.users.with([(user, Some(Arc::new(entry)))]);
+    snapshot.users = snapshot.users.with([(user, Some(entry))]);
     snapshot.accounts = snapshot
         .accounts
         .with([(account, Some(AccountEntry::open(true)))]);
@@ -241,9 +241,9 @@ fn disabled_users_ended_sessions_and_inactive_accounts_are_denied() {
         f.snapshot.resolve(&principal).unwrap_err(),
         Inactive::SessionEnded
     );
-    let mut entry = (**f.snapshot.users.get(&f.user).unwrap()).clone();
+    let mut entry = f.snapshot.users.get(&f.user).unwrap().clone();
     entry.active = false;
-    f.snapshot.users = f.snapshot.users.with([(f.user, Some(Arc::new(entry)))]);
+    f.snapshot.users = f.snapshot.users.with([(f.user, Some(entry))]);
     let d = ask(&f, "documents:read", json!({}));
     assert!(!d.allowed);
     assert_eq!(
@@ -271,7 +271,7 @@ fn sharded_maps_copy_only_what_changes() {
     let other = UserId::new();
     let after = before.with([(
         other,
-        Some(Arc::new(UserEntry::build(true, "o@x.io", &Map::new(), []))),
+        Some(UserEntry::build(true, "o@x.io", &Map::new(), [])),
     )]);
     assert_eq!(before.len(), 1);
     assert_eq!(after.len(), 2);
@@ -290,12 +290,10 @@ fn extending_in_place_changes_only_this_map() {
     let shared = f.snapshot.users.clone();
     let mut loading = f.snapshot.users.clone();
     let ids: Vec<UserId> = (0..1000).map(|_| UserId::new()).collect();
-    loading.extend(ids.iter().map(|id| {
-        (
-            *id,
-            Some(Arc::new(UserEntry::build(true, "o@x.io", &Map::new(), []))),
-        )
-    }));
+    loading.extend(
+        ids.iter()
+            .map(|id| (*id, Some(UserEntry::build(true, "o@x.io", &Map::new(), [])))),
+    );
     assert_eq!(loading.len(), 1001);
     assert!(ids.iter().all(|id| loading.get(id).is_some()));
     // A map sharing the shards is untouched.
@@ -362,7 +360,7 @@ fn a_changed_user_is_never_answered_from_a_stale_principal_entity() {
             .assignments()
             .to_vec(),
     );
-    f.snapshot.users = f.snapshot.users.with([(f.user, Some(Arc::new(moved)))]);
+    f.snapshot.users = f.snapshot.users.with([(f.user, Some(moved))]);
     assert!(!ask(&f, "billing:pay", json!({})).allowed);
 }
 
