@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use warden_core::authz::engine::{ResourceEntry, ResourceKey, Sharded};
+use warden_core::authz::engine::{Registry, ResourceEntry};
 use warden_core::ids::AccountId;
 use warden_core::model::RegisteredResource;
 use warden_core::time::Timestamp;
@@ -30,7 +30,8 @@ fn main() {
     let account = AccountId::new();
     let before = resident();
     let started = Instant::now();
-    let mut map: Sharded<ResourceKey, ResourceEntry> = Sharded::default();
+    let mut map = Registry::default();
+    map.reserve(count);
     let now = Timestamp::now();
     for chunk in (0..count).collect::<Vec<_>>().chunks(1000) {
         map.extend(chunk.iter().map(|i| {
@@ -49,10 +50,7 @@ fn main() {
                 created_at: now,
                 updated_at: now,
             };
-            (
-                ResourceKey::new(&resource.key()),
-                Some(ResourceEntry::of(&resource)),
-            )
+            (ResourceEntry::of(&resource), Some(()))
         }));
     }
     let built = started.elapsed();

@@ -125,8 +125,9 @@ async fn bulk_reads_match_the_row_by_row_reads(backend: Backend) {
         resources.sort_by(|a, b| a.key.cmp(&b.key));
         // And the snapshot's entry made from the stored text holds what the listing holds.
         for (loaded, listed) in resources.iter().zip(&listed_records(store.as_ref()).await) {
-            let entry = ResourceEntry::stored(&loaded.attributes, &loaded.parents);
+            let entry = ResourceEntry::stored(&loaded.key, &loaded.attributes, &loaded.parents);
             assert_eq!(loaded.key, listed.key());
+            assert_eq!(entry.key(), listed.key());
             assert_eq!(entry.attributes(), listed.attributes);
             assert_eq!(
                 serde_json::to_value(entry.parents()).unwrap(),

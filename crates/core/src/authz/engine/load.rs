@@ -142,8 +142,8 @@ impl Engine {
                 }
                 resources.extend(rows.iter().map(|r| {
                     (
-                        ResourceKey::new(&r.key),
-                        Some(ResourceEntry::stored(&r.attributes, &r.parents)),
+                        ResourceEntry::stored(&r.key, &r.attributes, &r.parents),
+                        Some(()),
                     )
                 }));
             },

@@ -41,7 +41,7 @@ use load::load_roles;
 pub use native::{path_counts, PathCounts};
 pub use policy::{compile, CompiledPolicy, PolicyIndex};
 pub use query::{BadQuery, EntityRef, Query, Resource};
-pub use registry::{ResourceEntry, ResourceKey};
+pub use registry::{Registry, ResourceEntry};
 pub use sharded::{ShardKey, Sharded};
 pub use snapshot::{
     AssignmentSets, ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry,
@@ -334,11 +334,8 @@ impl Engine {
                     keys.push((KeyHash::new(&change.key), entry.map(Arc::new)));
                 }
                 "resource" => {
-                    let entry = store
-                        .resource(&change.key)
-                        .await?
-                        .map(|resource| ResourceEntry::of(&resource));
-                    resources.push((ResourceKey::new(&change.key), entry));
+                    let resource = store.resource(&change.key).await?;
+                    resources.push(ResourceEntry::change(&change.key, resource.as_ref()));
                 }
                 other => tracing::warn!(kind = other, "unknown change kind ignored"),
             }

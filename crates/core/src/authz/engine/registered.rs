@@ -1,7 +1,7 @@
 //! The rule that joins a registered resource with what a request sends about it.
 
 use super::query::Resource;
-use super::registry::{ResourceEntry, ResourceKey};
+use super::registry::ResourceEntry;
 use super::snapshot::Snapshot;
 use crate::ids::AccountId;
 
@@ -17,12 +17,13 @@ impl Snapshot {
         if self.resources.is_empty() {
             return None;
         }
+        let find = |account| {
+            let key = crate::model::RegisteredResource::key_of(account, kind, id);
+            self.resources.get_key(key.as_str())
+        };
         account
-            .and_then(|account| {
-                self.resources
-                    .get(&ResourceKey::of(Some(account), kind, id))
-            })
-            .or_else(|| self.resources.get(&ResourceKey::of(None, kind, id)))
+            .and_then(|account| find(Some(account)))
+            .or_else(|| find(None))
     }
 
     /// `resource` as a decision in `account` reads it when it is registered: the stored

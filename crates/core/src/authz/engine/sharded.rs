@@ -4,8 +4,9 @@
 //! table's size is a power of two, and 256 shards of a million entries each land just past
 //! one, half empty.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::ids::{AccountId, SessionId, UserId};
@@ -21,11 +22,31 @@ const TABLE_LOAD: f64 = 0.875;
 /// Below this many entries a map is not sized: its shards are small anyway.
 const SIZED_FROM: usize = 65_536;
 
-/// A key that picks its own shard.
-pub trait ShardKey: Eq + Hash + Clone {
+/// A key that picks its own shard. A key a map is searched by through `Borrow` picks the
+/// same shard as the key it borrows from.
+pub trait ShardKey: Eq + Hash {
+    /// Whether the key carries data beside what it is compared by (a registered resource is
+    /// its own key), so writing under an equal key must replace the key too.
+    const CARRIES_DATA: bool = false;
+
     /// A well-spread number (every bit of it, not only the low ones); reduced modulo the
     /// shard count, which need not be a power of two.
     fn shard(&self) -> usize;
+}
+
+/// Text keys spread by their hash.
+impl ShardKey for str {
+    fn shard(&self) -> usize {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.hash(&mut hasher);
+        // Truncation is fine: any bits of a hash are well spread.
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a hash, reduced modulo the shards"
+        )]
+        let spread = hasher.finish() as usize;
+        spread
+    }
 }
 
 macro_rules! shard_key {
@@ -55,7 +76,7 @@ impl<K, V> Clone for Sharded<K, V> {
     }
 }
 
-impl<K: ShardKey, V: Clone> Default for Sharded<K, V> {
+impl<K: ShardKey + Clone, V: Clone> Default for Sharded<K, V> {
     fn default() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Arc::new(HashMap::new())).collect(),
@@ -65,14 +86,39 @@ impl<K: ShardKey, V: Clone> Default for Sharded<K, V> {
 }
 
 /// The shard of `key` among `count`.
-fn slot<K: ShardKey>(key: &K, count: usize) -> usize {
+fn slot<K: ShardKey + ?Sized>(key: &K, count: usize) -> usize {
     key.shard() % count
 }
 
-impl<K: ShardKey, V: Clone> Sharded<K, V> {
+/// Writes `value` under `key`; whether the key is new to the shard.
+fn put<K: ShardKey, V>(shard: &mut HashMap<K, V>, key: K, value: V) -> bool {
+    if K::CARRIES_DATA {
+        // `insert` keeps the key already there: take it out first.
+        let replaced = shard.remove(&key).is_some();
+        shard.insert(key, value);
+        !replaced
+    } else {
+        shard.insert(key, value).is_none()
+    }
+}
+
+impl<K: ShardKey + Clone, V: Clone> Sharded<K, V> {
     /// The value under `key`.
-    pub fn get(&self, key: &K) -> Option<&V> {
+    pub fn get<Q: ShardKey + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
         self.shards[slot(key, self.shards.len())].get(key)
+    }
+
+    /// The key stored equal to `key`: for maps whose keys carry data.
+    pub fn get_key<Q: ShardKey + ?Sized>(&self, key: &Q) -> Option<&K>
+    where
+        K: Borrow<Q>,
+    {
+        self.shards[slot(key, self.shards.len())]
+            .get_key_value(key)
+            .map(|(key, _)| key)
     }
 
     /// How many shards the map is cut into.
@@ -114,7 +160,7 @@ impl<K: ShardKey, V: Clone> Sharded<K, V> {
             let shard = Arc::make_mut(&mut shards[slot(&key, count)]);
             match value {
                 Some(value) => {
-                    if shard.insert(key, value).is_none() {
+                    if put(shard, key, value) {
                         len += 1;
                     }
                 }
@@ -143,7 +189,7 @@ impl<K: ShardKey, V: Clone> Sharded<K, V> {
             let shard = Arc::make_mut(&mut shards[slot(&key, count)]);
             match value {
                 Some(value) => {
-                    if shard.insert(key, value).is_none() {
+                    if put(shard, key, value) {
                         self.len += 1;
                     }
                 }
@@ -169,7 +215,9 @@ impl<K: ShardKey, V: Clone> Sharded<K, V> {
         self.shards = Arc::from(Vec::new());
         for (key, item) in items {
             let shard = &mut shards[slot(&key, count)];
-            if shard.contains_key(&key) {
+            // A shard this map alone holds is changed in one lookup; a shared one is copied
+            // only when it holds the key.
+            if Arc::strong_count(shard) == 1 || shard.contains_key(&key) {
                 if let Some(value) = Arc::make_mut(shard).get_mut(&key) {
                     change(value, item);
                 }

@@ -98,21 +98,50 @@ impl RoleIndex {
 /// One role assignment: where (`None`: globally) and which role.
 pub type Assignment = (Option<AccountId>, RoleId);
 
+/// One shared set of assignments.
+type Set = Arc<[Assignment]>;
+
 /// Sets of assignments shared by the users that hold the same ones: most users of an
 /// account hold the same few roles, so a million users cost a handful of sets. Loading
 /// shares them; a user changed later gets a set of its own.
 #[derive(Debug, Default)]
-pub struct AssignmentSets(std::collections::HashSet<Arc<[Assignment]>>);
+pub struct AssignmentSets {
+    sets: std::collections::HashSet<Arc<[Assignment]>>,
+    /// What adding an assignment to a set gives, by the set's address and the assignment,
+    /// with the set itself: held here, its address names no other set meanwhile.
+    steps: HashMap<(usize, Assignment), (Set, Set)>,
+}
 
 impl AssignmentSets {
     /// The shared set equal to `held`.
     pub fn share(&mut self, held: &[Assignment]) -> Arc<[Assignment]> {
-        if let Some(set) = self.0.get(held) {
+        if let Some(set) = self.sets.get(held) {
             return Arc::clone(set);
         }
         let set: Arc<[Assignment]> = held.into();
-        self.0.insert(Arc::clone(&set));
+        self.sets.insert(Arc::clone(&set));
         set
+    }
+
+    /// The shared set of `held` and `assignment`, in order.
+    fn with(&mut self, held: &Arc<[Assignment]>, assignment: Assignment) -> Arc<[Assignment]> {
+        let step = (Arc::as_ptr(held).cast::<()>() as usize, assignment);
+        if let Some((_, next)) = self.steps.get(&step) {
+            return Arc::clone(next);
+        }
+        let next = match held.binary_search(&assignment) {
+            Ok(_) => Arc::clone(held),
+            Err(at) => {
+                let mut all = Vec::with_capacity(held.len() + 1);
+                all.extend_from_slice(&held[..at]);
+                all.push(assignment);
+                all.extend_from_slice(&held[at..]);
+                self.share(&all)
+            }
+        };
+        self.steps
+            .insert(step, (Arc::clone(held), Arc::clone(&next)));
+        next
     }
 }
 
@@ -123,18 +152,20 @@ fn no_assignments() -> Arc<[Assignment]> {
     Arc::clone(&NONE)
 }
 
-/// What the engine keeps of a user, held inline in the user map: its text and its
-/// assignments are shared allocations, so copying a shard of the map on a change copies no
-/// text, and a million users take about 120 bytes each.
+/// What the engine keeps of a user, held inline in the user map: two pointers to shared
+/// allocations, so copying a shard of the map on a change copies no text, and a million
+/// users take about 120 bytes each.
 #[derive(Debug, Clone)]
 pub struct UserEntry {
-    /// The canonical email, then (after a newline, which an email never holds) the user's
-    /// free attributes as compact JSON, parsed only when a policy needs them.
+    /// A line feed when the user is disabled (an email never holds one), then the canonical
+    /// email, then (after a line feed) the user's free attributes as compact JSON, parsed
+    /// only when a policy needs them.
     text: Arc<str>,
     held: Arc<[Assignment]>,
-    /// Whether the user may act at all.
-    pub active: bool,
 }
+
+/// What starts the text of a disabled user's entry.
+const DISABLED: char = '\n';
 
 impl UserEntry {
     /// An entry from its parts.
@@ -144,14 +175,15 @@ impl UserEntry {
         attributes: &serde_json::Map<String, serde_json::Value>,
         assignments: impl IntoIterator<Item = Assignment>,
     ) -> Self {
+        let disabled = if active { "" } else { "\n" };
         let text: Arc<str> = if attributes.is_empty() {
-            email.into()
+            format!("{disabled}{email}").into()
         } else {
-            format!("{email}\n{}", serde_json::Value::Object(attributes.clone())).into()
+            let attributes = serde_json::Value::Object(attributes.clone());
+            format!("{disabled}{email}\n{attributes}").into()
         };
         let held: Vec<Assignment> = assignments.into_iter().collect();
         Self {
-            active,
             text,
             held: if held.is_empty() {
                 no_assignments()
@@ -174,31 +206,33 @@ impl UserEntry {
     /// Adds an assignment, keeping them in order, sharing the resulting set through `sets`
     /// (bulk loading attaches them after the users).
     pub fn hold(&mut self, assignment: Assignment, sets: &mut AssignmentSets) {
-        if let Err(at) = self.held.binary_search(&assignment) {
-            let mut all = Vec::with_capacity(self.held.len() + 1);
-            all.extend_from_slice(&self.held[..at]);
-            all.push(assignment);
-            all.extend_from_slice(&self.held[at..]);
-            self.held = sets.share(&all);
-        }
+        self.held = sets.with(&self.held, assignment);
     }
 
     /// Whether `other` is this very entry (the same allocations), not merely an equal one:
     /// what a cache keyed by user id checks before reusing what it built from the entry.
     pub fn same(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.text, &other.text)
-            && Arc::ptr_eq(&self.held, &other.held)
-            && self.active == other.active
+        Arc::ptr_eq(&self.text, &other.text) && Arc::ptr_eq(&self.held, &other.held)
+    }
+
+    /// Whether the user may act at all.
+    pub fn active(&self) -> bool {
+        !self.text.starts_with(DISABLED)
+    }
+
+    /// The text after the disabled mark.
+    fn unmarked(&self) -> &str {
+        self.text.strip_prefix(DISABLED).unwrap_or(&self.text)
     }
 
     /// Canonical email.
     pub fn email(&self) -> &str {
-        self.text.split('\n').next().unwrap_or_default()
+        self.unmarked().split('\n').next().unwrap_or_default()
     }
 
     /// The free attributes as JSON text, if any.
     pub fn attributes(&self) -> Option<&str> {
-        self.text.split_once('\n').map(|(_, json)| json)
+        self.unmarked().split_once('\n').map(|(_, json)| json)
     }
 
     /// Role assignments.
@@ -334,7 +368,7 @@ pub struct Snapshot {
     /// Live API keys, by the hash of their value.
     pub api_keys: Sharded<KeyHash, Arc<ApiKeyEntry>>,
     /// Registered resources, by key.
-    pub resources: Sharded<super::registry::ResourceKey, super::registry::ResourceEntry>,
+    pub resources: super::registry::Registry,
 }
 
 /// Who a decision is about.
@@ -458,7 +492,7 @@ impl Snapshot {
         let (direct, user): (Vec<(Option<AccountId>, RoleId)>, _) = match &principal.subject {
             Subject::User(id) => {
                 let user = self.users.get(id).ok_or(Inactive::Unknown)?;
-                if !user.active {
+                if !user.active() {
                     return Err(Inactive::Disabled);
                 }
                 let direct = user

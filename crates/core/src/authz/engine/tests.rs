@@ -241,8 +241,14 @@ fn disabled_users_ended_sessions_and_inactive_accounts_are_denied() {
         f.snapshot.resolve(&principal).unwrap_err(),
         Inactive::SessionEnded
     );
-    let mut entry = f.snapshot.users.get(&f.user).unwrap().clone();
-    entry.active = false;
+    let held = f
+        .snapshot
+        .users
+        .get(&f.user)
+        .unwrap()
+        .assignments()
+        .to_vec();
+    let entry = UserEntry::build(false, "o@x.io", &Map::new(), held);
     f.snapshot.users = f.snapshot.users.with([(f.user, Some(entry))]);
     let d = ask(&f, "documents:read", json!({}));
     assert!(!d.allowed);
@@ -262,6 +268,24 @@ fn disabled_users_ended_sessions_and_inactive_accounts_are_denied() {
             code: "account_inactive"
         }]
     );
+}
+
+#[test]
+fn a_user_entry_reads_back_what_it_was_built_from() {
+    let mut attributes = Map::new();
+    attributes.insert("team".into(), json!("a\nb"));
+    let role = RoleId::new();
+    for active in [true, false] {
+        for attributes in [Map::new(), attributes.clone()] {
+            let entry = UserEntry::build(active, "p@x.io", &attributes, [(None, role)]);
+            assert_eq!(entry.active(), active);
+            assert_eq!(entry.email(), "p@x.io");
+            let read: Option<Map<String, Value>> =
+                entry.attributes().map(|a| serde_json::from_str(a).unwrap());
+            assert_eq!(read, (!attributes.is_empty()).then_some(attributes));
+            assert_eq!(entry.assignments(), [(None, role)]);
+        }
+    }
 }
 
 #[test]
