@@ -8,6 +8,8 @@
 # through the CLI and reports how long until a decision through the running server sees it.
 #   USERS=1000000 POLICIES=10000 RESOURCES=1000000 [BACKENDS="sqlite postgres"] scripts/bench-cold-start.sh
 # KEEP=1 keeps the seeded data (and says where) to profile a start against it.
+# REFERENCE_BIN=path also starts that build of warden against the same full store, before and
+# after this one, so a change is measured against what it replaces in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,9 +23,9 @@ cargo build --release --locked -p warden-cli -p warden-loadgen >&2
 W=target/release/warden
 
 measure() {
-  local dir=$1 label=$2 started pid ready rss
+  local dir=$1 label=$2 bin=${3:-$W} started pid ready rss
   started=$(date +%s.%N)
-  WARDEN_DATA_DIR="$dir" WARDEN_LISTEN="127.0.0.1:$PORT" WARDEN_LOG=warn $W serve >/dev/null 2>&1 &
+  WARDEN_DATA_DIR="$dir" WARDEN_LISTEN="127.0.0.1:$PORT" WARDEN_LOG=warn "$bin" serve >/dev/null 2>&1 &
   pid=$!
   until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.05; done
   ready=$(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}')
@@ -153,7 +155,13 @@ for backend in ${BACKENDS:-sqlite postgres}; do
   $W role create auditor -p reports:read >/dev/null
   echo 'bench probe passphrase' | $W user create --email probe@bench.example --password-stdin >/dev/null
   "seed_$backend"
-  PROPAGATE=1 measure "$dir" "$backend: $USERS users x 2 roles, $POLICIES policies, $RESOURCES resources"
+  full="$backend: $USERS users x 2 roles, $POLICIES policies, $RESOURCES resources"
+  if [ -n "${REFERENCE_BIN:-}" ]; then PROPAGATE=0 measure "$dir" "$full, reference" "$REFERENCE_BIN"; fi
+  PROPAGATE=1 measure "$dir" "$full"
+  if [ -n "${REFERENCE_BIN:-}" ]; then
+    PROPAGATE=0 measure "$dir" "$full, reference" "$REFERENCE_BIN"
+    PROPAGATE=0 measure "$dir" "$full"
+  fi
   if [ -n "${KEEP:-}" ]; then
     echo "kept the $backend data: WARDEN_DATA_DIR=$dir${DATABASE_URL:+ DATABASE_URL=$DATABASE_URL}"
     trap - EXIT

@@ -19,11 +19,12 @@ use warden_core::StoreError;
 use crate::error::on_error;
 use crate::Backend;
 
-/// Each query's rows are JSON arrays whose first element is the rowid (SQLite) or 0.
 /// The first page of users and of resources also counts the table, to size the maps.
 const COUNT_USERS: &str = "SELECT count(*) FROM users";
+/// See [`COUNT_USERS`].
 const COUNT_RESOURCES: &str = "SELECT count(*) FROM resources";
 
+/// Each query's rows are JSON arrays whose first element is the rowid (SQLite) or 0.
 struct Queries {
     users: &'static str,
     assignments: &'static str,

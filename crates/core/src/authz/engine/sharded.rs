@@ -1,8 +1,8 @@
 //! A map cut into shards that a new snapshot copies one at a time, so a change to one user
 //! copies one shard of the user map, never the whole map. A map that loading fills is cut
 //! beforehand ([`Sharded::reserve`]) into shards whose tables end up about 85 % full: a hash
-//! table's size is a power of two, and 256 shards of a million entries each land just past
-//! one, half empty.
+//! table's size is a power of two, and a million entries spread over 256 shards give each
+//! shard just past one, half empty.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -13,9 +13,10 @@ use crate::ids::{AccountId, SessionId, UserId};
 
 /// How many shards a map starts with, and the fewest a sized one has.
 const SHARDS: usize = 256;
-/// How full a map [`Sharded::reserve`] sized leaves each shard's table, on average, of what it holds
-/// before it grows: the rest is room for shards that draw more than their share (at a few
-/// thousand entries a shard, one in a thousand draws more than 6 % above the mean).
+/// How full a map [`Sharded::reserve`] sized leaves each shard's table, on average, of what
+/// it holds before it grows: the rest (about 18 % above the mean) is room for the shards
+/// that draw more than their share (at a few thousand entries a shard, the fullest of a few
+/// hundred draws about 5 % above it).
 const FILL: f64 = 0.85;
 /// A hash table (std's) holds at most seven eighths of its buckets.
 const TABLE_LOAD: f64 = 0.875;
@@ -127,10 +128,11 @@ impl<K: ShardKey + Clone, V: Clone> Sharded<K, V> {
     }
 
     /// Makes room for the `len` entries a load is about to put in an empty map: the shard
-    /// count and table size that leave each table about [`FILL`] full, so the tables never
+    /// count and table size that leave each table about [`FILL`] full, so the tables do not
     /// grow while loading (a table that grows leaves its old allocation behind, and one
-    /// re-cut after loading leaves the whole map's). Later changes grow single shards as
-    /// they need. A map that already holds entries, or a small one, is left as it is.
+    /// re-cut after loading leaves the whole map's); rows written during the load may still
+    /// grow a shard or two. Later changes grow single shards as they need. A map that
+    /// already holds entries, or a small one, is left as it is.
     pub fn reserve(&mut self, len: usize) {
         if self.len > 0 || len < SIZED_FROM {
             return;
@@ -274,6 +276,8 @@ fn sized_layout(len: usize) -> (usize, usize) {
         reason = "sizes far below 2^52, rounded up on purpose"
     )]
     let layout = {
+        // A count past any real table is sized as that.
+        let len = len.min(1 << 31);
         let per_bucket = FILL * TABLE_LOAD;
         let mut buckets: usize = 16;
         while (SHARDS * buckets * 2) as f64 * per_bucket <= len as f64 {
@@ -292,7 +296,15 @@ mod layout_tests {
 
     #[test]
     fn a_sized_map_fills_its_tables_to_about_85_percent() {
-        for len in [65_536, 100_000, 999_999, 1_000_000, 1_300_000, 5_000_000] {
+        for len in [
+            65_536,
+            100_000,
+            999_999,
+            1_000_000,
+            1_300_000,
+            5_000_000,
+            1 << 31,
+        ] {
             let (count, capacity) = sized_layout(len);
             assert!(count >= SHARDS, "{len}: {count}");
             let buckets = (capacity * 8 / 7).next_power_of_two();

@@ -101,6 +101,9 @@ pub type Assignment = (Option<AccountId>, RoleId);
 /// One shared set of assignments.
 type Set = Arc<[Assignment]>;
 
+/// How many sets and steps [`AssignmentSets`] remembers at most.
+const MEMO_LIMIT: usize = 65_536;
+
 /// Sets of assignments shared by the users that hold the same ones: most users of an
 /// account hold the same few roles, so a million users cost a handful of sets. Loading
 /// shares them; a user changed later gets a set of its own.
@@ -125,6 +128,12 @@ impl AssignmentSets {
 
     /// The shared set of `held` and `assignment`, in order.
     fn with(&mut self, held: &Arc<[Assignment]>, assignment: Assignment) -> Arc<[Assignment]> {
+        // When users hardly share sets (each in an account of its own), remembering them
+        // would hold every intermediate set until the load ends: start again instead.
+        if self.steps.len() >= MEMO_LIMIT {
+            self.steps.clear();
+            self.sets.clear();
+        }
         let step = (Arc::as_ptr(held).cast::<()>() as usize, assignment);
         if let Some((_, next)) = self.steps.get(&step) {
             return Arc::clone(next);
