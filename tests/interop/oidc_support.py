@@ -7,12 +7,10 @@ browser, the token-endpoint helpers, ID token verification and the RFC 6238 TOTP
 import base64
 import hashlib
 import hmac
-import os
+import pathlib
 import re
-import socket
+import sys
 import struct
-import subprocess
-import tempfile
 import time
 import urllib.request
 from html.parser import HTMLParser
@@ -25,6 +23,10 @@ from authlib.oidc.core import CodeIDToken
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
+import warden_run  # noqa: E402
+from warden_run import check, results  # noqa: E402,F401
+
 PASSWORD = "interop admin passphrase"
 ADMIN = "admin@localhost"
 # Redirect URIs on the discard port: nothing listens, the tests read Location and stop there.
@@ -33,37 +35,10 @@ CALLBACK_2 = "http://127.0.0.1:9/callback2"
 BYE = "http://127.0.0.1:9/bye"
 SCOPE = "openid profile email"
 REDIRECTS = (301, 302, 303, 307, 308)
-results = []
-
-
-def check(name, condition, detail=""):
-    results.append((name, bool(condition)))
-    print(("PASS " if condition else "FAIL ") + name + ("" if condition else f"  {detail}"), flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(binary):
-    port = free_port()
-    data = tempfile.mkdtemp()
-    env = dict(os.environ, WARDEN_LISTEN=f"127.0.0.1:{port}", WARDEN_DATA_DIR=data, WARDEN_ADMIN_PASSWORD=PASSWORD,
-               WARDEN_ARGON2_MEMORY_KIB="64", WARDEN_ARGON2_ITERATIONS="1", WARDEN_LOG="warn")
-    env.pop("DATABASE_URL", None)
-    env.pop("WARDEN_SIGNING_ALGORITHM", None)
-    process = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            return process, base
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("warden did not start")
+    return warden_run.start(binary, PASSWORD)
 
 
 # --- HTML forms -----------------------------------------------------------------------------
