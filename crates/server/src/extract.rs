@@ -307,6 +307,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 "access tokens in the query string are refused (RFC 9700); send `Authorization: Bearer <token>`",
             ));
         }
+        let ClientAddr(ip) = ClientAddr::from_request_parts(parts, state).await?;
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -321,11 +322,9 @@ impl FromRequestParts<AppState> for Authenticated {
                 token.trim()
             }
             _ => return Err(ApiError::Unauthenticated(None)),
-        }
-        .to_owned();
-        let ClientAddr(ip) = ClientAddr::from_request_parts(parts, state).await?;
+        };
         let services = state.services();
-        let access = warden_core::authn::authenticate(services, &token, ip)
+        let access = warden_core::authn::authenticate(services, token, ip)
             .await
             .map_err(|err| match err {
                 AuthError::Refused(why) => ApiError::Unauthenticated(Some(why)),
@@ -334,7 +333,7 @@ impl FromRequestParts<AppState> for Authenticated {
         // Whether the token came through a third-party application: the cached verification
         // answers, and the snapshot knows the client.
         let third_party = matches!(access, Access::Caller(_))
-            && services.tokens.verify(&token).is_ok_and(|claims| {
+            && services.tokens.verify(token).is_ok_and(|claims| {
                 services
                     .engine
                     .snapshot()
@@ -360,6 +359,11 @@ impl FromRequestParts<AppState> for ClientAddr {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Worked out once per request: the authentication extractor asks first, then the
+        // handler.
+        if let Some(known) = parts.extensions.get::<KnownClientAddr>() {
+            return Ok(Self(known.0));
+        }
         // Without connection info (not served through `serve`) the address is unknown and
         // matches no allow-list.
         let peer = parts
@@ -376,10 +380,16 @@ impl FromRequestParts<AppState> for ClientAddr {
             });
         }
         let forwarded = forwarded.as_deref();
-        Ok(Self(warden_core::net::client_ip(
+        let ip = warden_core::net::client_ip(
             peer,
             forwarded,
             &state.services().settings.trusted_proxies,
-        )))
+        );
+        parts.extensions.insert(KnownClientAddr(ip));
+        Ok(Self(ip))
     }
 }
+
+/// The client's address as [`ClientAddr`] worked it out for this request.
+#[derive(Clone, Copy)]
+struct KnownClientAddr(std::net::IpAddr);

@@ -2,8 +2,9 @@
 //! signature verification again. Only successful verifications are kept; the cache is emptied
 //! whenever the key set changes.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -18,7 +19,41 @@ const SHARDS: usize = 16;
 const PER_SHARD: usize = 4096;
 
 /// One shard: token text to verified claims.
-type Shard = Mutex<HashMap<Box<str>, Arc<AccessClaims>>>;
+type Shard = Mutex<HashMap<Box<str>, Arc<AccessClaims>, TailHash>>;
+
+/// Bytes of a token's end its map hash reads: its signature's last ones.
+const HASHED_TAIL: usize = 24;
+
+/// Hashes a token by its last [`HASHED_TAIL`] bytes (keyed, as the standard map's hasher
+/// is): the end of a signature is as random as the whole, and a token is about 700 bytes, so
+/// hashing all of it cost as much as the rest of the lookup. Only tokens that verified are
+/// ever stored, and nobody without the signing key can choose a valid signature, so nobody
+/// can fill a bucket; equality still compares whole tokens.
+#[derive(Debug, Default, Clone)]
+struct TailHash(RandomState);
+
+impl BuildHasher for TailHash {
+    type Hasher = Tail;
+
+    fn build_hasher(&self) -> Tail {
+        Tail(self.0.build_hasher())
+    }
+}
+
+/// The hasher of [`TailHash`]: a `str` hashes as one `write` of its bytes (then a marker),
+/// of which only the tail is fed on.
+struct Tail(DefaultHasher);
+
+impl Hasher for Tail {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0
+            .write(&bytes[bytes.len().saturating_sub(HASHED_TAIL)..]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
 
 /// A bounded map from token text to its verified claims.
 #[derive(Debug)]
@@ -32,7 +67,9 @@ pub struct VerifiedCache {
 impl Default for VerifiedCache {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
             generation: AtomicU64::new(0),
         }
     }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use warden_core::authz::check::{self, CheckRequest, PrincipalRef};
-use warden_core::authz::engine::Resource;
+use warden_core::authz::engine::{Decision, Resource};
 use warden_core::authz::Access;
 use warden_core::DomainError;
 
@@ -97,12 +97,13 @@ struct Parts {
 }
 
 impl Parts {
-    fn of(object: &Map<String, Value>) -> Self {
+    /// The parts, moved out of the request's object (no copy of what they hold).
+    fn take(object: &mut Map<String, Value>) -> Self {
         Self {
-            subject: object.get("subject").cloned(),
-            action: object.get("action").cloned(),
-            resource: object.get("resource").cloned(),
-            context: object.get("context").cloned(),
+            subject: object.remove("subject"),
+            action: object.remove("action"),
+            resource: object.remove("resource"),
+            context: object.remove("context"),
         }
     }
 
@@ -117,29 +118,37 @@ impl Parts {
     }
 }
 
-/// A typed entity (`{"type", "id", "properties"?}`) as the request gave it.
-pub(super) fn entity<'a>(
-    value: Option<&'a Value>,
+/// `what` as an object, or why it is not one.
+fn required_object(value: Option<Value>, what: &str) -> Result<Map<String, Value>, String> {
+    match value {
+        Some(Value::Object(object)) => Ok(object),
+        Some(_) => Err(format!("`{what}` must be an object")),
+        None => Err(format!("`{what}` is required")),
+    }
+}
+
+/// The non-empty string `field` of `what`, moved out of it.
+fn required_text(
+    object: &mut Map<String, Value>,
     what: &str,
-) -> Result<(&'a str, &'a str, Map<String, Value>), String> {
-    let object = value
-        .ok_or_else(|| format!("`{what}` is required"))?
-        .as_object()
-        .ok_or_else(|| format!("`{what}` must be an object"))?;
-    let text = |field: &str| -> Result<&'a str, String> {
-        object
-            .get(field)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| format!("`{what}.{field}` is required, a non-empty string"))
-    };
-    let kind = text("type")?;
-    let id = text("id")?;
-    let properties = match object.get("properties") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(map)) => map.clone(),
-        Some(_) => return Err(format!("`{what}.properties` must be an object")),
-    };
+    field: &str,
+) -> Result<String, String> {
+    match object.remove(field) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text),
+        _ => Err(format!("`{what}.{field}` is required, a non-empty string")),
+    }
+}
+
+/// A typed entity (`{"type", "id", "properties"?}`) as the request gave it: its type, id and
+/// properties.
+pub(super) fn entity(
+    value: Option<Value>,
+    what: &str,
+) -> Result<(String, String, Map<String, Value>), String> {
+    let mut object = required_object(value, what)?;
+    let kind = required_text(&mut object, what, "type")?;
+    let id = required_text(&mut object, what, "id")?;
+    let properties = object_of(object.remove("properties"), &format!("{what}.properties"))?;
     Ok((kind, id, properties))
 }
 
@@ -152,27 +161,20 @@ struct Asked {
 }
 
 /// An action (`{"name", "properties"?}`) as the request gave it: its name and properties.
-pub(super) fn action(value: Option<&Value>) -> Result<(String, Map<String, Value>), String> {
-    let action = value
-        .ok_or("`action` is required")?
-        .as_object()
-        .ok_or("`action` must be an object")?;
-    let name = action
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or("`action.name` is required, a non-empty string")?;
+pub(super) fn action(value: Option<Value>) -> Result<(String, Map<String, Value>), String> {
+    let mut action = required_object(value, "action")?;
+    let name = required_text(&mut action, "action", "name")?;
     Ok((
-        name.to_owned(),
-        object_of(action.get("properties"), "action.properties")?,
+        name,
+        object_of(action.remove("properties"), "action.properties")?,
     ))
 }
 
 /// An optional object (`context`, `properties`): empty when absent or `null`.
-pub(super) fn object_of(value: Option<&Value>, what: &str) -> Result<Map<String, Value>, String> {
+pub(super) fn object_of(value: Option<Value>, what: &str) -> Result<Map<String, Value>, String> {
     match value {
         None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(map)) => Ok(map.clone()),
+        Some(Value::Object(map)) => Ok(map),
         Some(_) => Err(format!("`{what}` must be an object")),
     }
 }
@@ -194,25 +196,25 @@ pub(super) fn account_named(
         .transpose()
 }
 
-fn read(parts: &Parts) -> Result<Asked, String> {
-    let (subject_kind, subject_id, properties) = entity(parts.subject.as_ref(), "subject")?;
-    let (resource_kind, resource_id, attributes) = entity(parts.resource.as_ref(), "resource")?;
-    let (name, action_properties) = action(parts.action.as_ref())?;
-    let mut context = object_of(parts.context.as_ref(), "context")?;
+fn read(parts: Parts) -> Result<Asked, String> {
+    let (subject_kind, subject_id, properties) = entity(parts.subject, "subject")?;
+    let (kind, id, attributes) = entity(parts.resource, "resource")?;
+    let (name, action_properties) = action(parts.action)?;
+    let mut context = object_of(parts.context, "context")?;
     if !action_properties.is_empty() {
         context.insert("action".into(), Value::Object(action_properties));
     }
     let account = account_named(Some(&properties), &context)?;
     Ok(Asked {
-        subject_kind: subject_kind.to_owned(),
-        subject_id: subject_id.to_owned(),
+        subject_kind,
+        subject_id,
         request: CheckRequest {
             principal: None,
             account_id: account,
             action: name,
             resource: Resource {
-                kind: resource_kind.to_owned(),
-                id: resource_id.to_owned(),
+                kind,
+                id,
                 attributes,
                 parents: Vec::new(),
             },
@@ -241,52 +243,51 @@ pub(super) async fn principal(
     kind: &str,
     id: &str,
 ) -> Result<Option<PrincipalRef>, Failure> {
-    match kind.to_ascii_lowercase().as_str() {
-        "user" | "identity" => {
-            if warden_core::ids::UserId::parse(id).is_ok() {
-                return Ok(Some(PrincipalRef::Text(id.to_owned())));
-            }
-            // The id another system knows the user by, then a username or email.
-            let filter = warden_core::store::UserFilter {
-                external_id: Some(id.to_owned()),
-                ..warden_core::store::UserFilter::default()
-            };
-            let known = state
-                .services()
-                .store
-                .users(&filter, &warden_core::page::PageRequest::first(1))
-                .await
-                .map_err(|err| Failure::Refused(err.into()))?;
-            if let Some(user) = known.first() {
-                return Ok(Some(PrincipalRef::Text(user.id.to_string())));
-            }
-            let Ok(login) = warden_core::identity::canonicalize(id) else {
-                return Ok(None);
-            };
-            let found = state
-                .services()
-                .store
-                .user_by_login(&login)
-                .await
-                .map_err(|err| Failure::Refused(err.into()))?;
-            Ok(found.map(|record| PrincipalRef::Text(record.user.id.to_string())))
+    if kind.eq_ignore_ascii_case("user") || kind.eq_ignore_ascii_case("identity") {
+        if warden_core::ids::UserId::parse(id).is_ok() {
+            return Ok(Some(PrincipalRef::Text(id.to_owned())));
         }
-        "client" => Ok(Some(PrincipalRef::Typed {
+        // The id another system knows the user by, then a username or email.
+        let filter = warden_core::store::UserFilter {
+            external_id: Some(id.to_owned()),
+            ..warden_core::store::UserFilter::default()
+        };
+        let known = state
+            .services()
+            .store
+            .users(&filter, &warden_core::page::PageRequest::first(1))
+            .await
+            .map_err(|err| Failure::Refused(err.into()))?;
+        if let Some(user) = known.first() {
+            return Ok(Some(PrincipalRef::Text(user.id.to_string())));
+        }
+        let Ok(login) = warden_core::identity::canonicalize(id) else {
+            return Ok(None);
+        };
+        let found = state
+            .services()
+            .store
+            .user_by_login(&login)
+            .await
+            .map_err(|err| Failure::Refused(err.into()))?;
+        return Ok(found.map(|record| PrincipalRef::Text(record.user.id.to_string())));
+    }
+    if kind.eq_ignore_ascii_case("client") {
+        return Ok(Some(PrincipalRef::Typed {
             kind: "client".into(),
             id: id.to_owned(),
-        })),
-        _ => Ok(None),
+        }));
     }
+    Ok(None)
 }
 
-/// Decides one evaluation: `{"decision": …}`, with the reasons in `context` when explained.
+/// Decides one evaluation.
 async fn evaluate(
     state: &AppState,
     access: &Access,
     ip: std::net::IpAddr,
-    parts: &Parts,
-    explain: bool,
-) -> Result<Value, Failure> {
+    parts: Parts,
+) -> Result<Decision, Failure> {
     // Who may ask comes first: a caller that may not name principals learns nothing about
     // which subjects exist.
     let reach = access.reach(warden_core::authz::permission::builtin::CHECK_ANY);
@@ -311,16 +312,22 @@ async fn evaluate(
     }
     asked.request.principal = Some(named);
     match check::check(state.services(), access, ip, &asked.request).await {
-        Ok(decision) => Ok(if explain {
-            json!({"decision": decision.allowed, "context": {"reasons": decision.reasons, "errors": decision.errors}})
-        } else {
-            json!({"decision": decision.allowed})
-        }),
+        Ok(decision) => Ok(decision),
         Err(DomainError::Forbidden(why)) => Err(Failure::Refused(DomainError::Forbidden(why))),
         // A subject outside the caller's account answers as an unknown one does.
         Err(DomainError::NotFound(_)) => Err(Failure::Unknown),
         // An action Warden cannot name, a resource it cannot read: not allowed, and why.
         Err(err) => Err(Failure::Item(err.to_string())),
+    }
+}
+
+/// A decision as AuthZEN answers it: `{"decision": …}`, with the reasons in `context` when
+/// explained.
+fn answered(decision: &Decision, explain: bool) -> Value {
+    if explain {
+        json!({"decision": decision.allowed, "context": {"reasons": decision.reasons, "errors": decision.errors}})
+    } else {
+        json!({"decision": decision.allowed})
     }
 }
 
@@ -359,7 +366,7 @@ pub async fn evaluation(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let object = match object_body(&headers, &body) {
+    let mut object = match object_body(&headers, &body) {
         Ok(object) => object,
         Err(why) => return bad_request(&why),
     };
@@ -367,11 +374,28 @@ pub async fn evaluation(
         &state,
         auth.access(),
         ip,
-        &Parts::of(&object),
+        Parts::take(&mut object),
         explain.wanted(),
     )
     .await;
     response
+}
+
+/// A bare decision's body, written once.
+fn bare(allowed: bool) -> Response {
+    let body: &'static str = if allowed {
+        r#"{"decision":true}"#
+    } else {
+        r#"{"decision":false}"#
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// One evaluation's response: its decision, a 400 for a malformed request, or the refusal.
@@ -379,14 +403,15 @@ async fn single(
     state: &AppState,
     access: &Access,
     ip: std::net::IpAddr,
-    parts: &Parts,
+    parts: Parts,
     explain: bool,
 ) -> Response {
-    match evaluate(state, access, ip, parts, explain).await {
-        Ok(answer) => axum::Json(answer).into_response(),
+    match evaluate(state, access, ip, parts).await {
+        Ok(decision) if !explain => bare(decision.allowed),
+        Ok(decision) => axum::Json(answered(&decision, true)).into_response(),
         Err(Failure::Refused(err)) => crate::error::ApiError::from(err).into_response(),
         Err(Failure::Malformed(why)) => bad_request(&why),
-        Err(Failure::Unknown) => axum::Json(json!({"decision": false})).into_response(),
+        Err(Failure::Unknown) => bare(false),
         Err(Failure::Item(why)) => axum::Json(denial(&why)).into_response(),
     }
 }
@@ -400,19 +425,19 @@ pub async fn evaluations(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let object = match object_body(&headers, &body) {
+    let mut object = match object_body(&headers, &body) {
         Ok(object) => object,
         Err(why) => return bad_request(&why),
     };
-    let defaults = Parts::of(&object);
-    let items: Vec<Parts> = match object.get("evaluations") {
+    let defaults = Parts::take(&mut object);
+    let items: Vec<Parts> = match object.remove("evaluations") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => {
             let mut parts = Vec::with_capacity(items.len());
             for item in items {
-                match item.as_object() {
-                    Some(item) => parts.push(Parts::of(item).over(&defaults)),
-                    None => return bad_request("each of `evaluations` must be an object"),
+                match item {
+                    Value::Object(mut item) => parts.push(Parts::take(&mut item).over(&defaults)),
+                    _ => return bad_request("each of `evaluations` must be an object"),
                 }
             }
             parts
@@ -441,12 +466,12 @@ pub async fn evaluations(
     };
     // No items: the request is one evaluation, asked and answered as at `/evaluation`.
     if items.is_empty() {
-        return single(&state, auth.access(), ip, &defaults, explain.wanted()).await;
+        return single(&state, auth.access(), ip, defaults, explain.wanted()).await;
     }
     let mut answers = Vec::with_capacity(items.len());
-    for parts in &items {
-        let answer = match evaluate(&state, auth.access(), ip, parts, explain.wanted()).await {
-            Ok(answer) => answer,
+    for parts in items {
+        let answer = match evaluate(&state, auth.access(), ip, parts).await {
+            Ok(decision) => answered(&decision, explain.wanted()),
             Err(Failure::Refused(err)) => return crate::error::ApiError::from(err).into_response(),
             // In a batch, one item's fault is that item's denial.
             Err(Failure::Malformed(why) | Failure::Item(why)) => denial(&why),

@@ -81,7 +81,10 @@ fn searched(value: Option<&Value>, what: &str) -> Result<(String, Map<String, Va
         .ok_or_else(|| format!("`{what}.type` is required, a non-empty string"))?;
     Ok((
         kind.to_owned(),
-        object_of(object.get("properties"), &format!("{what}.properties"))?,
+        object_of(
+            object.get("properties").cloned(),
+            &format!("{what}.properties"),
+        )?,
     ))
 }
 
@@ -89,16 +92,13 @@ fn read(target: Target, body: &Map<String, Value>) -> Result<Search, String> {
     let (kind, subject) = match target {
         Target::Subject => (searched(body.get("subject"), "subject")?.0, None),
         Target::Resource | Target::Action => {
-            let (kind, id, properties) = entity(body.get("subject"), "subject")?;
-            (
-                String::new(),
-                Some((kind.to_owned(), id.to_owned(), properties)),
-            )
+            let subject = entity(body.get("subject").cloned(), "subject")?;
+            (String::new(), Some(subject))
         }
     };
     let action = match target {
         Target::Action => None,
-        Target::Subject | Target::Resource => Some(action(body.get("action"))?),
+        Target::Subject | Target::Resource => Some(action(body.get("action").cloned())?),
     };
     let (kind, resource) = match target {
         Target::Resource => {
@@ -109,16 +109,15 @@ fn read(target: Target, body: &Map<String, Value>) -> Result<Search, String> {
             )
         }
         Target::Subject | Target::Action => {
-            let (resource_kind, id, properties) = entity(body.get("resource"), "resource")?;
-            (kind, (resource_kind.to_owned(), id.to_owned(), properties))
+            (kind, entity(body.get("resource").cloned(), "resource")?)
         }
     };
-    let context = object_of(body.get("context"), "context")?;
+    let context = object_of(body.get("context").cloned(), "context")?;
     let account = account_named(
         subject.as_ref().map(|(_, _, properties)| properties),
         &context,
     )?;
-    let page = object_of(body.get("page"), "page")?;
+    let page = object_of(body.get("page").cloned(), "page")?;
     let limit = match page.get("limit") {
         None | Some(Value::Null) => DEFAULT_LIMIT,
         Some(value) => value
