@@ -185,4 +185,20 @@ mod tests {
         let total: usize = cache.shards.iter().map(|s| lock(s).len()).sum();
         assert!(total <= SHARDS * PER_SHARD, "{total}");
     }
+
+    #[test]
+    fn tokens_with_the_same_tail_stay_apart() {
+        // The map hashes only the tail: two tokens ending alike share a bucket, and each is
+        // still found only as itself.
+        let cache = VerifiedCache::default();
+        let tail = "0123456789abcdefghijklmnopqrstuv";
+        let first = format!("h1.p1.{tail}");
+        let second = format!("h2.p2.{tail}");
+        cache.put(&first, &claims(100), 50, cache.generation());
+        assert_eq!(cache.get(&first, 50).map(|c| c.exp), Some(100));
+        assert!(cache.get(&second, 50).is_none());
+        cache.put(&second, &claims(200), 50, cache.generation());
+        assert_eq!(cache.get(&first, 50).map(|c| c.exp), Some(100));
+        assert_eq!(cache.get(&second, 50).map(|c| c.exp), Some(200));
+    }
 }
