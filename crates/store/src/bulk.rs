@@ -47,7 +47,8 @@ const SQLITE: Queries = Queries {
 /// PostgreSQL about half of what `json_agg(json_build_array(…))` does (6.3 s against 2.9 s for
 /// two million assignments), and the database's time is most of a start at a million users.
 /// Ids, states and numbers are written as they are (Warden makes them: no quote or escape in
-/// them); anything a caller chose goes through `to_json`. Every column concatenated is `NOT
+/// them); anything a caller chose goes through `to_json`. A user's `attributes` is embedded as
+/// it is stored: Warden only ever writes a serialized JSON object there. Every column concatenated is `NOT
 /// NULL` (or wrapped in `coalesce`): a NULL would make the row's text NULL, which `string_agg`
 /// skips without a word.
 macro_rules! blocks {

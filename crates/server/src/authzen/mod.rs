@@ -370,15 +370,14 @@ pub async fn evaluation(
         Ok(object) => object,
         Err(why) => return bad_request(&why),
     };
-    let response = single(
+    single(
         &state,
         auth.access(),
         ip,
         Parts::take(&mut object),
         explain.wanted(),
     )
-    .await;
-    response
+    .await
 }
 
 /// A bare decision's body, written once.
@@ -430,13 +429,20 @@ pub async fn evaluations(
         Err(why) => return bad_request(&why),
     };
     let defaults = Parts::take(&mut object);
+    // Each item keeps only its own parts here: the defaults are merged into one item at a
+    // time, as it is decided, so a large default is never copied once per item up front.
     let items: Vec<Parts> = match object.remove("evaluations") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => {
+            if items.len() > MAX_EVALUATIONS {
+                return bad_request(&format!(
+                    "at most {MAX_EVALUATIONS} evaluations per request"
+                ));
+            }
             let mut parts = Vec::with_capacity(items.len());
             for item in items {
                 match item {
-                    Value::Object(mut item) => parts.push(Parts::take(&mut item).over(&defaults)),
+                    Value::Object(mut item) => parts.push(Parts::take(&mut item)),
                     _ => return bad_request("each of `evaluations` must be an object"),
                 }
             }
@@ -444,11 +450,6 @@ pub async fn evaluations(
         }
         Some(_) => return bad_request("`evaluations` must be an array"),
     };
-    if items.len() > MAX_EVALUATIONS {
-        return bad_request(&format!(
-            "at most {MAX_EVALUATIONS} evaluations per request"
-        ));
-    }
     let semantic = object
         .get("options")
         .and_then(|o| o.get("evaluations_semantic"))
@@ -470,14 +471,15 @@ pub async fn evaluations(
     }
     let mut answers = Vec::with_capacity(items.len());
     for parts in items {
-        let answer = match evaluate(&state, auth.access(), ip, parts).await {
-            Ok(decision) => answered(&decision, explain.wanted()),
+        let (answer, decided) = match evaluate(&state, auth.access(), ip, parts.over(&defaults))
+            .await
+        {
+            Ok(decision) => (answered(&decision, explain.wanted()), decision.allowed),
             Err(Failure::Refused(err)) => return crate::error::ApiError::from(err).into_response(),
             // In a batch, one item's fault is that item's denial.
-            Err(Failure::Malformed(why) | Failure::Item(why)) => denial(&why),
-            Err(Failure::Unknown) => json!({"decision": false}),
+            Err(Failure::Malformed(why) | Failure::Item(why)) => (denial(&why), false),
+            Err(Failure::Unknown) => (json!({"decision": false}), false),
         };
-        let decided = answer["decision"].as_bool().unwrap_or(false);
         answers.push(answer);
         if stop_on == Some(decided) {
             break;

@@ -28,7 +28,8 @@ async fn bulk_reads_match_the_row_by_row_reads(backend: Backend) {
                 .await,
         );
     }
-    // An address whose JSON form needs care (PostgreSQL writes the page's text by hand).
+    // An address beyond ASCII, with an apostrophe (PostgreSQL writes the page's text by
+    // concatenation, the address through `to_json`).
     users.push(
         app.create_user("zoë.o'neil+tag@example.com", Some(&acme))
             .await,
