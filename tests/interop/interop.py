@@ -8,51 +8,23 @@ on a free port with a throw-away SQLite store. Prints "N passed, N failed".
 """
 
 import json
-import os
-import socket
+import pathlib
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 
 import jwt
 from authlib.integrations.requests_client import OAuth2Session
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
+import warden_run  # noqa: E402
+from warden_run import check, results  # noqa: E402
+
 PASSWORD = "interop admin passphrase"
-results = []
-
-
-def check(name, condition, detail=""):
-    results.append((name, bool(condition)))
-    print(("PASS " if condition else "FAIL ") + name + ("" if condition else f"  {detail}"), flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(binary, algorithm=None):
-    port = free_port()
-    data = tempfile.mkdtemp()
-    env = dict(os.environ, WARDEN_LISTEN=f"127.0.0.1:{port}", WARDEN_DATA_DIR=data, WARDEN_ADMIN_PASSWORD=PASSWORD,
-               WARDEN_ARGON2_MEMORY_KIB="64", WARDEN_ARGON2_ITERATIONS="1", WARDEN_LOG="warn")
-    env.pop("DATABASE_URL", None)
-    env.pop("WARDEN_SIGNING_ALGORITHM", None)
-    if algorithm:
-        env["WARDEN_SIGNING_ALGORITHM"] = algorithm
-    process = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            return process, base
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("warden did not start")
+    return warden_run.start(binary, PASSWORD, algorithm)
 
 
 def verify_offline(base, algorithm):

@@ -22,14 +22,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(binary, password):
-    """Starts `binary serve` on a fresh data directory; returns the process and its base URL."""
+def start(binary, password, algorithm=None):
+    """Starts `binary serve` on a fresh data directory (signing with `algorithm` if given);
+    returns the process and its base URL."""
     port = free_port()
     data = tempfile.mkdtemp()
     env = dict(os.environ, WARDEN_LISTEN=f"127.0.0.1:{port}", WARDEN_DATA_DIR=data, WARDEN_ADMIN_PASSWORD=password,
                WARDEN_ARGON2_MEMORY_KIB="64", WARDEN_ARGON2_ITERATIONS="1", WARDEN_LOG="warn")
     env.pop("DATABASE_URL", None)
     env.pop("WARDEN_SIGNING_ALGORITHM", None)
+    if algorithm:
+        env["WARDEN_SIGNING_ALGORITHM"] = algorithm
     process = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
