@@ -359,11 +359,6 @@ impl FromRequestParts<AppState> for ClientAddr {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        // Worked out once per request: the authentication extractor asks first, then the
-        // handler.
-        if let Some(known) = parts.extensions.get::<KnownClientAddr>() {
-            return Ok(Self(known.0));
-        }
         // Without connection info (not served through `serve`) the address is unknown and
         // matches no allow-list.
         let peer = parts
@@ -380,16 +375,10 @@ impl FromRequestParts<AppState> for ClientAddr {
             });
         }
         let forwarded = forwarded.as_deref();
-        let ip = warden_core::net::client_ip(
+        Ok(Self(warden_core::net::client_ip(
             peer,
             forwarded,
             &state.services().settings.trusted_proxies,
-        );
-        parts.extensions.insert(KnownClientAddr(ip));
-        Ok(Self(ip))
+        )))
     }
 }
-
-/// The client's address as [`ClientAddr`] worked it out for this request.
-#[derive(Clone, Copy)]
-struct KnownClientAddr(std::net::IpAddr);

@@ -1,8 +1,6 @@
 //! The decision API: `POST /v1/check`, `POST /v1/check/batch`, and effective permissions.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use warden_core::authz::check::{self, BatchRequest, BatchResponse, CheckRequest, Permissions};
@@ -38,29 +36,10 @@ pub async fn check(
     auth: Authenticated,
     ClientAddr(ip): ClientAddr,
     Body(request): Body<CheckRequest>,
-) -> Result<Response, ApiError> {
-    let decision = check::check(state.services(), &auth.0, ip, &request).await?;
-    Ok(decision_body(&decision))
-}
-
-/// A decision's body, written into a buffer sized for one reason (axum's `Json` starts at 128
-/// bytes, which a decision with a role reason outgrows, so every answer paid a reallocation).
-fn decision_body(decision: &Decision) -> Response {
-    let mut body = Vec::with_capacity(256);
-    match serde_json::to_writer(&mut body, decision) {
-        Ok(()) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response(),
-        Err(err) => ApiError::from(warden_core::DomainError::Internal(format!(
-            "a decision did not serialize: {err}"
-        )))
-        .into_response(),
-    }
+) -> Result<Json<Decision>, ApiError> {
+    Ok(Json(
+        check::check(state.services(), &auth.0, ip, &request).await?,
+    ))
 }
 
 /// Decides up to 1,000 checks for one principal, against one consistent snapshot.
