@@ -1,11 +1,13 @@
-//! Test support: a fresh PostgreSQL database per test, dropped afterwards, and a store that
-//! counts its calls. PostgreSQL being
+//! Test support: a fresh PostgreSQL database per test, dropped afterwards, a store that
+//! counts its calls, and nginx in front of what a test starts. PostgreSQL being
 //! unreachable fails the test; it never skips.
 #![expect(clippy::expect_used, reason = "test support fails loudly")]
 
 mod counting;
+mod nginx;
 
 pub use counting::CountingStore;
+pub use nginx::{free_port, shipped, Nginx};
 use sqlx::Connection;
 
 /// The server's admin connection URL (`WARDEN_TEST_POSTGRES_URL`, default the local `test`

@@ -3,19 +3,14 @@
 //! `auth_request`. Attacked with no token, forged, other-role and spoofed-header requests and
 //! path tricks; the upstream sees only what Warden allowed, with Warden's identity headers.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use warden_testkit::{free_port, shipped, Nginx};
 
 use crate::helpers::{Backend, TestApp, PASSWORD};
 
 fn example(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/nginx-forward-auth")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+    shipped(&format!("examples/nginx-forward-auth/{name}"))
 }
 
 /// An upstream that answers every request with what it received: path and Warden headers.
@@ -43,69 +38,14 @@ async fn upstream() -> std::net::SocketAddr {
     address
 }
 
-/// nginx serving the example's configuration; killed when dropped.
-struct Nginx {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// nginx serving the example's configuration.
 async fn nginx(warden: &str, upstream: std::net::SocketAddr) -> Nginx {
-    let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("nginx is not installed: scripts/test.sh installs Debian's nginx package");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     let port = free_port();
     let config = example("nginx.conf")
         .replace("WARDEN_ADDR", warden.trim_start_matches("http://"))
         .replace("UPSTREAM_ADDR", &upstream.to_string())
         .replace("LISTEN_ADDR", &format!("127.0.0.1:{port}"));
-    let file = dir.path().join("nginx.conf");
-    std::fs::write(&file, config).unwrap();
-    let child = Command::new(binary)
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&file)
-        .args(["-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start nginx");
-    // Owned at once, so nginx is stopped on every path out, a failed start included.
-    let nginx = Nginx {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return nginx;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let log = std::fs::read_to_string(nginx._dir.path().join("logs/error.log")).unwrap_or_default();
-    panic!("nginx did not start: {log}");
+    Nginx::start(&config, port).await
 }
 
 /// Sends a raw request line (so path tricks reach nginx unnormalized by the client).

@@ -1,24 +1,17 @@
 //! The cluster test's parts: `warden serve` processes sharing one store, nginx in front of
 //! them, and the requests the test makes of them.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+pub(super) use warden_testkit::free_port;
+use warden_testkit::{shipped, Nginx};
 
 pub(super) const ADMIN: &str = "admin@localhost";
 pub(super) const ADMIN_PASSWORD: &str = "cluster operator passphrase";
 pub(super) const PASSWORD: &str = "a long enough passphrase";
-
-pub(super) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// What every node shares: the database, the master key, the issuer.
 pub(super) struct Shared {
@@ -89,56 +82,14 @@ pub(super) async fn start_node(shared: &Shared, index: usize, port: u16) -> Node
     panic!("node {index} never became ready");
 }
 
-/// nginx in front of the nodes; stopped when dropped.
-pub(super) struct Nginx {
-    pub(super) child: Child,
-    pub(super) _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// nginx in front of the nodes, configured as `deploy/cluster/nginx.conf` ships.
 pub(super) async fn nginx(port: u16, nodes: &[u16]) -> Nginx {
-    let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("nginx is not installed: scripts/test.sh installs Debian's nginx package");
-    let template =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/cluster/nginx.conf");
-    let mut config = std::fs::read_to_string(template).unwrap();
-    config = config.replace("LISTEN_ADDR", &format!("127.0.0.1:{port}"));
+    let mut config =
+        shipped("deploy/cluster/nginx.conf").replace("LISTEN_ADDR", &format!("127.0.0.1:{port}"));
     for (i, node) in nodes.iter().enumerate() {
         config = config.replace(&format!("NODE{}", i + 1), &format!("127.0.0.1:{node}"));
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-    let file = dir.path().join("nginx.conf");
-    std::fs::write(&file, config).unwrap();
-    let child = Command::new(binary)
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&file)
-        .args(["-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let nginx = Nginx { child, _dir: dir };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return nginx;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("nginx did not start");
+    Nginx::start(&config, port).await
 }
 
 /// A password login: (access token, refresh token).
