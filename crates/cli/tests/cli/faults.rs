@@ -1,11 +1,14 @@
-//! Faults, on both stores: `warden serve` killed with SIGKILL in the middle of writes loses no
-//! write it acknowledged and leaves an audit chain that verifies; SIGTERM under load answers
+//! Faults, on both stores: `warden serve` killed with SIGKILL in the middle of writes and
+//! logins loses no write and no login record it acknowledged and leaves an audit chain that
+//! verifies; SIGTERM under load answers
 //! every request it accepted, exits cleanly and writes every queued audit event first.
 //! `WARDEN_FAULT_KILLS` sets the kills per store (the test command: 5; RELIABILITY.md's long
 //! run: 200).
 
 use std::io::BufRead;
 use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Install;
@@ -31,7 +34,9 @@ fn start(install: &Install) -> (Child, String) {
     (child, format!("http://{address}"))
 }
 
-fn audit_verifies(install: &Install) -> usize {
+/// Verifies the audit chain; answers how many `user.created` and `login.succeeded` records it
+/// holds.
+fn audit_verifies(install: &Install) -> (usize, usize) {
     let out = install.command(&["audit", "export"]).output().unwrap();
     assert!(
         out.status.success(),
@@ -44,10 +49,36 @@ fn audit_verifies(install: &Install) -> usize {
         "the audit chain: {}",
         String::from_utf8_lossy(&verify.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("\"user.created\""))
-        .count()
+    let export = String::from_utf8_lossy(&out.stdout);
+    let count = |action: &str| {
+        let action = format!("\"{action}\"");
+        export.lines().filter(|l| l.contains(&action)).count()
+    };
+    (count("user.created"), count("login.succeeded"))
+}
+
+/// Logs the admin in with the password grant until a request fails or `stop`; answers how
+/// many logins were acknowledged (answered 200).
+async fn log_in(base: String, stop: Arc<AtomicBool>) -> usize {
+    let client = reqwest::Client::new();
+    let mut acknowledged = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let sent = client
+            .post(format!("{base}/oauth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "admin@localhost"),
+                ("password", ADMIN_PASSWORD),
+            ])
+            .send()
+            .await;
+        match sent {
+            Ok(reply) if reply.status() == 200 => acknowledged += 1,
+            Ok(reply) => panic!("a login answered {}", reply.status()),
+            Err(_) => break,
+        }
+    }
+    acknowledged
 }
 
 async fn stored(install: &Install, emails: &[String]) -> usize {
@@ -79,10 +110,13 @@ async fn sigkill_in_the_middle_of_writes_loses_no_acknowledged_write(postgres: b
         .unwrap_or(5);
     let install = Install::new(postgres).await;
     let mut acknowledged_total = 0;
+    let mut logins_total = 0;
     for round in 0..kills {
         let (child, base) = start(&install);
         let mut child = crate::Reaped(child);
         let token = crate::admin_token(&base, ADMIN_PASSWORD).await;
+        let stop_logins = Arc::new(AtomicBool::new(false));
+        let logins = tokio::spawn(log_in(base.clone(), stop_logins.clone()));
         let writers = crate::Writers::start(&base, &token, &format!("r{round}"), 4).await;
         // A different moment of each round: 100 to 400 ms after the first acknowledged write.
         let wait = 100 + (round * 73 % 300) as u64;
@@ -90,21 +124,28 @@ async fn sigkill_in_the_middle_of_writes_loses_no_acknowledged_write(postgres: b
         child.kill().unwrap();
         child.wait().unwrap();
         let (acknowledged, _) = writers.stop().await;
+        stop_logins.store(true, Ordering::Relaxed);
+        // The admin's own login for the writers' token counts too.
+        logins_total += 1 + logins.await.unwrap();
         assert_eq!(
             stored(&install, &acknowledged).await,
             acknowledged.len(),
             "round {round}: an acknowledged user is missing after SIGKILL"
         );
-        let audited = audit_verifies(&install);
+        let (audited, logins_audited) = audit_verifies(&install);
         acknowledged_total += acknowledged.len();
-        // A creation is answered only once its audit record is written.
+        // A creation, and a login, is answered only once its audit record is written.
         assert!(
             audited >= acknowledged_total,
             "round {round}: {acknowledged_total} creations acknowledged, {audited} audited"
         );
+        assert!(
+            logins_audited >= logins_total,
+            "round {round}: {logins_total} logins acknowledged, {logins_audited} audited"
+        );
     }
     println!(
-        "{} SIGKILLs ({}): {acknowledged_total} acknowledged user creations, none lost, each with its audit record; audit chain verified after each",
+        "{} SIGKILLs ({}): {acknowledged_total} acknowledged user creations and {logins_total} logins, none lost, each with its audit record; audit chain verified after each",
         kills,
         if postgres { "postgres" } else { "sqlite" }
     );
@@ -148,7 +189,7 @@ async fn sigterm_under_load_drains(postgres: bool) {
     assert!(status.success(), "serve exited with {status} after SIGTERM");
     assert!(before > 0 && acknowledged.len() >= before);
     assert_eq!(stored(&install, &acknowledged).await, acknowledged.len());
-    let audited = audit_verifies(&install);
+    let (audited, _) = audit_verifies(&install);
     assert!(
         audited >= acknowledged.len(),
         "{} acknowledged, {audited} audited: SIGTERM lost queued audit events",

@@ -113,7 +113,7 @@ pub async fn change_password(
     if !checked.verified {
         let actor = format!("user:{}", caller.user_id);
         let details = serde_json::json!({ "locked": checked.locked });
-        crate::audit::note(
+        crate::audit::note_durably(
             services,
             actor.clone(),
             "user.password_check_failed",
@@ -137,7 +137,7 @@ pub async fn change_password(
         .await?;
     let actor = format!("user:{}", caller.user_id);
     let details = serde_json::json!({ "other_sessions_ended": true });
-    crate::audit::note(
+    crate::audit::note_durably(
         services,
         actor.clone(),
         "user.password_changed",

@@ -77,7 +77,7 @@ pub async fn enforce_session_limit(
         .end_oldest_sessions(user, limit, Timestamp::now())
         .await?;
     for session in &ended {
-        crate::audit::note(
+        crate::audit::note_durably(
             services,
             "system".into(),
             "session.evicted",
@@ -110,7 +110,7 @@ pub async fn end_mine(
         .end_session(id, Timestamp::now())
         .await?;
     let actor = format!("user:{}", caller.user_id);
-    crate::audit::note(
+    crate::audit::note_durably(
         services,
         actor,
         "session.ended",
@@ -131,7 +131,7 @@ pub async fn end_my_others(services: &Services, caller: &Caller) -> Result<u64, 
         .await?;
     let actor = format!("user:{}", caller.user_id);
     let details = serde_json::json!({ "by": "owner", "ended": ended, "kept": caller.session_id });
-    crate::audit::note(
+    crate::audit::note_durably(
         services,
         actor.clone(),
         "session.ended",
@@ -191,7 +191,7 @@ pub async fn end_for(
                         .await?,
                 );
             }
-            crate::audit::note(
+            crate::audit::note_durably(
                 services,
                 actor_name,
                 "session.ended",
@@ -207,7 +207,7 @@ pub async fn end_for(
                 .store(services)
                 .end_sessions(user, None, now)
                 .await?;
-            crate::audit::note(
+            crate::audit::note_durably(
                 services,
                 actor_name,
                 "session.ended",

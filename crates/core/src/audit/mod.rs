@@ -17,7 +17,9 @@ use crate::error::DomainError;
 use crate::ids::AccountId;
 use crate::services::Services;
 
-/// Queues an event for the node's audit writer, which appends it within milliseconds.
+/// Queues an event for the node's audit writer, which appends it within milliseconds, without
+/// waiting for the write: only for events of the decision path, which never waits on the
+/// store (a sampled allowed decision). Everything else is [`record_durably`].
 pub async fn record(services: &Services, event: Event<'_>) {
     services.audit.record(pending(event)).await;
 }
@@ -35,7 +37,7 @@ pub async fn record_repeated(services: &Services, event: Event<'_>, count: u64) 
     services.audit.record_repeated(pending(event), count).await;
 }
 
-/// An event with plain fields, as [`note`] and [`note_durably`] record it.
+/// An event with plain fields, as [`note_durably`] records it.
 fn plain(
     actor: String,
     action: &str,
@@ -52,19 +54,7 @@ fn plain(
     }
 }
 
-/// Records an event with plain fields.
-pub async fn note(
-    services: &Services,
-    actor: String,
-    action: &str,
-    account: Option<AccountId>,
-    target: String,
-    details: Value,
-) {
-    record(services, plain(actor, action, account, target, details)).await;
-}
-
-/// [`note`], waiting until the record is written ([`record_durably`]).
+/// Records an event with plain fields and waits until it is written ([`record_durably`]).
 pub async fn note_durably(
     services: &Services,
     actor: String,

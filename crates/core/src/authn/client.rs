@@ -118,17 +118,17 @@ pub async fn authenticate(
         // logged as is, anything else as a hash, as login identifiers are.
         Some(known) => {
             tracing::info!(client_id = %known.client.client_id, "client authentication failed: wrong secret");
-            return Err(GrantError::InvalidClient);
+            return Err(refused(services, Some(&known.client), "wrong_secret", None).await);
         }
         None => {
             let client_id_sha256 = sha256_b64(format!("client:{client_id}").as_bytes());
             tracing::info!(%client_id_sha256, "client authentication failed: no such client");
-            return Err(GrantError::InvalidClient);
+            return Err(refused(services, None, "unknown_client", Some(client_id_sha256)).await);
         }
     };
     if record.client.sign_in.client_type != crate::model::ClientType::Confidential {
         tracing::info!(client_id = %record.client.client_id, "a public client presented a secret");
-        return Err(GrantError::InvalidClient);
+        return Err(refused(services, Some(&record.client), "public_client_secret", None).await);
     }
     usable(services, &record.client, ip).await?;
     Ok(ClientIdentity::Confidential(record.client))
@@ -156,20 +156,45 @@ async fn authenticate_public(
     Ok(ClientIdentity::Public(client))
 }
 
+/// Audits a refused client authentication (`client.authentication_failed`, with why) and
+/// answers the one error every refusal gives. Anyone can repeat a refusal at will, so
+/// identical ones within the coalescing window are one record with their count, as denials
+/// are. An unknown id is recorded only as a hash: people type secrets into it.
+async fn refused(
+    services: &Services,
+    client: Option<&Client>,
+    reason: &str,
+    client_id_sha256: Option<String>,
+) -> GrantError {
+    let mut details = serde_json::json!({ "reason": reason });
+    if let Some(hash) = client_id_sha256 {
+        details["client_id_sha256"] = hash.into();
+    }
+    let event = crate::audit::Event {
+        actor: "anonymous".into(),
+        action: "client.authentication_failed",
+        account: client.and_then(|c| c.account_id),
+        target: client.map(|c| format!("client:{}", c.client_id)),
+        details,
+    };
+    crate::audit::record_repeated(services, event, 1).await;
+    GrantError::InvalidClient
+}
+
 /// Refuses a client that is disabled, belongs to a disabled account, or is used from outside
 /// its address allow-list.
 async fn usable(services: &Services, client: &Client, ip: IpAddr) -> Result<(), GrantError> {
     if client.status != Status::Active {
         tracing::info!(client_id = %client.client_id, "disabled client refused");
-        return Err(GrantError::InvalidClient);
+        return Err(refused(services, Some(client), "client_disabled", None).await);
     }
     if !account_is_active(services, client.account_id.as_ref()).await? {
         tracing::info!(client_id = %client.client_id, "client of a disabled account refused");
-        return Err(GrantError::InvalidClient);
+        return Err(refused(services, Some(client), "account_disabled", None).await);
     }
     if !crate::net::allowed(&client.allowed_ips, ip) {
         tracing::info!(client_id = %client.client_id, %ip, "client refused from an address outside its allow-list");
-        return Err(GrantError::InvalidClient);
+        return Err(refused(services, Some(client), "address_refused", None).await);
     }
     Ok(())
 }

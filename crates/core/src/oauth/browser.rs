@@ -137,7 +137,7 @@ pub async fn sign_in(
                 target: None,
                 details: serde_json::json!({ "ip": ip.to_string(), "client_id": BROWSER_CLIENT }),
             };
-            crate::audit::record(services, event).await;
+            crate::audit::record_durably(services, event).await;
             return Err(GrantError::InvalidGrant(super::BAD_CREDENTIALS.into()));
         }
     }
@@ -274,7 +274,7 @@ async fn wrong_code(services: &Services, user: &User) -> GrantError {
         target: None,
         details: serde_json::json!({ "second_factor": true }),
     };
-    crate::audit::record(services, event).await;
+    crate::audit::record_durably(services, event).await;
     GrantError::InvalidGrant("the code is not correct".into())
 }
 
@@ -333,7 +333,7 @@ async fn open(
         target: Some(format!("session:{}", session.id)),
         details: serde_json::json!({ "client_id": BROWSER_CLIENT, "amr": amr }),
     };
-    crate::audit::record(services, event).await;
+    crate::audit::record_durably(services, event).await;
     let cookie = services
         .sealer
         .seal(COOKIE_CONTEXT, session.id.to_string().as_bytes())?;
@@ -417,7 +417,7 @@ pub async fn end(services: &Services, id: &SessionId, why: &str) -> Result<(), D
             target: Some(format!("session:{id}")),
             details: serde_json::json!({ "client_id": BROWSER_CLIENT, "reason": why }),
         };
-        crate::audit::record(services, event).await;
+        crate::audit::record_durably(services, event).await;
     }
     Ok(())
 }

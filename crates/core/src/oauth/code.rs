@@ -392,7 +392,7 @@ pub async fn code_grant(
             "browser_session": issued.browser_session.to_string(),
         }),
     };
-    crate::audit::record(services, event).await;
+    crate::audit::record_durably(services, event).await;
     Ok(CodeGrant {
         issued: access,
         id_token,
@@ -422,7 +422,7 @@ async fn replayed(services: &Services, stored: &StoredCode) -> Result<(), GrantE
         target: Some(format!("session:{}", stored.session_id)),
         details: serde_json::json!({ "code_sha256": stored.code_hash, "session_revoked": ended }),
     };
-    crate::audit::record(services, event).await;
+    crate::audit::record_durably(services, event).await;
     Ok(())
 }
 

@@ -40,7 +40,7 @@ pub async fn remember(
         .store
         .add_consent(user, client_id, asked, Timestamp::now())
         .await?;
-    crate::audit::note(
+    crate::audit::note_durably(
         services,
         format!("user:{user}"),
         "consent.granted",
@@ -80,7 +80,7 @@ pub async fn withdraw(
         }
     }
     services.engine.catch_up(services.store.as_ref()).await?;
-    crate::audit::note(
+    crate::audit::note_durably(
         services,
         format!("user:{}", caller.user_id),
         "consent.withdrawn",

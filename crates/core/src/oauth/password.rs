@@ -72,7 +72,7 @@ pub async fn password_grant(
             target: None,
             details: serde_json::json!({ "ip": grant.ip.to_string() }),
         };
-        crate::audit::record(services, event).await;
+        crate::audit::record_durably(services, event).await;
         return Err(GrantError::InvalidGrant(BAD_CREDENTIALS.into()));
     }
     // Said only to someone who knew the password: the grant cannot ask for a second factor.
@@ -84,7 +84,7 @@ pub async fn password_grant(
             target: None,
             details: serde_json::json!({ "client_id": grant.client.client_id() }),
         };
-        crate::audit::record(services, event).await;
+        crate::audit::record_durably(services, event).await;
         return Err(GrantError::InvalidGrant(SECOND_FACTOR_NEEDED.into()));
     }
     let held = snapshot
@@ -150,7 +150,7 @@ pub async fn password_grant(
         target,
         details,
     };
-    crate::audit::record(services, event).await;
+    crate::audit::record_durably(services, event).await;
     Ok(issued)
 }
 
@@ -217,7 +217,7 @@ pub(crate) async fn verify(
                 "identifier_sha256": presented.key,
                 "locked": checked.locked,
             });
-            crate::audit::record(
+            crate::audit::record_durably(
                 services,
                 crate::audit::Event {
                     actor: "anonymous".into(),

@@ -107,7 +107,7 @@ pub async fn refresh_grant(
         target: Some(format!("session:{}", session.id)),
         details: serde_json::json!({ "client_id": client_id }),
     };
-    crate::audit::record(services, event).await;
+    crate::audit::record_durably(services, event).await;
     Ok(issued)
 }
 
@@ -159,7 +159,7 @@ async fn retry_or_reuse(
         target: Some(format!("session:{}", session.id)),
         details: serde_json::json!({ "refresh_token_sha256": used.token_hash, "session_revoked": true }),
     };
-    crate::audit::record(services, event).await;
+    crate::audit::record_durably(services, event).await;
     Err(invalid())
 }
 
@@ -296,7 +296,7 @@ pub async fn revoke(
                 target: Some(format!("session:{session}")),
                 details: serde_json::json!({}),
             };
-            crate::audit::record(services, event).await;
+            crate::audit::record_durably(services, event).await;
         }
     }
     Ok(true)

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use warden_core::audit::{all, verify, Verdict};
 
-use crate::helpers::{Backend, TestApp, ADMIN_PASSWORD, PASSWORD};
+use crate::helpers::{basic, create_client, Backend, TestApp, ADMIN_PASSWORD, PASSWORD};
 
 async fn security_events_and_admin_changes_are_recorded_without_secrets(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -202,7 +202,72 @@ async fn a_changed_or_removed_record_breaks_the_chain_and_is_named(backend: Back
     }
 }
 
+/// Failed client authentications are audited, coalesced (anyone can repeat them), with the
+/// reason, and an unknown client id only as a hash.
+async fn refused_client_authentications_are_recorded_with_their_count(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_account("acme").await;
+    let creds = create_client(
+        &app,
+        &app.admin_token,
+        serde_json::json!({"name": "svc", "account_id": acme, "roles": []}),
+    )
+    .await;
+    let grant = [("grant_type", "client_credentials")];
+    for _ in 0..3 {
+        let wrong = basic(&app, &creds.client_id, "not the secret 789", &grant).await;
+        assert_eq!(wrong.body["error"], "invalid_client", "{}", wrong.body);
+    }
+    for _ in 0..2 {
+        let unknown = basic(&app, "typed secret 456", "whatever", &grant).await;
+        assert_eq!(unknown.body["error"], "invalid_client", "{}", unknown.body);
+    }
+    let ok = basic(&app, &creds.client_id, &creds.secret, &grant).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+
+    let log = app
+        .get(
+            "/v1/audit?action=client.authentication_failed&limit=1000",
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    let records = log.body["items"].as_array().unwrap();
+    let count = |reason: &str| -> u64 {
+        records
+            .iter()
+            .filter(|r| r["details"]["reason"] == reason)
+            .map(|r| r["details"]["count"].as_u64().unwrap_or(1))
+            .sum()
+    };
+    assert_eq!(count("wrong_secret"), 3, "{records:?}");
+    assert_eq!(count("unknown_client"), 2, "{records:?}");
+    let wrong = records
+        .iter()
+        .find(|r| r["details"]["reason"] == "wrong_secret")
+        .unwrap();
+    assert_eq!(wrong["target"], format!("client:{}", creds.client_id));
+    assert_eq!(wrong["account_id"], acme.as_str());
+    let unknown = records
+        .iter()
+        .find(|r| r["details"]["reason"] == "unknown_client")
+        .unwrap();
+    assert!(
+        unknown["details"]["client_id_sha256"].is_string(),
+        "{unknown}"
+    );
+    let text = log.body.to_string();
+    for secret in [
+        "typed secret 456",
+        "not the secret 789",
+        creds.secret.as_str(),
+    ] {
+        assert!(!text.contains(secret), "a secret leaked into the audit log");
+    }
+}
+
 crate::both!(
+    refused_client_authentications_are_recorded_with_their_count,
     security_events_and_admin_changes_are_recorded_without_secrets,
     account_admins_read_their_accounts_audit_only,
     a_changed_or_removed_record_breaks_the_chain_and_is_named,
