@@ -3,13 +3,15 @@
 # open loop at 70 % of saturation (the baseline p99), then at twice saturation, then at 70 %
 # again second by second until the p99 is back within twice the baseline with nothing refused.
 # Refusals must be 429 or 503 with Retry-After. MAX_IN_FLIGHT (default 16) is the node's
-# max_in_flight for the run. (POST /v1/check costs the load generator about what it costs
+# max_in_flight for the run, OVERLOAD_DELAY_MS (default 1; 0: off) its overload_delay_ms. (POST /v1/check costs the load generator about what it costs
 # Warden, so one generator core cannot offer a Warden core twice its capacity there.)
-#   [BACKEND=sqlite] [MODE=client-credentials] [MAX_IN_FLIGHT=16] scripts/reliability/overload.sh
+#   [BACKEND=sqlite] [MODE=client-credentials] [MAX_IN_FLIGHT=16] [OVERLOAD_DELAY_MS=1] \
+#     scripts/reliability/overload.sh
 source "$(dirname "$0")/common.sh"
 build
 backend=${BACKEND:-sqlite}
-start_warden "$backend" WARDEN_MAX_IN_FLIGHT="${MAX_IN_FLIGHT:-16}"
+start_warden "$backend" WARDEN_MAX_IN_FLIGHT="${MAX_IN_FLIGHT:-16}" \
+  WARDEN_OVERLOAD_DELAY_MS="${OVERLOAD_DELAY_MS:-1}"
 mode=${MODE:-client-credentials}
 saturated=$(load "$mode" --concurrency=16 --duration=10)
 s=$(field rps "$saturated")
@@ -21,6 +23,12 @@ echo "[$backend] 70 %: $base"
 over=$(load "$mode" --rate="$double" --concurrency=512 --duration=15)
 echo "[$backend] 200 %: $over"
 p99_base=$(field p99 "$base")
+p99_over=$(field p99 "$over")
+if awk -v p="$p99_over" -v b="$p99_base" 'BEGIN {exit !(p <= 2 * b)}'; then
+  echo "[$backend] the accepted requests' p99 is kept at 200 %: $p99_over ms against $p99_base ms at 70 %"
+else
+  echo "[$backend] the accepted requests' p99 is NOT kept at 200 %: $p99_over ms against $p99_base ms at 70 %"
+fi
 recovered=""
 for second in $(seq 1 15); do
   line=$(load "$mode" --rate="$calm" --concurrency=64 --duration=1)

@@ -14,6 +14,7 @@ mod handlers;
 pub mod metrics;
 mod oauth;
 mod openapi;
+pub mod overload;
 mod problems;
 pub mod ratelimit;
 mod routes;

@@ -105,6 +105,8 @@ pub struct Node {
     pub token_refusals: u64,
     /// Requests refused past `max_in_flight`.
     pub shed: u64,
+    /// Requests refused because the node was overloaded, and its smoothed queueing delay.
+    pub overload: (u64, std::time::Duration),
     /// Seconds since the change log was last read to its end.
     pub change_log_lag: f64,
 }
@@ -157,6 +159,7 @@ pub struct Metrics {
     lock_refusals: Counter,
     rate_limited: Family<Limiter, Counter>,
     change_lag: FloatGauge,
+    queue_delay: FloatGauge,
     audit_batches: Counter,
     audit_events: Counter,
     audit_seconds: FloatCounter,
@@ -238,8 +241,14 @@ impl Metrics {
         let rate_limited = Family::<Limiter, Counter>::default();
         registry.register(
             "rate_limited",
-            "Requests refused by a limiter: `token_endpoint` (429, per address) or `max_in_flight` (503, per node)",
+            "Requests refused by a limiter: `token_endpoint` (429, per address), `max_in_flight` or `overload` (503, per node)",
             rate_limited.clone(),
+        );
+        let queue_delay = FloatGauge::default();
+        registry.register(
+            "runtime_queue_delay_seconds",
+            "How late a task that became ready ran, smoothed: what every request waits for a core; past `overload_delay_ms` requests are shed",
+            queue_delay.clone(),
         );
         let change_lag = FloatGauge::default();
         registry.register(
@@ -299,6 +308,7 @@ impl Metrics {
             lock_refusals,
             rate_limited,
             change_lag,
+            queue_delay,
             audit_batches,
             audit_events,
             audit_seconds,
@@ -415,6 +425,13 @@ impl Metrics {
             }),
             node.shed,
         );
+        catch_up(
+            &self.rate_limited.get_or_create(&Limiter {
+                limiter: "overload",
+            }),
+            node.overload.0,
+        );
+        self.queue_delay.set(node.overload.1.as_secs_f64());
         self.change_lag.set(node.change_log_lag);
         if let Some((open, idle, max)) = services.store.pool_use() {
             for (label, n) in [("open", open), ("idle", idle), ("max", max)] {

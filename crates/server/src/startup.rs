@@ -199,11 +199,15 @@ pub async fn open_wrapped(
             token: config.metrics_token.clone(),
             separate: config.metrics_listen.is_some(),
         },
-        config.max_in_flight,
+        crate::state::Limits {
+            max_in_flight: config.max_in_flight,
+            overload_delay: config.overload_delay,
+        },
         openapi,
         config.theme.clone(),
     );
     state.spawn_key_refresh(std::time::Duration::from_secs(1));
+    state.spawn_overload_probe();
     Ok(Opened {
         state,
         store,

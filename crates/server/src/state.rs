@@ -22,6 +22,18 @@ struct Inner {
     in_flight: std::sync::atomic::AtomicUsize,
     max_in_flight: usize,
     shed: std::sync::atomic::AtomicU64,
+    /// Shedding on the runtime's queueing delay, and the requests it refused.
+    overload: Arc<crate::overload::Overload>,
+    overload_shed: std::sync::atomic::AtomicU64,
+}
+
+/// How much one node takes on before it refuses requests (503 with `Retry-After`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Requests handled at once (0: no limit).
+    pub max_in_flight: usize,
+    /// The smoothed queueing delay past which requests are shed (zero: never).
+    pub overload_delay: std::time::Duration,
 }
 
 /// A request counted in flight until dropped (`None`: not counted).
@@ -42,7 +54,7 @@ impl AppState {
         token_limiter: crate::ratelimit::IpLimiter,
         forward_auth: crate::forward_auth::rules::ForwardAuth,
         metrics: crate::metrics::Access,
-        max_in_flight: usize,
+        limits: Limits,
         openapi: String,
         theme: crate::theme::Theme,
     ) -> Self {
@@ -54,23 +66,33 @@ impl AppState {
             forward_auth,
             metrics: crate::metrics::Metrics::new(metrics),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
-            max_in_flight,
+            max_in_flight: limits.max_in_flight,
             shed: std::sync::atomic::AtomicU64::new(0),
+            overload: crate::overload::Overload::new(limits.overload_delay),
+            overload_shed: std::sync::atomic::AtomicU64::new(0),
             caught_up_at: std::sync::atomic::AtomicI64::new(
                 warden_core::time::Timestamp::now().millis(),
             ),
         }))
     }
 
-    /// Counts a request to `route` in flight, or refuses it when `max_in_flight` are already
-    /// (health, readiness and metrics are always answered and never counted, so a balancer
-    /// and a scraper see a busy node as alive).
+    /// Counts a request to `route` in flight, or refuses it when the node is overloaded
+    /// (see [`crate::overload`]) or `max_in_flight` are already (health, readiness and metrics
+    /// are always answered and never counted, so a balancer and a scraper see a busy node as
+    /// alive).
     pub fn admit(&self, route: &str) -> Option<Admitted<'_>> {
         use std::sync::atomic::Ordering;
         let counter = &self.0.in_flight;
         // Exempt routes are not counted, so a flood of them cannot crowd out real requests.
         // (The count ends when the response's head is ready; every body is buffered.)
-        if matches!(route, "/healthz" | "/readyz" | "/metrics") || self.0.max_in_flight == 0 {
+        if matches!(route, "/healthz" | "/readyz" | "/metrics") {
+            return Some(Admitted(None));
+        }
+        if self.0.overload.shed() {
+            self.0.overload_shed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if self.0.max_in_flight == 0 {
             return Some(Admitted(None));
         }
         let before = counter.fetch_add(1, Ordering::Relaxed);
@@ -86,6 +108,21 @@ impl AppState {
     /// Requests refused because `max_in_flight` were in flight.
     pub fn shed_count(&self) -> u64 {
         self.0.shed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Requests refused because the node was overloaded, and its smoothed queueing delay now.
+    pub fn overload(&self) -> (u64, std::time::Duration) {
+        (
+            self.0
+                .overload_shed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            self.0.overload.delay(),
+        )
+    }
+
+    /// Starts measuring the runtime's queueing delay (when shedding on it is configured).
+    pub fn spawn_overload_probe(&self) {
+        self.0.overload.spawn_probe();
     }
 
     /// Seconds since the node last read the change log to its end: how stale its snapshot

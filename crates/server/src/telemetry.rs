@@ -97,7 +97,7 @@ pub async fn access_log(
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = match state.admit(route) {
         Some(_admitted) => next.run(request).instrument(span.clone()).await,
-        // Past `max_in_flight`: refused without running it, so the requests already taken
+        // Past `max_in_flight`, or overloaded: refused without running it, so the requests already taken
         // keep their latency. What the client is still sending is read and dropped first (a
         // bounded amount, for a bounded time): answering before the body is in and closing
         // would reset the connection under the client's feet, and it would see an error

@@ -24,6 +24,8 @@ fn start(install: &Install) -> (Child, String) {
         .env("WARDEN_ISSUER", "https://auth.example.test")
         .env("WARDEN_TOKEN_RATE", "100000")
         .env("WARDEN_TOKEN_BURST", "100000")
+        // The login writer must never end the writers' own session by eviction.
+        .env("WARDEN_MAX_SESSIONS_PER_USER", "100000")
         .env("WARDEN_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -118,17 +118,17 @@ pub async fn authenticate(
         // logged as is, anything else as a hash, as login identifiers are.
         Some(known) => {
             tracing::info!(client_id = %known.client.client_id, "client authentication failed: wrong secret");
-            return Err(refused(services, Some(&known.client), "wrong_secret", None).await);
+            return Err(refused(services, Some(&known.client), "wrong_secret").await);
         }
         None => {
             let client_id_sha256 = sha256_b64(format!("client:{client_id}").as_bytes());
             tracing::info!(%client_id_sha256, "client authentication failed: no such client");
-            return Err(refused(services, None, "unknown_client", Some(client_id_sha256)).await);
+            return Err(refused(services, None, "unknown_client").await);
         }
     };
     if record.client.sign_in.client_type != crate::model::ClientType::Confidential {
         tracing::info!(client_id = %record.client.client_id, "a public client presented a secret");
-        return Err(refused(services, Some(&record.client), "public_client_secret", None).await);
+        return Err(refused(services, Some(&record.client), "public_client_secret").await);
     }
     usable(services, &record.client, ip).await?;
     Ok(ClientIdentity::Confidential(record.client))
@@ -159,17 +159,10 @@ async fn authenticate_public(
 /// Audits a refused client authentication (`client.authentication_failed`, with why) and
 /// answers the one error every refusal gives. Anyone can repeat a refusal at will, so
 /// identical ones within the coalescing window are one record with their count, as denials
-/// are. An unknown id is recorded only as a hash: people type secrets into it.
-async fn refused(
-    services: &Services,
-    client: Option<&Client>,
-    reason: &str,
-    client_id_sha256: Option<String>,
-) -> GrantError {
-    let mut details = serde_json::json!({ "reason": reason });
-    if let Some(hash) = client_id_sha256 {
-        details["client_id_sha256"] = hash.into();
-    }
+/// are. An unknown id is not recorded (its hash is in the log line): anyone can present new
+/// ids at will, and each would be a record of its own.
+async fn refused(services: &Services, client: Option<&Client>, reason: &str) -> GrantError {
+    let details = serde_json::json!({ "reason": reason });
     let event = crate::audit::Event {
         actor: "anonymous".into(),
         action: "client.authentication_failed",
@@ -186,15 +179,15 @@ async fn refused(
 async fn usable(services: &Services, client: &Client, ip: IpAddr) -> Result<(), GrantError> {
     if client.status != Status::Active {
         tracing::info!(client_id = %client.client_id, "disabled client refused");
-        return Err(refused(services, Some(client), "client_disabled", None).await);
+        return Err(refused(services, Some(client), "client_disabled").await);
     }
     if !account_is_active(services, client.account_id.as_ref()).await? {
         tracing::info!(client_id = %client.client_id, "client of a disabled account refused");
-        return Err(refused(services, Some(client), "account_disabled", None).await);
+        return Err(refused(services, Some(client), "account_disabled").await);
     }
     if !crate::net::allowed(&client.allowed_ips, ip) {
         tracing::info!(client_id = %client.client_id, %ip, "client refused from an address outside its allow-list");
-        return Err(refused(services, Some(client), "address_refused", None).await);
+        return Err(refused(services, Some(client), "address_refused").await);
     }
     Ok(())
 }

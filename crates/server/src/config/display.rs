@@ -45,6 +45,7 @@ impl Config {
             "token_rate": self.token_rate,
             "token_burst": self.token_burst,
             "max_in_flight": self.max_in_flight,
+            "overload_delay_ms": self.overload_delay.as_millis(),
             "metrics_listen": self.metrics_listen.map_or_else(|| "(the main listener)".to_owned(), |a| a.to_string()),
             "metrics_token": secret(self.metrics_token.is_some()),
             "sign_in_product_name": self.theme.product_name,

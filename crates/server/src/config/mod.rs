@@ -82,6 +82,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("hash_concurrency", Kind::Int),
     ("metrics_listen", Kind::Text),
     ("max_in_flight", Kind::Int),
+    ("overload_delay_ms", Kind::Int),
     ("metrics_token", Kind::Text),
     ("sign_in_product_name", Kind::Text),
     ("sign_in_logo_url", Kind::Text),
@@ -130,6 +131,7 @@ struct Raw {
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
     max_in_flight: Option<i64>,
+    overload_delay_ms: Option<i64>,
     sign_in_product_name: Option<String>,
     sign_in_logo_url: Option<String>,
     sign_in_accent_color: Option<String>,
@@ -219,6 +221,9 @@ pub struct Config {
     pub forward_auth: crate::forward_auth::rules::ForwardAuth,
     /// Requests one node handles at once; past it, 503 with `Retry-After` (0: no limit).
     pub max_in_flight: usize,
+    /// The runtime's smoothed queueing delay past which new requests are shed, 503 with
+    /// `Retry-After` (zero: never; see `crate::overload`).
+    pub overload_delay: std::time::Duration,
     /// Where `/metrics` is served instead of the main listener.
     pub metrics_listen: Option<SocketAddr>,
     /// A bearer token `/metrics` asks for (none: open, as Prometheus expects by default).
@@ -399,6 +404,7 @@ impl Config {
         let token_rate = int("token_rate", raw.token_rate, 20, 1..=100_000) as u32;
         let token_burst = int("token_burst", raw.token_burst, 100, 1..=100_000) as u32;
         let max_in_flight = int("max_in_flight", raw.max_in_flight, 1024, 0..=1_000_000) as usize;
+        let overload_delay_ms = int("overload_delay_ms", raw.overload_delay_ms, 0, 0..=10_000);
         let hash_concurrency = int("hash_concurrency", raw.hash_concurrency, 0, 0..=1024) as usize;
         let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen_text.parse().unwrap_or_else(|_| {
@@ -527,6 +533,7 @@ impl Config {
             metrics_token: metrics_token.map(SecretString::from),
             theme,
             max_in_flight,
+            overload_delay: std::time::Duration::from_millis(overload_delay_ms as u64),
             warnings,
         })
     }

@@ -49,6 +49,7 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
             &crate::metrics::Node {
                 token_refusals: state.token_limiter().refused(),
                 shed: state.shed_count(),
+                overload: state.overload(),
                 change_log_lag: state.change_log_lag(),
             },
         ),

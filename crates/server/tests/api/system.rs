@@ -234,6 +234,71 @@ async fn requests_past_the_in_flight_limit_are_refused_at_once() {
     assert_eq!(counted, refused);
 }
 
+/// A node whose runtime cannot run ready work on time (here: a task that holds the one thread
+/// for 30 ms at a time, far past the 5 ms setting) sheds new requests with 503, `Retry-After`
+/// and the `busy` problem, still answers its health check, counts what it shed, and serves
+/// again as soon as the delay is gone.
+#[tokio::test]
+async fn a_node_whose_queue_delay_passes_the_setting_sheds_until_it_recovers() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("WARDEN_OVERLOAD_DELAY_MS", "5")]).await;
+    // A calm node serves (a busy test machine may delay one probe: a few tries).
+    let served = || async {
+        for _ in 0..20 {
+            if app.get("/v1/users/me", &app.admin_token).await.status == StatusCode::OK {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    };
+    assert!(served().await, "a calm node serves");
+    let hogging = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let hog = tokio::spawn({
+        let hogging = hogging.clone();
+        async move {
+            while hogging.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut refused = 0;
+    for _ in 0..5 {
+        let reply = app
+            .client
+            .get(app.url("/v1/users/me"))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(reply.headers()["retry-after"], "1");
+        let problem: serde_json::Value = reply.json().await.unwrap();
+        assert_eq!(problem["type"], "/problems/busy");
+        refused += 1;
+    }
+    assert_eq!(app.get_public("/healthz").await.status(), StatusCode::OK);
+    let text = app.get_public("/metrics").await.text().await.unwrap();
+    let counted = text
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"warden_rate_limited_total{limiter="overload"} "#))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .expect("the overload count");
+    assert!(counted >= refused, "{counted} counted, {refused} refused");
+    let delay = text
+        .lines()
+        .find_map(|l| l.strip_prefix("warden_runtime_queue_delay_seconds "))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .expect("the queue delay");
+    assert!(delay > 0.01, "{delay}");
+
+    hogging.store(false, std::sync::atomic::Ordering::Relaxed);
+    hog.await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(served().await, "served again once calm");
+}
+
 /// Every problem's `type` names a page saying what it means and how to fix it.
 async fn problem_types_answer_a_page(backend: Backend) {
     let app = TestApp::spawn(backend).await;
