@@ -31,6 +31,16 @@ impl IpLimiter {
 
     /// Takes one token for `ip`, or answers how many seconds to wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        self.take(ip, 1.0)
+    }
+
+    /// Whether `ip` has a token left, without taking it: for requests charged only when they
+    /// fail.
+    pub fn peek(&self, ip: IpAddr) -> Result<(), u64> {
+        self.take(ip, 0.0)
+    }
+
+    fn take(&self, ip: IpAddr, cost: f64) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = match self.buckets.lock() {
             Ok(guard) => guard,
@@ -47,7 +57,7 @@ impl IpLimiter {
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;
         if *tokens >= 1.0 {
-            *tokens -= 1.0;
+            *tokens -= cost;
             Ok(())
         } else {
             self.refused
@@ -73,9 +83,19 @@ mod tests {
         let other: IpAddr = "192.0.2.2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
         assert!((0..3).all(|_| limiter.check(ip).is_ok()));
         assert_eq!(limiter.check(ip), Err(1));
+        assert_eq!(limiter.peek(ip), Err(1));
         assert!(
             limiter.check(other).is_ok(),
             "addresses do not share a bucket"
         );
+    }
+
+    #[test]
+    fn a_peek_takes_nothing() {
+        let limiter = IpLimiter::new(1, 2);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        assert!((0..10).all(|_| limiter.peek(ip).is_ok()));
+        assert!(limiter.check(ip).is_ok() && limiter.check(ip).is_ok());
+        assert_eq!(limiter.peek(ip), Err(1));
     }
 }

@@ -79,7 +79,8 @@ impl ClientIdentity {
 }
 
 /// Authenticates the presented credentials from `ip`. Every failure answers the same
-/// `invalid_client`; the reason goes to the log only.
+/// `invalid_client`; why is in the log line and in the `client.authentication_failed` audit
+/// record, never in the answer.
 pub async fn authenticate(
     services: &Services,
     presented: Presented,
@@ -95,7 +96,8 @@ pub async fn authenticate(
         || secret.len() > 512
         || client_id.chars().any(crate::identity::is_invisible)
     {
-        return Err(GrantError::InvalidClient);
+        tracing::info!("client authentication failed: malformed credentials");
+        return Err(refused(services, None, "malformed_credentials").await);
     }
     let record = services
         .store
@@ -142,16 +144,28 @@ async fn authenticate_public(
     ip: IpAddr,
 ) -> Result<ClientIdentity, GrantError> {
     if client_id.len() > 128 || client_id.chars().any(crate::identity::is_invisible) {
-        return Err(GrantError::InvalidClient);
+        tracing::info!("client authentication failed: malformed client id");
+        return Err(refused(services, None, "malformed_credentials").await);
     }
-    let client = services
+    let client = match services
         .store
         .client_by_client_id(client_id)
         .await
         .map_err(DomainError::from)?
-        .map(|record| record.client)
-        .filter(|client| client.sign_in.client_type == crate::model::ClientType::Public)
-        .ok_or(GrantError::InvalidClient)?;
+    {
+        Some(record) if record.client.sign_in.client_type == crate::model::ClientType::Public => {
+            record.client
+        }
+        Some(confidential) => {
+            tracing::info!(client_id = %confidential.client.client_id, "a confidential client presented no secret");
+            return Err(refused(services, Some(&confidential.client), "secret_missing").await);
+        }
+        None => {
+            let client_id_sha256 = sha256_b64(format!("client:{client_id}").as_bytes());
+            tracing::info!(%client_id_sha256, "client authentication failed: no such public client");
+            return Err(refused(services, None, "unknown_client").await);
+        }
+    };
     usable(services, &client, ip).await?;
     Ok(ClientIdentity::Public(client))
 }

@@ -13,7 +13,7 @@ use warden_core::oauth::client_credentials_grant;
 use warden_core::oauth::code::code_grant;
 use warden_core::oauth::introspect::introspect as introspect_token;
 use warden_core::oauth::refresh::{refresh_grant, revoke as revoke_token};
-use warden_core::oauth::{password_grant, PasswordGrant};
+use warden_core::oauth::{password_grant, GrantError, PasswordGrant};
 
 use crate::extract::ClientAddr;
 use crate::oauth::{no_store, OAuthError, OAuthErrorBody, OAuthForm, TokenBudget};
@@ -137,14 +137,28 @@ async fn grant(
 }
 
 /// A request about one token (revocation, introspection): the client, authenticated, and
-/// `token`.
+/// `token`. Resource servers introspect at their own request rate, so only refused client
+/// authentications are charged to the address's token budget, and an address that has spent
+/// it is refused (429) before its credentials are tried.
 async fn token_request(
     state: &AppState,
     ip: std::net::IpAddr,
     mut form: OAuthForm,
 ) -> Result<(String, ClientIdentity), OAuthError> {
+    state
+        .token_limiter()
+        .peek(ip)
+        .map_err(OAuthError::Throttled)?;
     let presented = std::mem::take(&mut form.credentials.0);
-    let client = authenticate(state.services(), presented, ip).await?;
+    let client = match authenticate(state.services(), presented, ip).await {
+        Ok(client) => client,
+        Err(refused) => {
+            if matches!(refused, GrantError::InvalidClient) {
+                let _ = state.token_limiter().check(ip);
+            }
+            return Err(refused.into());
+        }
+    };
     let token = form
         .take("token")
         .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;

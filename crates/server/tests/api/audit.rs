@@ -203,7 +203,7 @@ async fn a_changed_or_removed_record_breaks_the_chain_and_is_named(backend: Back
 }
 
 /// Failed client authentications are audited, coalesced (anyone can repeat them), with the
-/// reason, and an unknown client id not at all.
+/// reason, whether a secret came with the id or not, and an unknown client id not at all.
 async fn refused_client_authentications_are_recorded_with_their_count(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_account("acme").await;
@@ -222,6 +222,28 @@ async fn refused_client_authentications_are_recorded_with_their_count(backend: B
         let unknown = basic(&app, "typed secret 456", "whatever", &grant).await;
         assert_eq!(unknown.body["error"], "invalid_client", "{}", unknown.body);
     }
+    // A confidential client's id without its secret, an unknown public client id, and a
+    // malformed id, each on the form (no secret).
+    for client_id in [
+        creds.client_id.as_str(),
+        "no such public client",
+        "a\u{200b}b",
+    ] {
+        let bare = app
+            .token_request(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+            ])
+            .await;
+        assert_eq!(bare.status, StatusCode::UNAUTHORIZED, "{}", bare.body);
+        assert_eq!(bare.body["error"], "invalid_client", "{}", bare.body);
+    }
+    let too_long = basic(&app, &"c".repeat(200), "whatever", &grant).await;
+    assert_eq!(
+        too_long.body["error"], "invalid_client",
+        "{}",
+        too_long.body
+    );
     let ok = basic(&app, &creds.client_id, &creds.secret, &grant).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
 
@@ -241,7 +263,14 @@ async fn refused_client_authentications_are_recorded_with_their_count(backend: B
             .sum()
     };
     assert_eq!(count("wrong_secret"), 3, "{records:?}");
-    assert_eq!(count("unknown_client"), 2, "{records:?}");
+    assert_eq!(count("unknown_client"), 3, "{records:?}");
+    assert_eq!(count("secret_missing"), 1, "{records:?}");
+    assert_eq!(count("malformed_credentials"), 2, "{records:?}");
+    let missing = records
+        .iter()
+        .find(|r| r["details"]["reason"] == "secret_missing")
+        .unwrap();
+    assert_eq!(missing["target"], format!("client:{}", creds.client_id));
     let wrong = records
         .iter()
         .find(|r| r["details"]["reason"] == "wrong_secret")
@@ -257,6 +286,7 @@ async fn refused_client_authentications_are_recorded_with_their_count(backend: B
     for secret in [
         "typed secret 456",
         "not the secret 789",
+        "no such public client",
         creds.secret.as_str(),
     ] {
         assert!(!text.contains(secret), "a secret leaked into the audit log");

@@ -312,7 +312,55 @@ async fn introspection_reports_each_token_state(backend: Backend) {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Introspection is charged to the address's token budget only when the client's credentials
+/// are refused: a resource server introspects at its own rate, a guesser is stopped (429 with
+/// `Retry-After`) once the budget is spent, on revocation too.
+async fn only_refused_client_credentials_spend_the_token_budget(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[("WARDEN_TOKEN_RATE", "1"), ("WARDEN_TOKEN_BURST", "3")],
+    )
+    .await;
+    let rs = create_client(&app, &app.admin_token, json!({"name": "api"})).await;
+    let call = |path: &'static str, secret: String| {
+        let (client, url, id) = (app.client.clone(), app.url(path), rs.client_id.clone());
+        async move {
+            let response = client
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", "not a token")])
+                .send()
+                .await
+                .unwrap();
+            TestApp::read(response).await
+        }
+    };
+    for _ in 0..12 {
+        let ok = call("/oauth/introspect", rs.secret.clone()).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        assert_eq!(ok.body["active"], false);
+    }
+    let mut refused = 0;
+    let throttled = loop {
+        let wrong = call("/oauth/introspect", "guess".into()).await;
+        if wrong.status == StatusCode::TOO_MANY_REQUESTS {
+            break wrong;
+        }
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
+        refused += 1;
+        assert!(refused <= 6, "the budget of 3 never ran out");
+    };
+    // The burst of 3, less the administrator's login at start-up, plus what refilled since.
+    assert!(refused >= 2, "refused after {refused} guesses");
+    assert!(!throttled.header("retry-after").is_empty());
+    for path in ["/oauth/introspect", "/oauth/revoke"] {
+        let blocked = call(path, rs.secret.clone()).await;
+        assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+}
+
 crate::both!(
+    only_refused_client_credentials_spend_the_token_budget,
     introspection_reports_each_token_state,
     revocation_and_introspection_stay_with_their_client_and_tenant,
     verifiers_follow_the_revocation_feed,
