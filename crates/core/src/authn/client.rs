@@ -32,8 +32,9 @@ pub enum Presented {
 pub enum ClientIdentity {
     /// Warden's first-party public client.
     FirstParty,
-    /// A service client that proved its secret.
-    Confidential(Client),
+    /// A service client that proved its secret, with its account's address allow-list as read
+    /// when it did (empty: any address, or a global client), for the grant to apply.
+    Confidential(Client, Vec<crate::net::Cidr>),
     /// A registered public client (a single-page or native app), known by its id alone: it
     /// may use only the authorization code (with PKCE) and refresh grants.
     Public(Client),
@@ -44,7 +45,7 @@ impl ClientIdentity {
     pub fn client_id(&self) -> &str {
         match self {
             Self::FirstParty => DEFAULT_CLIENT_ID,
-            Self::Confidential(client) | Self::Public(client) => &client.client_id,
+            Self::Confidential(client, _) | Self::Public(client) => &client.client_id,
         }
     }
 
@@ -52,7 +53,7 @@ impl ClientIdentity {
     pub fn registered(&self) -> Option<&Client> {
         match self {
             Self::FirstParty => None,
-            Self::Confidential(client) | Self::Public(client) => Some(client),
+            Self::Confidential(client, _) | Self::Public(client) => Some(client),
         }
     }
 
@@ -66,12 +67,12 @@ impl ClientIdentity {
         match self {
             Self::FirstParty if grant != "client_credentials" => Ok(()),
             Self::FirstParty => Err(GrantError::InvalidClient),
-            Self::Confidential(client) | Self::Public(client)
+            Self::Confidential(client, _) | Self::Public(client)
                 if client.grant_types.iter().any(|g| g == grant) =>
             {
                 Ok(())
             }
-            Self::Confidential(_) | Self::Public(_) => Err(GrantError::UnauthorizedClient(
+            Self::Confidential(..) | Self::Public(_) => Err(GrantError::UnauthorizedClient(
                 format!("this client may not use the `{grant}` grant"),
             )),
         }
@@ -132,8 +133,11 @@ pub async fn authenticate(
         tracing::info!(client_id = %record.client.client_id, "a public client presented a secret");
         return Err(refused(services, Some(&record.client), "public_client_secret").await);
     }
-    usable(services, &record.client, ip).await?;
-    Ok(ClientIdentity::Confidential(record.client))
+    let account_addresses = usable(services, &record.client, ip).await?;
+    Ok(ClientIdentity::Confidential(
+        record.client,
+        account_addresses,
+    ))
 }
 
 /// A `client_id` presented without a secret: Warden's own client, or a registered public one.
@@ -189,35 +193,43 @@ async fn refused(services: &Services, client: Option<&Client>, reason: &str) -> 
 }
 
 /// Refuses a client that is disabled, belongs to a disabled account, or is used from outside
-/// its address allow-list.
-async fn usable(services: &Services, client: &Client, ip: IpAddr) -> Result<(), GrantError> {
+/// its address allow-list; answers its account's allow-list (empty for a global client), read
+/// once here so the grant need not read the account again.
+async fn usable(
+    services: &Services,
+    client: &Client,
+    ip: IpAddr,
+) -> Result<Vec<crate::net::Cidr>, GrantError> {
     if client.status != Status::Active {
         tracing::info!(client_id = %client.client_id, "disabled client refused");
         return Err(refused(services, Some(client), "client_disabled").await);
     }
-    if !account_is_active(services, client.account_id.as_ref()).await? {
+    let Some(account_addresses) = active_account(services, client.account_id.as_ref()).await?
+    else {
         tracing::info!(client_id = %client.client_id, "client of a disabled account refused");
         return Err(refused(services, Some(client), "account_disabled").await);
-    }
+    };
     if !crate::net::allowed(&client.allowed_ips, ip) {
         tracing::info!(client_id = %client.client_id, %ip, "client refused from an address outside its allow-list");
         return Err(refused(services, Some(client), "address_refused").await);
     }
-    Ok(())
+    Ok(account_addresses)
 }
 
-/// Whether a client's account (none for a global client) exists and is active: a disabled
-/// account's clients cannot authenticate at all, for any grant or for introspection.
-async fn account_is_active(
+/// The allow-list of a client's account (none for a global client: any address), or `None`
+/// when the account is missing or disabled: a disabled account's clients cannot authenticate
+/// at all, for any grant or for introspection.
+async fn active_account(
     services: &Services,
     account: Option<&crate::ids::AccountId>,
-) -> Result<bool, DomainError> {
+) -> Result<Option<Vec<crate::net::Cidr>>, DomainError> {
     let Some(account) = account else {
-        return Ok(true);
+        return Ok(Some(Vec::new()));
     };
     Ok(services
         .store
         .account(account)
         .await?
-        .is_some_and(|a| a.status == Status::Active))
+        .filter(|a| a.status == Status::Active)
+        .map(|a| a.allowed_ips))
 }

@@ -1,9 +1,7 @@
 //! The `client_credentials` grant: a service client's own access token, carrying its roles.
 
 use crate::authn::client::ClientIdentity;
-use crate::error::DomainError;
 use crate::ids::SessionId;
-use crate::model::Status;
 use crate::services::Services;
 use crate::time::Timestamp;
 
@@ -18,25 +16,15 @@ pub async fn client_credentials_grant(
     ip: std::net::IpAddr,
 ) -> Result<IssuedToken, GrantError> {
     identity.require_grant("client_credentials")?;
-    let ClientIdentity::Confidential(client) = identity else {
+    let ClientIdentity::Confidential(client, account_addresses) = identity else {
         return Err(GrantError::InvalidClient);
     };
     let now = Timestamp::now();
     let account = client.account_id;
-    if let Some(account) = &account {
-        let found = services
-            .store
-            .account(account)
-            .await
-            .map_err(DomainError::from)?;
-        let Some(found) = found.filter(|a| a.status == Status::Active) else {
-            return Err(GrantError::InvalidGrant(
-                "the client's account is disabled".into(),
-            ));
-        };
-        if !crate::net::allowed(&found.allowed_ips, ip) {
-            return Err(GrantError::InvalidGrant(ADDRESS_REFUSED.into()));
-        }
+    // Authentication refused a client of a disabled account; the account's allow-list, read
+    // then, applies to every token issued in it.
+    if !crate::net::allowed(account_addresses, ip) {
+        return Err(GrantError::InvalidGrant(ADDRESS_REFUSED.into()));
     }
     // Clients hold their roles where they live: in their account, or globally. The roles'
     // definitions come from the snapshot.

@@ -203,7 +203,7 @@ pub async fn introspect(
     form: OAuthForm,
 ) -> Result<Response, OAuthError> {
     let (token, client) = token_request(&state, ip, form).await?;
-    let ClientIdentity::Confidential(client) = client else {
+    let ClientIdentity::Confidential(client, _) = client else {
         return Err(OAuthError::Refused(
             StatusCode::UNAUTHORIZED,
             "invalid_client",

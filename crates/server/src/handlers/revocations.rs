@@ -57,7 +57,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Result<Jso
             let ClientAddr(ip) = ClientAddr::from_request_parts(&mut parts, &state).await?;
             let presented = Presented::Secret { client_id, secret };
             match authenticate(state.services(), presented, ip).await {
-                Ok(ClientIdentity::Confidential(client)) => Reader::client(&client),
+                Ok(ClientIdentity::Confidential(client, _)) => Reader::client(&client),
                 _ => return Err(unauthenticated()),
             }
         }
