@@ -117,17 +117,12 @@ pub async fn authenticate(
     .is_ok();
     let record = match record {
         Some(record) if matches => record,
-        // People type secrets into the client id field: only an existing client's id is
-        // logged as is, anything else as a hash, as login identifiers are.
+        // Only an existing client's id is logged as is.
         Some(known) => {
             tracing::info!(client_id = %known.client.client_id, "client authentication failed: wrong secret");
             return Err(refused(services, Some(&known.client), "wrong_secret").await);
         }
-        None => {
-            let client_id_sha256 = sha256_b64(format!("client:{client_id}").as_bytes());
-            tracing::info!(%client_id_sha256, "client authentication failed: no such client");
-            return Err(refused(services, None, "unknown_client").await);
-        }
+        None => return Err(unknown_client(services, &client_id).await),
     };
     if record.client.sign_in.client_type != crate::model::ClientType::Confidential {
         tracing::info!(client_id = %record.client.client_id, "a public client presented a secret");
@@ -164,11 +159,7 @@ async fn authenticate_public(
             tracing::info!(client_id = %confidential.client.client_id, "a confidential client presented no secret");
             return Err(refused(services, Some(&confidential.client), "secret_missing").await);
         }
-        None => {
-            let client_id_sha256 = sha256_b64(format!("client:{client_id}").as_bytes());
-            tracing::info!(%client_id_sha256, "client authentication failed: no such public client");
-            return Err(refused(services, None, "unknown_client").await);
-        }
+        None => return Err(unknown_client(services, client_id).await),
     };
     usable(services, &client, ip).await?;
     Ok(ClientIdentity::Public(client))
@@ -190,6 +181,15 @@ async fn refused(services: &Services, client: Option<&Client>, reason: &str) -> 
     };
     crate::audit::record_repeated(services, event, 1).await;
     GrantError::InvalidClient
+}
+
+/// Refuses an id no client has (of the kind presented). People type secrets into the client
+/// id field, so the id is logged as a hash, as login identifiers are, and the refusal is
+/// audited without it.
+async fn unknown_client(services: &Services, client_id: &str) -> GrantError {
+    let client_id_sha256 = sha256_b64(format!("client:{client_id}").as_bytes());
+    tracing::info!(%client_id_sha256, "client authentication failed: no such client");
+    refused(services, None, "unknown_client").await
 }
 
 /// Refuses a client that is disabled, belongs to a disabled account, or is used from outside
