@@ -31,16 +31,6 @@ impl IpLimiter {
 
     /// Takes one token for `ip`, or answers how many seconds to wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        self.take(ip, 1.0)
-    }
-
-    /// Whether `ip` has a token left, without taking it: for requests charged only when they
-    /// fail.
-    pub fn peek(&self, ip: IpAddr) -> Result<(), u64> {
-        self.take(ip, 0.0)
-    }
-
-    fn take(&self, ip: IpAddr, cost: f64) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = match self.buckets.lock() {
             Ok(guard) => guard,
@@ -57,12 +47,25 @@ impl IpLimiter {
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;
         if *tokens >= 1.0 {
-            *tokens -= cost;
+            *tokens -= 1.0;
             Ok(())
         } else {
             self.refused
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Err(((1.0 - *tokens) / self.rate).ceil().max(1.0) as u64)
+        }
+    }
+
+    /// Gives back a token that `check` took for `ip`, for a request that turned out not to
+    /// count (never past the burst). Taken first and given back on success, every request in
+    /// flight holds one, so failures sent at once can never spend more than the bucket holds.
+    pub fn refund(&self, ip: IpAddr) {
+        let mut buckets = match self.buckets.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((tokens, _)) = buckets.get_mut(&ip) {
+            *tokens = (*tokens + 1.0).min(self.burst);
         }
     }
 
@@ -83,7 +86,6 @@ mod tests {
         let other: IpAddr = "192.0.2.2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
         assert!((0..3).all(|_| limiter.check(ip).is_ok()));
         assert_eq!(limiter.check(ip), Err(1));
-        assert_eq!(limiter.peek(ip), Err(1));
         assert!(
             limiter.check(other).is_ok(),
             "addresses do not share a bucket"
@@ -91,11 +93,17 @@ mod tests {
     }
 
     #[test]
-    fn a_peek_takes_nothing() {
+    fn a_refund_gives_back_what_was_taken_and_no_more() {
         let limiter = IpLimiter::new(1, 2);
         let ip: IpAddr = "192.0.2.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        assert!((0..10).all(|_| limiter.peek(ip).is_ok()));
+        limiter.refund(ip);
+        for _ in 0..10 {
+            assert!(limiter.check(ip).is_ok());
+            limiter.refund(ip);
+        }
+        // Refunds past the burst are not kept.
+        limiter.refund(ip);
         assert!(limiter.check(ip).is_ok() && limiter.check(ip).is_ok());
-        assert_eq!(limiter.peek(ip), Err(1));
+        assert_eq!(limiter.check(ip), Err(1));
     }
 }

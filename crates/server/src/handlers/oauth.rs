@@ -138,27 +138,22 @@ async fn grant(
 
 /// A request about one token (revocation, introspection): the client, authenticated, and
 /// `token`. Resource servers introspect at their own request rate, so only refused client
-/// authentications are charged to the address's token budget, and an address that has spent
-/// it is refused (429) before its credentials are tried.
+/// authentications spend the address's token budget: each request takes a token before its
+/// credentials are tried (429 once the budget is spent) and gives it back unless they are
+/// refused, so guesses sent at once cannot pass the budget either.
 async fn token_request(
     state: &AppState,
     ip: std::net::IpAddr,
     mut form: OAuthForm,
 ) -> Result<(String, ClientIdentity), OAuthError> {
-    state
-        .token_limiter()
-        .peek(ip)
-        .map_err(OAuthError::Throttled)?;
+    let budget = state.token_limiter();
+    budget.check(ip).map_err(OAuthError::Throttled)?;
     let presented = std::mem::take(&mut form.credentials.0);
-    let client = match authenticate(state.services(), presented, ip).await {
-        Ok(client) => client,
-        Err(refused) => {
-            if matches!(refused, GrantError::InvalidClient) {
-                let _ = state.token_limiter().check(ip);
-            }
-            return Err(refused.into());
-        }
-    };
+    let authenticated = authenticate(state.services(), presented, ip).await;
+    if !matches!(authenticated, Err(GrantError::InvalidClient)) {
+        budget.refund(ip);
+    }
+    let client = authenticated?;
     let token = form
         .take("token")
         .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;

@@ -359,8 +359,51 @@ async fn only_refused_client_credentials_spend_the_token_budget(backend: Backend
     }
 }
 
+/// Guesses sent at once cannot pass the token budget: each request holds a token while its
+/// credentials are tried, so no more are refused with 401 than the bucket held.
+async fn guesses_sent_at_once_cannot_pass_the_token_budget(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[("WARDEN_TOKEN_RATE", "1"), ("WARDEN_TOKEN_BURST", "3")],
+    )
+    .await;
+    let rs = create_client(&app, &app.admin_token, json!({"name": "api"})).await;
+    let started = std::time::Instant::now();
+    let guesses = (0..30).map(|n| {
+        let (client, url, id) = (
+            app.client.clone(),
+            app.url("/oauth/introspect"),
+            rs.client_id.clone(),
+        );
+        async move {
+            client
+                .post(url)
+                .basic_auth(id, Some(format!("guess {n}")))
+                .form(&[("token", "not a token")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let refill = started.elapsed().as_secs() as usize + 1;
+    let tried = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(tried + throttled, 30, "{statuses:?}");
+    // The burst of 3, less the administrator's login at start-up, plus what refilled since.
+    assert!(tried <= 2 + refill, "{tried} guesses were tried of 30");
+}
+
 crate::both!(
     only_refused_client_credentials_spend_the_token_budget,
+    guesses_sent_at_once_cannot_pass_the_token_budget,
     introspection_reports_each_token_state,
     revocation_and_introspection_stay_with_their_client_and_tenant,
     verifiers_follow_the_revocation_feed,
