@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Serialize;
 use serde_json::Value;
-use warden_core::authn::client::Presented;
+use warden_core::authn::client::{ClientIdentity, Presented};
 use warden_core::json::{storable, unique_object, ObjectError, NUL_REFUSED};
 use warden_core::oauth::GrantError;
 use warden_core::DomainError;
@@ -383,4 +383,22 @@ impl FromRequestParts<AppState> for TokenBudget {
             .map_err(|retry_after| OAuthError::Throttled(retry_after).into_response())?;
         Ok(Self(ip))
     }
+}
+
+/// Authenticates a client's credentials under its address's token budget (the token
+/// endpoint's): the request holds one token while they are tried, and it stays spent only when
+/// they are refused. Resource servers call at their own rate; guesses, even sent at once, are
+/// stopped once the budget is spent (`Err` carries the seconds to wait).
+pub async fn authenticate_within_budget(
+    state: &AppState,
+    presented: Presented,
+    ip: std::net::IpAddr,
+) -> Result<Result<ClientIdentity, GrantError>, u64> {
+    let held = state.token_limiter().hold(ip)?;
+    let authenticated =
+        warden_core::authn::client::authenticate(state.services(), presented, ip).await;
+    if matches!(authenticated, Err(GrantError::InvalidClient)) {
+        held.spend();
+    }
+    Ok(authenticated)
 }

@@ -56,10 +56,21 @@ impl IpLimiter {
         }
     }
 
-    /// Gives back a token that `check` took for `ip`, for a request that turned out not to
-    /// count (never past the burst). Taken first and given back on success, every request in
-    /// flight holds one, so failures sent at once can never spend more than the bucket holds.
-    pub fn refund(&self, ip: IpAddr) {
+    /// Takes one token for `ip` and holds it: it is given back when the hold is dropped,
+    /// unless [`Held::spend`] keeps it spent. Every request in flight holds one, so requests
+    /// sent at once can never spend more than the bucket holds, and a request cancelled
+    /// while it holds one (timed out, or its caller gone) costs nothing.
+    pub fn hold(&self, ip: IpAddr) -> Result<Held<'_>, u64> {
+        self.check(ip)?;
+        Ok(Held {
+            limiter: self,
+            ip,
+            spent: false,
+        })
+    }
+
+    /// Gives back one token to `ip`, never past the burst.
+    fn refund(&self, ip: IpAddr) {
         let mut buckets = match self.buckets.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -72,6 +83,28 @@ impl IpLimiter {
     /// Requests refused so far.
     pub fn refused(&self) -> u64 {
         self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// A token taken from an address's bucket: given back when dropped, unless spent.
+pub struct Held<'a> {
+    limiter: &'a IpLimiter,
+    ip: IpAddr,
+    spent: bool,
+}
+
+impl Held<'_> {
+    /// Keeps the token spent: the request counts against the budget.
+    pub fn spend(mut self) {
+        self.spent = true;
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if !self.spent {
+            self.limiter.refund(self.ip);
+        }
     }
 }
 
@@ -93,17 +126,24 @@ mod tests {
     }
 
     #[test]
-    fn a_refund_gives_back_what_was_taken_and_no_more() {
+    fn a_hold_is_given_back_unless_spent_and_never_past_the_burst() {
         let limiter = IpLimiter::new(1, 2);
         let ip: IpAddr = "192.0.2.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        limiter.refund(ip);
         for _ in 0..10 {
-            assert!(limiter.check(ip).is_ok());
-            limiter.refund(ip);
+            drop(limiter.hold(ip));
         }
-        // Refunds past the burst are not kept.
-        limiter.refund(ip);
-        assert!(limiter.check(ip).is_ok() && limiter.check(ip).is_ok());
-        assert_eq!(limiter.check(ip), Err(1));
+        let (first, second) = (limiter.hold(ip), limiter.hold(ip));
+        assert!(first.is_ok() && second.is_ok(), "two held at once");
+        assert_eq!(limiter.hold(ip).err(), Some(1), "the burst is held");
+        drop((first, second));
+        // Given back, and no more than the burst: two again, then refused.
+        let (first, second) = (limiter.hold(ip), limiter.hold(ip));
+        assert!(first.is_ok() && second.is_ok());
+        assert_eq!(limiter.hold(ip).err(), Some(1));
+        if let (Ok(first), Ok(second)) = (first, second) {
+            first.spend();
+            second.spend();
+        }
+        assert_eq!(limiter.check(ip), Err(1), "spent holds stay spent");
     }
 }

@@ -183,7 +183,7 @@ async fn refused(services: &Services, client: Option<&Client>, reason: &str) -> 
     GrantError::InvalidClient
 }
 
-/// Refuses an id no client has (of the kind presented). People type secrets into the client
+/// Refuses an id no client has. People type secrets into the client
 /// id field, so the id is logged as a hash, as login identifiers are, and the refusal is
 /// audited without it.
 async fn unknown_client(services: &Services, client_id: &str) -> GrantError {
@@ -216,7 +216,7 @@ async fn usable(
     Ok(account_addresses)
 }
 
-/// The allow-list of a client's account (none for a global client: any address), or `None`
+/// The allow-list of a client's account (empty, any address, for a global client), or `None`
 /// when the account is missing or disabled: a disabled account's clients cannot authenticate
 /// at all, for any grant or for introspection.
 async fn active_account(

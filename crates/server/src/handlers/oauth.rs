@@ -13,10 +13,12 @@ use warden_core::oauth::client_credentials_grant;
 use warden_core::oauth::code::code_grant;
 use warden_core::oauth::introspect::introspect as introspect_token;
 use warden_core::oauth::refresh::{refresh_grant, revoke as revoke_token};
-use warden_core::oauth::{password_grant, GrantError, PasswordGrant};
+use warden_core::oauth::{password_grant, PasswordGrant};
 
 use crate::extract::ClientAddr;
-use crate::oauth::{no_store, OAuthError, OAuthErrorBody, OAuthForm, TokenBudget};
+use crate::oauth::{
+    authenticate_within_budget, no_store, OAuthError, OAuthErrorBody, OAuthForm, TokenBudget,
+};
 use crate::state::AppState;
 
 /// A successful token response (RFC 6749 §5.1).
@@ -136,24 +138,17 @@ async fn grant(
     ))
 }
 
-/// A request about one token (revocation, introspection): the client, authenticated, and
-/// `token`. Resource servers introspect at their own request rate, so only refused client
-/// authentications spend the address's token budget: each request takes a token before its
-/// credentials are tried (429 once the budget is spent) and gives it back unless they are
-/// refused, so guesses sent at once cannot pass the budget either.
+/// A request about one token (revocation, introspection): the client, authenticated within
+/// the address's token budget (see [`authenticate_within_budget`]), and `token`.
 async fn token_request(
     state: &AppState,
     ip: std::net::IpAddr,
     mut form: OAuthForm,
 ) -> Result<(String, ClientIdentity), OAuthError> {
-    let budget = state.token_limiter();
-    budget.check(ip).map_err(OAuthError::Throttled)?;
     let presented = std::mem::take(&mut form.credentials.0);
-    let authenticated = authenticate(state.services(), presented, ip).await;
-    if !matches!(authenticated, Err(GrantError::InvalidClient)) {
-        budget.refund(ip);
-    }
-    let client = authenticated?;
+    let client = authenticate_within_budget(state, presented, ip)
+        .await
+        .map_err(OAuthError::Throttled)??;
     let token = form
         .take("token")
         .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;
@@ -166,7 +161,7 @@ async fn token_request(
 #[utoipa::path(
     post, path = "/oauth/revoke", tag = "oauth",
     request_body(content_type = "application/x-www-form-urlencoded", description = "token=…[&token_type_hint=…]"),
-    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody))
+    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody), (status = 429, body = OAuthErrorBody))
 )]
 pub async fn revoke(
     State(state): State<AppState>,
@@ -190,7 +185,7 @@ pub async fn revoke(
 #[utoipa::path(
     post, path = "/oauth/introspect", tag = "oauth",
     request_body(content_type = "application/x-www-form-urlencoded", description = "token=…[&token_type_hint=…] with HTTP Basic client credentials"),
-    responses((status = 200, description = "Introspection response"), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody))
+    responses((status = 200, description = "Introspection response"), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody), (status = 429, body = OAuthErrorBody))
 )]
 pub async fn introspect(
     State(state): State<AppState>,

@@ -4,7 +4,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::Json;
 use serde::Deserialize;
-use warden_core::authn::client::{authenticate, ClientIdentity, Presented};
+use warden_core::authn::client::{ClientIdentity, Presented};
 use warden_core::oauth::revocations::{feed, Feed, Reader};
 
 use crate::error::{ApiError, Problem};
@@ -25,7 +25,7 @@ pub struct FeedQuery {
 /// service client (HTTP Basic), which sees its own account's sessions only (a global client:
 /// all), or a global administrator (bearer with `warden.sessions:read`).
 #[utoipa::path(get, path = "/v1/revocations", tag = "sessions", params(FeedQuery),
-    responses((status = 200, body = Feed), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Feed), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn list(State(state): State<AppState>, request: Request) -> Result<Json<Feed>, ApiError> {
     let (mut parts, _) = request.into_parts();
     let Params(query) = Params::<FeedQuery>::from_request_parts(&mut parts, &state).await?;
@@ -56,7 +56,11 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Result<Jso
                 .ok_or_else(unauthenticated)?;
             let ClientAddr(ip) = ClientAddr::from_request_parts(&mut parts, &state).await?;
             let presented = Presented::Secret { client_id, secret };
-            match authenticate(state.services(), presented, ip).await {
+            // A secret checked here is a guess like any other: the token endpoint's budget.
+            let authenticated = crate::oauth::authenticate_within_budget(&state, presented, ip)
+                .await
+                .map_err(ApiError::RateLimited)?;
+            match authenticated {
                 Ok(ClientIdentity::Confidential(client, _)) => Reader::client(&client),
                 _ => return Err(unauthenticated()),
             }

@@ -271,6 +271,7 @@ async fn refused_client_authentications_are_recorded_with_their_count(backend: B
         .find(|r| r["details"]["reason"] == "secret_missing")
         .unwrap();
     assert_eq!(missing["target"], format!("client:{}", creds.client_id));
+    assert_eq!(missing["account_id"], acme.as_str());
     let wrong = records
         .iter()
         .find(|r| r["details"]["reason"] == "wrong_secret")
@@ -287,6 +288,8 @@ async fn refused_client_authentications_are_recorded_with_their_count(backend: B
         "typed secret 456",
         "not the secret 789",
         "no such public client",
+        "a\u{200b}b",
+        &"c".repeat(200),
         creds.secret.as_str(),
     ] {
         assert!(!text.contains(secret), "a secret leaked into the audit log");
