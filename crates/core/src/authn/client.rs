@@ -33,11 +33,24 @@ pub enum ClientIdentity {
     /// Warden's first-party public client.
     FirstParty,
     /// A service client that proved its secret, with its account's address allow-list as read
-    /// when it did (empty: any address, or a global client), for the grant to apply.
-    Confidential(Client, Vec<crate::net::Cidr>),
+    /// when it did, for the grant to apply.
+    Confidential(Client, AccountAddresses),
     /// A registered public client (a single-page or native app), known by its id alone: it
     /// may use only the authorization code (with PKCE) and refresh grants.
     Public(Client),
+}
+
+/// The address allow-list of an authenticated client's account (empty: any address, or a
+/// global client). Only [`authenticate`] makes one, so no identity built elsewhere can carry an
+/// allow-list it did not read.
+#[derive(Debug, Clone)]
+pub struct AccountAddresses(Vec<crate::net::Cidr>);
+
+impl AccountAddresses {
+    /// Whether the account accepts tokens for `ip`.
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        crate::net::allowed(&self.0, ip)
+    }
 }
 
 impl ClientIdentity {
@@ -131,7 +144,7 @@ pub async fn authenticate(
     let account_addresses = usable(services, &record.client, ip).await?;
     Ok(ClientIdentity::Confidential(
         record.client,
-        account_addresses,
+        AccountAddresses(account_addresses),
     ))
 }
 

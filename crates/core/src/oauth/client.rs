@@ -23,7 +23,7 @@ pub async fn client_credentials_grant(
     let account = client.account_id;
     // Authentication refused a client of a disabled account; the account's allow-list, read
     // then, applies to every token issued in it.
-    if !crate::net::allowed(account_addresses, ip) {
+    if !account_addresses.allow(ip) {
         return Err(GrantError::InvalidGrant(ADDRESS_REFUSED.into()));
     }
     // Clients hold their roles where they live: in their account, or globally. The roles'
