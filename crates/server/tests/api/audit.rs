@@ -266,22 +266,18 @@ async fn refused_client_authentications_are_recorded_with_their_count(backend: B
     assert_eq!(count("unknown_client"), 3, "{records:?}");
     assert_eq!(count("secret_missing"), 1, "{records:?}");
     assert_eq!(count("malformed_credentials"), 2, "{records:?}");
-    let missing = records
-        .iter()
-        .find(|r| r["details"]["reason"] == "secret_missing")
-        .unwrap();
-    assert_eq!(missing["target"], format!("client:{}", creds.client_id));
-    assert_eq!(missing["account_id"], acme.as_str());
-    let wrong = records
-        .iter()
-        .find(|r| r["details"]["reason"] == "wrong_secret")
-        .unwrap();
-    assert_eq!(wrong["target"], format!("client:{}", creds.client_id));
-    assert_eq!(wrong["account_id"], acme.as_str());
-    let unknown = records
-        .iter()
-        .find(|r| r["details"]["reason"] == "unknown_client")
-        .unwrap();
+    let first = |reason: &str| {
+        records
+            .iter()
+            .find(|r| r["details"]["reason"] == reason)
+            .unwrap()
+    };
+    for reason in ["secret_missing", "wrong_secret"] {
+        let record = first(reason);
+        assert_eq!(record["target"], format!("client:{}", creds.client_id));
+        assert_eq!(record["account_id"], acme.as_str(), "{record}");
+    }
+    let unknown = first("unknown_client");
     assert_eq!(unknown["target"], serde_json::Value::Null, "{unknown}");
     let text = log.body.to_string();
     for secret in [
