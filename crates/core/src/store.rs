@@ -421,12 +421,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         client_id: &str,
     ) -> Result<Option<ClientRecord>, StoreError>;
-    /// A page of clients, optionally of one account, ordered by id.
+    /// A page of clients with their secret hashes, optionally of one account, ordered by id.
     async fn clients(
         &self,
         account: Option<&AccountId>,
         page: &PageRequest,
-    ) -> Result<Vec<Client>, StoreError>;
+    ) -> Result<Vec<ClientRecord>, StoreError>;
     /// Replaces a client's mutable fields and, when given, its secret hash.
     async fn update_client(
         &self,

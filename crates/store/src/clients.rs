@@ -101,7 +101,7 @@ pub(crate) async fn list(
     pool: &AnyPool,
     account: Option<&AccountId>,
     page: &PageRequest,
-) -> Result<Vec<Client>, StoreError> {
+) -> Result<Vec<ClientRecord>, StoreError> {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM clients WHERE 1 = 1"));
     if let Some(account) = account {
         sql.push(" AND account_id = ")
@@ -112,10 +112,7 @@ pub(crate) async fn list(
     }
     sql.push(" ORDER BY id LIMIT ").bind(Arg::Int(page.fetch()));
     let found = sql.query().fetch_all(pool).await.map_err(on_error)?;
-    found
-        .iter()
-        .map(|row| record(row).map(|r| r.client))
-        .collect()
+    found.iter().map(record).collect()
 }
 
 pub(crate) async fn update(

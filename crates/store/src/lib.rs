@@ -371,7 +371,7 @@ impl Store for SqlStore {
         &self,
         account: Option<&AccountId>,
         page: &PageRequest,
-    ) -> Result<Vec<Client>, StoreError> {
+    ) -> Result<Vec<ClientRecord>, StoreError> {
         clients::list(&self.pool, account, page).await
     }
     async fn update_client(

@@ -122,7 +122,7 @@ counted! {
     fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
     fn client(&self, id: &ClientKey) -> Result<Option<ClientRecord>, StoreError>;
     fn client_by_client_id(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
-    fn clients(&self, account: Option<&AccountId>, page: &PageRequest) -> Result<Vec<Client>, StoreError>;
+    fn clients(&self, account: Option<&AccountId>, page: &PageRequest) -> Result<Vec<ClientRecord>, StoreError>;
     fn update_client(&self, client: &Client, secret_hash: Option<&str>) -> Result<bool, StoreError>;
     fn delete_client(&self, id: &ClientKey) -> Result<bool, StoreError>;
     fn insert_api_key(&self, key: &ApiKey, key_hash: &str) -> Result<(), StoreError>;

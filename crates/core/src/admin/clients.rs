@@ -340,6 +340,7 @@ pub async fn list(
         Reach::All | Reach::Nowhere => None,
     };
     let rows = services.store.clients(account.as_ref(), &page).await?;
+    let rows = rows.into_iter().map(|r| r.client).collect();
     Ok(Page::from_rows(rows, &page, |c| c.id.to_string()))
 }
 
@@ -448,7 +449,7 @@ pub async fn rotate_secret(
 /// Whether a client is a third-party application: it signs people in and is not first-party
 /// (what the snapshot's client index holds as `third_party`).
 fn third_party(client: &Client) -> bool {
-    crate::authz::engine::ClientEntry::from(client).third_party
+    crate::authz::engine::is_third_party(client)
 }
 
 /// Ends every session opened through `client_id`, on this node before the answer leaves.

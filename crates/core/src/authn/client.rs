@@ -3,10 +3,11 @@
 //! address, for the grants they are allowed.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::crypto::sha256_b64;
 use crate::error::DomainError;
-use crate::model::{Client, Status};
+use crate::model::{Client, ClientRecord, Status};
 use crate::oauth::GrantError;
 use crate::services::{Services, DEFAULT_CLIENT_ID};
 
@@ -44,7 +45,7 @@ pub enum ClientIdentity {
 /// global client). Only [`authenticate`] makes one, so no identity built elsewhere can carry an
 /// allow-list it did not read.
 #[derive(Debug, Clone)]
-pub struct AccountAddresses(Vec<crate::net::Cidr>);
+pub struct AccountAddresses(Arc<[crate::net::Cidr]>);
 
 impl AccountAddresses {
     /// Whether the account accepts tokens for `ip`.
@@ -113,12 +114,8 @@ pub async fn authenticate(
         tracing::info!("client authentication failed: malformed credentials");
         return Err(refused(services, None, "malformed_credentials").await);
     }
-    let record = services
-        .store
-        .client_by_client_id(&client_id)
-        .await
-        .map_err(DomainError::from)?;
     let presented_hash = sha256_b64(secret.as_bytes());
+    let record = registered(services, &client_id, Some(&presented_hash)).await?;
     // Compare hashes in constant time; an unknown client compares against a fixed value.
     let stored_hash = record
         .as_ref()
@@ -129,7 +126,7 @@ pub async fn authenticate(
     )
     .is_ok();
     let record = match record {
-        Some(record) if matches => record,
+        Some(record) if matches => Arc::unwrap_or_clone(record),
         // Only an existing client's id is logged as is.
         Some(known) => {
             tracing::info!(client_id = %known.client.client_id, "client authentication failed: wrong secret");
@@ -159,14 +156,9 @@ async fn authenticate_public(
         tracing::info!("client authentication failed: malformed client id");
         return Err(refused(services, None, "malformed_credentials").await);
     }
-    let client = match services
-        .store
-        .client_by_client_id(client_id)
-        .await
-        .map_err(DomainError::from)?
-    {
+    let client = match registered(services, client_id, None).await? {
         Some(record) if record.client.sign_in.client_type == crate::model::ClientType::Public => {
-            record.client
+            Arc::unwrap_or_clone(record).client
         }
         Some(confidential) => {
             tracing::info!(client_id = %confidential.client.client_id, "a confidential client presented no secret");
@@ -176,6 +168,39 @@ async fn authenticate_public(
     };
     usable(services, &client, ip).await?;
     Ok(ClientIdentity::Public(client))
+}
+
+/// The client registered as `client_id`, with its secret hash. Taken from the snapshot when it
+/// is fresh and its entry is active and agrees with the presented secret's hash (when one was
+/// presented); from the store otherwise. So a client created, re-keyed or re-enabled through
+/// another node or the CLI is known at once, and the store is read only when the snapshot
+/// would refuse; a client disabled or re-keyed there is honoured until this node's change feed
+/// catches up (well under a second), as API keys are.
+async fn registered(
+    services: &Services,
+    client_id: &str,
+    presented_hash: Option<&str>,
+) -> Result<Option<Arc<ClientRecord>>, DomainError> {
+    if services.engine.is_fresh(crate::authn::FRESHNESS) {
+        let snapshot = services.engine.snapshot();
+        if let Some(entry) = snapshot.clients.by_client_id(client_id) {
+            let agrees = presented_hash.is_none_or(|presented| {
+                aws_lc_rs::constant_time::verify_slices_are_equal(
+                    presented.as_bytes(),
+                    entry.record.secret_hash.as_bytes(),
+                )
+                .is_ok()
+            });
+            if entry.active && agrees {
+                return Ok(Some(Arc::clone(&entry.record)));
+            }
+        }
+    }
+    Ok(services
+        .store
+        .client_by_client_id(client_id)
+        .await?
+        .map(Arc::new))
 }
 
 /// Audits a refused client authentication (`client.authentication_failed`, with why) and
@@ -212,7 +237,7 @@ async fn usable(
     services: &Services,
     client: &Client,
     ip: IpAddr,
-) -> Result<Vec<crate::net::Cidr>, GrantError> {
+) -> Result<Arc<[crate::net::Cidr]>, GrantError> {
     if client.status != Status::Active {
         tracing::info!(client_id = %client.client_id, "disabled client refused");
         return Err(refused(services, Some(client), "client_disabled").await);
@@ -231,18 +256,26 @@ async fn usable(
 
 /// The allow-list of a client's account (empty, any address, for a global client), or `None`
 /// when the account is missing or disabled: a disabled account's clients cannot authenticate
-/// at all, for any grant or for introspection.
+/// at all, for any grant or for introspection. An account the fresh snapshot holds as active
+/// is taken from it; the store decides otherwise, as for the client itself.
 async fn active_account(
     services: &Services,
     account: Option<&crate::ids::AccountId>,
-) -> Result<Option<Vec<crate::net::Cidr>>, DomainError> {
+) -> Result<Option<Arc<[crate::net::Cidr]>>, DomainError> {
     let Some(account) = account else {
-        return Ok(Some(Vec::new()));
+        return Ok(Some(Arc::from(Vec::new())));
     };
+    if services.engine.is_fresh(crate::authn::FRESHNESS) {
+        if let Some(entry) = services.engine.snapshot().accounts.get(account) {
+            if entry.active {
+                return Ok(Some(Arc::clone(&entry.allowed_ips)));
+            }
+        }
+    }
     Ok(services
         .store
         .account(account)
         .await?
         .filter(|a| a.status == Status::Active)
-        .map(|a| a.allowed_ips))
+        .map(|a| a.allowed_ips.into()))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{create_client, Backend, TestApp, PASSWORD};
+use crate::helpers::{basic, create_client, Backend, TestApp, PASSWORD};
 
 /// Store calls made on the node's own schedule, whatever the requests: tailing the change log
 /// and the audit writer's batches.
@@ -180,8 +180,132 @@ async fn uses_racing_a_revocation_end_with_it(backend: Backend) {
     );
 }
 
+/// Service clients authenticate from memory too: once the node knows a client, neither its
+/// tokens nor its authentication at introspection read the client or its account.
+async fn client_authentication_makes_no_store_call_once_known(backend: Backend) {
+    let app = TestApp::spawn_counted(backend, &[]).await;
+    let acme = app.create_account("acme").await;
+    let reader = app
+        .create_role("reader", Some(&acme), &["documents:read"], &[])
+        .await;
+    let machine = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "indexer", "account_id": acme, "roles": [reader]}),
+    )
+    .await;
+    let cc = [("grant_type", "client_credentials")];
+    let first = basic(&app, &machine.client_id, &machine.secret, &cc).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let token = first.body["access_token"].as_str().unwrap().to_owned();
+    let _ = request_calls(&app);
+    for _ in 0..10 {
+        let issued = basic(&app, &machine.client_id, &machine.secret, &cc).await;
+        assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
+    }
+    assert_eq!(
+        request_calls(&app),
+        BTreeMap::new(),
+        "10 client_credentials grants read nothing from the store"
+    );
+    // Introspection's answer is the store's (the token's client and account, read once each);
+    // authenticating the introspecting client adds nothing.
+    for _ in 0..10 {
+        let introspected = app
+            .client
+            .post(app.url("/oauth/introspect"))
+            .basic_auth(&machine.client_id, Some(&machine.secret))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(introspected.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        request_calls(&app),
+        BTreeMap::from([("account", 10), ("client_by_client_id", 10)])
+    );
+}
+
+/// What another node (or the CLI) changes is honoured without waiting for the change feed
+/// where the snapshot would refuse: a new client and a new secret work at once on a peer; an
+/// old secret and a disabled client are refused there once the feed has caught up.
+async fn a_peer_knows_new_clients_and_secrets_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let peer = app.spawn_peer().await;
+    let cc = [("grant_type", "client_credentials")];
+    let machine = create_client(&app, &app.admin_token, json!({"name": "indexer"})).await;
+    let on_peer = basic(&peer, &machine.client_id, &machine.secret, &cc).await;
+    assert_eq!(
+        on_peer.status,
+        StatusCode::OK,
+        "a new client, at once: {}",
+        on_peer.body
+    );
+
+    let rotated = app
+        .post(
+            &format!("/v1/clients/{}/secret", machine.id),
+            &app.admin_token,
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let new_secret = rotated.body["client_secret"].as_str().unwrap().to_owned();
+    let with_new = basic(&peer, &machine.client_id, &new_secret, &cc).await;
+    assert_eq!(
+        with_new.status,
+        StatusCode::OK,
+        "a new secret, at once: {}",
+        with_new.body
+    );
+    let mut refused = false;
+    for _ in 0..50 {
+        if basic(&peer, &machine.client_id, &machine.secret, &cc)
+            .await
+            .status
+            == StatusCode::UNAUTHORIZED
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        refused,
+        "the peer refuses the old secret within five seconds"
+    );
+
+    let disabled = app
+        .patch(
+            &format!("/v1/clients/{}", machine.id),
+            &app.admin_token,
+            json!({"status": "disabled"}),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    let mut refused = false;
+    for _ in 0..50 {
+        if basic(&peer, &machine.client_id, &new_secret, &cc)
+            .await
+            .status
+            == StatusCode::UNAUTHORIZED
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        refused,
+        "the peer refuses a disabled client within five seconds"
+    );
+}
+
 crate::both!(
     uses_racing_a_revocation_end_with_it,
+    client_authentication_makes_no_store_call_once_known,
+    a_peer_knows_new_clients_and_secrets_at_once,
     bearer_and_api_key_requests_make_no_store_call_once_warm,
     a_revoked_api_key_is_refused_at_once_from_memory,
 );

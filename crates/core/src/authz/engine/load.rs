@@ -54,8 +54,8 @@ impl Engine {
         loop {
             let rows = store.clients(None, &page).await?;
             let done = rows.len() < LOAD_PAGE as usize;
-            page.after = rows.last().map(|c| c.id.to_string());
-            clients.extend(rows.iter().map(ClientEntry::from));
+            page.after = rows.last().map(|c| c.client.id.to_string());
+            clients.extend(rows.into_iter().map(ClientEntry::from));
             if done {
                 break;
             }

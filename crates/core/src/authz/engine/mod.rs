@@ -44,8 +44,8 @@ pub use query::{BadQuery, EntityRef, Query, Resource};
 pub use registry::{Registry, ResourceEntry};
 pub use sharded::{ShardKey, Sharded};
 pub use snapshot::{
-    AssignmentSets, ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved, RoleEntry,
-    RoleIndex, Snapshot, Subject, UserEntry,
+    is_third_party, AssignmentSets, ClientEntry, ClientIndex, Held, Inactive, Principal, Resolved,
+    RoleEntry, RoleIndex, Snapshot, Subject, UserEntry,
 };
 
 /// The longest access-token lifetime configuration allows, seconds.
@@ -303,10 +303,7 @@ impl Engine {
                     let Ok(key) = ClientKey::parse(&change.key) else {
                         continue;
                     };
-                    let entry = store
-                        .client(&key)
-                        .await?
-                        .map(|r| ClientEntry::from(&r.client));
+                    let entry = store.client(&key).await?.map(ClientEntry::from);
                     // Copied once per batch (if shared), then changed in place.
                     Arc::make_mut(&mut next.clients).set(key, entry);
                 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::graph::RoleGraph;
 use crate::authz::permission::PermissionSet;
 use crate::ids::{AccountId, ClientKey, RoleId, SessionId, UserId};
-use crate::model::{Client, Role, Status, User};
+use crate::model::{Client, ClientRecord, Role, Status, User};
 
 use super::accounts::AccountEntry;
 use super::api_keys::{ApiKeyEntry, KeyHash};
@@ -270,10 +270,18 @@ pub struct ClientEntry {
     /// A third-party application: it signs people in (redirect URIs) and is not first-party.
     /// The tokens people get through it do not manage their credentials on Warden's API.
     pub third_party: bool,
+    /// The client as stored, with its secret hash: what client authentication reads first.
+    pub record: Arc<ClientRecord>,
 }
 
-impl From<&Client> for ClientEntry {
-    fn from(client: &Client) -> Self {
+/// Whether `client` is a third-party application: it signs people in and is not first-party.
+pub fn is_third_party(client: &Client) -> bool {
+    !client.sign_in.first_party && !client.sign_in.redirect_uris.is_empty()
+}
+
+impl From<ClientRecord> for ClientEntry {
+    fn from(record: ClientRecord) -> Self {
+        let client = &record.client;
         Self {
             key: client.id,
             client_id: client.client_id.as_str().into(),
@@ -287,7 +295,8 @@ impl From<&Client> for ClientEntry {
                 .iter()
                 .map(|o| o.as_str().into())
                 .collect(),
-            third_party: !client.sign_in.first_party && !client.sign_in.redirect_uris.is_empty(),
+            third_party: is_third_party(client),
+            record: Arc::new(record),
         }
     }
 }
