@@ -307,12 +307,22 @@ pub struct SignIn {
 }
 
 /// A client as stored, with the hash of its secret.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientRecord {
     /// The client.
     pub client: Client,
     /// SHA-256 of the secret (unpadded base64url).
     pub secret_hash: String,
+}
+
+/// The hash stays out of debug output: the record lives in every node's snapshot.
+impl std::fmt::Debug for ClientRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRecord")
+            .field("client", &self.client)
+            .field("secret_hash", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Who owns an API key.

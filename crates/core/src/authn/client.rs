@@ -170,18 +170,25 @@ async fn authenticate_public(
     Ok(ClientIdentity::Public(client))
 }
 
+/// How recently the snapshot must have caught up with the change log for client authentication
+/// to trust it (the store decides otherwise): the accounts' disabling margin, so a client token
+/// issued from a stale entry of a just-disabled account falls inside the margin and is dead,
+/// and a change that a node failed to apply after its own write is honoured for no longer.
+const SNAPSHOT_TRUSTED_FOR: std::time::Duration =
+    std::time::Duration::from_millis(crate::model::DISABLE_MARGIN_MS as u64);
+
 /// The client registered as `client_id`, with its secret hash. Taken from the snapshot when it
 /// is fresh and its entry is active and agrees with the presented secret's hash (when one was
 /// presented); from the store otherwise. So a client created, re-keyed or re-enabled through
 /// another node or the CLI is known at once, and the store is read only when the snapshot
 /// would refuse; a client disabled or re-keyed there is honoured until this node's change feed
-/// catches up (well under a second), as API keys are.
+/// catches up (within its change-log poll, and never past [`SNAPSHOT_TRUSTED_FOR`]).
 async fn registered(
     services: &Services,
     client_id: &str,
     presented_hash: Option<&str>,
 ) -> Result<Option<Arc<ClientRecord>>, DomainError> {
-    if services.engine.is_fresh(crate::authn::FRESHNESS) {
+    if services.engine.is_fresh(SNAPSHOT_TRUSTED_FOR) {
         let snapshot = services.engine.snapshot();
         if let Some(entry) = snapshot.clients.by_client_id(client_id) {
             let agrees = presented_hash.is_none_or(|presented| {
@@ -265,7 +272,7 @@ async fn active_account(
     let Some(account) = account else {
         return Ok(Some(Arc::from(Vec::new())));
     };
-    if services.engine.is_fresh(crate::authn::FRESHNESS) {
+    if services.engine.is_fresh(SNAPSHOT_TRUSTED_FOR) {
         if let Some(entry) = services.engine.snapshot().accounts.get(account) {
             if entry.active {
                 return Ok(Some(Arc::clone(&entry.allowed_ips)));

@@ -300,6 +300,70 @@ async fn a_peer_knows_new_clients_and_secrets_at_once(backend: Backend) {
         refused,
         "the peer refuses a disabled client within five seconds"
     );
+
+    // A client of an account: the account disabled on one node is refused on the peer too;
+    // the client deleted is refused at once on the node that deleted it.
+    let acme = app.create_account("acme").await;
+    let tenant = create_client(
+        &app,
+        &app.admin_token,
+        json!({"name": "tenant indexer", "account_id": acme}),
+    )
+    .await;
+    let warm = basic(&peer, &tenant.client_id, &tenant.secret, &cc).await;
+    assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
+    let off = app
+        .patch(
+            &format!("/v1/accounts/{acme}"),
+            &app.admin_token,
+            json!({"status": "disabled"}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    assert_eq!(
+        basic(&app, &tenant.client_id, &tenant.secret, &cc)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED,
+        "refused at once on the node that disabled the account"
+    );
+    let mut refused = false;
+    for _ in 0..50 {
+        if basic(&peer, &tenant.client_id, &tenant.secret, &cc)
+            .await
+            .status
+            == StatusCode::UNAUTHORIZED
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        refused,
+        "the peer refuses a disabled account's client within five seconds"
+    );
+    let on = app
+        .patch(
+            &format!("/v1/accounts/{acme}"),
+            &app.admin_token,
+            json!({"status": "active"}),
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    let back = basic(&app, &tenant.client_id, &tenant.secret, &cc).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+    let deleted = app
+        .delete(&format!("/v1/clients/{}", tenant.id), &app.admin_token)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert_eq!(
+        basic(&app, &tenant.client_id, &tenant.secret, &cc)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED,
+        "refused at once on the node that deleted it"
+    );
 }
 
 crate::both!(
