@@ -307,14 +307,17 @@ async fn a_peer_knows_new_clients_and_secrets_at_once(backend: Backend) {
     .await;
     let warm = basic(&peer, &tenant.client_id, &tenant.secret, &cc).await;
     assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
-    let off = app
-        .patch(
-            &format!("/v1/accounts/{acme}"),
-            &app.admin_token,
-            json!({"status": "disabled"}),
-        )
-        .await;
-    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    let set_status = async |status: &str| {
+        let reply = app
+            .patch(
+                &format!("/v1/accounts/{acme}"),
+                &app.admin_token,
+                json!({ "status": status }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    };
+    set_status("disabled").await;
     assert_eq!(
         basic(&app, &tenant.client_id, &tenant.secret, &cc)
             .await
@@ -326,14 +329,7 @@ async fn a_peer_knows_new_clients_and_secrets_at_once(backend: Backend) {
         refused_within_five_seconds(&peer, &tenant.client_id, &tenant.secret).await,
         "the peer refuses a disabled account's client within five seconds"
     );
-    let on = app
-        .patch(
-            &format!("/v1/accounts/{acme}"),
-            &app.admin_token,
-            json!({"status": "active"}),
-        )
-        .await;
-    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    set_status("active").await;
     let back = basic(&app, &tenant.client_id, &tenant.secret, &cc).await;
     assert_eq!(back.status, StatusCode::OK, "{}", back.body);
     let deleted = app
